@@ -1,0 +1,10 @@
+package main
+
+import "io"
+
+// commands is the table of every subcommand of sxp.
+func commands(stdout io.Writer) []*command {
+	return []*command{
+		migrateCommand(stdout),
+	}
+}

@@ -1,0 +1,2 @@
+-- placeholder, replaced by the ledger schema
+CREATE TABLE ledger_placeholder (id int);

@@ -1,0 +1,136 @@
+// Package migrations holds the SQL schema of both servers as golang-migrate
+// migrations, embedded in the binary. One migration set serves the clearing
+// house and every community server, each in its own database.
+package migrations
+
+import (
+	"crypto/sha256"
+	"database/sql"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+
+	"github.com/golang-migrate/migrate/v4"
+	pgxmigrate "github.com/golang-migrate/migrate/v4/database/pgx/v5"
+	"github.com/golang-migrate/migrate/v4/source/iofs"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+//go:embed *.sql
+var files embed.FS
+
+// Files returns the embedded migration files.
+func Files() fs.FS { return files }
+
+// Migrator runs the embedded migrations against one database.
+type Migrator struct {
+	m  *migrate.Migrate
+	db *sql.DB
+}
+
+// Open connects to databaseURL (a postgres:// URL or key=value DSN).
+func Open(databaseURL string) (*Migrator, error) {
+	if databaseURL == "" {
+		return nil, errors.New("migrations: no database URL (set DATABASE_URL or --database)")
+	}
+	cfg, err := pgxConfig(databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	db := stdlib.OpenDB(*cfg)
+	driver, err := pgxmigrate.WithInstance(db, &pgxmigrate.Config{MigrationsTable: "schema_migrations"})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrations: connect: %w", err)
+	}
+	src, err := iofs.New(files, ".")
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrations: source: %w", err)
+	}
+	m, err := migrate.NewWithInstance("iofs", src, "pgx5", driver)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	return &Migrator{m: m, db: db}, nil
+}
+
+// Close releases the connection.
+func (m *Migrator) Close() error {
+	srcErr, dbErr := m.m.Close()
+	return errors.Join(srcErr, dbErr, m.db.Close())
+}
+
+// Up applies every pending migration. Being current already is not an error.
+func (m *Migrator) Up() error {
+	if err := m.m.Up(); err != nil && !errors.Is(err, migrate.ErrNoChange) {
+		return fmt.Errorf("migrations: up: %w", err)
+	}
+	return nil
+}
+
+// Down reverts n migrations; n <= 0 reverts all of them.
+func (m *Migrator) Down(n int) error {
+	var err error
+	if n <= 0 {
+		err = m.m.Down()
+	} else {
+		err = m.m.Steps(-n)
+	}
+	if err != nil && !errors.Is(err, migrate.ErrNoChange) {
+		return fmt.Errorf("migrations: down: %w", err)
+	}
+	return nil
+}
+
+// Version reports the applied version (0 when none) and whether a failed
+// migration left the schema dirty.
+func (m *Migrator) Version() (version uint, dirty bool, err error) {
+	v, d, err := m.m.Version()
+	if errors.Is(err, migrate.ErrNilVersion) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("migrations: version: %w", err)
+	}
+	return v, d, nil
+}
+
+// Latest is the highest version among the embedded migrations: the version a
+// current database reports.
+func Latest() uint {
+	var latest uint
+	for _, name := range names() {
+		var v uint
+		if _, err := fmt.Sscanf(name, "%d_", &v); err == nil && v > latest {
+			latest = v
+		}
+	}
+	return latest
+}
+
+// Fingerprint is a hash of every embedded migration file, used by tests to
+// name a template database that matches this exact schema.
+func Fingerprint() string {
+	h := sha256.New()
+	for _, name := range names() {
+		b, _ := fs.ReadFile(files, name)
+		h.Write([]byte(name))
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+func names() []string {
+	entries, _ := fs.ReadDir(files, ".")
+	var out []string
+	for _, e := range entries {
+		out = append(out, e.Name())
+	}
+	sort.Strings(out)
+	return out
+}
