@@ -1,0 +1,25 @@
+// Package cxp is the CXP Intertrading API 1.0 protocol, shared by the clearing house
+// (server side) and community servers (clients, and receivers of relays): wire messages,
+// answer codes, exact decimals, rate conversion, request signing and a Go client.
+//
+// Money: amounts on the wire are Decimals (JSON number literals kept verbatim, never
+// float64). Decimal.Minor turns one into integer minor units and refuses (code 15) more
+// decimal places than the currency has. FromMinor writes exactly `divisions` decimal
+// places ("12.50").
+//
+// Rounding: ToBase and FromBase convert with the declared rate (ticks = base units per
+// unit of the community's currency) exactly with math/big, then round once to the nearest
+// minor unit of the target, halves away from zero.
+//
+// Signing profile (RFC 9421 HTTP Message Signatures, RFC 9530 Content-Digest):
+//
+//	Content-Digest: sha-256=:<base64 sha256(body)>:                 (requests with a body)
+//	Signature-Input: cxp=("@method" "@target-uri" "content-digest");created=<unix>;nonce="<random>";keyid="<id>";alg="hmac-sha256"
+//	Signature: cxp=:<base64 signature over the signature base>:
+//
+// Requests without a body cover ("@method" "@target-uri"). alg is hmac-sha256 (the key is
+// a shared secret) or ed25519 (federation). A Verifier refuses, in this order: missing or
+// malformed signature data, a created more than Window (300 s) off → 18; an unknown or
+// blocked keyid → 16; a missing or wrong Content-Digest → 18; a signature that matches
+// none of the keyid's keys → 17; a nonce already seen within the window → 18.
+package cxp
