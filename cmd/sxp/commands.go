@@ -6,5 +6,6 @@ import "io"
 func commands(stdout io.Writer) []*command {
 	return []*command{
 		migrateCommand(stdout),
+		demoCommand(stdout), healthcheckCommand(stdout),
 	}
 }

@@ -1,0 +1,255 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// demoCommand seeds running community servers with demo members,
+// announcements, local payments and intertrades, all through the public API,
+// as members would. deploy/run calls it once after the first start.
+func demoCommand(stdout io.Writer) *command {
+	return &command{
+		name:    "demo",
+		summary: "seed running community servers with demo members, announcements and trades",
+		usage:   "sxp demo [--timeout 2m] ID=URL [ID=URL]",
+		help: `Seed one or two running community servers with demo data through their API:
+three members each (random passwords), announcements, local payments and,
+with two communities joined to the same circle, intertrades between them.
+Each community is given as ID=URL, e.g. leaf=http://127.0.0.1:8081; the ID is
+the community's id in the circle (used in user@ID payment addresses).
+
+Prints one line per login, e.g.
+  alice@leaf            password: 4kq7-mz2p-x9dw   (Alice Green, member)
+Run it once: it registers new members and fails if they already exist.`,
+		flags: func(fs *flag.FlagSet) func(context.Context, []string) error {
+			timeout := fs.Duration("timeout", 2*time.Minute, "give up after this long")
+			return func(ctx context.Context, args []string) error {
+				if len(args) < 1 || len(args) > 2 {
+					return usagef("give one or two communities as ID=URL")
+				}
+				var sites []demoSite
+				for _, a := range args {
+					id, base, ok := strings.Cut(a, "=")
+					u, err := url.Parse(base)
+					if !ok || id == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+						return usagef("%q is not ID=URL (e.g. leaf=http://127.0.0.1:8081)", a)
+					}
+					sites = append(sites, demoSite{id: id, base: strings.TrimRight(base, "/")})
+				}
+				ctx, cancel := context.WithTimeout(ctx, *timeout)
+				defer cancel()
+				return seedDemo(ctx, stdout, &http.Client{Timeout: 30 * time.Second}, sites)
+			}
+		},
+	}
+}
+
+type demoSite struct {
+	id, base string
+}
+
+type demoMember struct {
+	username, displayName string
+	offers                []demoAnnouncement
+}
+
+type demoAnnouncement struct {
+	kind, title, description, category, price, place string
+}
+
+type demoPayment struct {
+	from, to, amount, description string // to is "user" or "user@community"
+}
+
+// demoCast is who lives where: the first community given gets the first
+// cast, the second the second.
+var demoCast = [][]demoMember{
+	{
+		{"alice", "Alice Green", []demoAnnouncement{
+			{"offer", "Fresh vegetables from my garden", "Carrots, beans and kale, picked the morning you come.", "food", "3.00", "Leaf Valley allotments"},
+			{"want", "Help with a leaking tap", "An hour of plumbing help in my kitchen.", "services", "", "Leaf Valley"},
+		}},
+		{"bob", "Bob Baker", []demoAnnouncement{
+			{"offer", "Sourdough bread", "A large rye sourdough loaf, baked on Saturdays.", "food", "4.50", "Mill Lane"},
+		}},
+		{"carol", "Carol Wheeler", []demoAnnouncement{
+			{"offer", "Bicycle repair", "Punctures, brakes and gears; bring the bike.", "services", "8.00", "Station Road"},
+			{"want", "Vegetable seedlings", "Tomato and courgette seedlings for my balcony.", "goods", "", ""},
+		}},
+	},
+	{
+		{"dmitri", "Dmitri Oak", []demoAnnouncement{
+			{"offer", "Guitar lessons", "One hour of beginner guitar, instrument provided.", "skills", "10.00", "Acorn Hill community hall"},
+		}},
+		{"erin", "Erin Hazel", []demoAnnouncement{
+			{"offer", "Dog walking", "Weekday mornings, any size of dog.", "services", "", "Acorn Hill"},
+			{"want", "Fresh bread", "A loaf every week.", "food", "", ""},
+		}},
+		{"femi", "Femi Ash", []demoAnnouncement{
+			{"offer", "Computer help", "Setting up phones and laptops, backups, printers.", "skills", "6.00", ""},
+		}},
+	},
+}
+
+// demoLocal are local payments inside each community, by cast.
+var demoLocal = [][]demoPayment{
+	{
+		{"bob", "alice", "6.00", "two bags of vegetables"},
+		{"carol", "bob", "4.50", "a sourdough loaf"},
+		{"alice", "carol", "8.00", "fixing my bicycle brakes"},
+	},
+	{
+		{"erin", "dmitri", "10.00", "a guitar lesson"},
+		{"dmitri", "femi", "6.00", "laptop backup"},
+	},
+}
+
+// seedDemo registers the cast, logs each member in, posts announcements and
+// makes payments, printing the logins as it goes.
+func seedDemo(ctx context.Context, stdout io.Writer, hc *http.Client, sites []demoSite) error {
+	tokens := map[string]string{} // "user@community" -> bearer token
+	for i, s := range sites {
+		for _, m := range demoCast[i] {
+			password := demoPassword()
+			c := demoClient{hc: hc, base: s.base}
+			if err := c.call(ctx, http.MethodPost, "/api/v1/members", "", map[string]string{
+				"username": m.username, "password": password, "display_name": m.displayName,
+			}, nil); err != nil {
+				return fmt.Errorf("register %s@%s: %w", m.username, s.id, err)
+			}
+			var sess struct {
+				Token string `json:"token"`
+			}
+			if err := c.call(ctx, http.MethodPost, "/api/v1/session", "", map[string]string{
+				"username": m.username, "password": password,
+			}, &sess); err != nil {
+				return fmt.Errorf("log in %s@%s: %w", m.username, s.id, err)
+			}
+			if sess.Token == "" {
+				return fmt.Errorf("log in %s@%s: no token in the answer", m.username, s.id)
+			}
+			tokens[m.username+"@"+s.id] = sess.Token
+			fmt.Fprintf(stdout, "  %-20s  password: %s   (%s, member)\n", m.username+"@"+s.id, password, m.displayName)
+			for _, a := range m.offers {
+				body := map[string]any{
+					"kind": a.kind, "title": a.title, "description": a.description, "category": a.category,
+				}
+				if a.price != "" {
+					body["price"] = a.price
+				}
+				if a.place != "" {
+					body["place"] = a.place
+				}
+				if err := c.call(ctx, http.MethodPost, "/api/v1/announcements", sess.Token, body, nil); err != nil {
+					return fmt.Errorf("announcement %q of %s@%s: %w", a.title, m.username, s.id, err)
+				}
+			}
+		}
+	}
+	pay := func(s demoSite, p demoPayment) error {
+		c := demoClient{hc: hc, base: s.base}
+		err := c.call(ctx, http.MethodPost, "/api/v1/payments", tokens[p.from+"@"+s.id], map[string]string{
+			"to": p.to, "amount": p.amount, "description": p.description,
+			"idempotency_key": "demo-" + p.from + "-" + strings.ReplaceAll(p.to, "@", "-") + "-" + p.amount,
+		}, nil)
+		if err != nil {
+			return fmt.Errorf("payment %s@%s -> %s %s: %w", p.from, s.id, p.to, p.amount, err)
+		}
+		return nil
+	}
+	n := 0
+	for i, s := range sites {
+		for _, p := range demoLocal[i] {
+			if err := pay(s, p); err != nil {
+				return err
+			}
+			n++
+		}
+	}
+	fmt.Fprintf(stdout, "demo: %d local payments\n", n)
+	if len(sites) == 2 {
+		a, b := sites[0], sites[1]
+		inter := []struct {
+			site demoSite
+			p    demoPayment
+		}{
+			{a, demoPayment{"carol", "femi@" + b.id, "8.00", "help with my new phone"}},
+			{b, demoPayment{"erin", "bob@" + a.id, "3.00", "a loaf of sourdough, delivered"}},
+		}
+		for _, x := range inter {
+			if err := pay(x.site, x.p); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(stdout, "demo: %d intertrades through the circle\n", len(inter))
+	}
+	return nil
+}
+
+// demoPassword returns a random password such as 4kq7-mz2p-x9dw.
+func demoPassword() string {
+	const alphabet = "abcdefghijkmnpqrstuvwxyz23456789"
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	var sb strings.Builder
+	for i, x := range b {
+		if i > 0 && i%4 == 0 {
+			sb.WriteByte('-')
+		}
+		sb.WriteByte(alphabet[int(x)%len(alphabet)])
+	}
+	return sb.String()
+}
+
+type demoClient struct {
+	hc   *http.Client
+	base string
+}
+
+// call sends a JSON request and decodes a 2xx JSON answer into out (if not
+// nil); any other status is an error quoting the server's answer.
+func (c demoClient) call(ctx context.Context, method, path, token string, in, out any) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, strings.TrimSpace(string(raw)))
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return fmt.Errorf("%s %s: bad answer: %w", method, path, err)
+		}
+	}
+	return nil
+}
