@@ -1,0 +1,169 @@
+package ledger
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+const transferCols = `id, debit_account_id, credit_account_id, amount, currency, description, metadata,
+	coalesce(idempotency_key, ''), coalesce(pending_id, 0), debit_balance, credit_balance, created_at`
+
+func scanTransfer(row pgx.Row, extra ...any) (Transfer, error) {
+	var tr Transfer
+	dest := append([]any{&tr.ID, &tr.Debit, &tr.Credit, &tr.Amount, &tr.Currency, &tr.Description, &tr.Metadata,
+		&tr.IdempotencyKey, &tr.PendingID, &tr.DebitBalance, &tr.CreditBalance, &tr.CreatedAt}, extra...)
+	err := row.Scan(dest...)
+	if len(tr.Metadata) == 0 {
+		tr.Metadata = nil
+	}
+	return tr, err
+}
+
+// Transfer moves r.Amount from r.Debit to r.Credit in its own database
+// transaction, or refuses with an *Error and writes nothing.
+func (l *Ledger) Transfer(ctx context.Context, r TransferRequest) (Transfer, error) {
+	return inTx(ctx, l, func(tx *Tx) (Transfer, error) { return tx.Transfer(ctx, r) })
+}
+
+// Transfer is Ledger.Transfer inside the transaction.
+func (t *Tx) Transfer(ctx context.Context, r TransferRequest) (Transfer, error) {
+	res, err := t.Batch(ctx, []BatchItem{{TransferRequest: r}})
+	if err != nil {
+		return Transfer{}, err
+	}
+	return res[0].Transfer, res[0].Err
+}
+
+// TransferByID reads a committed transfer; an unknown id is refused with CodeInvalid.
+func (l *Ledger) TransferByID(ctx context.Context, id int64) (Transfer, error) {
+	return readTransfer(ctx, l.pool, id)
+}
+
+func readTransfer(ctx context.Context, q querier, id int64) (Transfer, error) {
+	tr, err := scanTransfer(q.QueryRow(ctx, `SELECT `+transferCols+` FROM ledger_transfers WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Transfer{}, refuse(CodeInvalid, 0, "no transfer %d", id)
+	}
+	return tr, storeErr("read transfer", err)
+}
+
+// keyRecord is what an idempotency key already stands for.
+type keyRecord struct {
+	kind     string
+	hash     []byte
+	transfer Transfer // kind transfer
+	pending  Pending  // kind hold
+}
+
+// queueLookupKeys adds to b the lookup of keys among committed transfers
+// and holds; what it finds lands in into.
+func queueLookupKeys(b *pgx.Batch, keys []string, into map[string]keyRecord) {
+	if len(keys) == 0 {
+		return
+	}
+	b.Queue(`SELECT `+transferCols+`, content_hash FROM ledger_transfers WHERE idempotency_key = ANY($1)`, keys).
+		Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var hash []byte
+				tr, err := scanTransfer(rows, &hash)
+				if err != nil {
+					return err
+				}
+				into[tr.IdempotencyKey] = keyRecord{kind: kindTransfer, hash: hash, transfer: tr}
+			}
+			return rows.Err()
+		})
+	b.Queue(`SELECT `+pendingCols+`, content_hash FROM ledger_pending WHERE idempotency_key = ANY($1)`, keys).
+		Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var hash []byte
+				p, err := scanPending(rows, &hash)
+				if err != nil {
+					return err
+				}
+				into[p.IdempotencyKey] = keyRecord{kind: kindHold, hash: hash, pending: p}
+			}
+			return rows.Err()
+		})
+}
+
+// queueClaimKeys adds to b the claiming of keys for kind. If a concurrent
+// transaction committed one of them first, the batch fails with errRetry:
+// running again finds that key's first result.
+func queueClaimKeys(b *pgx.Batch, kind string, keys []string) {
+	if len(keys) == 0 {
+		return
+	}
+	b.Queue(`INSERT INTO ledger_idempotency (key, kind) SELECT k, $2 FROM unnest($1::text[]) AS k
+		ON CONFLICT (key) DO NOTHING`, keys, kind).Exec(func(ct pgconn.CommandTag) error {
+		if ct.RowsAffected() != int64(len(keys)) {
+			return errRetry
+		}
+		return nil
+	})
+}
+
+// plannedTransfer is a transfer the rules accepted, waiting to be written.
+type plannedTransfer struct {
+	item      int // index in the batch, or -1
+	req       TransferRequest
+	currency  string
+	pendingID int64
+	hash      []byte
+	// after the transfer
+	debitBalance, creditBalance int64
+}
+
+// queueInsertTransfers adds to b the insertion of the planned transfers in
+// order (their ids ascend in that order); the written transfers land in into.
+func queueInsertTransfers(b *pgx.Batch, plans []plannedTransfer, now time.Time, into *[]Transfer) error {
+	n := len(plans)
+	debit, credit, amount := make([]int64, n), make([]int64, n), make([]int64, n)
+	currency, desc, meta, key := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	hash := make([][]byte, n)
+	pending, debitBal, creditBal := make([]int64, n), make([]int64, n), make([]int64, n)
+	for i, p := range plans {
+		m, err := json.Marshal(metadataParam(p.req.Metadata))
+		if err != nil {
+			return fmt.Errorf("ledger: metadata: %w", err)
+		}
+		debit[i], credit[i], amount[i] = int64(p.req.Debit), int64(p.req.Credit), p.req.Amount
+		currency[i], desc[i], meta[i], key[i] = p.currency, p.req.Description, string(m), p.req.IdempotencyKey
+		hash[i], pending[i], debitBal[i], creditBal[i] = p.hash, p.pendingID, p.debitBalance, p.creditBalance
+	}
+	b.Queue(`INSERT INTO ledger_transfers (debit_account_id, credit_account_id, amount, currency, description,
+			metadata, idempotency_key, content_hash, pending_id, debit_balance, credit_balance, created_at)
+		SELECT d, c, a, cur, descr, meta::jsonb, nullif(k, ''), h, nullif(p, 0), db, cb, $12
+		FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],
+			$8::bytea[], $9::bigint[], $10::bigint[], $11::bigint[])
+			WITH ORDINALITY AS u(d, c, a, cur, descr, meta, k, h, p, db, cb, ord)
+		ORDER BY ord
+		RETURNING `+transferCols,
+		debit, credit, amount, currency, desc, meta, key, hash, pending, debitBal, creditBal, now).
+		Query(func(rows pgx.Rows) error {
+			written, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Transfer, error) { return scanTransfer(row) })
+			if err != nil {
+				return err
+			}
+			// The rows come back in insertion order; check it, since the
+			// stored running balances rely on it.
+			if len(written) != n {
+				return fmt.Errorf("ledger: wrote %d transfers, want %d", len(written), n)
+			}
+			for i, tr := range written {
+				if tr.Debit != plans[i].req.Debit || tr.Credit != plans[i].req.Credit || tr.DebitBalance != debitBal[i] ||
+					(i > 0 && tr.ID <= written[i-1].ID) {
+					return fmt.Errorf("ledger: transfers written out of order at %d", i)
+				}
+			}
+			*into = written
+			return nil
+		})
+	return nil
+}
