@@ -1,0 +1,130 @@
+// Package clearing is the clearing house of an intertrading circle: the
+// circle and its member communities, each with a virtual customer account in
+// the ledger (in the circle's base unit), their keys, rates and limits, the
+// intertrades relayed between them, integrity checks against what the
+// communities report, monitoring, reports, the append-only record and the
+// audit log of every governing-body change.
+//
+// Refusals that a CXP caller sees are *cxp.Error values with the seed's
+// codes; governing-body operations refuse with *Error.
+package clearing
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sxp-network/sxp/ledger"
+)
+
+// Options configures a House.
+type Options struct {
+	// Secret encrypts the communities' keys at rest (SXP_CLEARING_SECRET).
+	// Any non-empty string; the AES-256 key is its SHA-256.
+	Secret string
+	// Now is the clock; time.Now by default.
+	Now func() time.Time
+	// Logger receives internal errors; slog.Default() by default.
+	Logger *slog.Logger
+	// HTTP is the client used for relays; a client with RelayTimeout by default.
+	HTTP *http.Client
+	// RelayTimeout bounds one relay to a payee's server (10 s by default).
+	RelayTimeout time.Duration
+	// HoldTTL is how long a hold waits for its relay before it expires (5 min by default).
+	HoldTTL time.Duration
+}
+
+// House is the clearing house on one database.
+type House struct {
+	pool         *pgxpool.Pool
+	ledger       *ledger.Ledger
+	aead         cipher.AEAD
+	now          func() time.Time
+	log          *slog.Logger
+	http         *http.Client
+	relayTimeout time.Duration
+	holdTTL      time.Duration
+}
+
+// New returns the clearing house on pool, using lg for the virtual customers.
+func New(pool *pgxpool.Pool, lg *ledger.Ledger, opts Options) (*House, error) {
+	if opts.Secret == "" {
+		return nil, errors.New("clearing: no secret to encrypt keys with (set SXP_CLEARING_SECRET)")
+	}
+	sum := sha256.Sum256([]byte(opts.Secret))
+	block, err := aes.NewCipher(sum[:])
+	if err != nil {
+		return nil, fmt.Errorf("clearing: cipher: %w", err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, fmt.Errorf("clearing: cipher: %w", err)
+	}
+	h := &House{pool: pool, ledger: lg, aead: aead, now: opts.Now, log: opts.Logger,
+		http: opts.HTTP, relayTimeout: opts.RelayTimeout, holdTTL: opts.HoldTTL}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	if h.relayTimeout <= 0 {
+		h.relayTimeout = 10 * time.Second
+	}
+	if h.http == nil {
+		h.http = &http.Client{Timeout: h.relayTimeout}
+	}
+	if h.holdTTL <= 0 {
+		h.holdTTL = 5 * time.Minute
+	}
+	return h, nil
+}
+
+// Ledger is the ledger holding the virtual customers.
+func (h *House) Ledger() *ledger.Ledger { return h.ledger }
+
+// Ping checks that the database answers.
+func (h *House) Ping(ctx context.Context) error { return h.pool.Ping(ctx) }
+
+// ErrorCode is a stable, safe-to-show reason a governing-body operation was refused.
+type ErrorCode string
+
+const (
+	ErrNotFound ErrorCode = "not_found"
+	ErrInvalid  ErrorCode = "invalid"
+	ErrConflict ErrorCode = "conflict"
+)
+
+// Error is a refused governing-body operation. Nothing was written.
+type Error struct {
+	Code    ErrorCode
+	Field   string
+	Message string
+}
+
+func (e *Error) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("clearing: %s: %s: %s", e.Code, e.Field, e.Message)
+	}
+	return fmt.Sprintf("clearing: %s: %s", e.Code, e.Message)
+}
+
+func invalid(field, format string, a ...any) *Error {
+	return &Error{Code: ErrInvalid, Field: field, Message: fmt.Sprintf(format, a...)}
+}
+
+func notFound(format string, a ...any) *Error {
+	return &Error{Code: ErrNotFound, Message: fmt.Sprintf(format, a...)}
+}
+
+func conflict(field, format string, a ...any) *Error {
+	return &Error{Code: ErrConflict, Field: field, Message: fmt.Sprintf(format, a...)}
+}

@@ -1,0 +1,11 @@
+DROP TABLE IF EXISTS clearing_admin_tokens;
+DROP TABLE IF EXISTS clearing_events;
+DROP TABLE IF EXISTS clearing_audit;
+DROP TABLE IF EXISTS clearing_records;
+DROP FUNCTION IF EXISTS clearing_records_append_only();
+DROP TABLE IF EXISTS clearing_intertrades;
+DROP TABLE IF EXISTS clearing_rates;
+DROP TABLE IF EXISTS clearing_nonces;
+DROP TABLE IF EXISTS clearing_keys;
+DROP TABLE IF EXISTS clearing_communities;
+DROP TABLE IF EXISTS clearing_circle;
