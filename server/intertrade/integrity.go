@@ -1,0 +1,165 @@
+package intertrade
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sxp-network/sxp/clearing/cxp"
+)
+
+// sums are our side of the integrity check.
+type sums struct {
+	AccountBalance int64 // the import/export account's posted balance, local minor units
+	AccountHeld    int64 // held on it by payments in flight
+	LocalSum       int64 // signed sum of completed intertrades' amounts (out +, in −)
+	BaseSum        int64 // signed sum of their base quantities, base minor units
+	Volume         int64 // base quantities of the last 365 days, both ways
+	Pending        int   // intertrades in flight
+}
+
+func (s *Service) sums(ctx context.Context) (sums, error) {
+	id, err := s.importExport(ctx)
+	if err != nil {
+		return sums{}, err
+	}
+	acc, err := s.ledger.Account(ctx, id)
+	if err != nil {
+		return sums{}, fmt.Errorf("intertrade: import/export account: %w", err)
+	}
+	var base, volume string
+	var out sums
+	err = s.pool.QueryRow(ctx, `
+		SELECT COALESCE(sum(CASE direction WHEN 'out' THEN amount ELSE -amount END) FILTER (WHERE state = 'completed'), 0),
+		       COALESCE(sum(CASE direction WHEN 'out' THEN quantity ELSE -quantity END) FILTER (WHERE state = 'completed'), 0)::text,
+		       COALESCE(sum(quantity) FILTER (WHERE state = 'completed' AND created_at > $1), 0)::text,
+		       count(*) FILTER (WHERE state = 'pending')
+		FROM intertrades`, s.now().Add(-365*24*time.Hour),
+	).Scan(&out.LocalSum, &base, &volume, &out.Pending)
+	if err != nil {
+		return sums{}, fmt.Errorf("intertrade: sums: %w", err)
+	}
+	if out.BaseSum, err = cxp.Decimal(base).Minor(s.cfg.BaseDivisions); err != nil {
+		return sums{}, fmt.Errorf("intertrade: base sum %s: %w", base, err)
+	}
+	if out.Volume, err = cxp.Decimal(volume).Minor(s.cfg.BaseDivisions); err != nil {
+		return sums{}, fmt.Errorf("intertrade: volume %s: %w", volume, err)
+	}
+	out.AccountBalance, out.AccountHeld = acc.Balance, acc.PendingCredits
+	return out, nil
+}
+
+// IntegrityReport is one reconciliation of the import/export account with
+// the circle. OK when the account's balance equals the signed sum of the
+// completed intertrades' local amounts, and the signed sum of their base
+// quantities equals minus the circle's virtual customer balance.
+type IntegrityReport struct {
+	ID             int64
+	At             time.Time
+	OK             bool
+	AccountBalance int64       // local minor units
+	LocalSum       int64       // local minor units
+	BaseSum        cxp.Decimal // base units: the import/export balance expressed in base units
+	CircleBalance  cxp.Decimal // base units, from the last successful handshake ("" if none)
+	HandshakeAt    time.Time   // when the circle reported CircleBalance
+	Pending        int         // intertrades in flight at the time
+	Problems       []string
+}
+
+// CheckIntegrity compares our records with the circle's last reported
+// balance (call Handshake first for a fresh one), records the result and
+// logs a mismatch. It never changes a balance.
+func (s *Service) CheckIntegrity(ctx context.Context) (IntegrityReport, error) {
+	sm, err := s.sums(ctx)
+	if err != nil {
+		return IntegrityReport{}, err
+	}
+	hs, ok, err := s.LastHandshake(ctx, true)
+	if err != nil {
+		return IntegrityReport{}, err
+	}
+	rep := IntegrityReport{
+		At: s.now(), AccountBalance: sm.AccountBalance, LocalSum: sm.LocalSum,
+		BaseSum: cxp.FromMinor(sm.BaseSum, s.cfg.BaseDivisions), Pending: sm.Pending,
+	}
+	if sm.AccountBalance != sm.LocalSum {
+		rep.Problems = append(rep.Problems, fmt.Sprintf(
+			"the import/export account's balance %s differs from the recorded intertrades' sum %s (%s)",
+			cxp.FromMinor(sm.AccountBalance, s.cfg.Divisions), cxp.FromMinor(sm.LocalSum, s.cfg.Divisions), s.cfg.Currency))
+	}
+	switch {
+	case !ok || hs.Balance == "":
+		rep.Problems = append(rep.Problems, "the circle has not reported our virtual customer's balance yet")
+	default:
+		rep.CircleBalance, rep.HandshakeAt = hs.Balance, hs.At
+		circle, err := hs.Balance.Minor(s.cfg.BaseDivisions)
+		switch {
+		case err != nil:
+			rep.Problems = append(rep.Problems, fmt.Sprintf("the circle's balance %s has more than %d decimal places", hs.Balance, s.cfg.BaseDivisions))
+		case sm.BaseSum != -circle:
+			p := fmt.Sprintf("our intertrades sum to %s base units, but the circle's virtual customer balance is %s (it should be %s)",
+				rep.BaseSum, hs.Balance, cxp.FromMinor(-sm.BaseSum, s.cfg.BaseDivisions))
+			if sm.Pending > 0 {
+				p += fmt.Sprintf("; %d intertrades are in flight", sm.Pending)
+			}
+			rep.Problems = append(rep.Problems, p)
+		}
+	}
+	rep.OK = len(rep.Problems) == 0
+	var circle *string
+	if rep.CircleBalance != "" {
+		v := string(rep.CircleBalance)
+		circle = &v
+	}
+	err = s.pool.QueryRow(ctx, `
+		INSERT INTO intertrade_integrity_checks (at, ok, account_balance, local_sum, base_sum, circle_balance, problems)
+		VALUES ($1, $2, $3, $4, $5::numeric, $6::numeric, $7) RETURNING id`,
+		rep.At, rep.OK, rep.AccountBalance, rep.LocalSum, string(rep.BaseSum), circle, strings.Join(rep.Problems, "\n"),
+	).Scan(&rep.ID)
+	if err != nil {
+		return IntegrityReport{}, fmt.Errorf("intertrade: record integrity check: %w", err)
+	}
+	if !rep.OK {
+		s.log.Error("intertrading integrity check failed", "problems", strings.Join(rep.Problems, "; "))
+	}
+	return rep, nil
+}
+
+// Reconcile handshakes for a fresh circle balance, then checks integrity.
+// A circle that cannot be reached leaves the last known balance in use.
+func (s *Service) Reconcile(ctx context.Context) (IntegrityReport, error) {
+	if _, err := s.Handshake(ctx); err != nil {
+		s.log.Warn("handshake before the integrity check failed", "err", err)
+	}
+	return s.CheckIntegrity(ctx)
+}
+
+// LastIntegrity is the latest integrity check (ok=false when there was none).
+func (s *Service) LastIntegrity(ctx context.Context) (IntegrityReport, bool, error) {
+	var rep IntegrityReport
+	var base string
+	var circle *string
+	var problems string
+	err := s.pool.QueryRow(ctx, `
+		SELECT id, at, ok, account_balance, local_sum, base_sum::text, circle_balance::text, problems
+		FROM intertrade_integrity_checks ORDER BY id DESC LIMIT 1`,
+	).Scan(&rep.ID, &rep.At, &rep.OK, &rep.AccountBalance, &rep.LocalSum, &base, &circle, &problems)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return IntegrityReport{}, false, nil
+	}
+	if err != nil {
+		return IntegrityReport{}, false, fmt.Errorf("intertrade: last integrity check: %w", err)
+	}
+	rep.BaseSum = cxp.Decimal(base)
+	if circle != nil {
+		rep.CircleBalance = cxp.Decimal(*circle)
+	}
+	if problems != "" {
+		rep.Problems = strings.Split(problems, "\n")
+	}
+	return rep, true, nil
+}

@@ -1,0 +1,248 @@
+// Package intertrade is a community server's side of its intertrading
+// circle: a CXP client of the clearing house and the receiver of its relays.
+//
+// The community holds one import/export account in its own currency (code
+// ImportExportCode). A member paying bob@acorn pays into it through a
+// pending transfer that is posted when the circle confirms and voided when
+// it refuses; a relay from the circle pays a member out of it. Every
+// intertrade is recorded with the base-unit quantity the circle used, the
+// local amount, and our rate, so that integrity compares exact numbers: the
+// import/export account's balance equals the signed sum of the completed
+// intertrades' local amounts, and the signed sum of their base quantities
+// equals minus the circle's virtual customer balance.
+//
+// Rates and rounding: a rate (ticks) is the number of base units one unit of
+// our currency is worth. We use the rate in force that the circle answered
+// in the last handshake (our declared SXP_RATE until a handshake succeeds),
+// and convert with cxp's conversion functions (one rounding rule for both
+// sides of the circle). The base unit's decimal places are configured
+// (BaseDivisions, 2 by default, the default of `sxp admin circle init`);
+// the CXP wire does not carry them.
+package intertrade
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/ledger"
+	"github.com/sxp-network/sxp/server/members"
+)
+
+// ImportExportCode is the ledger code of the community's import/export account.
+const ImportExportCode = "intertrade:import-export"
+
+// importExportLimit bounds the import/export account both ways; the circle
+// enforces the community's real limits on its virtual customer.
+const importExportLimit = 1_000_000_000_000_000
+
+// Config is the community's intertrading settings.
+type Config struct {
+	CircleURL     string // SXP_CIRCLE_URL: the clearing house's base URL
+	CircleID      string // SXP_CIRCLE_ID: the keyid of relays from the circle
+	CommunityID   string // SXP_COMMUNITY_ID: our keyid, and our members' @suffix
+	Key           string // SXP_CIRCLE_KEY: the HMAC key (its UTF-8 bytes)
+	Rate          string // SXP_RATE: the rate we declare (base units per unit of Currency)
+	PublicURL     string // SXP_PUBLIC_URL: our CXP uri, as registered with the circle
+	Currency      string // SXP_CURRENCY
+	Divisions     int    // SXP_CURRENCY_DIVISIONS
+	BaseDivisions int    // the base unit's decimal places; 2 when 0 (see the package doc)
+	Mail          string // the admin's mail address sent in the handshake
+	// Interval between handshakes, integrity checks and retries of
+	// unconfirmed payments (SXP_HANDSHAKE_INTERVAL); 5 minutes by default.
+	Interval time.Duration
+	// HoldTTL is how long a payer's amount stays held while the circle has
+	// not answered (24 hours by default); retries settle it before.
+	HoldTTL time.Duration
+	// Timeout bounds one call to the circle; 30 s by default (the circle
+	// itself waits up to 10 s for the payee's server).
+	Timeout time.Duration
+}
+
+// Options are the service's collaborators and clock.
+type Options struct {
+	Logger *slog.Logger
+	Now    func() time.Time
+	HTTP   *http.Client // for calls to the circle; a client with Timeout by default
+}
+
+// Service is a community's intertrading.
+type Service struct {
+	cfg     Config
+	pool    *pgxpool.Pool
+	ledger  *ledger.Ledger
+	members *members.Service
+	log     *slog.Logger
+	now     func() time.Time
+	client  *cxp.Client
+	relays  *cxp.Verifier
+
+	mu        sync.Mutex
+	account   ledger.AccountID // the import/export account, once ensured
+	ticks     cxp.Decimal      // the rate in force
+	exchangesList []cxp.Exchange // the circle's communities, from the last list
+	listedAt  time.Time
+}
+
+// New checks cfg and returns the service. Call Start before serving.
+func New(pool *pgxpool.Pool, led *ledger.Ledger, mem *members.Service, cfg Config, opts Options) (*Service, error) {
+	if cfg.BaseDivisions == 0 {
+		cfg.BaseDivisions = 2
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = 5 * time.Minute
+	}
+	if cfg.HoldTTL <= 0 {
+		cfg.HoldTTL = 24 * time.Hour
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	cfg.Rate = strings.TrimSpace(cfg.Rate)
+	if err := cxp.ValidateRate("rate", cxp.Decimal(cfg.Rate)); err != nil {
+		return nil, fmt.Errorf("intertrade: SXP_RATE %q: %v", cfg.Rate, err.Message)
+	}
+	switch {
+	case cfg.CircleURL == "" || cfg.CircleID == "" || cfg.CommunityID == "" || cfg.Key == "":
+		return nil, errors.New("intertrade: circle URL, circle id, community id and key are all required")
+	case cfg.PublicURL == "":
+		return nil, errors.New("intertrade: the public URL (our CXP uri) is required")
+	case cfg.Currency == "":
+		return nil, errors.New("intertrade: the currency is required")
+	case cfg.BaseDivisions < 0 || cfg.BaseDivisions > 8 || cfg.Divisions < 0 || cfg.Divisions > 8:
+		return nil, errors.New("intertrade: divisions must be between 0 and 8")
+	}
+	if cfg.Mail == "" {
+		cfg.Mail = "admin@" + hostOf(cfg.PublicURL)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.HTTP == nil {
+		opts.HTTP = &http.Client{Timeout: cfg.Timeout}
+	}
+	s := &Service{
+		cfg: cfg, pool: pool, ledger: led, members: mem,
+		log: opts.Logger.With("area", "intertrade"), now: opts.Now,
+		ticks: cxp.Decimal(cfg.Rate),
+	}
+	s.client = &cxp.Client{
+		BaseURL: strings.TrimRight(cfg.CircleURL, "/"),
+		Signer:  cxp.Signer{KeyID: cfg.CommunityID, Key: []byte(cfg.Key), Now: opts.Now},
+		HTTP:    opts.HTTP,
+	}
+	s.relays = &cxp.Verifier{
+		Keys:    cxp.StaticKeys{cfg.CircleID: {[]byte(cfg.Key)}},
+		Nonces:  &cxp.MemoryNonces{Now: opts.Now},
+		Now:     opts.Now,
+		BaseURL: strings.TrimRight(cfg.PublicURL, "/"),
+	}
+	return s, nil
+}
+
+// Config is the service's settings (the key left out).
+func (s *Service) Config() Config {
+	c := s.cfg
+	c.Key = ""
+	return c
+}
+
+// Start creates the import/export account if absent and handshakes once
+// (a circle that cannot be reached is logged, not fatal).
+func (s *Service) Start(ctx context.Context) error {
+	if _, err := s.importExport(ctx); err != nil {
+		return err
+	}
+	if _, err := s.Handshake(ctx); err != nil {
+		s.log.Warn("first handshake with the circle failed", "err", err)
+	}
+	return nil
+}
+
+// Run handshakes, checks integrity and settles unconfirmed payments every
+// Interval until ctx ends.
+func (s *Service) Run(ctx context.Context) {
+	t := time.NewTicker(s.cfg.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := s.Handshake(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("handshake with the circle failed", "err", err)
+		}
+		if n, err := s.SettlePending(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("settling unconfirmed payments failed", "err", err)
+		} else if n > 0 {
+			s.log.Info("settled unconfirmed payments", "count", n)
+		}
+		if rep, err := s.CheckIntegrity(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("integrity check failed to run", "err", err)
+		} else if err == nil && !rep.OK {
+			s.log.Error("intertrading integrity mismatch", "problems", rep.Problems)
+		}
+	}
+}
+
+// importExport returns the import/export account, creating it if absent.
+func (s *Service) importExport(ctx context.Context) (ledger.AccountID, error) {
+	s.mu.Lock()
+	id := s.account
+	s.mu.Unlock()
+	if id != 0 {
+		return id, nil
+	}
+	acc, err := s.ledger.AccountByCode(ctx, ImportExportCode)
+	if ledger.CodeOf(err) == ledger.CodeUnknownAccount {
+		acc, err = s.ledger.CreateAccount(ctx, ledger.NewAccount{
+			Code: ImportExportCode, Currency: s.cfg.Currency,
+			Min: -importExportLimit, Max: importExportLimit,
+			Metadata: map[string]string{"kind": "intertrade", "circle": s.cfg.CircleID},
+		})
+		if ledger.CodeOf(err) == ledger.CodeDuplicateAccount {
+			acc, err = s.ledger.AccountByCode(ctx, ImportExportCode)
+		}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("intertrade: import/export account: %w", err)
+	}
+	if acc.Currency != s.cfg.Currency {
+		return 0, fmt.Errorf("intertrade: import/export account is in %s, the community's currency is %s", acc.Currency, s.cfg.Currency)
+	}
+	s.mu.Lock()
+	s.account = acc.ID
+	s.mu.Unlock()
+	return acc.ID, nil
+}
+
+// Ticks is the rate in force: the circle's answer to the last handshake,
+// or our declared rate before one succeeded.
+func (s *Service) Ticks() cxp.Decimal {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ticks
+}
+
+func hostOf(u string) string {
+	u = strings.TrimPrefix(strings.TrimPrefix(u, "https://"), "http://")
+	if i := strings.IndexAny(u, "/:"); i >= 0 {
+		u = u[:i]
+	}
+	if u == "" || !strings.Contains(u, ".") {
+		return "localhost.localdomain"
+	}
+	return u
+}
