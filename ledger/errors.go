@@ -42,7 +42,7 @@ func (e *Error) Error() string {
 // CodeOf returns the Code of a ledger refusal in err's chain, or "".
 func CodeOf(err error) Code {
 	var e *Error
-	if errors.As(err, &e) {
+	if errors.As(err, &e) && e != nil {
 		return e.Code
 	}
 	return ""
