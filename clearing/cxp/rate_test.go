@@ -1,0 +1,154 @@
+package cxp
+
+import (
+	"math"
+	"testing"
+)
+
+func TestToBase(t *testing.T) {
+	tests := []struct {
+		name          string
+		local         int64
+		localDiv      int
+		ticks         Decimal
+		baseDiv       int
+		want          int64
+		wantErrorCode Code
+	}{
+		{"10 units at rate 1 are 10 base", 1000, 2, "1", 2, 1000, OK},
+		{"10 units at rate 2 are 20 base", 1000, 2, "2", 2, 2000, OK},
+		{"rate 0.5", 1000, 2, "0.5", 2, 500, OK},
+		{"0 stays 0", 0, 2, "3", 2, 0, OK},
+		{"different divisions", 7, 0, "1.5", 2, 1050, OK},
+		{"to fewer divisions", 1234, 2, "1", 0, 12, OK},
+		{"half rounds away from zero", 1, 2, "0.5", 2, 1, OK},             // 0.005 → 0.01
+		{"negative half rounds away from zero", -1, 2, "0.5", 2, -1, OK}, // -0.005 → -0.01
+		{"below half rounds down", 1, 2, "0.499999", 2, 0, OK},
+		{"above half rounds up", 1, 2, "0.500001", 2, 1, OK},
+		{"one third", 100, 2, "0.333333", 2, 33, OK},
+		{"two thirds", 100, 2, "0.666667", 2, 67, OK},
+		{"rate with exponent", 100, 2, "25e-1", 2, 250, OK},
+		{"large exact", math.MaxInt64 / 4, 2, "2", 2, math.MaxInt64/4*2, OK},
+		{"overflow", math.MaxInt64, 2, "2", 2, 0, CodeInvalidField},
+		{"zero rate", 100, 2, "0", 2, 0, CodeSign},
+		{"negative rate", 100, 2, "-1", 2, 0, CodeSign},
+		{"missing rate", 100, 2, "", 2, 0, CodeMissingField},
+		{"bad rate", 100, 2, "abc", 2, 0, CodeType},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ToBase(tt.local, tt.localDiv, tt.ticks, tt.baseDiv)
+			if code := CodeOf(err); code != tt.wantErrorCode {
+				t.Fatalf("code: got %d (%v), want %d", code, err, tt.wantErrorCode)
+			}
+			if got != tt.want {
+				t.Errorf("got %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFromBase(t *testing.T) {
+	tests := []struct {
+		name     string
+		base     int64
+		baseDiv  int
+		ticks    Decimal
+		localDiv int
+		want     int64
+	}{
+		{"10 base at rate 2 are 5 units", 1000, 2, "2", 2, 500},
+		{"10 base at rate 1 are 10 units", 1000, 2, "1", 2, 1000},
+		{"rate 0.5 doubles", 1000, 2, "0.5", 2, 2000},
+		{"one third rounds down", 100, 2, "3", 2, 33},
+		{"two thirds rounds up", 200, 2, "3", 2, 67},
+		{"half rounds away from zero", 1, 2, "2", 2, 1},   // 0.005 → 0.01
+		{"negative half away from zero", -1, 2, "2", 2, -1}, // -0.005 → -0.01
+		{"negative", -1000, 2, "4", 2, -250},
+		{"to a currency without decimals", 150, 2, "1", 0, 2}, // 1.5 → 2
+		{"to a currency without decimals, 1.49", 149, 2, "1", 0, 1},
+		{"to more divisions", 1, 0, "3", 3, 333},
+		{"fine rate", 100000, 2, "0.000001", 2, 100000000000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := FromBase(tt.base, tt.baseDiv, tt.ticks, tt.localDiv)
+			if err != nil {
+				t.Fatalf("error: %v", err)
+			}
+			if got != tt.want {
+				t.Errorf("got %d, want %d", got, tt.want)
+			}
+		})
+	}
+	if _, err := FromBase(math.MaxInt64, 0, "0.000001", 0); CodeOf(err) != CodeInvalidField {
+		t.Errorf("overflow: got %v, want code 8", err)
+	}
+}
+
+// Converting between two communities through the base unit: 10 units of A (rate 1)
+// are 10 base units, which are 5 units of B (rate 2), as design.md says.
+func TestConvertThroughBase(t *testing.T) {
+	base, err := ToBase(1000, 2, "1", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := FromBase(base, 2, "2", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if base != 1000 || b != 500 {
+		t.Errorf("got base %d, B %d; want 1000, 500", base, b)
+	}
+}
+
+// Round trips: at an integer rate FromBase(ToBase(x)) is x; in
+// general the round trip is off by at most the rounding of the coarser side.
+func TestRoundTrip(t *testing.T) {
+	rates := []Decimal{"1", "2", "0.5", "0.25", "1.5", "3", "0.333333", "7.123456", "0.000001", "1000"}
+	for _, rate := range rates {
+		for _, x := range []int64{-100001, -999, -1, 0, 1, 2, 3, 10, 99, 12345, 1000000, 987654321} {
+			base, err := ToBase(x, 2, rate, 2)
+			if err != nil {
+				t.Fatalf("ToBase(%d, %s): %v", x, rate, err)
+			}
+			back, err := FromBase(base, 2, rate, 2)
+			if err != nil {
+				t.Fatalf("FromBase(%d, %s): %v", base, rate, err)
+			}
+			// The base amount is off by at most half a base minor unit, which is
+			// 1/(2×rate) local minor units, and FromBase rounds once more.
+			r := rate.Rat()
+			f, _ := r.Float64() // only to compute a tolerance in the test, never money
+			tol := int64(0.5/f + 0.5 + 1e-9)
+			if d := back - x; d > tol || d < -tol {
+				t.Errorf("rate %s: %d → %d → %d, off by %d, tolerance %d", rate, x, base, back, d, tol)
+			}
+			// At an integer rate local → base is exact and base → local divides it back.
+			if rate == "1" || rate == "2" || rate == "3" || rate == "1000" {
+				if back != x {
+					t.Errorf("rate %s: %d → %d → %d, want exact", rate, x, base, back)
+				}
+			}
+		}
+	}
+}
+
+// Base → local → base is exact when the local currency is the finer one (rate <= 1).
+func TestRoundTripFromBase(t *testing.T) {
+	for _, rate := range []Decimal{"1", "0.5", "0.25", "0.125", "0.01"} {
+		for _, x := range []int64{-100001, -1, 0, 1, 3, 12345, 987654321} {
+			local, err := FromBase(x, 2, rate, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := ToBase(local, 2, rate, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if back != x {
+				t.Errorf("rate %s: %d → %d → %d, want exact", rate, x, local, back)
+			}
+		}
+	}
+}
