@@ -1,0 +1,186 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/sxp-network/sxp/clearing"
+	"github.com/sxp-network/sxp/clearing/cxp"
+)
+
+// signedHandler is a CXP handler after the signature was checked: the body
+// it was given is the exact body that was signed.
+type signedHandler func(c *gin.Context, who cxp.Verified, body []byte)
+
+// signed reads the body (bounded), verifies the RFC 9421 signature against
+// the community's keys and the nonce store, then calls h.
+func (s *Server) signed(h signedHandler) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		body, berr := cxp.ReadBody(c.Request, s.opts.MaxBody)
+		if berr != nil {
+			if berr.Args["value"] != "unreadable" {
+				s.writeCXP(c, http.StatusRequestEntityTooLarge, berr.Status())
+				return
+			}
+			s.cxpError(c, berr)
+			return
+		}
+		who, err := s.verifier.Verify(c.Request.Context(), c.Request, body)
+		if err != nil {
+			s.domainError(c, err)
+			return
+		}
+		c.Set(communityKey, who.KeyID)
+		h(c, who, body)
+	}
+}
+
+func (s *Server) writeCXP(c *gin.Context, status int, v any) {
+	c.Set("sxp.code", int(codeOfAnswer(v)))
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b, _ = json.Marshal(cxp.Errorf(cxp.CodeOther, "cannot encode the answer").Status())
+	}
+	c.Data(status, "application/json; charset=utf-8", append(b, '\n'))
+}
+
+func codeOfAnswer(v any) cxp.Code {
+	if st, ok := v.(cxp.Status); ok {
+		return st.Code
+	}
+	return cxp.OK
+}
+
+func (s *Server) cxpError(c *gin.Context, e *cxp.Error) {
+	if e.Code != cxp.OK {
+		if id := c.GetString(communityKey); id != "" {
+			s.house.RecordReject(c.Request.Context(), id, e.Code, c.FullPath())
+		}
+	}
+	s.writeCXP(c, e.HTTPStatus(), e.Status())
+}
+
+// domainError answers an error of a CXP call: refusals with their code,
+// anything else as code 27 (logged here, never sent).
+func (s *Server) domainError(c *gin.Context, err error) {
+	if e, ok := cxp.AsError(err); ok {
+		s.cxpError(c, e)
+		return
+	}
+	var ce *clearing.Error
+	if errors.As(err, &ce) && ce.Code == clearing.ErrNotFound {
+		s.cxpError(c, cxp.Errorf(cxp.CodeOther, "%s", ce.Message))
+		return
+	}
+	if clientGone(c, err) {
+		c.Status(499)
+		return
+	}
+	s.log.ErrorContext(c.Request.Context(), "cxp request failed", "route", c.FullPath(), "err", err)
+	s.cxpError(c, cxp.Errorf(cxp.CodeOther, "internal error"))
+}
+
+// POST /server
+func (s *Server) handshake(c *gin.Context, who cxp.Verified, body []byte) {
+	var req cxp.HandshakeRequest
+	if e := cxp.Decode(body, &req); e != nil {
+		s.cxpError(c, e)
+		return
+	}
+	resp, err := s.house.Handshake(c.Request.Context(), who.KeyID, who.KeyIndex, req)
+	if err != nil {
+		s.domainError(c, err)
+		return
+	}
+	s.writeCXP(c, http.StatusOK, resp)
+}
+
+// GET /server/clients
+func (s *Server) clients(c *gin.Context, who cxp.Verified, body []byte) {
+	if len(bytes.TrimSpace(body)) > 0 {
+		s.cxpError(c, cxp.InvalidField("body", "GET /server/clients takes no body"))
+		return
+	}
+	if len(c.Request.URL.Query()) > 0 {
+		for k := range c.Request.URL.Query() {
+			s.cxpError(c, cxp.InvalidField(k, c.Query(k)))
+			return
+		}
+	}
+	if err := s.notBlocked(c, who.KeyID); err != nil {
+		s.domainError(c, err)
+		return
+	}
+	resp, err := s.house.Clients(c.Request.Context(), who.KeyID)
+	if err != nil {
+		s.domainError(c, err)
+		return
+	}
+	s.writeCXP(c, http.StatusOK, resp)
+}
+
+func (s *Server) notBlocked(c *gin.Context, id string) error {
+	com, err := s.house.Community(c.Request.Context(), id)
+	if err != nil {
+		return cxp.NewError(cxp.CodeNotPermitted, map[string]string{"keyid": id})
+	}
+	if com.Status != clearing.StatusTrading {
+		return cxp.NewError(cxp.CodeNotPermitted, map[string]string{"keyid": id, "reason": com.BlockReason})
+	}
+	return nil
+}
+
+// GET /transactions: the prepare form, from the query parameters or a JSON body.
+func (s *Server) prepare(c *gin.Context, who cxp.Verified, body []byte) {
+	var req cxp.PrepareRequest
+	if len(bytes.TrimSpace(body)) > 0 {
+		if len(c.Request.URL.Query()) > 0 {
+			s.cxpError(c, cxp.InvalidField("body", "send the prepare fields as query parameters or as a body, not both"))
+			return
+		}
+		if e := cxp.Decode(body, &req); e != nil {
+			s.cxpError(c, e)
+			return
+		}
+	} else {
+		r, e := cxp.PrepareRequestFromQuery(c.Request.URL.Query())
+		if e != nil {
+			s.cxpError(c, e)
+			return
+		}
+		req = r
+	}
+	resp, err := s.house.Prepare(c.Request.Context(), who.KeyID, req)
+	if err != nil {
+		s.domainError(c, err)
+		return
+	}
+	s.writeCXP(c, http.StatusOK, resp)
+}
+
+// PUT /transactions: try (really=false validates, really=true writes and relays).
+func (s *Server) try(c *gin.Context, who cxp.Verified, body []byte) {
+	var req cxp.TransactionRequest
+	if e := cxp.Decode(body, &req); e != nil {
+		s.cxpError(c, e)
+		return
+	}
+	var probe struct {
+		Really json.RawMessage `json:"really"`
+	}
+	if json.Unmarshal(body, &probe) != nil || probe.Really == nil || string(probe.Really) == "null" {
+		s.cxpError(c, cxp.MissingField("really"))
+		return
+	}
+	resp, err := s.house.Try(c.Request.Context(), who.KeyID, req)
+	if err != nil {
+		s.domainError(c, err)
+		return
+	}
+	s.writeCXP(c, http.StatusOK, resp)
+}

@@ -1,0 +1,164 @@
+// Package httpapi is the HTTP layer of the clearing house: the CXP endpoints
+// (signed with RFC 9421 by the member communities) and the governing body's
+// admin API (bearer tokens), in one route table. Handlers bind and check the
+// request, call one domain method, and map the result.
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/sxp-network/sxp/clearing"
+	"github.com/sxp-network/sxp/clearing/cxp"
+)
+
+// Options configures the HTTP layer.
+type Options struct {
+	// PublicURL is the circle's base URL as communities call it (scheme and
+	// host of the signed @target-uri); empty means http:// + the Host header.
+	PublicURL string
+	// AdminToken is SXP_ADMIN_TOKEN: a bearer token for the admin API (besides
+	// tokens made with `sxp admin token add`). Empty disables it.
+	AdminToken string
+	// MaxBody bounds request bodies (64 KiB by default).
+	MaxBody int64
+	// Ready reports whether the server can serve (database reachable,
+	// migrations current); nil means always ready.
+	Ready  func(ctx context.Context) error
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// Server serves the clearing house's HTTP API.
+type Server struct {
+	house    *clearing.House
+	verifier cxp.Verifier
+	opts     Options
+	log      *slog.Logger
+}
+
+// New returns the HTTP layer over house.
+func New(house *clearing.House, opts Options) *Server {
+	if opts.MaxBody <= 0 {
+		opts.MaxBody = 64 << 10
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Server{
+		house: house,
+		verifier: cxp.Verifier{Keys: house.KeyStore(), Nonces: house.NonceStore(), Now: opts.Now,
+			Window: cxp.DefaultWindow, BaseURL: opts.PublicURL},
+		opts: opts,
+		log:  opts.Logger,
+	}
+}
+
+// Handler is the whole API: the one route table of the clearing house.
+func (s *Server) Handler() http.Handler {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.Use(s.logRequests, gin.CustomRecovery(s.recovered))
+	r.NoRoute(func(c *gin.Context) {
+		s.cxpError(c, cxp.Errorf(cxp.CodeOther, "no route %s %s", c.Request.Method, c.Request.URL.Path))
+	})
+	r.NoMethod(func(c *gin.Context) {
+		c.Status(http.StatusMethodNotAllowed)
+		s.writeCXP(c, http.StatusMethodNotAllowed, cxp.Errorf(cxp.CodeOther, "method %s not allowed here", c.Request.Method).Status())
+	})
+
+	r.GET("/healthz", s.healthz)
+	r.GET("/readyz", s.readyz)
+
+	// CXP Intertrading API 1.0, signed by member communities.
+	r.POST("/server", s.signed(s.handshake))
+	r.GET("/server/clients", s.signed(s.clients))
+	r.GET("/transactions", s.signed(s.prepare))
+	r.PUT("/transactions", s.signed(s.try))
+
+	// Governing body, bearer token.
+	a := r.Group("/admin/api", s.admin)
+	a.GET("/circle", s.getCircle)
+	a.PUT("/circle/policy", s.putPolicy)
+	a.GET("/communities", s.listCommunities)
+	a.POST("/communities", s.addCommunity)
+	a.GET("/communities/:id", s.getCommunity)
+	a.POST("/communities/:id/block", s.blockCommunity)
+	a.POST("/communities/:id/unblock", s.unblockCommunity)
+	a.PUT("/communities/:id/limits", s.putLimits)
+	a.DELETE("/communities/:id/limits", s.deleteLimits)
+	a.PUT("/communities/:id/rate", s.putRate)
+	a.POST("/communities/:id/rate/approve", s.approveRate)
+	a.PUT("/communities/:id/floating", s.putFloating)
+	a.GET("/communities/:id/rates", s.listRates)
+	a.GET("/communities/:id/keys", s.listKeys)
+	a.POST("/communities/:id/keys", s.rotateKey)
+	a.GET("/communities/:id/statement", s.statement)
+	a.GET("/intertrades", s.listIntertrades)
+	a.GET("/integrity", s.integrity)
+	a.GET("/monitoring", s.monitoring)
+	a.GET("/reports/summary", s.summary)
+	a.GET("/records", s.records)
+	a.GET("/audit", s.auditLog)
+	a.POST("/schedule/run", s.runSchedule)
+	return r
+}
+
+const communityKey = "sxp.community"
+
+// logRequests logs each request once: route template, status, duration and
+// the community that signed it.
+func (s *Server) logRequests(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	level := slog.LevelInfo
+	if c.Writer.Status() >= 500 {
+		level = slog.LevelWarn
+	}
+	s.log.LogAttrs(c.Request.Context(), level, "request",
+		slog.String("method", c.Request.Method), slog.String("route", route),
+		slog.Int("status", c.Writer.Status()), slog.Duration("duration", time.Since(start)),
+		slog.String("community", c.GetString(communityKey)), slog.Int("cxp_code", c.GetInt("sxp.code")))
+}
+
+func (s *Server) recovered(c *gin.Context, v any) {
+	s.log.ErrorContext(c.Request.Context(), "panic in handler", "panic", v, "route", c.FullPath())
+	s.cxpError(c, cxp.Errorf(cxp.CodeOther, "internal error"))
+}
+
+func (s *Server) healthz(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+func (s *Server) readyz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
+	defer cancel()
+	err := s.house.Ping(ctx)
+	if err == nil && s.opts.Ready != nil {
+		err = s.opts.Ready(ctx)
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "not ready", "err", err)
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "reason": err.Error()})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}
+
+// clientGone says whether the caller went away (not a server error).
+func clientGone(c *gin.Context, err error) bool {
+	return errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil
+}
