@@ -7,5 +7,6 @@ func commands(stdout io.Writer) []*command {
 	return []*command{
 		migrateCommand(stdout),
 		demoCommand(stdout), healthcheckCommand(stdout),
+		communityCommand(stdout), membersCommand(stdout),
 	}
 }

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sxp-network/sxp/server"
+)
+
+func communityCommand(stdout io.Writer) *command {
+	return &command{
+		name:    "community",
+		summary: "run a community server (members, payments, offers and wants, intertrading)",
+		usage:   "sxp community [--listen 127.0.0.1:8081] [settings]",
+		help: `Run a community server: its members' web pages and JSON API under /api/v1, and,
+in an intertrading circle, the receiver of the circle's relays (PUT /transactions).
+Every setting is a flag and an environment variable; a bad one is named at start.
+A community with no circle settings runs alone. Run 'sxp migrate up' on its
+database first.`,
+		flags: func(fs *flag.FlagSet) func(context.Context, []string) error {
+			settings := communitySettings(fs)
+			listen := envString(fs, "listen", "SXP_LISTEN", "127.0.0.1:8081", "address to serve on")
+			return func(ctx context.Context, args []string) error {
+				if len(args) > 0 {
+					return usagef("unexpected arguments %q", args)
+				}
+				cfg := settings()
+				cfg.Listen = *listen
+				if err := cfg.Validate(); err != nil {
+					return usagef("%v", err)
+				}
+				logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+				pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+				if err != nil {
+					return fmt.Errorf("setting DATABASE_URL (--database): %w", err)
+				}
+				defer pool.Close()
+				srv, err := server.New(ctx, cfg, pool, logger)
+				if err != nil {
+					return err
+				}
+				if err := srv.Ready(ctx); err != nil {
+					return fmt.Errorf("not ready: %w", err)
+				}
+				fmt.Fprintf(stdout, "community %s (%s, %s) serving at http://%s/\n", cfg.CommunityID, cfg.CommunityName, cfg.Currency, *listen)
+				return srv.Run(ctx, *listen)
+			}
+		},
+	}
+}
+
+// communitySettings declares every community setting (design.md, "sxp
+// community settings") as a flag with its environment variable, and returns
+// a function that reads them after parsing.
+func communitySettings(fs *flag.FlagSet) func() server.Config {
+	db := envString(fs, "database", "DATABASE_URL", "", "PostgreSQL URL of the community's database")
+	id := envString(fs, "community-id", "SXP_COMMUNITY_ID", "", "the community's id, also its members' @suffix, e.g. leaf")
+	name := envString(fs, "community-name", "SXP_COMMUNITY_NAME", "", "the community's display name")
+	cur := envString(fs, "currency", "SXP_CURRENCY", "", "currency code, e.g. LEAF")
+	div := envInt64(fs, "currency-divisions", "SXP_CURRENCY_DIVISIONS", 2, "decimal places of the currency (0-8)")
+	pub := envString(fs, "public-url", "SXP_PUBLIC_URL", "", "the server's own base URL, also its CXP uri")
+	min := envString(fs, "default-min", "SXP_DEFAULT_MIN", "-100", "members' default lower balance limit (decimal, <= 0)")
+	max := envString(fs, "default-max", "SXP_DEFAULT_MAX", "1000", "members' default upper balance limit (decimal, >= 0)")
+	reg := envString(fs, "registration", "SXP_REGISTRATION", "open", "open, or approval (an admin approves new members)")
+	curl := envString(fs, "circle-url", "SXP_CIRCLE_URL", "", "the intertrading circle's (clearing house's) base URL; empty: run alone")
+	cid := envString(fs, "circle-id", "SXP_CIRCLE_ID", "", "the circle's id (keyid of its relays)")
+	key := envString(fs, "circle-key", "SXP_CIRCLE_KEY", "", "the key printed by 'sxp admin community add'")
+	rate := envString(fs, "rate", "SXP_RATE", "", "base units per unit of the currency (decimal), as registered in the circle")
+	hs := envDuration(fs, "handshake-interval", "SXP_HANDSHAKE_INTERVAL", 5*time.Minute, "how often to handshake with the circle and check integrity")
+	lang := envString(fs, "search-language", "SXP_SEARCH_LANGUAGE", "english", "PostgreSQL text search configuration of announcements")
+	return func() server.Config {
+		return server.Config{
+			DatabaseURL: *db, CommunityID: *id, CommunityName: *name, Currency: *cur,
+			CurrencyDivisions: int(*div), PublicURL: *pub, DefaultMin: *min, DefaultMax: *max,
+			Registration: *reg, CircleURL: *curl, CircleID: *cid, CircleKey: *key, Rate: *rate,
+			HandshakeInterval: *hs, SearchLanguage: *lang,
+		}
+	}
+}

@@ -1,0 +1,61 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+)
+
+// maxBody bounds request bodies.
+const maxBody = 1 << 20
+
+// bindJSON decodes the request body strictly into v: a JSON object with
+// known fields of the right types and nothing after it. On failure it
+// answers 400 naming the field and returns false.
+func bindJSON(c *gin.Context, v any) bool {
+	if ct := c.ContentType(); ct != "application/json" {
+		writeError(c, http.StatusUnsupportedMediaType, "invalid", "send a JSON body with Content-Type: application/json", "")
+		return false
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		field, msg := jsonProblem(err)
+		badRequest(c, field, msg)
+		return false
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		badRequest(c, "", "the body must be one JSON object")
+		return false
+	}
+	return true
+}
+
+func jsonProblem(err error) (field, message string) {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &te):
+		want := te.Type.String()
+		if want == "string" {
+			want = "a string (amounts are decimal strings such as \"12.50\")"
+		}
+		return te.Field, fmt.Sprintf("%s must be %s, not a JSON %s", te.Field, want, te.Value)
+	case errors.As(err, &se):
+		return "", fmt.Sprintf("malformed JSON at byte %d", se.Offset)
+	case errors.As(err, &mbe):
+		return "", fmt.Sprintf("the body is larger than %d bytes", maxBody)
+	case errors.Is(err, io.EOF):
+		return "", "the body is empty; send a JSON object"
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return f, fmt.Sprintf("unknown field %q", f)
+	}
+	return "", "malformed JSON: " + err.Error()
+}

@@ -1,0 +1,146 @@
+package httpapi
+
+import (
+	"bytes"
+	"crypto/rand"
+	"embed"
+	"encoding/base64"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"path"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/sxp-network/sxp/server/members"
+)
+
+// templatesFS holds the pages. templates/layout.html defines "layout",
+// which every page wraps around its own "content" template; a page is
+// rendered by its file name, e.g. h.render(c, 200, "home.html", p). Add a
+// page by adding templates/NAME.html that defines "content".
+//
+//go:embed templates/*.html
+var templatesFS embed.FS
+
+// page is what every template receives.
+type page struct {
+	Title     string
+	Community Community
+	Member    *members.Member // nil when logged out
+	CSRF      string          // echo in every form as <input name="csrf">
+	Notice    string          // a success message
+	Error     string          // a refusal, in plain words
+	Field     string          // the field at fault
+	Data      any             // the page's own data
+}
+
+func (h *Handlers) templateFuncs() template.FuncMap {
+	cur := h.Community.Currency
+	return template.FuncMap{
+		"money":    func(v int64) string { return cur.Format(v) },
+		"currency": func() string { return cur.Code },
+		"date":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
+		"day":      func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+		"neg":      func(v int64) bool { return v < 0 },
+		"base64":   base64Key,
+	}
+}
+
+// loadPages parses the layout with each page.
+func (h *Handlers) loadPages() {
+	h.pages = map[string]*template.Template{}
+	names, err := fs.Glob(templatesFS, "templates/*.html")
+	if err != nil {
+		panic(err)
+	}
+	for _, name := range names {
+		base := path.Base(name)
+		if base == "layout.html" {
+			continue
+		}
+		t := template.New(base).Funcs(h.templateFuncs())
+		h.pages[base] = template.Must(t.ParseFS(templatesFS, "templates/layout.html", name))
+	}
+}
+
+// newPage fills in what every page needs from the request.
+func (h *Handlers) newPage(c *gin.Context, title string) page {
+	p := page{Title: title, Community: h.Community}
+	if s, ok := currentSession(c); ok {
+		m := s.Member
+		p.Member, p.CSRF = &m, s.CSRF
+	}
+	return p
+}
+
+// render writes a page with status.
+func (h *Handlers) render(c *gin.Context, status int, name string, p page) {
+	t, ok := h.pages[name]
+	if !ok {
+		h.logger().Error("no template", "name", name)
+		c.String(http.StatusInternalServerError, "internal error")
+		return
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
+		h.logger().Error("template", "name", name, "err", err)
+		c.String(http.StatusInternalServerError, "internal error")
+		return
+	}
+	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+}
+
+// pageError shows a short error page and aborts.
+func (h *Handlers) pageError(c *gin.Context, status int, message string) {
+	p := h.newPage(c, http.StatusText(status))
+	p.Error = message
+	h.render(c, status, "error.html", p)
+	c.Abort()
+}
+
+// pageRefusal puts a domain refusal into p (and its status), or shows the
+// error page for internal errors. It returns the status to answer.
+func (h *Handlers) pageRefusal(c *gin.Context, p *page, err error) int {
+	status, e, ok := describe(err)
+	if !ok {
+		h.logger().Error("page failed", "route", c.FullPath(), "err", err)
+		p.Error = "Something went wrong on the server; it has been logged. Please try again."
+		return http.StatusInternalServerError
+	}
+	p.Error, p.Field = e.Message, e.Field
+	return status
+}
+
+// preCSRF returns the CSRF token of the log-in and registration forms,
+// kept in a SameSite cookie until a session exists.
+func (h *Handlers) preCSRF(c *gin.Context) string {
+	if v, err := c.Cookie(preCSRFCookie); err == nil && len(v) >= 32 {
+		return v
+	}
+	b := make([]byte, 24)
+	rand.Read(b)
+	v := base64.RawURLEncoding.EncodeToString(b)
+	http.SetCookie(c.Writer, &http.Cookie{Name: preCSRFCookie, Value: v, Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteLaxMode, Secure: h.SecureCookies})
+	return v
+}
+
+// checkPreCSRF checks the form's token against the cookie.
+func (h *Handlers) checkPreCSRF(c *gin.Context) bool {
+	v, err := c.Cookie(preCSRFCookie)
+	if err != nil || !sameToken(c.PostForm("csrf"), v) {
+		h.pageError(c, http.StatusForbidden, "This form has expired. Go back, reload the page and try again.")
+		return false
+	}
+	return true
+}
+
+// newFormKey is the idempotency key of a payment form, so that sending
+// the same form twice pays once.
+func newFormKey() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return "form-" + base64.RawURLEncoding.EncodeToString(b)
+}

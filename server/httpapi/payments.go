@@ -1,0 +1,331 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/sxp-network/sxp/server/members"
+	"github.com/sxp-network/sxp/server/payments"
+)
+
+type accountJSON struct {
+	Balance  string `json:"balance"`
+	Currency string `json:"currency"`
+	Min      string `json:"min"`
+	Max      string `json:"max"`
+}
+
+func (h *Handlers) account(c *gin.Context) {
+	a, err := h.Payments.Account(c.Request.Context(), currentMember(c))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	cur := h.Community.Currency
+	c.JSON(http.StatusOK, accountJSON{Balance: cur.Format(a.Balance), Currency: cur.Code, Min: cur.Format(a.Min), Max: cur.Format(a.Max)})
+}
+
+type statementLineJSON struct {
+	TransferID   int64     `json:"transfer_id"`
+	Time         time.Time `json:"time"`
+	Counterparty string    `json:"counterparty"`
+	Description  string    `json:"description"`
+	Amount       string    `json:"amount"`  // signed: negative when you paid
+	Balance      string    `json:"balance"` // running balance after the line
+}
+
+type statementJSON struct {
+	Currency string              `json:"currency"`
+	Balance  string              `json:"balance"` // the account's balance now
+	Opening  string              `json:"opening"` // balance before the first line
+	Lines    []statementLineJSON `json:"lines"`
+	Next     int64               `json:"next,omitempty"` // cursor for ?after=, absent at the end
+}
+
+func (h *Handlers) statementView(st payments.Statement) statementJSON {
+	cur := h.Community.Currency
+	v := statementJSON{Currency: cur.Code, Balance: cur.Format(st.Account.Balance), Opening: cur.Format(st.Opening),
+		Lines: make([]statementLineJSON, 0, len(st.Lines)), Next: st.Next}
+	for _, l := range st.Lines {
+		v.Lines = append(v.Lines, statementLineJSON{TransferID: l.TransferID, Time: l.Time.UTC(), Counterparty: l.CounterpartyName,
+			Description: l.Description, Amount: cur.Format(l.Amount), Balance: cur.Format(l.Balance)})
+	}
+	return v
+}
+
+// statementQuery reads ?from=&to= (RFC 3339 or YYYY-MM-DD), q, after,
+// limit; it answers 400 and returns false on bad input.
+func statementQuery(c *gin.Context) (payments.StatementQuery, bool) {
+	var q payments.StatementQuery
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"from", &q.From}, {"to", &q.To}} {
+		s := c.Query(p.name)
+		if s == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t, err = time.Parse("2006-01-02", s)
+		}
+		if err != nil {
+			badRequest(c, p.name, p.name+" must be a date (2025-01-31) or an RFC 3339 time")
+			return q, false
+		}
+		*p.dst = t
+	}
+	for _, p := range []struct {
+		name string
+		dst  *int64
+		max  int64
+	}{{"after", &q.After, 1<<62 - 1}, {"limit", nil, 1000}} {
+		s := c.Query(p.name)
+		if s == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 1 || n > p.max {
+			badRequest(c, p.name, fmt.Sprintf("%s must be a whole number from 1 to %d", p.name, p.max))
+			return q, false
+		}
+		if p.dst != nil {
+			*p.dst = n
+		} else {
+			q.Limit = int(n)
+		}
+	}
+	q.Search = c.Query("q")
+	return q, true
+}
+
+func (h *Handlers) statement(c *gin.Context) {
+	h.serveStatement(c, currentMember(c))
+}
+
+// serveStatement answers a statement page as JSON, or the whole selected
+// range as CSV with ?format=csv.
+func (h *Handlers) serveStatement(c *gin.Context, m members.Member) {
+	q, ok := statementQuery(c)
+	if !ok {
+		return
+	}
+	switch c.Query("format") {
+	case "", "json":
+	case "csv":
+		h.writeStatementCSV(c, m, q)
+		return
+	default:
+		badRequest(c, "format", "format must be json or csv")
+		return
+	}
+	st, err := h.Payments.Statement(c.Request.Context(), m, q)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, h.statementView(st))
+}
+
+// writeStatementCSV writes every line of the selected range as CSV.
+func (h *Handlers) writeStatementCSV(c *gin.Context, m members.Member, q payments.StatementQuery) {
+	q.Limit = 1000
+	var lines []payments.StatementLine
+	for {
+		st, err := h.Payments.Statement(c.Request.Context(), m, q)
+		if err != nil {
+			h.fail(c, err)
+			return
+		}
+		lines = append(lines, st.Lines...)
+		if st.Next == 0 {
+			break
+		}
+		q.After = st.Next
+	}
+	c.Header("Content-Type", "text/csv; charset=utf-8")
+	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="statement-%s.csv"`, m.Username))
+	c.Status(http.StatusOK)
+	if err := h.Payments.WriteCSV(c.Writer, lines); err != nil {
+		h.logger().Warn("statement csv", "err", err)
+	}
+}
+
+type paymentJSON struct {
+	ID             int64     `json:"id"` // the ledger transfer
+	Status         string    `json:"status"`
+	From           string    `json:"from"`
+	To             string    `json:"to"`
+	Amount         string    `json:"amount"`
+	Currency       string    `json:"currency"`
+	Description    string    `json:"description"`
+	IdempotencyKey string    `json:"idempotency_key"`
+	Balance        string    `json:"balance"` // the payer's balance after
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+type payBody struct {
+	To             string `json:"to"`
+	Amount         string `json:"amount"`
+	Description    string `json:"description"`
+	IdempotencyKey string `json:"idempotency_key"`
+}
+
+// parseAmount reads a positive decimal amount of the community currency,
+// answering 400 on failure.
+func (h *Handlers) parseAmount(c *gin.Context, field, s string) (int64, bool) {
+	if s == "" {
+		badRequest(c, field, field+" is missing: a decimal string such as \"12.50\"")
+		return 0, false
+	}
+	v, err := h.Community.Currency.ParsePositive(s)
+	if err != nil {
+		badRequest(c, field, fmt.Sprintf("%s %q: %v", field, s, err))
+		return 0, false
+	}
+	return v, true
+}
+
+func (h *Handlers) pay(c *gin.Context) {
+	var req payBody
+	if !bindJSON(c, &req) {
+		return
+	}
+	amount, ok := h.parseAmount(c, "amount", req.Amount)
+	if !ok {
+		return
+	}
+	to := strings.TrimSpace(req.To)
+	if user, community, remote := strings.Cut(to, "@"); remote {
+		if community != h.Community.ID {
+			h.payRemote(c, req, amount)
+			return
+		}
+		to = user // bob@<this community> is local
+	}
+	p, err := h.Payments.Pay(c.Request.Context(), payments.PayRequest{Payer: currentMember(c), To: to, Amount: amount,
+		Description: req.Description, IdempotencyKey: req.IdempotencyKey})
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, h.paymentView(p))
+}
+
+func (h *Handlers) paymentView(p payments.Payment) paymentJSON {
+	cur := h.Community.Currency
+	return paymentJSON{ID: p.TransferID, Status: "completed", From: p.From, To: p.To, Amount: cur.Format(p.Amount), Currency: cur.Code,
+		Description: p.Description, IdempotencyKey: p.IdempotencyKey, Balance: cur.Format(p.PayerBalance), CreatedAt: p.CreatedAt.UTC()}
+}
+
+// payRemote pays a member of another community through the circle.
+func (h *Handlers) payRemote(c *gin.Context, req payBody, amount int64) {
+	// intertrading: delegate to h.Intertrade.Pay once the intertrade service is wired.
+	writeError(c, http.StatusUnprocessableEntity, "not_in_circle",
+		"this community is not in an intertrading circle, so it cannot pay "+req.To, "to")
+}
+
+type requestJSON struct {
+	ID          int64      `json:"id"`
+	Payee       string     `json:"payee"`
+	Payer       string     `json:"payer"`
+	Amount      string     `json:"amount"`
+	Currency    string     `json:"currency"`
+	Description string     `json:"description"`
+	Status      string     `json:"status"` // open | paid | rejected | cancelled
+	TransferID  int64      `json:"transfer_id,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+	ResolvedAt  *time.Time `json:"resolved_at,omitempty"`
+}
+
+func (h *Handlers) requestView(r payments.Request) requestJSON {
+	cur := h.Community.Currency
+	v := requestJSON{ID: r.ID, Payee: r.Payee, Payer: r.Payer, Amount: cur.Format(r.Amount), Currency: cur.Code,
+		Description: r.Description, Status: string(r.Status), TransferID: r.TransferID, CreatedAt: r.CreatedAt.UTC()}
+	if !r.ResolvedAt.IsZero() {
+		t := r.ResolvedAt.UTC()
+		v.ResolvedAt = &t
+	}
+	return v
+}
+
+func (h *Handlers) requests(c *gin.Context) {
+	rs, err := h.Payments.Requests(c.Request.Context(), currentMember(c), c.Query("role"), payments.RequestStatus(c.Query("status")))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	out := make([]requestJSON, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, h.requestView(r))
+	}
+	c.JSON(http.StatusOK, gin.H{"requests": out})
+}
+
+func (h *Handlers) createRequest(c *gin.Context) {
+	var req struct {
+		From           string `json:"from"`
+		Amount         string `json:"amount"`
+		Description    string `json:"description"`
+		IdempotencyKey string `json:"idempotency_key"`
+	}
+	if !bindJSON(c, &req) {
+		return
+	}
+	amount, ok := h.parseAmount(c, "amount", req.Amount)
+	if !ok {
+		return
+	}
+	r, err := h.Payments.CreateRequest(c.Request.Context(), payments.NewRequest{Payee: currentMember(c), From: strings.TrimSpace(req.From),
+		Amount: amount, Description: req.Description, IdempotencyKey: req.IdempotencyKey})
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, h.requestView(r))
+}
+
+// requestID reads the :id parameter, answering 400 when it is not one.
+func requestID(c *gin.Context) (int64, bool) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id < 1 {
+		badRequest(c, "id", "the request id must be a positive whole number")
+		return 0, false
+	}
+	return id, true
+}
+
+func (h *Handlers) request(c *gin.Context) {
+	id, ok := requestID(c)
+	if !ok {
+		return
+	}
+	r, err := h.Payments.Request(c.Request.Context(), currentMember(c), id)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, h.requestView(r))
+}
+
+func (h *Handlers) acceptRequest(c *gin.Context) { h.resolveRequest(c, h.Payments.AcceptRequest) }
+func (h *Handlers) rejectRequest(c *gin.Context) { h.resolveRequest(c, h.Payments.RejectRequest) }
+func (h *Handlers) cancelRequest(c *gin.Context) { h.resolveRequest(c, h.Payments.CancelRequest) }
+
+func (h *Handlers) resolveRequest(c *gin.Context, do requestAction) {
+	id, ok := requestID(c)
+	if !ok {
+		return
+	}
+	r, err := do(c.Request.Context(), currentMember(c), id)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, h.requestView(r))
+}

@@ -1,0 +1,79 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+// Engine builds the gin engine with every route of the community server:
+// the one route table. API routes answer JSON under /api/v1; pages answer
+// HTML. auth = Bearer token or session cookie; admin = auth + admin role.
+func (h *Handlers) Engine() *gin.Engine {
+	h.loadPages()
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.Use(gin.Recovery(), securityHeaders, h.logRequests, h.authenticate)
+	r.NoRoute(h.notFound)
+	r.NoMethod(func(c *gin.Context) {
+		writeError(c, http.StatusMethodNotAllowed, "method_not_allowed", "this route does not take "+c.Request.Method, "")
+	})
+
+	r.GET("/healthz", h.healthz)
+	r.GET("/readyz", h.readyz)
+
+	api := r.Group("/api/v1")
+	api.POST("/members", h.register)     // {"username","password","display_name"}
+	api.POST("/session", h.login)        // {"username","password"} → {"token"}
+	me := api.Group("", h.requireMember) // auth
+	me.DELETE("/session", h.logout)
+	me.GET("/me", h.me)
+	me.PATCH("/me", h.updateProfile)         // {"display_name","bio","contact"}
+	me.PUT("/me/public-key", h.setPublicKey) // {"public_key": base64 Ed25519}
+	me.GET("/me/account", h.account)         // {"balance","currency","min","max"}
+	me.GET("/me/statement", h.statement)     // ?from&to&q&after&limit[&format=csv]
+	me.GET("/members/:username", h.member)   // public profile
+	me.POST("/payments", h.pay)              // {"to","amount","description","idempotency_key"}
+	me.GET("/payment-requests", h.requests)  // ?role=payer|payee&status=
+	me.POST("/payment-requests", h.createRequest)
+	me.GET("/payment-requests/:id", h.request)
+	me.POST("/payment-requests/:id/accept", h.acceptRequest)
+	me.POST("/payment-requests/:id/reject", h.rejectRequest)
+	me.POST("/payment-requests/:id/cancel", h.cancelRequest)
+	admin := me.Group("/admin", h.requireAdmin) // admin
+	admin.GET("/members", h.adminMembers)       // ?status=pending|active|blocked
+	admin.GET("/members/:username", h.adminMember)
+	admin.POST("/members/:username/approve", h.adminApprove)
+	admin.POST("/members/:username/block", h.adminBlock)
+	admin.POST("/members/:username/unblock", h.adminUnblock)
+	admin.PUT("/members/:username/limits", h.adminLimits) // {"min","max"}
+	admin.PUT("/members/:username/role", h.adminRole)     // {"role":"member|admin"}
+	admin.GET("/members/:username/statement", h.adminStatement)
+	// announcements routes
+	// intertrading routes
+
+	r.GET("/login", h.loginPage)
+	r.POST("/login", h.loginForm)
+	r.GET("/register", h.registerPage)
+	r.POST("/register", h.registerForm)
+	pages := r.Group("", h.requirePageMember)
+	pages.GET("/", h.homePage)
+	pages.POST("/logout", h.logoutForm)
+	pages.GET("/pay", h.payPage)
+	pages.POST("/pay", h.payForm)
+	pages.GET("/requests", h.requestsPage)
+	pages.POST("/requests", h.requestForm)
+	pages.POST("/requests/:id/:action", h.requestActionForm) // accept | reject | cancel
+	pages.GET("/statement", h.statementPage)
+	pages.GET("/statement.csv", h.statementCSV)
+	pages.GET("/profile", h.profilePage)
+	pages.POST("/profile", h.profileForm)
+	adminPages := pages.Group("/admin", h.requirePageAdmin)
+	adminPages.GET("/members", h.adminMembersPage)
+	adminPages.POST("/members/:username/:action", h.adminMemberForm) // approve | block | unblock | limits | role
+	// announcements pages
+	// intertrading pages
+
+	return r
+}

@@ -1,0 +1,83 @@
+package members
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Throttle is the brute-force slowdown of log-ins: after PerUsername failed
+// attempts for one username, or PerIP from one address, within Window,
+// further attempts are refused until enough failures age out of the window.
+type Throttle struct {
+	PerUsername int
+	PerIP       int
+	Window      time.Duration
+}
+
+func (t Throttle) withDefaults() Throttle {
+	if t.PerUsername <= 0 {
+		t.PerUsername = 5
+	}
+	if t.PerIP <= 0 {
+		t.PerIP = 20
+	}
+	if t.Window <= 0 {
+		t.Window = 15 * time.Minute
+	}
+	return t
+}
+
+// retryAt is when fewer than limit failures remain in the window: the
+// limit-th most recent failure leaves it at its time plus the window.
+// failures are sorted newest first.
+func (t Throttle) retryAt(failures []time.Time, limit int) (time.Time, bool) {
+	if len(failures) < limit {
+		return time.Time{}, false
+	}
+	return failures[limit-1].Add(t.Window), true
+}
+
+// checkThrottle refuses with CodeTooManyAttempts when the username or the
+// address has failed too often recently.
+func (s *Service) checkThrottle(ctx context.Context, username, ip string, now time.Time) error {
+	t := s.opts.Throttle
+	since := now.Add(-t.Window)
+	var latest time.Time
+	for _, q := range []struct {
+		column, value string
+		limit         int
+	}{{"username", username, t.PerUsername}, {"ip", ip, t.PerIP}} {
+		if q.value == "" {
+			continue
+		}
+		rows, err := s.pool.Query(ctx, `SELECT at FROM member_login_failures WHERE `+q.column+` = $1 AND at > $2 ORDER BY at DESC LIMIT $3`, q.value, since, q.limit)
+		if err != nil {
+			return fmt.Errorf("members: throttle: %w", err)
+		}
+		var times []time.Time
+		for rows.Next() {
+			var at time.Time
+			if err := rows.Scan(&at); err != nil {
+				rows.Close()
+				return fmt.Errorf("members: throttle: %w", err)
+			}
+			times = append(times, at)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("members: throttle: %w", err)
+		}
+		if at, over := t.retryAt(times, q.limit); over && at.After(latest) {
+			latest = at
+		}
+	}
+	if latest.After(now) {
+		wait := latest.Sub(now).Round(time.Second)
+		if wait < time.Second {
+			wait = time.Second
+		}
+		return &Error{Code: CodeTooManyAttempts, RetryAfter: wait,
+			Message: fmt.Sprintf("too many failed log-ins; try again in %s", wait)}
+	}
+	return nil
+}

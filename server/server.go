@@ -1,0 +1,186 @@
+// Package server is the community server: it builds the ledger, the
+// domain services (members, payments, announcements, intertrading) and the
+// HTTP layer from a Config, and runs them until its context ends.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sxp-network/sxp/ledger"
+	"github.com/sxp-network/sxp/migrations"
+	"github.com/sxp-network/sxp/server/announce"
+	"github.com/sxp-network/sxp/server/httpapi"
+	"github.com/sxp-network/sxp/server/intertrade"
+	"github.com/sxp-network/sxp/server/members"
+	"github.com/sxp-network/sxp/server/payments"
+)
+
+// Server is one community server.
+type Server struct {
+	cfg  Config
+	pool *pgxpool.Pool
+	log  *slog.Logger
+
+	Ledger        *ledger.Ledger
+	Members       *members.Service
+	Payments      *payments.Service
+	Announcements *announce.Service
+	Intertrade    *intertrade.Service // nil when the community runs alone
+	Handlers      *httpapi.Handlers
+	handler       http.Handler
+}
+
+// New validates cfg and builds the services on pool. It does not migrate:
+// run `sxp migrate up` first (/readyz reports a schema that is behind).
+func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	min, max, _ := cfg.Limits()
+	s := &Server{cfg: cfg, pool: pool, log: logger}
+	s.Ledger = ledger.New(pool, ledger.Options{})
+	s.Members = members.New(pool, s.Ledger, members.Options{
+		Currency: cfg.Currency, DefaultMin: min, DefaultMax: max,
+		Approval: cfg.Registration == RegistrationApproval,
+	})
+	s.Payments = payments.New(pool, s.Ledger, s.Members, cfg.Money(), nil)
+	var err error
+	s.Announcements, err = announce.New(ctx, pool, announce.Config{Language: cfg.SearchLanguage, Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("server: announcements: %w", err)
+	}
+	if cfg.InCircle() {
+		s.Intertrade, err = intertrade.New(pool, s.Ledger, s.Members, intertrade.Config{
+			CircleURL: cfg.CircleURL, CircleID: cfg.CircleID, CommunityID: cfg.CommunityID, Key: cfg.CircleKey,
+			Rate: cfg.Rate, PublicURL: cfg.PublicURL, Currency: cfg.Currency, Divisions: cfg.CurrencyDivisions,
+			Interval: cfg.HandshakeInterval,
+		}, intertrade.Options{Logger: logger})
+		if err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+	}
+	s.Handlers = &httpapi.Handlers{
+		Community: httpapi.Community{ID: cfg.CommunityID, Name: cfg.CommunityName, Currency: cfg.Money(),
+			PublicURL: cfg.PublicURL, Registration: cfg.Registration},
+		Members:       s.Members,
+		Payments:      s.Payments,
+		Announcements: s.Announcements,
+		Intertrade:    s.Intertrade,
+		Ready:         s.Ready,
+		Logger:        logger,
+		SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"),
+	}
+	s.handler = s.Handlers.Engine()
+	return s, nil
+}
+
+// Handler is the HTTP handler of every route (for tests and embedding).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Ready reports whether the database is reachable and its schema current.
+func (s *Server) Ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	var version int64
+	var dirty bool
+	if err := s.pool.QueryRow(ctx, `SELECT version, dirty FROM schema_migrations LIMIT 1`).Scan(&version, &dirty); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	if dirty || uint(version) != migrations.Latest() {
+		return fmt.Errorf("schema at version %d (dirty=%v), want %d: run sxp migrate up", version, dirty, migrations.Latest())
+	}
+	return nil
+}
+
+// Run serves on listen until ctx ends, then shuts down gracefully. Background
+// jobs (intertrading handshakes and checks, session pruning) run alongside.
+func (s *Server) Run(ctx context.Context, listen string) error {
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("server: listen: %w", err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve is Run on a listener the caller opened.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if s.Intertrade != nil {
+		if err := s.Intertrade.Start(ctx); err != nil {
+			ln.Close()
+			return fmt.Errorf("server: intertrading: %w", err)
+		}
+	}
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	jobs := make(chan struct{})
+	go func() {
+		defer close(jobs)
+		s.background(ctx)
+	}()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	s.log.Info("community server listening", "addr", ln.Addr().String(), "community", s.cfg.CommunityID,
+		"currency", s.cfg.Currency, "circle", s.cfg.CircleURL)
+	select {
+	case err := <-errc:
+		cancel()
+		<-jobs
+		return fmt.Errorf("server: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stop()
+	err := srv.Shutdown(shutdownCtx)
+	<-jobs
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("server: shutdown: %w", err)
+	}
+	s.log.Info("community server stopped")
+	return nil
+}
+
+// background runs the periodic jobs until ctx ends.
+func (s *Server) background(ctx context.Context) {
+	done := make(chan struct{})
+	if s.Intertrade != nil {
+		go func() {
+			defer close(done)
+			s.Intertrade.Run(ctx)
+		}()
+	} else {
+		close(done)
+	}
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			<-done
+			return
+		case <-t.C:
+			if _, err := s.Members.PruneSessions(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("pruning sessions", "err", err)
+			}
+		}
+	}
+}
