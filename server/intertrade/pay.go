@@ -182,7 +182,9 @@ func (s *Service) settle(ctx context.Context, it Intertrade, resp cxp.Transactio
 		if undelivered(callErr) {
 			return s.fail(ctx, it, it.HoldID, callErr)
 		}
-		if _, ok := cxp.AsError(callErr); ok && !cxp.IsUnreachable(callErr) {
+		// A CXP answer is final, except code 7, which the client also
+		// gives for an answer it could not read.
+		if e, ok := cxp.AsError(callErr); ok && e.Code != cxp.CodeDiagnostics {
 			return s.fail(ctx, it, it.HoldID, callErr)
 		}
 		// No answer: the circle may have written it. Keep the hold; Run

@@ -1,0 +1,285 @@
+package intertrade
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/ledger"
+)
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+func asError(err error, target **Error) bool { return errors.As(err, target) }
+
+func TestPayCompletes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	circle := newFakeCircle(t)
+	circle.set(func(f *fakeCircle) { f.ticks = "2.5" }) // the rate in force, not our declared 1
+	e := newEnv(t, circle.srv.URL, nil)
+	if got := e.svc.Ticks(); got != "2.5" {
+		t.Fatalf("rate in force: got %s, want 2.5 (from the handshake)", got)
+	}
+
+	req := PayRequest{PayerAccount: e.alice.Account, PayerUsername: "alice", To: "bob@acorn", Amount: 1000, Description: "apples", IdempotencyKey: "k1"}
+	p, err := e.svc.Pay(ctx, req)
+	if err != nil {
+		t.Fatalf("Pay: %v", err)
+	}
+	if p.State != StateCompleted || p.Quantity != "25.00" || p.Amount != 1000 || p.Ticks != "2.5" || p.CXP != cxp.OK || p.To != "bob@acorn" {
+		t.Fatalf("payment: got %+v, want completed, 25.00 base for 1000 minor at 2.5", p)
+	}
+	alice, ie := e.account(t, e.alice.Account), e.importExport(t)
+	if alice.Balance != -1000 || alice.PendingDebits != 0 || ie.Balance != 1000 || ie.PendingCredits != 0 {
+		t.Fatalf("balances: alice %d (held %d), import/export %d (held %d); want -1000, 0, 1000, 0",
+			alice.Balance, alice.PendingDebits, ie.Balance, ie.PendingCredits)
+	}
+	balance, writes, tries := circle.snapshot()
+	if balance != -2500 || writes != 1 || tries != 2 {
+		t.Fatalf("circle: balance %d, writes %d, tries %d; want -2500, 1, 2", balance, writes, tries)
+	}
+	circle.mu.Lock()
+	try := circle.tries[1]
+	prep := circle.prepares[len(circle.prepares)-1]
+	circle.mu.Unlock()
+	want := cxp.TransactionRequest{Payer: "alice", PayerURL: testPublic, Payee: "bob", PayeeURL: testPeerURI,
+		DestURL: testPeerURI, SrcURL: testPublic, Quantity: "25.00", Description: "apples", Really: true, TempID: p.TempID}
+	if try != want {
+		t.Fatalf("try sent: got %+v, want %+v", try, want)
+	}
+	if prep.Balance != "0.00" || prep.Volume != "0.00" || prep.Integrity == nil || !*prep.Integrity {
+		t.Fatalf("prepare sent: got %+v, want balance 0.00, volume 0.00, integrity true", prep)
+	}
+
+	// The same idempotency key: the same payment, nothing sent or moved again.
+	again, err := e.svc.Pay(ctx, req)
+	if err != nil || again.ID != p.ID || again.State != StateCompleted {
+		t.Fatalf("repeat: got %+v, %v; want payment %d completed", again, err, p.ID)
+	}
+	if _, writes2, tries2 := circle.snapshot(); writes2 != 1 || tries2 != 2 {
+		t.Fatalf("repeat reached the circle: writes %d, tries %d; want 1, 2", writes2, tries2)
+	}
+	if got := e.account(t, e.alice.Account).Balance; got != -1000 {
+		t.Fatalf("alice after repeat: got %d, want -1000", got)
+	}
+	// The same key for another payment is a conflict.
+	other := req
+	other.Amount = 2000
+	if _, err := e.svc.Pay(ctx, other); CodeOf(err) != ErrConflict {
+		t.Fatalf("key reuse: got %v, want %s", err, ErrConflict)
+	}
+
+	// Integrity: import/export 10.00 LEAF = 25.00 base, circle's virtual customer -25.00.
+	if _, err := e.svc.Handshake(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := e.svc.CheckIntegrity(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK || rep.AccountBalance != 1000 || rep.LocalSum != 1000 || rep.BaseSum != "25.00" || rep.CircleBalance != "-25.00" {
+		t.Fatalf("integrity: got %+v, want ok, 1000, 1000, 25.00, -25.00", rep)
+	}
+	// A circle that disagrees is reported, not fixed.
+	circle.set(func(f *fakeCircle) { f.balance = -2400 })
+	rep, err = e.svc.Reconcile(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK || len(rep.Problems) != 1 {
+		t.Fatalf("integrity after a mismatch: got %+v, want one problem", rep)
+	}
+	last, ok, err := e.svc.LastIntegrity(ctx)
+	if err != nil || !ok || last.ID != rep.ID || last.OK {
+		t.Fatalf("last integrity: got %+v %v %v, want check %d not ok", last, ok, err, rep.ID)
+	}
+	if got := e.importExport(t).Balance; got != 1000 {
+		t.Fatalf("import/export after mismatch: got %d, want 1000 (never auto-fixed)", got)
+	}
+}
+
+func TestPayRefused(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		setup      func(f *fakeCircle)
+		deadCircle bool
+		amount     int64
+		wantCode   cxp.Code
+		wantReason string
+		wantTries  int
+	}{
+		{name: "prepare: over the circle's spend limit", setup: func(f *fakeCircle) { f.spendLimit = "5.00" },
+			amount: 1000, wantCode: cxp.CodeLimits, wantReason: "the circle's limit for our community would be exceeded", wantTries: 0},
+		{name: "try: circle's limits", setup: func(f *fakeCircle) { f.refuseTry = cxp.CodeLimits },
+			amount: 1000, wantCode: cxp.CodeLimits, wantReason: "the circle's limit for our community would be exceeded", wantTries: 1},
+		{name: "write: payee's limits", setup: func(f *fakeCircle) { f.refuseWrite = cxp.CodeRemoteLimits },
+			amount: 1000, wantCode: cxp.CodeRemoteLimits, wantReason: "the other community can't accept that much for this member", wantTries: 2},
+		{name: "write: payee's server down", setup: func(f *fakeCircle) { f.refuseWrite = cxp.CodeServerNotFound },
+			amount: 1000, wantCode: cxp.CodeServerNotFound, wantReason: "the other community's server could not be reached", wantTries: 2},
+		{name: "payer's own credit", amount: 20000, wantCode: cxp.OK, wantReason: reasonNoCredit, wantTries: 1},
+		{name: "circle unreachable", deadCircle: true, amount: 1000, wantCode: cxp.CodeServerNotFound, wantReason: reasonCircleUnreachable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			circle := newFakeCircle(t)
+			e := newEnv(t, circle.srv.URL, nil)
+			if _, err := e.svc.Communities(ctx); err != nil { // cache the list
+				t.Fatal(err)
+			}
+			if tt.setup != nil {
+				circle.set(tt.setup)
+			}
+			if tt.deadCircle {
+				e.svc.client.BaseURL = deadURL(t)
+			}
+			p, err := e.svc.Pay(ctx, PayRequest{PayerAccount: e.alice.Account, PayerUsername: "alice", To: "bob@acorn", Amount: tt.amount, IdempotencyKey: "k"})
+			var ie *Error
+			if !asError(err, &ie) || ie.Code != ErrRefused || ie.CXP != tt.wantCode || ie.Message != tt.wantReason {
+				t.Fatalf("error: got %v, want refused with code %d and %q", err, tt.wantCode, tt.wantReason)
+			}
+			if p.State != StateFailed || p.Reason != tt.wantReason || p.CXP != tt.wantCode {
+				t.Fatalf("payment: got %+v, want failed with code %d", p, tt.wantCode)
+			}
+			alice, acc := e.account(t, e.alice.Account), e.importExport(t)
+			if alice.Balance != 0 || alice.PendingDebits != 0 || acc.Balance != 0 || acc.PendingCredits != 0 {
+				t.Fatalf("balances: alice %d held %d, import/export %d held %d; want all 0", alice.Balance, alice.PendingDebits, acc.Balance, acc.PendingCredits)
+			}
+			if n := e.count(t, `state = 'failed' AND direction = 'out'`); n != 1 {
+				t.Fatalf("failed rows: got %d, want 1", n)
+			}
+			if balance, writes, tries := circle.snapshot(); balance != 0 || writes != 0 || tries != tt.wantTries {
+				t.Fatalf("circle: balance %d writes %d tries %d; want 0, 0, %d", balance, writes, tries, tt.wantTries)
+			}
+			// The same key gives the same refusal without calling the circle again.
+			again, err := e.svc.Pay(ctx, PayRequest{PayerAccount: e.alice.Account, PayerUsername: "alice", To: "bob@acorn", Amount: tt.amount, IdempotencyKey: "k"})
+			if again.ID != p.ID || CodeOf(err) != ErrRefused {
+				t.Fatalf("repeat: got %+v %v, want payment %d refused", again, err, p.ID)
+			}
+			if _, _, tries := circle.snapshot(); tries != tt.wantTries {
+				t.Fatalf("repeat reached the circle: tries %d, want %d", tries, tt.wantTries)
+			}
+		})
+	}
+}
+
+func TestPayBadInput(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	circle := newFakeCircle(t)
+	e := newEnv(t, circle.srv.URL, nil)
+	tests := []struct {
+		name      string
+		to        string
+		amount    int64
+		desc      string
+		wantCode  ErrorCode
+		wantField string
+	}{
+		{"no community", "bob", 100, "", ErrInvalid, "to"},
+		{"our own community", "bob@leaf", 100, "", ErrInvalid, "to"},
+		{"two @", "bob@acorn@x", 100, "", ErrInvalid, "to"},
+		{"space", "bo b@acorn", 100, "", ErrInvalid, "to"},
+		{"zero amount", "bob@acorn", 0, "", ErrInvalid, "amount"},
+		{"negative amount", "bob@acorn", -5, "", ErrInvalid, "amount"},
+		{"control character", "bob@acorn", 100, "a\x00b", ErrInvalid, "description"},
+		{"unknown community", "bob@nowhere", 100, "", ErrNotFound, "to"},
+		{"blocked community", "bob@pine", 100, "", ErrRefused, "to"},
+	}
+	for _, tt := range tests {
+		_, err := e.svc.Pay(ctx, PayRequest{PayerAccount: e.alice.Account, PayerUsername: "alice", To: tt.to, Amount: tt.amount, Description: tt.desc})
+		var ie *Error
+		if !asError(err, &ie) || ie.Code != tt.wantCode || ie.Field != tt.wantField {
+			t.Errorf("%s: got %v, want %s on %s", tt.name, err, tt.wantCode, tt.wantField)
+		}
+	}
+	if n := e.count(t, `true`); n != 0 {
+		t.Fatalf("rows after bad input: got %d, want 0", n)
+	}
+	if _, _, tries := circle.snapshot(); tries != 0 {
+		t.Fatalf("bad input reached the circle: %d tries", tries)
+	}
+	if got := e.account(t, e.alice.Account); got.Balance != 0 || got.PendingDebits != 0 {
+		t.Fatalf("alice: got %+v, want untouched", got)
+	}
+}
+
+// When the circle does not answer the final try, the amount stays held;
+// SettlePending repeats the try with the same temp_id and posts it once.
+func TestPayUnansweredThenSettled(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	circle := newFakeCircle(t)
+	e := newEnv(t, circle.srv.URL, func(c *Config) { c.Timeout = 300 * time.Millisecond })
+	circle.set(func(f *fakeCircle) { f.delay = 2 * time.Second })
+	p, err := e.svc.Pay(ctx, PayRequest{PayerAccount: e.alice.Account, PayerUsername: "alice", To: "bob@acorn", Amount: 700, IdempotencyKey: "slow"})
+	if err != nil || p.State != StatePending || p.Reason != reasonUnconfirmed {
+		t.Fatalf("unanswered: got %+v %v, want pending", p, err)
+	}
+	alice := e.account(t, e.alice.Account)
+	if alice.Balance != 0 || alice.PendingDebits != 700 {
+		t.Fatalf("alice while pending: balance %d held %d; want 0, 700", alice.Balance, alice.PendingDebits)
+	}
+	circle.set(func(f *fakeCircle) { f.delay = 0 })
+	e.clock.advance(time.Minute)
+	if n, err := e.svc.SettlePending(ctx); err != nil || n != 1 {
+		t.Fatalf("settle: got %d %v, want 1", n, err)
+	}
+	got, err := e.svc.Get(ctx, p.ID)
+	if err != nil || got.State != StateCompleted || got.Attempts != 2 {
+		t.Fatalf("after settle: got %+v %v, want completed after 2 attempts", got, err)
+	}
+	alice, acc := e.account(t, e.alice.Account), e.importExport(t)
+	if alice.Balance != -700 || alice.PendingDebits != 0 || acc.Balance != 700 {
+		t.Fatalf("after settle: alice %d held %d, import/export %d; want -700, 0, 700", alice.Balance, alice.PendingDebits, acc.Balance)
+	}
+	// The slow first try reached the circle too: it wrote once.
+	if balance, writes, _ := circle.snapshot(); writes != 1 || balance != -700 {
+		t.Fatalf("circle: writes %d balance %d; want 1, -700", writes, balance)
+	}
+}
+
+func TestHandshakeStatement(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	circle := newFakeCircle(t)
+	e := newEnv(t, circle.srv.URL, nil)
+	if _, err := e.ledger.Transfer(ctx, ledger.TransferRequest{Debit: e.alice.Account, Credit: e.bob.Account, Amount: 5}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.svc.Handshake(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := res.Sent
+	if s.API != "1.0" || s.Mail != "admin@leaf.example" || s.Ticks != "1" || s.Traders != 2 || s.Transactions != 1 ||
+		s.URI != testPublic || s.Divisions != "01" || s.FirstTrade == 0 {
+		t.Fatalf("statement: got %+v", s)
+	}
+	if !res.OK || res.AccountStatus != cxp.AccountTrading || res.Balance != "0.00" || !res.Keymatch {
+		t.Fatalf("answer: got %+v", res)
+	}
+	last, ok, err := e.svc.LastHandshake(ctx, false)
+	if err != nil || !ok || last.ID != res.ID || last.Balance != "0.00" || last.Min != "-500.00" || last.Ticks != "1" || last.Sent.Traders != 2 {
+		t.Fatalf("last handshake: got %+v %v %v", last, ok, err)
+	}
+	list, err := e.svc.Communities(ctx)
+	if err != nil || len(list) != 2 || list[0].ID != "acorn" || !list[0].Trading || list[1].ID != "pine" || list[1].Trading {
+		t.Fatalf("communities: got %+v %v, want acorn (trading), pine (blocked)", list, err)
+	}
+	// A wrong key is recorded as a failed handshake.
+	e.svc.client.Signer.Key = []byte("wrong")
+	if _, err := e.svc.Handshake(ctx); err == nil {
+		t.Fatal("handshake with a wrong key: got nil error")
+	}
+	last, _, _ = e.svc.LastHandshake(ctx, false)
+	if last.OK || last.Error == "" {
+		t.Fatalf("failed handshake: got %+v, want recorded with its error", last)
+	}
+}

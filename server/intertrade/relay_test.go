@@ -1,0 +1,204 @@
+package intertrade
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/sxp-network/sxp/clearing/cxp"
+)
+
+func goodRelay(tempID string) cxp.TransactionRequest {
+	return cxp.TransactionRequest{
+		Payer: "carol", PayerURL: testPeerURI, Payee: "bob", PayeeURL: testPublic,
+		DestURL: testPublic, SrcURL: testPeerURI, Quantity: "25.00", Description: "pears",
+		Really: true, TempID: tempID,
+	}
+}
+
+func TestReceiveRelay(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	circle := newFakeCircle(t)
+	circle.set(func(f *fakeCircle) { f.ticks = "2.5" })
+	e := newEnv(t, circle.srv.URL, nil)
+
+	// really=false validates and writes nothing.
+	probe := goodRelay("t-1")
+	probe.Really = false
+	status, answer := e.receive(relayRequest(t, testKey, probe))
+	if status != http.StatusOK || answer.Code != cxp.OK {
+		t.Fatalf("really=false: got %d %+v, want 200 code 0", status, answer)
+	}
+	if got := e.account(t, e.bob.Account).Balance; got != 0 {
+		t.Fatalf("bob after really=false: got %d, want 0", got)
+	}
+
+	// really=true credits bob 25.00 base / 2.5 = 10.00 LEAF from import/export.
+	status, answer = e.receive(relayRequest(t, testKey, goodRelay("t-1")))
+	if status != http.StatusOK || answer.Code != cxp.OK || answer.TempID != "t-1" || answer.Quantity != "25.00" || answer.PayeeTicks != "2.5" {
+		t.Fatalf("relay: got %d %+v, want 200, code 0, 25.00 at 2.5", status, answer)
+	}
+	check := func(when string) {
+		t.Helper()
+		bob, ie := e.account(t, e.bob.Account), e.importExport(t)
+		if bob.Balance != 1000 || ie.Balance != -1000 {
+			t.Fatalf("%s: bob %d, import/export %d; want 1000, -1000", when, bob.Balance, ie.Balance)
+		}
+		if n := e.count(t, `direction = 'in' AND state = 'completed' AND amount = 1000 AND quantity = 25 AND temp_id = 't-1'`); n != 1 {
+			t.Fatalf("%s: completed rows: got %d, want 1", when, n)
+		}
+		if n := e.count(t, `true`); n != 1 {
+			t.Fatalf("%s: rows: got %d, want 1", when, n)
+		}
+	}
+	check("after relay")
+
+	// The same temp_id and content (a new signature, a new nonce): the first answer, no second write.
+	status2, again := e.receive(relayRequest(t, testKey, goodRelay("t-1")))
+	if status2 != http.StatusOK || again.Code != cxp.OK || again.ID != answer.ID || again.Message != answer.Message {
+		t.Fatalf("replayed temp_id: got %d %+v, want the first answer %+v", status2, again, answer)
+	}
+	check("after replay")
+
+	// The same temp_id with other content: code 8 on temp_id.
+	changed := goodRelay("t-1")
+	changed.Quantity = "30.00"
+	status, answer = e.receive(relayRequest(t, testKey, changed))
+	if status != http.StatusBadRequest || answer.Code != cxp.CodeInvalidField || answer.Args["field"] != "temp_id" {
+		t.Fatalf("changed content: got %d %+v, want 400 code 8 on temp_id", status, answer)
+	}
+	check("after changed content")
+
+	// Integrity: import/export -10.00 LEAF is -25.00 base; the circle's virtual customer +25.00.
+	circle.set(func(f *fakeCircle) { f.balance = 2500 })
+	rep, err := e.svc.Reconcile(ctx)
+	if err != nil || !rep.OK || rep.BaseSum != "-25.00" || rep.CircleBalance != "25.00" || rep.LocalSum != -1000 {
+		t.Fatalf("integrity: got %+v %v, want ok with -25.00 / 25.00", rep, err)
+	}
+}
+
+func TestReceiveRefused(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	circle := newFakeCircle(t)
+	e := newEnv(t, circle.srv.URL, nil)
+	if _, err := e.ledger.SetLimits(ctx, e.bob.Account, -10000, 5000); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.members.Block(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	with := func(fn func(r *cxp.TransactionRequest)) cxp.TransactionRequest {
+		r := goodRelay("t-x")
+		fn(&r)
+		return r
+	}
+	r0, b0 := relayRequest(t, testKey, goodRelay("t-replayed-nonce"))
+	signedOnce := signed{r0, b0}
+	tests := []struct {
+		name       string
+		req        func() (*http.Request, []byte)
+		wantStatus int
+		wantCode   cxp.Code
+		wantArg    [2]string
+	}{
+		{"wrong key", func() (*http.Request, []byte) { return relayRequest(t, "not-the-key", goodRelay("t-x")) }, 401, cxp.CodeWrongKey, [2]string{}},
+		{"unsigned", func() (*http.Request, []byte) { return relayRequest(t, "", goodRelay("t-x")) }, 401, cxp.CodeAuthData, [2]string{}},
+		{"other keyid", func() (*http.Request, []byte) {
+			body, _ := jsonMarshal(goodRelay("t-x"))
+			r := signedRelay(t, "", body)
+			if err := (cxp.Signer{KeyID: "leaf", Key: []byte(testKey)}).Sign(r, body); err != nil {
+				t.Fatal(err)
+			}
+			return r, body
+		}, 403, cxp.CodeNotPermitted, [2]string{}},
+		{"replayed nonce", func() (*http.Request, []byte) { return signedOnce.r, signedOnce.body }, 401, cxp.CodeAuthData, [2]string{}},
+		{"payee unknown", func() (*http.Request, []byte) {
+			return relayRequest(t, testKey, with(func(r *cxp.TransactionRequest) { r.Payee = "zed" }))
+		}, 422, cxp.CodeRemoteValidation, [2]string{"message", "no member zed here"}},
+		{"payee blocked", func() (*http.Request, []byte) {
+			return relayRequest(t, testKey, with(func(r *cxp.TransactionRequest) { r.Payee = "alice" }))
+		}, 422, cxp.CodeRemoteValidation, [2]string{"message", "the member alice cannot be paid"}},
+		{"over the payee's limit", func() (*http.Request, []byte) {
+			return relayRequest(t, testKey, with(func(r *cxp.TransactionRequest) { r.Quantity = "50.01" }))
+		}, 409, cxp.CodeRemoteLimits, [2]string{}},
+		{"over the payee's limit, really=false", func() (*http.Request, []byte) {
+			return relayRequest(t, testKey, with(func(r *cxp.TransactionRequest) { r.Quantity = "50.01"; r.Really = false }))
+		}, 409, cxp.CodeRemoteLimits, [2]string{}},
+		{"too many decimals", func() (*http.Request, []byte) {
+			return relayRequest(t, testKey, with(func(r *cxp.TransactionRequest) { r.Quantity = "1.001" }))
+		}, 400, cxp.CodeType, [2]string{"fieldname", "quantity"}},
+		{"zero quantity", func() (*http.Request, []byte) {
+			return relayRequest(t, testKey, with(func(r *cxp.TransactionRequest) { r.Quantity = "0" }))
+		}, 400, cxp.CodeSign, [2]string{"fieldname", "quantity"}},
+		{"missing payee", func() (*http.Request, []byte) {
+			return relayRequest(t, testKey, with(func(r *cxp.TransactionRequest) { r.Payee = "" }))
+		}, 400, cxp.CodeMissingField, [2]string{"fieldname", "payee"}},
+		{"not for us", func() (*http.Request, []byte) {
+			return relayRequest(t, testKey, with(func(r *cxp.TransactionRequest) { r.DestURL = "http://pine.example" }))
+		}, 400, cxp.CodeInvalidField, [2]string{"field", "dest_url"}},
+		{"quantity as a string", func() (*http.Request, []byte) {
+			body := []byte(`{"payer":"carol","payee":"bob","dest_url":"http://leaf.example","src_url":"http://acorn.example","quantity":"5","really":true,"temp_id":"t-s"}`)
+			return signedRelay(t, testKey, body), body
+		}, 400, cxp.CodeType, [2]string{"fieldname", "quantity"}},
+		{"unknown field", func() (*http.Request, []byte) {
+			body := []byte(`{"payer":"carol","payee":"bob","dest_url":"http://leaf.example","src_url":"http://acorn.example","quantity":5,"really":true,"temp_id":"t-u","extra":1}`)
+			return signedRelay(t, testKey, body), body
+		}, 400, cxp.CodeInvalidField, [2]string{"field", "extra"}},
+		{"not JSON", func() (*http.Request, []byte) {
+			body := []byte(`{"payer":`)
+			return signedRelay(t, testKey, body), body
+		}, 400, cxp.CodeType, [2]string{"fieldname", "body"}},
+	}
+	// Use the nonce once, successfully for the signature (the payee check refuses nothing here).
+	if status, answer := e.svc.Receive(ctx, signedOnce.r, signedOnce.body); status != 200 || answer.Code != cxp.OK {
+		t.Fatalf("first use of the signed relay: got %d %+v", status, answer)
+	}
+	signedOnce.r, signedOnce.body = rebuild(t, signedOnce)
+	before := e.account(t, e.bob.Account).Balance
+	rowsBefore := e.count(t, `true`)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, body := tt.req()
+			status, answer := e.svc.Receive(ctx, r, body)
+			if status != tt.wantStatus || answer.Code != tt.wantCode {
+				t.Fatalf("got %d code %d (%s), want %d code %d", status, answer.Code, answer.Message, tt.wantStatus, tt.wantCode)
+			}
+			if tt.wantArg[0] != "" && answer.Args[tt.wantArg[0]] != tt.wantArg[1] {
+				t.Fatalf("args: got %v, want %s=%q", answer.Args, tt.wantArg[0], tt.wantArg[1])
+			}
+		})
+	}
+	if got := e.account(t, e.bob.Account).Balance; got != before {
+		t.Fatalf("bob after refusals: got %d, want %d", got, before)
+	}
+	if got := e.importExport(t).Balance; got != -before {
+		t.Fatalf("import/export after refusals: got %d, want %d", got, -before)
+	}
+	if got := e.count(t, `true`); got != rowsBefore {
+		t.Fatalf("rows after refusals: got %d, want %d", got, rowsBefore)
+	}
+}
+
+func (e *env) receive(r *http.Request, body []byte) (int, cxp.TransactionResponse) {
+	return e.svc.Receive(context.Background(), r, body)
+}
+
+type signed struct {
+	r    *http.Request
+	body []byte
+}
+
+func relayRequest(t *testing.T, key string, req cxp.TransactionRequest) (*http.Request, []byte) {
+	t.Helper()
+	return relay(t, key, req)
+}
+
+// rebuild is the same signed request again (same headers, so the same nonce), with a fresh body reader.
+func rebuild(t *testing.T, s signed) (*http.Request, []byte) {
+	t.Helper()
+	r := signedRelay(t, "", s.body)
+	r.Header = s.r.Header.Clone()
+	return r, s.body
+}
