@@ -1,0 +1,229 @@
+package grafana
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	clearingmetrics "github.com/sxp-network/sxp/clearing/metrics"
+	servermetrics "github.com/sxp-network/sxp/server/metrics"
+)
+
+// recorder is a prometheus.Registerer that keeps the name of every metric
+// described by what is registered on it.
+type recorder struct{ names map[string]bool }
+
+var fqName = regexp.MustCompile(`fqName: "([^"]+)"`)
+
+func (r *recorder) Register(c prometheus.Collector) error {
+	ch := make(chan *prometheus.Desc)
+	go func() { c.Describe(ch); close(ch) }()
+	for d := range ch {
+		if m := fqName.FindStringSubmatch(d.String()); m != nil {
+			r.names[m[1]] = true
+		}
+	}
+	return nil
+}
+
+func (r *recorder) MustRegister(cs ...prometheus.Collector) {
+	for _, c := range cs {
+		_ = r.Register(c)
+	}
+}
+
+func (r *recorder) Unregister(prometheus.Collector) bool { return false }
+
+// ExportedNames returns the name of every metric either server can export,
+// from the descriptors of what each registers, as cmd/sxp registers it. A
+// histogram's series names (_bucket, _sum, _count) are included.
+func exportedNames() map[string]bool {
+	r := &recorder{names: map[string]bool{}}
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	clearingmetrics.New(r, nil)
+	r.MustRegister(clearingmetrics.NewCommunities(nil, nil, nil))
+	servermetrics.New(r)
+	r.MustRegister(servermetrics.NewCommunity(nil, nil, nil))
+	for n := range r.names {
+		for _, s := range []string{"_bucket", "_sum", "_count"} {
+			r.names[n+s] = true
+		}
+	}
+	return r.names
+}
+
+var (
+	quoted     = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+	braces     = regexp.MustCompile(`\{[^}]*\}`)
+	brackets   = regexp.MustCompile(`\[[^\]]*\]`)
+	labelLists = regexp.MustCompile(`\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)`)
+	identifier = regexp.MustCompile(`[A-Za-z_:][A-Za-z0-9_:]*\s*\(?`)
+	keywords   = []string{"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "bool", "offset", "inf", "nan"}
+)
+
+// metricNames returns the metric names a PromQL expression selects.
+func metricNames(expr string) []string {
+	e := quoted.ReplaceAllString(expr, `""`)
+	e = braces.ReplaceAllString(e, " ")
+	e = brackets.ReplaceAllString(e, " ")
+	e = labelLists.ReplaceAllString(e, " ")
+	var names []string
+	for _, m := range identifier.FindAllString(e, -1) {
+		if strings.HasSuffix(m, "(") || slices.Contains(keywords, strings.ToLower(strings.TrimSpace(m))) {
+			continue // a function, or an operator keyword
+		}
+		names = append(names, strings.TrimSpace(m))
+	}
+	return names
+}
+
+func TestMetricNames(t *testing.T) {
+	tests := []struct {
+		expr string
+		want []string
+	}{
+		{`sxp_clearing_community_balance`, []string{"sxp_clearing_community_balance"}},
+		{`min by (community) (a_x) / on (community) (b - c{d="e(f)"})`, []string{"a_x", "b", "c"}},
+		{`histogram_quantile(0.99, sum by (route, le) (rate(h_bucket{job="j"}[5m])))`, []string{"h_bucket"}},
+		{`time() - ts > 3 * 3600 and on (community) x == 0`, []string{"ts", "x"}},
+	}
+	for _, tt := range tests {
+		if got := metricNames(tt.expr); !slices.Equal(got, tt.want) {
+			t.Errorf("metricNames(%q): got %q, want %q", tt.expr, got, tt.want)
+		}
+	}
+}
+
+// panel is the part of a Grafana panel the test reads.
+type panel struct {
+	ID      int     `json:"id"`
+	Type    string  `json:"type"`
+	Title   string  `json:"title"`
+	Panels  []panel `json:"panels"`
+	Targets []struct {
+		RefID      string         `json:"refId"`
+		Expr       string         `json:"expr"`
+		Datasource map[string]any `json:"datasource"`
+	} `json:"targets"`
+}
+
+func TestDashboards(t *testing.T) {
+	exported := exportedNames()
+	files, err := filepath.Glob("dashboards/*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(files)
+	if want := []string{"dashboards/circle.json", "dashboards/community.json"}; !slices.Equal(files, want) {
+		t.Fatalf("dashboards: got %q, want %q", files, want)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var d struct {
+				UID    string  `json:"uid"`
+				Title  string  `json:"title"`
+				Panels []panel `json:"panels"`
+			}
+			if err := json.Unmarshal(data, &d); err != nil {
+				t.Fatalf("not valid JSON: %v", err)
+			}
+			if d.UID == "" || d.Title == "" {
+				t.Errorf("uid %q, title %q: want both set", d.UID, d.Title)
+			}
+			var all []panel
+			var walk func([]panel)
+			walk = func(ps []panel) {
+				for _, p := range ps {
+					all = append(all, p)
+					walk(p.Panels)
+				}
+			}
+			walk(d.Panels)
+			ids := map[int]bool{}
+			queries := 0
+			for _, p := range all {
+				if ids[p.ID] {
+					t.Errorf("panel %q: id %d used twice", p.Title, p.ID)
+				}
+				ids[p.ID] = true
+				if p.Type != "row" && len(p.Targets) == 0 {
+					t.Errorf("panel %q has no query", p.Title)
+				}
+				for _, q := range p.Targets {
+					queries++
+					if q.Datasource["uid"] != "prometheus" {
+						t.Errorf("panel %q query %s: datasource %v, want uid prometheus (provisioned)", p.Title, q.RefID, q.Datasource)
+					}
+					names := metricNames(q.Expr)
+					if len(names) == 0 {
+						t.Errorf("panel %q query %s: %q names no metric", p.Title, q.RefID, q.Expr)
+					}
+					for _, n := range names {
+						if !exported[n] {
+							t.Errorf("panel %q query %s: metric %q is not exported by the servers (query %q)", p.Title, q.RefID, n, q.Expr)
+						}
+					}
+				}
+			}
+			if queries < 10 {
+				t.Errorf("got %d queries, want at least 10", queries)
+			}
+		})
+	}
+}
+
+// The alert rules also name only metrics the servers export (or up, which
+// Prometheus itself records for every target).
+func TestAlertRulesNameExportedMetrics(t *testing.T) {
+	exported := exportedNames()
+	exported["up"] = true
+	data, err := os.ReadFile("../prometheus/alerts.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// alerts.yml keeps each expr either on one line or as a block under "expr: |".
+	var exprs []string
+	lines := strings.Split(string(data), "\n")
+	for i := 0; i < len(lines); i++ {
+		l := strings.TrimSpace(lines[i])
+		if !strings.HasPrefix(l, "expr:") {
+			continue
+		}
+		e := strings.TrimSpace(strings.TrimPrefix(l, "expr:"))
+		if e == "|" {
+			e = ""
+			indent := len(lines[i+1]) - len(strings.TrimLeft(lines[i+1], " "))
+			for i+1 < len(lines) && len(lines[i+1])-len(strings.TrimLeft(lines[i+1], " ")) >= indent && strings.TrimSpace(lines[i+1]) != "" {
+				i++
+				e += " " + strings.TrimSpace(lines[i])
+			}
+		}
+		exprs = append(exprs, e)
+	}
+	if len(exprs) != 11 {
+		t.Fatalf("got %d alert expressions, want 11", len(exprs))
+	}
+	for _, e := range exprs {
+		names := metricNames(e)
+		if len(names) == 0 {
+			t.Errorf("%q names no metric", e)
+		}
+		for _, n := range names {
+			if !exported[n] {
+				t.Errorf("metric %q is not exported by the servers (alert %q)", n, e)
+			}
+		}
+	}
+}
