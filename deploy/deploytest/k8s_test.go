@@ -218,6 +218,16 @@ func TestKubernetesManifests(t *testing.T) {
 		})
 	}
 
+	t.Run("clearing secret", func(t *testing.T) {
+		s := secrets["clearing-secret"]
+		if s == nil {
+			t.Fatal("no Secret clearing-secret")
+		}
+		if !strings.HasPrefix(s.StringData["SXP_CLEARING_SECRET"], "REPLACE-") {
+			t.Errorf("Secret clearing-secret: SXP_CLEARING_SECRET %q, want a REPLACE-… placeholder", s.StringData["SXP_CLEARING_SECRET"])
+		}
+	})
+
 	for _, name := range []string{"leaf", "acorn"} {
 		t.Run("community settings "+name, func(t *testing.T) {
 			cm := configMaps[name+"-config"]
