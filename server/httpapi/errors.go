@@ -19,6 +19,7 @@ type apiError struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
+	CXP     int    `json:"cxp,omitempty"` // the circle's code, for refused intertrades
 }
 
 type errorBody struct {

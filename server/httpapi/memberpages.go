@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/sxp-network/sxp/ledger"
+	"github.com/sxp-network/sxp/server/intertrade"
 	"github.com/sxp-network/sxp/server/members"
 	"github.com/sxp-network/sxp/server/payments"
 )
@@ -146,11 +147,11 @@ func (h *Handlers) payForm(c *gin.Context) {
 		h.render(c, http.StatusBadRequest, "pay.html", p)
 		return
 	}
-	if strings.Contains(form.To, "@") {
-		// intertrading: the intertrade helper routes member@community here.
-		p.Error, p.Field = "This community is not in an intertrading circle, so it cannot pay "+form.To+".", "to"
-		h.render(c, http.StatusUnprocessableEntity, "pay.html", p)
+	if user, community, remote := strings.Cut(form.To, "@"); remote && community != h.Community.ID {
+		h.payRemoteForm(c, p, form, amount)
 		return
+	} else if remote {
+		form.To = user
 	}
 	pay, err := h.Payments.Pay(c.Request.Context(), payments.PayRequest{Payer: currentMember(c), To: form.To, Amount: amount,
 		Description: form.Description, IdempotencyKey: form.Key})
@@ -160,6 +161,34 @@ func (h *Handlers) payForm(c *gin.Context) {
 	}
 	p.Notice = "Paid " + h.Community.Currency.Format(pay.Amount) + " " + h.Community.Currency.Code + " to " + pay.To + "."
 	p.Data = payForm{Key: newFormKey(), Done: &pay}
+	h.render(c, http.StatusOK, "pay.html", p)
+}
+
+// payRemoteForm pays member@community from the pay page.
+func (h *Handlers) payRemoteForm(c *gin.Context, p page, form payForm, amount int64) {
+	if h.Intertrade == nil {
+		p.Error, p.Field = "This community is not in an intertrading circle, so it cannot pay "+form.To+".", "to"
+		h.render(c, http.StatusUnprocessableEntity, "pay.html", p)
+		return
+	}
+	it, err := h.payThroughCircle(c, payBody{To: form.To, Amount: form.Amount, Description: form.Description, IdempotencyKey: form.Key}, amount)
+	if err != nil {
+		status, e, ok := describeIntertrade(err)
+		if !ok {
+			status = h.pageRefusal(c, &p, err)
+		} else {
+			p.Error, p.Field = e.Message, e.Field
+		}
+		h.render(c, status, "pay.html", p)
+		return
+	}
+	cur := h.Community.Currency
+	if it.State == intertrade.StatePending {
+		p.Notice = "Sent " + cur.Format(it.Amount) + " " + cur.Code + " to " + it.To + "; the circle has not confirmed yet. The amount is held meanwhile."
+	} else {
+		p.Notice = "Paid " + cur.Format(it.Amount) + " " + cur.Code + " to " + it.To + "."
+	}
+	p.Data = payForm{Key: newFormKey()}
 	h.render(c, http.StatusOK, "pay.html", p)
 }
 

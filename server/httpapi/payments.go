@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/sxp-network/sxp/server/intertrade"
 	"github.com/sxp-network/sxp/server/members"
 	"github.com/sxp-network/sxp/server/payments"
 )
@@ -223,11 +225,77 @@ func (h *Handlers) paymentView(p payments.Payment) paymentJSON {
 		Description: p.Description, IdempotencyKey: p.IdempotencyKey, Balance: cur.Format(p.PayerBalance), CreatedAt: p.CreatedAt.UTC()}
 }
 
-// payRemote pays a member of another community through the circle.
+// payRemote pays a member of another community through the circle: 201
+// when the circle confirmed, 202 while it has not answered (the amount is
+// held and settled later), 422 with the circle's reason when refused.
 func (h *Handlers) payRemote(c *gin.Context, req payBody, amount int64) {
-	// intertrading: delegate to h.Intertrade.Pay once the intertrade service is wired.
-	writeError(c, http.StatusUnprocessableEntity, "not_in_circle",
-		"this community is not in an intertrading circle, so it cannot pay "+req.To, "to")
+	if h.Intertrade == nil {
+		writeError(c, http.StatusUnprocessableEntity, "not_in_circle",
+			"this community is not in an intertrading circle, so it cannot pay "+req.To, "to")
+		return
+	}
+	p, err := h.payThroughCircle(c, req, amount)
+	if err != nil {
+		if status, e, ok := describeIntertrade(err); ok {
+			c.AbortWithStatusJSON(status, errorBody{Error: e})
+			return
+		}
+		h.fail(c, err)
+		return
+	}
+	status := http.StatusCreated
+	if p.State == intertrade.StatePending {
+		status = http.StatusAccepted
+	}
+	c.JSON(status, h.intertradeView(currentMember(c).Username, p))
+}
+
+func (h *Handlers) payThroughCircle(c *gin.Context, req payBody, amount int64) (intertrade.Payment, error) {
+	m := currentMember(c)
+	return h.Intertrade.Pay(c.Request.Context(), intertrade.PayRequest{PayerAccount: m.Account, PayerUsername: m.Username,
+		To: strings.TrimSpace(req.To), Amount: amount, Description: req.Description, IdempotencyKey: req.IdempotencyKey})
+}
+
+// describeIntertrade maps an intertrade refusal to its status and body.
+func describeIntertrade(err error) (int, apiError, bool) {
+	var ie *intertrade.Error
+	if !errors.As(err, &ie) {
+		return 0, apiError{}, false
+	}
+	e := apiError{Code: string(ie.Code), Message: ie.Message, Field: ie.Field, CXP: int(ie.CXP)}
+	switch ie.Code {
+	case intertrade.ErrInvalid:
+		return http.StatusBadRequest, e, true
+	case intertrade.ErrNotFound:
+		e.Code = "unknown_community"
+		return http.StatusUnprocessableEntity, e, true
+	case intertrade.ErrConflict:
+		e.Code = "idempotency_conflict"
+		return http.StatusConflict, e, true
+	}
+	return http.StatusUnprocessableEntity, e, true
+}
+
+// intertradePaymentJSON is a payment to member@community.
+type intertradePaymentJSON struct {
+	ID             int64     `json:"id"`     // the intertrade
+	Status         string    `json:"status"` // pending | completed | failed
+	From           string    `json:"from"`
+	To             string    `json:"to"`
+	Amount         string    `json:"amount"`
+	Currency       string    `json:"currency"`
+	Quantity       string    `json:"quantity"` // base units the circle moved
+	Rate           string    `json:"rate"`     // our rate used (ticks)
+	Description    string    `json:"description"`
+	IdempotencyKey string    `json:"idempotency_key"`
+	Message        string    `json:"message,omitempty"` // the outcome in plain words
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+func (h *Handlers) intertradeView(from string, p intertrade.Payment) intertradePaymentJSON {
+	return intertradePaymentJSON{ID: p.ID, Status: string(p.State), From: from, To: p.To, Amount: h.Community.Currency.Format(p.Amount),
+		Currency: h.Community.Currency.Code, Quantity: string(p.Quantity), Rate: string(p.Ticks), Description: p.Description,
+		IdempotencyKey: p.IdempotencyKey, Message: p.Reason, CreatedAt: p.CreatedAt.UTC()}
 }
 
 type requestJSON struct {

@@ -1,0 +1,5 @@
+package members
+
+import "errors"
+
+var errorsAs = errors.As
