@@ -103,8 +103,8 @@ type Patch struct {
 	Status      Field[Status] // active or closed
 }
 
-// apply returns d changed by p.
-func (p Patch) apply(d Draft) Draft {
+// Apply returns d changed by p.
+func (p Patch) Apply(d Draft) Draft {
 	if p.Kind.Set {
 		d.Kind = p.Kind.Value
 	}
@@ -296,7 +296,7 @@ func (s *Service) Update(ctx context.Context, actor Actor, id int64, p Patch) (A
 	if err := authorize(actor, cur, "edit"); err != nil {
 		return Announcement{}, err
 	}
-	d := p.apply(cur.d).normalize()
+	d := p.Apply(cur.d).normalize()
 	// The stored expiry may have passed; only a new one is checked.
 	check := d
 	if !p.ExpiresAt.Set {
