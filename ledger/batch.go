@@ -138,18 +138,23 @@ func (t *Tx) planItem(i int, r TransferRequest, hash []byte, accounts map[Accoun
 // accepted; an item already refused fails the group.
 func (t *Tx) planGroup(group string, items []BatchItem, repeatOf []int, decided []bool, hashes [][]byte,
 	accounts map[AccountID]*Account, plans []plannedTransfer, res []BatchResult) []plannedTransfer {
-	saved := map[AccountID]Account{}
-	for _, a := range accounts {
-		saved[a.ID] = *a
-	}
-	before := len(plans)
-	failed := -1
 	var members []int
+	saved := map[AccountID]Account{}
 	for i, it := range items {
 		if it.Group != group {
 			continue
 		}
 		members = append(members, i)
+		for _, id := range []AccountID{it.Debit, it.Credit} {
+			if a, ok := accounts[id]; ok {
+				saved[id] = *a
+			}
+		}
+	}
+	before := len(plans)
+	failed := -1
+	for _, i := range members {
+		it := items[i]
 		if failed >= 0 || repeatOf[i] >= 0 && !decided[i] {
 			continue
 		}

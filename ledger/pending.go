@@ -212,16 +212,23 @@ const expireChunk = 500
 func (l *Ledger) ExpireDue(ctx context.Context) (int, error) {
 	total := 0
 	for {
-		n, err := inTx(ctx, l, func(tx *Tx) (int, error) { return tx.expireDue(ctx, expireChunk) })
+		var found int
+		n, err := inTx(ctx, l, func(tx *Tx) (int, error) {
+			var err error
+			var n int
+			n, found, err = tx.expireDue(ctx, expireChunk)
+			return n, err
+		})
 		total += n
-		if err != nil || n < expireChunk {
+		if err != nil || found < expireChunk {
 			return total, err
 		}
 	}
 }
 
-// expireDue expires up to limit overdue holds.
-func (t *Tx) expireDue(ctx context.Context, limit int) (int, error) {
+// expireDue expires up to limit overdue holds; it returns how many it
+// expired and how many it found overdue (some may have been resolved since).
+func (t *Tx) expireDue(ctx context.Context, limit int) (expired, found int, err error) {
 	now := t.now()
 	type due struct {
 		id            int64
@@ -230,7 +237,7 @@ func (t *Tx) expireDue(ctx context.Context, limit int) (int, error) {
 	rows, err := t.tx.Query(ctx, `SELECT id, debit_account_id, credit_account_id FROM ledger_pending
 		WHERE status = 'pending' AND expires_at <= $1 ORDER BY id LIMIT $2`, now, limit)
 	if err != nil {
-		return 0, storeErr("find overdue holds", err)
+		return 0, 0, storeErr("find overdue holds", err)
 	}
 	dues, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (due, error) {
 		var d due
@@ -238,7 +245,7 @@ func (t *Tx) expireDue(ctx context.Context, limit int) (int, error) {
 		return d, err
 	})
 	if err != nil || len(dues) == 0 {
-		return 0, storeErr("find overdue holds", err)
+		return 0, 0, storeErr("find overdue holds", err)
 	}
 	var ids []AccountID
 	var holdIDs []int64
@@ -260,17 +267,17 @@ func (t *Tx) expireDue(ctx context.Context, limit int) (int, error) {
 			return err
 		})
 	if err := t.tx.SendBatch(ctx, b).Close(); err != nil {
-		return 0, storeErr("lock overdue holds", err)
+		return 0, len(dues), storeErr("lock overdue holds", err)
 	}
 	if len(locked) == 0 {
-		return 0, nil
+		return 0, len(dues), nil
 	}
 	holdIDs = holdIDs[:0]
 	touched := map[AccountID]bool{}
 	for _, p := range locked {
 		d, c, e := pair(accounts, p.Debit, p.Credit)
 		if e != nil {
-			return 0, e
+			return 0, len(dues), e
 		}
 		releaseHold(d, c, p.Amount)
 		holdIDs = append(holdIDs, p.ID)
@@ -285,9 +292,9 @@ func (t *Tx) expireDue(ctx context.Context, limit int) (int, error) {
 		WHERE id = ANY($1)`, holdIDs, now)
 	queueWriteAccounts(b, dirty)
 	if err := t.tx.SendBatch(ctx, b).Close(); err != nil {
-		return 0, storeErr("expire holds", err)
+		return 0, len(dues), storeErr("expire holds", err)
 	}
-	return len(locked), nil
+	return len(locked), len(dues), nil
 }
 
 func readPending(ctx context.Context, q querier, id int64) (Pending, error) {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 func TestCheckMove(t *testing.T) {
@@ -147,5 +149,36 @@ func TestContentHash(t *testing.T) {
 	}
 	if bytes.Equal(contentHash(kindTransfer, base), contentHash(kindHold, base)) {
 		t.Error("transfer and hold: got the same hash, want different")
+	}
+}
+
+func TestStoreErr(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		err       error
+		want      Code
+		retryable bool
+	}{
+		{"lower limit", &pgconn.PgError{Code: "23514", ConstraintName: "ledger_accounts_lower_limit_check"}, CodeOverLowerLimit, false},
+		{"upper limit", &pgconn.PgError{Code: "23514", ConstraintName: "ledger_accounts_upper_limit_check"}, CodeOverUpperLimit, false},
+		{"duplicate code", &pgconn.PgError{Code: "23505", ConstraintName: "ledger_accounts_code_key"}, CodeDuplicateAccount, false},
+		{"unknown account", &pgconn.PgError{Code: "23503", ConstraintName: "ledger_transfers_debit_fkey"}, CodeUnknownAccount, false},
+		{"key race", &pgconn.PgError{Code: "23505", ConstraintName: "ledger_idempotency_pkey"}, "", true},
+		{"deadlock", &pgconn.PgError{Code: "40P01"}, "", true},
+		{"serialization", &pgconn.PgError{Code: "40001"}, "", true},
+		{"claim lost", errRetry, "", true},
+		{"other", &pgconn.PgError{Code: "42P01"}, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := storeErr("test", tt.err)
+			if got := CodeOf(err); got != tt.want {
+				t.Fatalf("got code %q, want %q", got, tt.want)
+			}
+			if got := retryable(err); got != tt.retryable {
+				t.Fatalf("got retryable %v, want %v", got, tt.retryable)
+			}
+		})
 	}
 }

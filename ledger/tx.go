@@ -37,6 +37,9 @@ func New(pool *pgxpool.Pool, opts Options) *Ledger {
 // one database transaction together with the caller's own SQL on Conn().
 // A Tx method that refuses (returns an *Error) has written nothing, and the
 // transaction can go on; any other error leaves the transaction unusable.
+// (The one exception is a refusal by a database constraint, the backstop
+// behind the rules that a correct ledger never reaches: the transaction is
+// then aborted as well.)
 type Tx struct {
 	tx  pgx.Tx
 	now func() time.Time
