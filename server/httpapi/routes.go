@@ -61,6 +61,13 @@ func (h *Handlers) Engine() *gin.Engine {
 	admin.PATCH("/categories/:slug", h.adminUpdateCategory) // {"slug"?,"name"?}
 	admin.DELETE("/categories/:slug", h.adminDeleteCategory)
 	// intertrading routes
+	r.PUT("/transactions", h.receiveRelay)                     // CXP relay from the circle, signed by it
+	me.GET("/intertrade/communities", h.intertradeCommunities) // the circle's other communities
+	admin.GET("/intertrade", h.adminIntertrade)                // config, import/export, last handshake, integrity
+	admin.GET("/intertrade/history", h.adminIntertradeHistory) // ?state&direction&before&limit
+	admin.POST("/intertrade/handshake", h.adminIntertradeHandshake)
+	admin.POST("/intertrade/reconcile", h.adminIntertradeReconcile)
+	admin.POST("/intertrade/settle", h.adminIntertradeSettle)
 
 	r.GET("/login", h.loginPage)
 	r.POST("/login", h.loginForm)
@@ -95,6 +102,8 @@ func (h *Handlers) Engine() *gin.Engine {
 	adminPages.POST("/categories", h.adminCategoryForm)                   // add
 	adminPages.POST("/categories/:slug/:action", h.adminCategoryActionForm) // rename | delete
 	// intertrading pages
+	adminPages.GET("/intertrade", h.adminIntertradePage)
+	adminPages.POST("/intertrade/:action", h.adminIntertradeForm) // handshake | reconcile | settle
 
 	return r
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/ledger"
 )
 
 // sums are our side of the integrity check.
@@ -162,4 +163,51 @@ func (s *Service) LastIntegrity(ctx context.Context) (IntegrityReport, bool, err
 		rep.Problems = strings.Split(problems, "\n")
 	}
 	return rep, true, nil
+}
+
+// Overview is what the admin page shows.
+type Overview struct {
+	Config       Config         // the key left out
+	RateInForce  cxp.Decimal    // the rate conversions use
+	Account      ledger.Account // the import/export account
+	Handshake    HandshakeResult
+	HasHandshake bool
+	Integrity    IntegrityReport
+	HasIntegrity bool
+	Pending      int // outgoing payments the circle has not answered
+	Failed       int
+	Completed    int
+}
+
+// Overview gathers the intertrading state for the admins.
+func (s *Service) Overview(ctx context.Context) (Overview, error) {
+	o := Overview{Config: s.Config(), RateInForce: s.Ticks()}
+	id, err := s.importExport(ctx)
+	if err != nil {
+		return Overview{}, err
+	}
+	if o.Account, err = s.ledger.Account(ctx, id); err != nil {
+		return Overview{}, fmt.Errorf("intertrade: import/export account: %w", err)
+	}
+	if o.Handshake, o.HasHandshake, err = s.LastHandshake(ctx, false); err != nil {
+		return Overview{}, err
+	}
+	if o.Integrity, o.HasIntegrity, err = s.LastIntegrity(ctx); err != nil {
+		return Overview{}, err
+	}
+	err = s.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state = 'pending'), count(*) FILTER (WHERE state = 'failed'),
+		count(*) FILTER (WHERE state = 'completed') FROM intertrades`).Scan(&o.Pending, &o.Failed, &o.Completed)
+	if err != nil {
+		return Overview{}, fmt.Errorf("intertrade: counts: %w", err)
+	}
+	return o, nil
+}
+
+// Balance is the balance of a member's account after a payment (for answers).
+func (s *Service) Balance(ctx context.Context, id ledger.AccountID) (int64, error) {
+	acc, err := s.ledger.Account(ctx, id)
+	if err != nil {
+		return 0, fmt.Errorf("intertrade: account: %w", err)
+	}
+	return acc.Balance, nil
 }

@@ -85,11 +85,11 @@ type Service struct {
 	client  *cxp.Client
 	relays  *cxp.Verifier
 
-	mu        sync.Mutex
-	account   ledger.AccountID // the import/export account, once ensured
-	ticks     cxp.Decimal      // the rate in force
-	exchangesList []cxp.Exchange // the circle's communities, from the last list
-	listedAt  time.Time
+	mu            sync.Mutex
+	account       ledger.AccountID // the import/export account, once ensured
+	ticks         cxp.Decimal      // the rate in force
+	exchangesList []cxp.Exchange   // the circle's communities, from the last list
+	listedAt      time.Time
 }
 
 // New checks cfg and returns the service. Call Start before serving.

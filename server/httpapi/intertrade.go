@@ -1,0 +1,364 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/server/intertrade"
+)
+
+// Intertrading handlers: the relay receiver (PUT /transactions), payments
+// to member@community (called from POST /api/v1/payments and the pay page),
+// the circle's communities for the pay form, and the admins' view.
+
+// receiveRelay is PUT /transactions: a relay from the circle, answered in CXP.
+func (h *Handlers) receiveRelay(c *gin.Context) {
+	if h.Intertrade == nil {
+		cxp.WriteError(c.Writer, cxp.NewError(cxp.CodeNotPermitted, nil))
+		c.Abort()
+		return
+	}
+	body, e := cxp.ReadBody(c.Request, intertrade.MaxRelayBody)
+	if e != nil {
+		cxp.WriteError(c.Writer, e)
+		c.Abort()
+		return
+	}
+	status, answer := h.Intertrade.Receive(c.Request.Context(), c.Request, body)
+	cxp.WriteJSON(c.Writer, status, answer)
+	c.Abort()
+}
+
+// intertradeFail answers an intertrade refusal (see describeIntertrade), or fails.
+func (h *Handlers) intertradeFail(c *gin.Context, err error) {
+	if status, e, ok := describeIntertrade(err); ok {
+		c.AbortWithStatusJSON(status, errorBody{Error: e})
+		return
+	}
+	h.fail(c, err)
+}
+
+type communityJSON struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	URI     string `json:"uri"`
+	Ticks   string `json:"ticks"`
+	Trading bool   `json:"trading"`
+}
+
+// intertradeCommunities is GET /api/v1/intertrade/communities: the circle's
+// other communities, for the pay form.
+func (h *Handlers) intertradeCommunities(c *gin.Context) {
+	if !h.inCircle(c) {
+		return
+	}
+	list, err := h.Intertrade.Communities(c.Request.Context())
+	if err != nil {
+		h.intertradeFail(c, err)
+		return
+	}
+	out := make([]communityJSON, 0, len(list))
+	for _, x := range list {
+		out = append(out, communityJSON{ID: x.ID, Name: x.Name, URI: x.URI, Ticks: string(x.Ticks), Trading: x.Trading})
+	}
+	c.JSON(http.StatusOK, gin.H{"communities": out})
+}
+
+func (h *Handlers) inCircle(c *gin.Context) bool {
+	if h.Intertrade == nil {
+		writeError(c, http.StatusNotFound, "not_in_circle", "this community is not in an intertrading circle", "")
+		return false
+	}
+	return true
+}
+
+type handshakeJSON struct {
+	ID            int64     `json:"id"`
+	At            time.Time `json:"at"`
+	OK            bool      `json:"ok"`
+	Error         string    `json:"error,omitempty"`
+	AccountStatus int       `json:"status"`
+	Balance       string    `json:"balance,omitempty"`
+	Min           string    `json:"min,omitempty"`
+	Max           string    `json:"max,omitempty"`
+	Count         int64     `json:"count"`
+	Keymatch      bool      `json:"keymatch"`
+	Ticks         string    `json:"ticks,omitempty"`
+	Message       string    `json:"message,omitempty"`
+	Sent          any       `json:"sent"`
+}
+
+func handshakeView(r intertrade.HandshakeResult) handshakeJSON {
+	return handshakeJSON{ID: r.ID, At: r.At.UTC(), OK: r.OK, Error: r.Error, AccountStatus: r.AccountStatus,
+		Balance: string(r.Balance), Min: string(r.Min), Max: string(r.Max), Count: r.Count, Keymatch: r.Keymatch,
+		Ticks: string(r.Ticks), Message: r.Message, Sent: r.Sent}
+}
+
+type integrityJSON struct {
+	ID             int64     `json:"id"`
+	At             time.Time `json:"at"`
+	OK             bool      `json:"ok"`
+	AccountBalance string    `json:"account_balance"` // import/export, in the community's currency
+	LocalSum       string    `json:"local_sum"`       // completed intertrades, in the community's currency
+	BaseSum        string    `json:"base_sum"`        // the same in base units
+	CircleBalance  string    `json:"circle_balance"`  // the virtual customer, in base units
+	Pending        int       `json:"pending"`
+	Problems       []string  `json:"problems"`
+}
+
+func (h *Handlers) integrityView(r intertrade.IntegrityReport) integrityJSON {
+	cur := h.Community.Currency
+	v := integrityJSON{ID: r.ID, At: r.At.UTC(), OK: r.OK, AccountBalance: cur.Format(r.AccountBalance),
+		LocalSum: cur.Format(r.LocalSum), BaseSum: string(r.BaseSum), CircleBalance: string(r.CircleBalance),
+		Pending: r.Pending, Problems: r.Problems}
+	if v.Problems == nil {
+		v.Problems = []string{}
+	}
+	return v
+}
+
+type intertradeRowJSON struct {
+	ID          int64     `json:"id"`
+	Direction   string    `json:"direction"`
+	State       string    `json:"state"`
+	Member      string    `json:"member"`
+	Payer       string    `json:"payer"`
+	Payee       string    `json:"payee"`
+	Community   string    `json:"community"`
+	Amount      string    `json:"amount"`
+	Quantity    string    `json:"quantity"`
+	Ticks       string    `json:"ticks"`
+	Description string    `json:"description"`
+	TempID      string    `json:"temp_id"`
+	CXPCode     *int      `json:"cxp_code"`
+	Message     string    `json:"message"`
+	Reason      string    `json:"reason"`
+	Attempts    int       `json:"attempts"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+func (h *Handlers) intertradeRowView(it intertrade.Intertrade) intertradeRowJSON {
+	v := intertradeRowJSON{ID: it.ID, Direction: string(it.Direction), State: string(it.State), Member: it.Username,
+		Payer: it.Payer, Payee: it.Payee, Community: it.Community, Amount: h.Community.Currency.Format(it.Amount),
+		Quantity: string(it.Quantity), Ticks: string(it.Ticks), Description: it.Description, TempID: it.TempID,
+		Message: it.Message, Reason: it.Reason, Attempts: it.Attempts, CreatedAt: it.CreatedAt.UTC(), UpdatedAt: it.UpdatedAt.UTC()}
+	if it.Answered {
+		code := int(it.CXP)
+		v.CXPCode = &code
+	}
+	return v
+}
+
+// adminIntertrade is GET /api/v1/admin/intertrade: configuration, the
+// import/export account, the last handshake and integrity check, counts.
+func (h *Handlers) adminIntertrade(c *gin.Context) {
+	if !h.inCircle(c) {
+		return
+	}
+	o, err := h.Intertrade.Overview(c.Request.Context())
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, h.overviewView(o))
+}
+
+func (h *Handlers) overviewView(o intertrade.Overview) gin.H {
+	cur := h.Community.Currency
+	out := gin.H{
+		"config": gin.H{
+			"circle_url": o.Config.CircleURL, "circle_id": o.Config.CircleID, "community_id": o.Config.CommunityID,
+			"rate": o.Config.Rate, "rate_in_force": string(o.RateInForce), "public_url": o.Config.PublicURL,
+			"currency": o.Config.Currency, "divisions": o.Config.Divisions, "base_divisions": o.Config.BaseDivisions,
+			"interval": o.Config.Interval.String(),
+		},
+		"import_export": gin.H{"code": o.Account.Code, "balance": cur.Format(o.Account.Balance),
+			"held": cur.Format(o.Account.PendingCredits)},
+		"counts":         gin.H{"pending": o.Pending, "failed": o.Failed, "completed": o.Completed},
+		"last_handshake": nil,
+		"integrity":      nil,
+	}
+	if o.HasHandshake {
+		out["last_handshake"] = handshakeView(o.Handshake)
+	}
+	if o.HasIntegrity {
+		out["integrity"] = h.integrityView(o.Integrity)
+	}
+	return out
+}
+
+// adminIntertradeHistory is GET /api/v1/admin/intertrade/history?state&direction&before&limit.
+func (h *Handlers) adminIntertradeHistory(c *gin.Context) {
+	if !h.inCircle(c) {
+		return
+	}
+	q, ok := historyQuery(c)
+	if !ok {
+		return
+	}
+	list, err := h.Intertrade.History(c.Request.Context(), q)
+	if err != nil {
+		h.intertradeFail(c, err)
+		return
+	}
+	out := make([]intertradeRowJSON, 0, len(list))
+	for _, it := range list {
+		out = append(out, h.intertradeRowView(it))
+	}
+	var next int64
+	if len(list) > 0 && len(list) == q.Limit {
+		next = list[len(list)-1].ID
+	}
+	c.JSON(http.StatusOK, gin.H{"intertrades": out, "next": next})
+}
+
+func historyQuery(c *gin.Context) (intertrade.Query, bool) {
+	q := intertrade.Query{State: intertrade.State(c.Query("state")), Direction: intertrade.Direction(c.Query("direction")), Limit: 50}
+	for _, f := range []struct {
+		name string
+		dst  *int64
+	}{{"before", &q.Before}} {
+		if s := c.Query(f.name); s != "" {
+			v, err := strconv.ParseInt(s, 10, 64)
+			if err != nil || v <= 0 {
+				badRequest(c, f.name, f.name+" must be a positive id")
+				return q, false
+			}
+			*f.dst = v
+		}
+	}
+	if s := c.Query("limit"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 1 || v > 500 {
+			badRequest(c, "limit", "limit must be between 1 and 500")
+			return q, false
+		}
+		q.Limit = v
+	}
+	return q, true
+}
+
+// adminIntertradeHandshake is POST /api/v1/admin/intertrade/handshake.
+func (h *Handlers) adminIntertradeHandshake(c *gin.Context) {
+	if !h.inCircle(c) {
+		return
+	}
+	r, err := h.Intertrade.Handshake(c.Request.Context())
+	if err != nil && r.ID == 0 {
+		h.fail(c, err)
+		return
+	}
+	status := http.StatusOK
+	if !r.OK {
+		status = http.StatusBadGateway
+	}
+	c.JSON(status, handshakeView(r))
+}
+
+// adminIntertradeReconcile is POST /api/v1/admin/intertrade/reconcile:
+// a fresh handshake, then the integrity check.
+func (h *Handlers) adminIntertradeReconcile(c *gin.Context) {
+	if !h.inCircle(c) {
+		return
+	}
+	rep, err := h.Intertrade.Reconcile(c.Request.Context())
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, h.integrityView(rep))
+}
+
+// adminIntertradeSettle is POST /api/v1/admin/intertrade/settle: repeat the
+// final try of every payment the circle has not answered.
+func (h *Handlers) adminIntertradeSettle(c *gin.Context) {
+	if !h.inCircle(c) {
+		return
+	}
+	n, err := h.Intertrade.SettlePending(c.Request.Context())
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"settled": n})
+}
+
+// intertradePageData is the admin page's data.
+type intertradePageData struct {
+	Overview intertrade.Overview
+	Problems []intertrade.Intertrade // pending and failed
+	History  []intertrade.Intertrade
+	InCircle bool
+}
+
+// adminIntertradePage is GET /admin/intertrade.
+func (h *Handlers) adminIntertradePage(c *gin.Context) {
+	p := h.newPage(c, "Intertrading")
+	d := intertradePageData{InCircle: h.Intertrade != nil}
+	if h.Intertrade != nil {
+		ctx := c.Request.Context()
+		var err error
+		if d.Overview, err = h.Intertrade.Overview(ctx); err == nil {
+			if d.History, err = h.Intertrade.History(ctx, intertrade.Query{Limit: 50}); err == nil {
+				var pending, failed []intertrade.Intertrade
+				if pending, err = h.Intertrade.History(ctx, intertrade.Query{State: intertrade.StatePending, Limit: 50}); err == nil {
+					failed, err = h.Intertrade.History(ctx, intertrade.Query{State: intertrade.StateFailed, Limit: 20})
+					d.Problems = append(pending, failed...)
+				}
+			}
+		}
+		if err != nil {
+			h.render(c, h.pageRefusal(c, &p, err), "admin_intertrade.html", p)
+			return
+		}
+	}
+	if n := c.Query("notice"); n != "" {
+		p.Notice = noticeText(n)
+	}
+	p.Data = d
+	h.render(c, http.StatusOK, "admin_intertrade.html", p)
+}
+
+func noticeText(n string) string {
+	switch n {
+	case "handshake":
+		return "Handshake done."
+	case "reconcile":
+		return "Integrity checked."
+	case "settle":
+		return "Unconfirmed payments retried."
+	}
+	return ""
+}
+
+// adminIntertradeForm is POST /admin/intertrade/:action (handshake | reconcile | settle).
+func (h *Handlers) adminIntertradeForm(c *gin.Context) {
+	if h.Intertrade == nil {
+		h.pageError(c, http.StatusNotFound, "This community is not in an intertrading circle.")
+		return
+	}
+	ctx := c.Request.Context()
+	action := c.Param("action")
+	var err error
+	switch action {
+	case "handshake":
+		_, err = h.Intertrade.Handshake(ctx)
+	case "reconcile":
+		_, err = h.Intertrade.Reconcile(ctx)
+	case "settle":
+		_, err = h.Intertrade.SettlePending(ctx)
+	default:
+		h.pageError(c, http.StatusNotFound, "Unknown action.")
+		return
+	}
+	if err != nil {
+		// A failed handshake is recorded and shown on the page.
+		h.logger().Warn("intertrading admin action", "action", action, "err", err)
+	}
+	c.Redirect(http.StatusSeeOther, "/admin/intertrade?notice="+action)
+}
