@@ -8,5 +8,6 @@ func commands(stdout io.Writer) []*command {
 		migrateCommand(stdout),
 		demoCommand(stdout), healthcheckCommand(stdout),
 		communityCommand(stdout), membersCommand(stdout),
+		categoriesCommand(stdout),
 	}
 }

@@ -45,6 +45,9 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives the language fallback and reindexing notes; may be nil.
 	Logger *slog.Logger
+	// KeepIndex skips reindexing for the language: for command-line tools,
+	// which must not reindex with a language other than the server's.
+	KeepIndex bool
 }
 
 // Service is the announcements and categories of one community.
@@ -79,6 +82,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Service, error) 
 		lang = FallbackLanguage
 	}
 	s.language = lang
+	if cfg.KeepIndex {
+		return s, nil
+	}
 	n, err := s.reindex(ctx)
 	if err != nil {
 		return nil, err
