@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -78,6 +79,7 @@ func (p ports) args() []string {
 // startRun starts deploy/run in its own process group and returns at once.
 func startRun(t *testing.T, varDir string, p ports, extra ...string) *runningCircle {
 	t.Helper()
+	unignoreSIGINT()
 	root := repoRoot(t)
 	args := append([]string{"--var", varDir}, p.args()...)
 	cmd := exec.Command(filepath.Join(root, "deploy", "run"), append(args, extra...)...)
@@ -119,6 +121,21 @@ func (r *runningCircle) waitReady(limit time.Duration) {
 		r.stop()
 		r.t.Fatalf("deploy/run not ready after %s\nstderr:\n%s\nstdout:\n%s", limit, r.errOut.String(), r.out.String())
 	}
+}
+
+var sigintOnce sync.Once
+
+// unignoreSIGINT makes sure deploy/run starts with SIGINT handled: a shell
+// cannot trap a signal that was ignored when it started, and children inherit
+// an ignored SIGINT (as when the tests run in the background). Notify installs
+// a handler instead, which exec resets to the default in the child. This
+// process ignored SIGINT before, and still does nothing with it.
+func unignoreSIGINT() {
+	sigintOnce.Do(func() {
+		if signal.Ignored(os.Interrupt) {
+			signal.Notify(make(chan os.Signal, 1), os.Interrupt)
+		}
+	})
 }
 
 // stop sends SIGINT, as Ctrl-C would, and waits for deploy/run to exit.
