@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sxp-network/sxp/ledger"
 	"github.com/sxp-network/sxp/migrations"
@@ -21,6 +24,7 @@ import (
 	"github.com/sxp-network/sxp/server/httpapi"
 	"github.com/sxp-network/sxp/server/intertrade"
 	"github.com/sxp-network/sxp/server/members"
+	"github.com/sxp-network/sxp/server/metrics"
 	"github.com/sxp-network/sxp/server/payments"
 )
 
@@ -36,7 +40,9 @@ type Server struct {
 	Announcements *announce.Service
 	Intertrade    *intertrade.Service // nil when the community runs alone
 	Handlers      *httpapi.Handlers
-	handler       http.Handler
+	// Registry holds the server's metrics, served on /metrics.
+	Registry *prometheus.Registry
+	handler  http.Handler
 }
 
 // New validates cfg and builds the services on pool. It does not migrate:
@@ -49,8 +55,11 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 		logger = slog.Default()
 	}
 	min, max, _ := cfg.Limits()
-	s := &Server{cfg: cfg, pool: pool, log: logger}
+	s := &Server{cfg: cfg, pool: pool, log: logger, Registry: prometheus.NewRegistry()}
+	s.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := metrics.New(s.Registry)
 	s.Ledger = ledger.New(pool, ledger.Options{})
+	s.Registry.MustRegister(metrics.NewCommunity(pool, s.Ledger, logger))
 	s.Members = members.New(pool, s.Ledger, members.Options{
 		Currency: cfg.Currency, DefaultMin: min, DefaultMax: max,
 		Approval: cfg.Registration == RegistrationApproval,
@@ -74,13 +83,15 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 	s.Handlers = &httpapi.Handlers{
 		Community: httpapi.Community{ID: cfg.CommunityID, Name: cfg.CommunityName, Currency: cfg.Money(),
 			PublicURL: cfg.PublicURL, Registration: cfg.Registration},
-		Members:       s.Members,
-		Payments:      s.Payments,
-		Announcements: s.Announcements,
-		Intertrade:    s.Intertrade,
-		Ready:         s.Ready,
-		Logger:        logger,
-		SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"),
+		Members:        s.Members,
+		Payments:       s.Payments,
+		Announcements:  s.Announcements,
+		Intertrade:     s.Intertrade,
+		Ready:          s.Ready,
+		Metrics:        m.HTTP,
+		MetricsHandler: promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}),
+		Logger:         logger,
+		SecureCookies:  strings.HasPrefix(cfg.PublicURL, "https://"),
 	}
 	s.handler = s.Handlers.Engine()
 	return s, nil

@@ -158,6 +158,11 @@ func TestHealth(t *testing.T) {
 			t.Errorf("%s: got %d %v, want 200", path, st, body)
 		}
 	}
+	st, text, _ := e.raw("", "GET", "/metrics", "")
+	if st != http.StatusOK || !strings.Contains(text, `sxp_http_requests_total{code="200",method="GET",route="/healthz"} 1`) ||
+		!strings.Contains(text, `sxp_community_members{status="active"} 0`) {
+		t.Errorf("metrics: got %d\n%s", st, text)
+	}
 	if _, err := e.pool.Exec(context.Background(), `UPDATE schema_migrations SET version = version - 1`); err != nil {
 		t.Fatal(err)
 	}

@@ -8,11 +8,13 @@ import (
 	"context"
 	"html/template"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/sxp-network/sxp/server/announce"
 	"github.com/sxp-network/sxp/server/intertrade"
 	"github.com/sxp-network/sxp/server/members"
+	"github.com/sxp-network/sxp/server/metrics"
 	"github.com/sxp-network/sxp/server/payments"
 )
 
@@ -39,8 +41,12 @@ type Handlers struct {
 
 	// Ready reports whether the server can serve (database reachable,
 	// schema current); /readyz answers 503 with its error.
-	Ready  func(ctx context.Context) error
-	Logger *slog.Logger
+	Ready func(ctx context.Context) error
+	// Metrics counts requests by route template; MetricsHandler serves
+	// /metrics. Both may be nil (no metrics).
+	Metrics        *metrics.HTTP
+	MetricsHandler http.Handler
+	Logger         *slog.Logger
 	// Now is the clock of cookies and pages; time.Now by default.
 	Now func() time.Time
 	// SecureCookies marks cookies Secure (when the public URL is https).

@@ -30,3 +30,12 @@ func (h *Handlers) notFound(c *gin.Context) {
 	}
 	h.pageError(c, http.StatusNotFound, "There is no page here.")
 }
+
+// serveMetrics serves the Prometheus metrics, when there are any.
+func (h *Handlers) serveMetrics(c *gin.Context) {
+	if h.MetricsHandler == nil {
+		writeError(c, http.StatusNotFound, "not_found", "this server has no metrics", "")
+		return
+	}
+	h.MetricsHandler.ServeHTTP(c.Writer, c.Request)
+}

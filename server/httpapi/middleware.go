@@ -144,6 +144,9 @@ func (h *Handlers) logRequests(c *gin.Context) {
 	start := time.Now()
 	c.Next()
 	route := c.FullPath()
+	if h.Metrics != nil {
+		h.Metrics.Observe(route, c.Request.Method, c.Writer.Status(), time.Since(start))
+	}
 	if route == "" {
 		route = "unmatched"
 	}

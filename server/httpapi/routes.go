@@ -22,6 +22,7 @@ func (h *Handlers) Engine() *gin.Engine {
 
 	r.GET("/healthz", h.healthz)
 	r.GET("/readyz", h.readyz)
+	r.GET("/metrics", h.serveMetrics) // Prometheus text format
 
 	api := r.Group("/api/v1")
 	api.POST("/members", h.register)     // {"username","password","display_name"}
