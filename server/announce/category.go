@@ -91,11 +91,20 @@ func (s *Service) CreateCategory(ctx context.Context, slug, name string) (Catego
 // UpdateCategory renames a category or changes its slug (unset fields stay);
 // renaming reindexes its announcements. Admins only: the caller checks.
 func (s *Service) UpdateCategory(ctx context.Context, slug string, newSlug, newName Field[string]) (Category, error) {
-	cur, err := s.Category(ctx, slug)
+	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return Category{}, err
+		return Category{}, storageError("update category", err)
 	}
-	c := cur
+	defer tx.Rollback(ctx)
+	var c Category
+	err = tx.QueryRow(ctx, `SELECT id, slug, name FROM announcement_categories WHERE slug = $1 FOR UPDATE`, slug).
+		Scan(&c.ID, &c.Slug, &c.Name)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Category{}, &Error{Code: CodeNotFound, Message: "no category " + quote(slug)}
+	}
+	if err != nil {
+		return Category{}, storageError("update category", err)
+	}
 	if newSlug.Set {
 		c.Slug = strings.TrimSpace(newSlug.Value)
 	}
@@ -105,13 +114,12 @@ func (s *Service) UpdateCategory(ctx context.Context, slug string, newSlug, newN
 	if err := CheckCategory(c.Slug, c.Name); err != nil {
 		return Category{}, err
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE announcement_categories SET slug = $2, name = $3 WHERE id = $1`,
-		c.ID, c.Slug, c.Name)
-	if err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE announcement_categories SET slug = $2, name = $3 WHERE id = $1`,
+		c.ID, c.Slug, c.Name); err != nil {
 		return Category{}, storageError("update category", err)
 	}
-	if tag.RowsAffected() == 0 {
-		return Category{}, &Error{Code: CodeNotFound, Message: "no category " + quote(slug)}
+	if err := tx.Commit(ctx); err != nil {
+		return Category{}, storageError("update category", err)
 	}
 	return c, nil
 }

@@ -199,3 +199,42 @@ func TestSearchBadQuery(t *testing.T) {
 		})
 	}
 }
+
+// TestSearchWeights checks the weights alone: the oldest matches in its
+// title (A), then the category's name (B), the description (C) and the
+// place (D), each newer than the one before, so only the weights can put
+// them in this order.
+func TestSearchWeights(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, err := f.svc.CreateCategory(ctx, "harbour", "Harbour"); err != nil {
+		t.Fatalf("CreateCategory: %v", err)
+	}
+	drafts := []announce.Draft{
+		{Kind: announce.Offer, Title: "Harbour boat trips", Category: "transport"},
+		{Kind: announce.Offer, Title: "Fishing nets", Category: "harbour"},
+		{Kind: announce.Offer, Title: "Rowing lessons", Description: "We meet at the harbour.", Category: "skills"},
+		{Kind: announce.Offer, Title: "Room with a view", Category: "housing", Place: "Harbour"},
+		{Kind: announce.Offer, Title: "Sea shanties", Category: "skills"},
+	}
+	for i, d := range drafts {
+		f.clock.Set(base.Add(time.Duration(i) * time.Hour))
+		if _, err := f.svc.Create(ctx, f.alice, d); err != nil {
+			t.Fatalf("Create %d: %v", i+1, err)
+		}
+	}
+	page, err := f.svc.Search(ctx, announce.Query{Text: "harbours"})
+	if err != nil {
+		t.Fatalf("Search: %v", err)
+	}
+	if got, want := ids(page), []int64{1, 2, 3, 4}; !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v%s", got, want, ranks(page))
+	}
+	// ts_rank_cd's default weights: A 1.0, B 0.4, C 0.2, D 0.1.
+	for i, want := range []float64{1.0, 0.4, 0.2, 0.1} {
+		if got := page.Announcements[i].Rank; math.Abs(got-want) > 1e-6 {
+			t.Errorf("rank of %d: got %v, want %v", i+1, got, want)
+		}
+	}
+}
