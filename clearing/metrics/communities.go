@@ -21,6 +21,11 @@ const (
 	IntegrityUnknown  = "unknown"  // no report yet
 )
 
+// RelayFailureCodes are the CXP codes of an intertrade voided because of
+// its relay: the payee's server refused the circle's signature (20), its
+// limits (24) or the transaction (25), or could not be reached (26).
+var RelayFailureCodes = []string{"20", "24", "25", "26"}
+
 // Communities is a prometheus.Collector that reads every community's state
 // from the database at each scrape, so the values are exact and survive
 // restarts. Intertrade counts and volumes count posted intertrades only,
@@ -157,12 +162,23 @@ func (m *Communities) collectIntertrades(ctx context.Context, ch chan<- promethe
 	if err != nil {
 		return fmt.Errorf("metrics: failed intertrades: %w", err)
 	}
+	// Every community has a series for each relay failure code from the
+	// start, zero until it happens, so that rate() and alerts see the first one.
+	failed := map[[2]string]int64{}
+	for id := range known {
+		for _, code := range RelayFailureCodes {
+			failed[[2]string{id, code}] = 0
+		}
+	}
 	var code, n int64
 	if _, err := pgx.ForEachRow(rows, []any{&id, &code, &n}, func() error {
-		ch <- prometheus.MustNewConstMetric(m.failures, prometheus.CounterValue, float64(n), id, strconv.FormatInt(code, 10))
+		failed[[2]string{id, strconv.FormatInt(code, 10)}] += n
 		return nil
 	}); err != nil {
 		return fmt.Errorf("metrics: failed intertrades: %w", err)
+	}
+	for k, n := range failed {
+		ch <- prometheus.MustNewConstMetric(m.failures, prometheus.CounterValue, float64(n), k[0], k[1])
 	}
 
 	var open int64
