@@ -285,17 +285,21 @@ type intertradePaymentJSON struct {
 	Amount         string    `json:"amount"`
 	Currency       string    `json:"currency"`
 	Quantity       string    `json:"quantity"` // base units the circle moved
-	Rate           string    `json:"rate"`     // our rate used (ticks)
+	Ticks          string    `json:"ticks"`    // our rate used
 	Description    string    `json:"description"`
 	IdempotencyKey string    `json:"idempotency_key"`
-	Message        string    `json:"message,omitempty"` // the outcome in plain words
+	TempID         string    `json:"temp_id"`
+	CXPCode        int       `json:"cxp_code"`          // the circle's answer code (0: confirmed or no answer yet)
+	Message        string    `json:"message,omitempty"` // the circle's message, as received
+	Reason         string    `json:"reason"`            // the outcome in plain words
 	CreatedAt      time.Time `json:"created_at"`
 }
 
 func (h *Handlers) intertradeView(from string, p intertrade.Payment) intertradePaymentJSON {
 	return intertradePaymentJSON{ID: p.ID, Status: string(p.State), From: from, To: p.To, Amount: h.Community.Currency.Format(p.Amount),
-		Currency: h.Community.Currency.Code, Quantity: string(p.Quantity), Rate: string(p.Ticks), Description: p.Description,
-		IdempotencyKey: p.IdempotencyKey, Message: p.Reason, CreatedAt: p.CreatedAt.UTC()}
+		Currency: h.Community.Currency.Code, Quantity: string(p.Quantity), Ticks: string(p.Ticks), Description: p.Description,
+		IdempotencyKey: p.IdempotencyKey, TempID: p.TempID, CXPCode: int(p.CXP), Message: p.Message, Reason: p.Reason,
+		CreatedAt: p.CreatedAt.UTC()}
 }
 
 type requestJSON struct {
