@@ -130,11 +130,17 @@ func (s *Service) CheckIntegrity(ctx context.Context) (IntegrityReport, error) {
 	return rep, nil
 }
 
-// Reconcile handshakes for a fresh circle balance, then checks integrity.
+// Reconcile handshakes for a fresh circle balance, reports our balance to
+// the circle (a prepare, which the circle checks on its side), then checks
+// integrity.
 // A circle that cannot be reached leaves the last known balance in use.
 func (s *Service) Reconcile(ctx context.Context) (IntegrityReport, error) {
 	if _, err := s.Handshake(ctx); err != nil {
 		s.log.Warn("handshake before the integrity check failed", "err", err)
+	} else if _, err := s.client.Prepare(ctx, s.prepareRequest(ctx)); err != nil {
+		// The prepare reports our import/export balance to the circle,
+		// which checks it against the virtual customer on its side.
+		s.log.Warn("reporting our balance to the circle failed", "err", err)
 	}
 	return s.CheckIntegrity(ctx)
 }

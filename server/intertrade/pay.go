@@ -182,9 +182,10 @@ func (s *Service) settle(ctx context.Context, it Intertrade, resp cxp.Transactio
 		if undelivered(callErr) {
 			return s.fail(ctx, it, it.HoldID, callErr)
 		}
-		// A CXP answer is final, except code 7, which the client also
-		// gives for an answer it could not read.
-		if e, ok := cxp.AsError(callErr); ok && e.Code != cxp.CodeDiagnostics {
+		// A CXP answer is final, except code 7 (the client also gives it
+		// for an answer it could not read) and 27 (the circle says, among
+		// others, that the transaction is still being relayed).
+		if e, ok := cxp.AsError(callErr); ok && e.Code != cxp.CodeDiagnostics && e.Code != cxp.CodeOther {
 			return s.fail(ctx, it, it.HoldID, callErr)
 		}
 		// No answer: the circle may have written it. Keep the hold; Run
