@@ -812,3 +812,145 @@ func TestPages(t *testing.T) {
 		t.Fatalf("after logout: got %d, want 303", st)
 	}
 }
+
+// browser is a cookie-keeping client that does not follow redirects.
+type browser struct {
+	t    *testing.T
+	base string
+	c    *http.Client
+	csrf string
+}
+
+func (e *env) browser(user string) *browser {
+	jar, _ := cookiejar.New(nil)
+	b := &browser{t: e.t, base: e.http.URL, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	_, html := b.get("/login")
+	b.csrf = b.csrfOf(html)
+	if st, _ := b.post("/login", url.Values{"username": {user}, "password": {"password-" + user}}); st != http.StatusSeeOther {
+		e.t.Fatalf("browser login %s: got %d", user, st)
+	}
+	_, html = b.get("/")
+	b.csrf = b.csrfOf(html)
+	return b
+}
+
+func (b *browser) get(path string) (int, string) {
+	b.t.Helper()
+	resp, err := b.c.Get(b.base + path)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(raw)
+}
+
+// post sends a form with the browser's CSRF token.
+func (b *browser) post(path string, form url.Values) (int, string) {
+	b.t.Helper()
+	form.Set("csrf", b.csrf)
+	resp, err := b.c.PostForm(b.base+path, form)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(raw)
+}
+
+func (b *browser) csrfOf(html string) string {
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(html)
+	if m == nil {
+		b.t.Fatalf("no csrf token in %s", html)
+	}
+	return m[1]
+}
+
+func TestBillsAndAdminPages(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *server.Config) { c.Registration = "approval" })
+	e.member("root", members.RoleAdmin)
+	e.member("alice", members.RoleMember)
+	e.member("bob", members.RoleMember)
+	alice, bob, root := e.browser("alice"), e.browser("bob"), e.browser("root")
+
+	if st, html := alice.post("/requests", url.Values{"from": {"bob"}, "amount": {"4.00"}, "description": {"honey"}}); st != 200 || !strings.Contains(html, "Sent a bill of 4.00 to bob") {
+		t.Fatalf("bill: got %d", st)
+	}
+	st, html := bob.get("/requests")
+	m := regexp.MustCompile(`action="/requests/(\d+)/accept"`).FindStringSubmatch(html)
+	if st != 200 || m == nil || !strings.Contains(html, "honey") {
+		t.Fatalf("bob's bills: got %d, want an accept button for honey\n%s", st, html)
+	}
+	if st, html = bob.post("/requests/"+m[1]+"/accept", url.Values{}); st != 200 || !strings.Contains(html, "Paid bill "+m[1]) {
+		t.Fatalf("accept: got %d %s", st, html)
+	}
+	if st, _ = alice.post("/requests/"+m[1]+"/cancel", url.Values{}); st != http.StatusConflict {
+		t.Fatalf("cancel a paid bill: got %d, want 409", st)
+	}
+	if st, _ = bob.post("/requests/"+m[1]+"/explode", url.Values{}); st != http.StatusNotFound {
+		t.Fatalf("unknown action: got %d, want 404", st)
+	}
+	if got := e.balances("alice", "bob"); !equal(got, []string{"4.00", "-4.00"}) {
+		t.Fatalf("balances: got %v", got)
+	}
+	// Home shows the newest line first.
+	bob.post("/pay", url.Values{"to": {"alice"}, "amount": {"1.00"}, "description": {"tip"}, "key": {"h1"}})
+	_, html = bob.get("/")
+	if i, j := strings.Index(html, "tip"), strings.Index(html, "honey"); i < 0 || j < 0 || i > j || !strings.Contains(html, "-5.00 LEAF") {
+		t.Fatalf("home: got tip at %d, honey at %d, want tip first and balance -5.00\n%s", i, j, html)
+	}
+
+	// Admin page: a pending registration, approved; limits; block.
+	e.call("", "POST", "/api/v1/members", `{"username":"carol","password":"password-carol"}`)
+	if st, html = root.get("/admin/members"); st != 200 || !strings.Contains(html, `action="/admin/members/carol/approve"`) {
+		t.Fatalf("admin page: got %d", st)
+	}
+	if st, html = root.post("/admin/members/carol/approve", url.Values{}); st != 200 || !strings.Contains(html, "Done: approve carol") {
+		t.Fatalf("approve: got %d", st)
+	}
+	if st, _ = root.post("/admin/members/alice/limits", url.Values{"min": {"-20"}, "max": {"3.00"}}); st != http.StatusUnprocessableEntity {
+		t.Fatalf("limits below alice's balance 5.00: got %d, want 422", st)
+	}
+	if st, _ = root.post("/admin/members/alice/limits", url.Values{"min": {"-20"}, "max": {"abc"}}); st != http.StatusBadRequest {
+		t.Fatalf("bad limits: got %d, want 400", st)
+	}
+	if st, _ = root.post("/admin/members/alice/limits", url.Values{"min": {"-20"}, "max": {"30"}}); st != 200 {
+		t.Fatalf("limits: got %d", st)
+	}
+	if st, _ = root.post("/admin/members/root/block", url.Values{}); st != http.StatusBadRequest {
+		t.Fatalf("block myself: got %d, want 400", st)
+	}
+	if st, _ = root.post("/admin/members/bob/block", url.Values{}); st != 200 {
+		t.Fatalf("block: got %d", st)
+	}
+	if st, _ = bob.get("/"); st != http.StatusSeeOther {
+		t.Fatalf("blocked bob's page: got %d, want 303 to /login", st)
+	}
+	if st, _ = alice.get("/admin/members"); st != http.StatusForbidden {
+		t.Fatalf("admin page as alice: got %d, want 403", st)
+	}
+	if st, _ = alice.post("/admin/members/carol/block", url.Values{}); st != http.StatusForbidden {
+		t.Fatalf("admin form as alice: got %d, want 403", st)
+	}
+	_, body := e.call("root", "GET", "/api/v1/admin/members/alice", "")
+	if acc := body["account"].(map[string]any); acc["min"] != "-20.00" || acc["max"] != "30.00" {
+		t.Fatalf("alice's limits: got %v", acc)
+	}
+	_, body = e.call("root", "GET", "/api/v1/admin/members/carol", "")
+	if body["status"] != "active" {
+		t.Fatalf("carol: got %v, want active", body["status"])
+	}
+	// Profile with a public key.
+	key := "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
+	if st, html = alice.post("/profile", url.Values{"display_name": {"Alice G"}, "bio": {"bees"}, "contact": {"hive 3"}, "public_key": {key}}); st != 200 || !strings.Contains(html, "Saved.") {
+		t.Fatalf("profile: got %d", st)
+	}
+	if st, _ = alice.post("/profile", url.Values{"display_name": {"Alice G"}, "public_key": {"short"}}); st != 400 {
+		t.Fatalf("bad key: got %d, want 400", st)
+	}
+	_, body = e.call("alice", "GET", "/api/v1/me", "")
+	if body["display_name"] != "Alice G" || body["public_key"] != key || body["bio"] != "bees" {
+		t.Fatalf("profile after the bad key: got %v", body)
+	}
+}

@@ -106,7 +106,7 @@ func (h *Handlers) homePage(c *gin.Context) {
 	ctx := c.Request.Context()
 	m := currentMember(c)
 	p := h.newPage(c, h.Community.Name)
-	st, err := h.Payments.Statement(ctx, m, payments.StatementQuery{From: h.now().AddDate(0, 0, -90), Limit: 1000})
+	acc, recent, err := h.Payments.Recent(ctx, m, h.now().AddDate(0, 0, -90), 10)
 	if err != nil {
 		h.pageError(c, h.pageRefusal(c, &p, err), p.Error)
 		return
@@ -116,12 +116,7 @@ func (h *Handlers) homePage(c *gin.Context) {
 		h.pageError(c, h.pageRefusal(c, &p, err), p.Error)
 		return
 	}
-	recent := st.Lines
-	if len(recent) > 10 {
-		recent = recent[len(recent)-10:]
-	}
-	reverse(recent)
-	p.Data = homeData{Account: st.Account, Recent: recent, Incoming: len(bills)}
+	p.Data = homeData{Account: acc, Recent: recent, Incoming: len(bills)}
 	h.render(c, http.StatusOK, "home.html", p)
 }
 
@@ -336,9 +331,18 @@ func (h *Handlers) profilePage(c *gin.Context) {
 func (h *Handlers) profileForm(c *gin.Context) {
 	p := h.newPage(c, "Profile")
 	ctx := c.Request.Context()
-	m, err := h.Members.UpdateProfile(ctx, p.Member.ID, members.Profile{DisplayName: c.PostForm("display_name"), Bio: c.PostForm("bio"), Contact: c.PostForm("contact")})
-	if err == nil && strings.TrimSpace(c.PostForm("public_key")) != base64Key(p.Member.PublicKey) {
-		m, err = h.Members.SetPublicKey(ctx, p.Member.ID, c.PostForm("public_key"))
+	key := strings.TrimSpace(c.PostForm("public_key"))
+	keyChanged := key != base64Key(p.Member.PublicKey)
+	var err error
+	if keyChanged && key != "" {
+		_, err = members.ParsePublicKey(key) // check before changing anything
+	}
+	var m members.Member
+	if err == nil {
+		m, err = h.Members.UpdateProfile(ctx, p.Member.ID, members.Profile{DisplayName: c.PostForm("display_name"), Bio: c.PostForm("bio"), Contact: c.PostForm("contact")})
+	}
+	if err == nil && keyChanged {
+		m, err = h.Members.SetPublicKey(ctx, p.Member.ID, key)
 	}
 	if err != nil {
 		h.render(c, h.pageRefusal(c, &p, err), "profile.html", p)
@@ -347,10 +351,4 @@ func (h *Handlers) profileForm(c *gin.Context) {
 	p.Member = &m
 	p.Notice = "Saved."
 	h.render(c, http.StatusOK, "profile.html", p)
-}
-
-func reverse[T any](s []T) {
-	for i, j := 0, len(s)-1; i < j; i, j = i+1, j-1 {
-		s[i], s[j] = s[j], s[i]
-	}
 }

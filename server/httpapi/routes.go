@@ -52,15 +52,6 @@ func (h *Handlers) Engine() *gin.Engine {
 	admin.PUT("/members/:username/role", h.adminRole)     // {"role":"member|admin"}
 	admin.GET("/members/:username/statement", h.adminStatement)
 	// announcements routes
-	me.GET("/announcements", h.listAnnouncements) // ?q&kind&category&member&min_price&max_price&lat&lon&radius_km&include_inactive&origin&limit&offset
-	me.POST("/announcements", h.createAnnouncement)
-	me.GET("/announcements/:id", h.announcement)
-	me.PATCH("/announcements/:id", h.updateAnnouncement)  // author or admin
-	me.DELETE("/announcements/:id", h.deleteAnnouncement) // author or admin
-	me.GET("/categories", h.categories)
-	admin.POST("/categories", h.adminCreateCategory)        // {"slug","name"}
-	admin.PATCH("/categories/:slug", h.adminUpdateCategory) // {"slug"?,"name"?}
-	admin.DELETE("/categories/:slug", h.adminDeleteCategory)
 	// intertrading routes
 
 	r.GET("/login", h.loginPage)
@@ -83,18 +74,6 @@ func (h *Handlers) Engine() *gin.Engine {
 	adminPages.GET("/members", h.adminMembersPage)
 	adminPages.POST("/members/:username/:action", h.adminMemberForm) // approve | block | unblock | limits | role
 	// announcements pages
-	pages.GET("/offers", h.offersPage) // browse and search
-	pages.GET("/offers/new", h.newOfferPage)
-	pages.POST("/offers/new", h.newOfferForm)
-	pages.GET("/offers/:id", h.offerPage)
-	pages.GET("/offers/:id/edit", h.editOfferPage)
-	pages.POST("/offers/:id/edit", h.editOfferForm)
-	pages.POST("/offers/:id/close", h.closeOfferForm)
-	pages.POST("/offers/:id/reopen", h.reopenOfferForm)
-	pages.POST("/offers/:id/delete", h.deleteOfferForm)
-	adminPages.GET("/categories", h.adminCategoriesPage)
-	adminPages.POST("/categories", h.adminCategoryForm)                     // add
-	adminPages.POST("/categories/:slug/:action", h.adminCategoryActionForm) // rename | delete
 	// intertrading pages
 
 	return r

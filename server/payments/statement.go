@@ -95,7 +95,39 @@ func counterpartyName(l ledger.StatementLine, names map[ledger.AccountID]string)
 	if n := l.Metadata["counterparty"]; n != "" {
 		return n
 	}
+	if l.Metadata["kind"] == "intertrade" {
+		// The intertrade service records the remote party as "to" (a
+		// payment out, e.g. "bob@acorn") or "from" (a relay in).
+		if n := l.Metadata[map[bool]string{true: "to", false: "from"}[l.Metadata["direction"] == "out"]]; n != "" {
+			return n
+		}
+	}
 	return names[l.Counterparty]
+}
+
+// Recent returns the last n lines of m's statement since since, newest
+// first, and m's account.
+func (s *Service) Recent(ctx context.Context, m members.Member, since time.Time, n int) (ledger.Account, []StatementLine, error) {
+	q := StatementQuery{From: since, Limit: 1000}
+	var tail []StatementLine
+	for {
+		st, err := s.Statement(ctx, m, q)
+		if err != nil {
+			return ledger.Account{}, nil, err
+		}
+		tail = append(tail, st.Lines...)
+		if len(tail) > n {
+			tail = tail[len(tail)-n:]
+		}
+		if st.Next == 0 {
+			out := make([]StatementLine, len(tail))
+			for i, l := range tail {
+				out[len(tail)-1-i] = l
+			}
+			return st.Account, out, nil
+		}
+		q.After = st.Next
+	}
 }
 
 // names fills in the names of the counterparties of lines not yet known.
