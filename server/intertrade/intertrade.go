@@ -170,8 +170,9 @@ func (s *Service) Start(ctx context.Context) error {
 	return nil
 }
 
-// Run handshakes, checks integrity and settles unconfirmed payments every
-// Interval until ctx ends.
+// Run settles unconfirmed payments, then reconciles with the circle
+// (handshake, balance report, integrity check) every Interval until ctx
+// ends. Start has handshaked once already.
 func (s *Service) Run(ctx context.Context) {
 	t := time.NewTicker(s.cfg.Interval)
 	defer t.Stop()
@@ -181,18 +182,13 @@ func (s *Service) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if _, err := s.Handshake(ctx); err != nil && ctx.Err() == nil {
-			s.log.Warn("handshake with the circle failed", "err", err)
-		}
 		if n, err := s.SettlePending(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("settling unconfirmed payments failed", "err", err)
 		} else if n > 0 {
 			s.log.Info("settled unconfirmed payments", "count", n)
 		}
-		if rep, err := s.CheckIntegrity(ctx); err != nil && ctx.Err() == nil {
+		if _, err := s.Reconcile(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("integrity check failed to run", "err", err)
-		} else if err == nil && !rep.OK {
-			s.log.Error("intertrading integrity mismatch", "problems", rep.Problems)
 		}
 	}
 }
