@@ -52,7 +52,23 @@ func (h *Handlers) Engine() *gin.Engine {
 	admin.PUT("/members/:username/role", h.adminRole)     // {"role":"member|admin"}
 	admin.GET("/members/:username/statement", h.adminStatement)
 	// announcements routes
+	me.GET("/announcements", h.listAnnouncements) // ?q&kind&category&member&min_price&max_price&lat&lon&radius_km&include_inactive&origin&limit&offset
+	me.POST("/announcements", h.createAnnouncement)
+	me.GET("/announcements/:id", h.announcement)
+	me.PATCH("/announcements/:id", h.updateAnnouncement)  // author or admin
+	me.DELETE("/announcements/:id", h.deleteAnnouncement) // author or admin
+	me.GET("/categories", h.categories)
+	admin.POST("/categories", h.adminCreateCategory)        // {"slug","name"}
+	admin.PATCH("/categories/:slug", h.adminUpdateCategory) // {"slug"?,"name"?}
+	admin.DELETE("/categories/:slug", h.adminDeleteCategory)
 	// intertrading routes
+	r.PUT("/transactions", h.receiveRelay)                     // CXP relay from the circle, signed by it
+	me.GET("/intertrade/communities", h.intertradeCommunities) // the circle's other communities
+	admin.GET("/intertrade", h.adminIntertrade)                // config, import/export, last handshake, integrity
+	admin.GET("/intertrade/history", h.adminIntertradeHistory) // ?state&direction&before&limit
+	admin.POST("/intertrade/handshake", h.adminIntertradeHandshake)
+	admin.POST("/intertrade/reconcile", h.adminIntertradeReconcile)
+	admin.POST("/intertrade/settle", h.adminIntertradeSettle)
 
 	r.GET("/login", h.loginPage)
 	r.POST("/login", h.loginForm)
@@ -74,7 +90,21 @@ func (h *Handlers) Engine() *gin.Engine {
 	adminPages.GET("/members", h.adminMembersPage)
 	adminPages.POST("/members/:username/:action", h.adminMemberForm) // approve | block | unblock | limits | role
 	// announcements pages
+	pages.GET("/offers", h.offersPage) // browse and search
+	pages.GET("/offers/new", h.newOfferPage)
+	pages.POST("/offers/new", h.newOfferForm)
+	pages.GET("/offers/:id", h.offerPage)
+	pages.GET("/offers/:id/edit", h.editOfferPage)
+	pages.POST("/offers/:id/edit", h.editOfferForm)
+	pages.POST("/offers/:id/close", h.closeOfferForm)
+	pages.POST("/offers/:id/reopen", h.reopenOfferForm)
+	pages.POST("/offers/:id/delete", h.deleteOfferForm)
+	adminPages.GET("/categories", h.adminCategoriesPage)
+	adminPages.POST("/categories", h.adminCategoryForm)                     // add
+	adminPages.POST("/categories/:slug/:action", h.adminCategoryActionForm) // rename | delete
 	// intertrading pages
+	adminPages.GET("/intertrade", h.adminIntertradePage)
+	adminPages.POST("/intertrade/:action", h.adminIntertradeForm) // handshake | reconcile | settle
 
 	return r
 }
