@@ -56,7 +56,7 @@ func TestDecimalMinor(t *testing.T) {
 		{"1 ", 2, 0, CodeType, "number"},
 		{"1,5", 2, 0, CodeType, "number"},
 		{"0." + strings.Repeat("0", 62) + "1", 2, 0, CodeType, "number"}, // 65 characters: longer than MaxDecimalLen
-		{"1." + strings.Repeat("0", 61), 2, 100, OK, ""},                // 64 characters
+		{"1." + strings.Repeat("0", 61), 2, 100, OK, ""},                 // 64 characters
 		{"", 2, 0, CodeMissingField, ""},
 	}
 	for _, tt := range tests {

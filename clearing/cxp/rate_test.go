@@ -21,14 +21,14 @@ func TestToBase(t *testing.T) {
 		{"0 stays 0", 0, 2, "3", 2, 0, OK},
 		{"different divisions", 7, 0, "1.5", 2, 1050, OK},
 		{"to fewer divisions", 1234, 2, "1", 0, 12, OK},
-		{"half rounds away from zero", 1, 2, "0.5", 2, 1, OK},             // 0.005 → 0.01
+		{"half rounds away from zero", 1, 2, "0.5", 2, 1, OK},            // 0.005 → 0.01
 		{"negative half rounds away from zero", -1, 2, "0.5", 2, -1, OK}, // -0.005 → -0.01
 		{"below half rounds down", 1, 2, "0.499999", 2, 0, OK},
 		{"above half rounds up", 1, 2, "0.500001", 2, 1, OK},
 		{"one third", 100, 2, "0.333333", 2, 33, OK},
 		{"two thirds", 100, 2, "0.666667", 2, 67, OK},
 		{"rate with exponent", 100, 2, "25e-1", 2, 250, OK},
-		{"large exact", math.MaxInt64 / 4, 2, "2", 2, math.MaxInt64/4*2, OK},
+		{"large exact", math.MaxInt64 / 4, 2, "2", 2, math.MaxInt64 / 4 * 2, OK},
 		{"overflow", math.MaxInt64, 2, "2", 2, 0, CodeInvalidField},
 		{"zero rate", 100, 2, "0", 2, 0, CodeSign},
 		{"negative rate", 100, 2, "-1", 2, 0, CodeSign},
@@ -62,7 +62,7 @@ func TestFromBase(t *testing.T) {
 		{"rate 0.5 doubles", 1000, 2, "0.5", 2, 2000},
 		{"one third rounds down", 100, 2, "3", 2, 33},
 		{"two thirds rounds up", 200, 2, "3", 2, 67},
-		{"half rounds away from zero", 1, 2, "2", 2, 1},   // 0.005 → 0.01
+		{"half rounds away from zero", 1, 2, "2", 2, 1},     // 0.005 → 0.01
 		{"negative half away from zero", -1, 2, "2", 2, -1}, // -0.005 → -0.01
 		{"negative", -1000, 2, "4", 2, -250},
 		{"to a currency without decimals", 150, 2, "1", 0, 2}, // 1.5 → 2
