@@ -52,6 +52,7 @@ type Policy struct {
 }
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+var percentPattern = regexp.MustCompile(`^\d{1,6}(\.\d{1,6})?$`)
 var unitPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,16}$`)
 
 const circleColumns = `id, name, unit, divisions, rate_policy, limit_policy, limit_per_member,
@@ -140,12 +141,15 @@ func (h *House) SetPolicy(ctx context.Context, actor string, p Policy) (Circle, 
 	if p.LimitPerMember < 0 || p.LimitFloor < 0 {
 		return Circle{}, invalid("limit_per_member", "limits must not be negative")
 	}
-	for field, v := range map[string]*string{"limit_percent": &p.LimitPercent, "float_band_percent": &p.FloatBandPercent, "float_step_percent": &p.FloatStepPercent} {
+	if p.LimitPercent != "" && !percentPattern.MatchString(p.LimitPercent) {
+		return Circle{}, invalid("limit_percent", "%q is not a decimal percentage", p.LimitPercent)
+	}
+	for field, v := range map[string]*string{"float_band_percent": &p.FloatBandPercent, "float_step_percent": &p.FloatStepPercent} {
 		if *v == "" {
 			continue
 		}
-		if _, err := ParseTicks(*v); err != nil {
-			return Circle{}, invalid(field, "%q is not a positive decimal", *v)
+		if _, err := ParseTicks(*v); err != nil || !percentPattern.MatchString(*v) {
+			return Circle{}, invalid(field, "%q is not a positive decimal percentage", *v)
 		}
 	}
 	if p.RatioPercent != "" {

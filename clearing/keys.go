@@ -37,6 +37,9 @@ func fingerprint(key string) string {
 }
 
 func (h *House) seal(communityID, key string) ([]byte, error) {
+	if h.aead == nil {
+		return nil, errNoSecret
+	}
 	nonce := make([]byte, h.aead.NonceSize())
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, fmt.Errorf("clearing: seal key: %w", err)
@@ -45,6 +48,9 @@ func (h *House) seal(communityID, key string) ([]byte, error) {
 }
 
 func (h *House) open(communityID string, sealed []byte) ([]byte, error) {
+	if h.aead == nil {
+		return nil, errNoSecret
+	}
 	n := h.aead.NonceSize()
 	if len(sealed) < n {
 		return nil, errors.New("clearing: sealed key too short")

@@ -30,8 +30,13 @@ type Options struct {
 	// Ready reports whether the server can serve (database reachable,
 	// migrations current); nil means always ready.
 	Ready  func(ctx context.Context) error
-	Logger *slog.Logger
-	Now    func() time.Time
+	// Observe, when set, is told of every request (route template, method,
+	// status, duration), e.g. for Prometheus.
+	Observe func(route, method string, status int, d time.Duration)
+	// Metrics, when set, is served at GET /metrics.
+	Metrics http.Handler
+	Logger  *slog.Logger
+	Now     func() time.Time
 }
 
 // Server serves the clearing house's HTTP API.
@@ -78,6 +83,9 @@ func (s *Server) Handler() http.Handler {
 
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
+	if s.opts.Metrics != nil {
+		r.GET("/metrics", gin.WrapH(s.opts.Metrics))
+	}
 
 	// CXP Intertrading API 1.0, signed by member communities.
 	r.POST("/server", s.signed(s.handshake))
@@ -123,6 +131,9 @@ func (s *Server) logRequests(c *gin.Context) {
 	route := c.FullPath()
 	if route == "" {
 		route = "unmatched"
+	}
+	if s.opts.Observe != nil {
+		s.opts.Observe(route, c.Request.Method, c.Writer.Status(), time.Since(start))
 	}
 	level := slog.LevelInfo
 	if c.Writer.Status() >= 500 {

@@ -6,6 +6,7 @@ import "io"
 func commands(stdout io.Writer) []*command {
 	return []*command{
 		migrateCommand(stdout),
+		clearingCommand(stdout), adminCommand(stdout), cxpCommand(stdout),
 		demoCommand(stdout), healthcheckCommand(stdout),
 		communityCommand(stdout), membersCommand(stdout),
 		categoriesCommand(stdout),
