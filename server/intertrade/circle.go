@@ -51,6 +51,7 @@ func (s *Service) Handshake(ctx context.Context) (HandshakeResult, error) {
 		res.OK = true
 		res.AccountStatus, res.Balance, res.Min, res.Max = resp.AccountStatus, resp.Balance, resp.Min, resp.Max
 		res.Count, res.Keymatch, res.Ticks, res.Message = resp.Count, resp.Keymatch, resp.Ticks, resp.Message
+		s.learnBase(resp.Min)
 		if res.Ticks != "" && cxp.ValidateRate("ticks", res.Ticks) == nil {
 			s.mu.Lock()
 			s.ticks = res.Ticks
@@ -258,8 +259,8 @@ func (s *Service) prepareRequest(ctx context.Context) cxp.PrepareRequest {
 	}
 	ok := sums.AccountBalance == sums.LocalSum
 	return cxp.PrepareRequest{
-		Volume:    cxp.FromMinor(sums.Volume, s.cfg.BaseDivisions),
+		Volume:    cxp.FromMinor(sums.Volume, s.base()),
 		Integrity: &ok,
-		Balance:   cxp.FromMinor(sums.BaseSum, s.cfg.BaseDivisions),
+		Balance:   cxp.FromMinor(sums.BaseSum, s.base()),
 	}
 }

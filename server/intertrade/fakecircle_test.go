@@ -35,6 +35,7 @@ type fakeCircle struct {
 
 	mu          sync.Mutex
 	ticks       cxp.Decimal // the rate in force it answers
+	div         int         // its base unit's decimal places
 	balance     int64       // our virtual customer, base minor units
 	spendLimit  cxp.Decimal
 	refuseTry   cxp.Code      // answer to really=false (0: accept)
@@ -49,7 +50,7 @@ type fakeCircle struct {
 
 func newFakeCircle(t *testing.T) *fakeCircle {
 	f := &fakeCircle{
-		t: t, ticks: "1", spendLimit: "1000.00", written: map[string]cxp.TransactionResponse{},
+		t: t, ticks: "1", div: 2, spendLimit: "1000.00", written: map[string]cxp.TransactionResponse{},
 		ver: cxp.Verifier{Keys: cxp.StaticKeys{"leaf": {[]byte(testKey)}}, Nonces: &cxp.MemoryNonces{}},
 	}
 	mux := http.NewServeMux()
@@ -95,7 +96,7 @@ func (f *fakeCircle) handshake(w http.ResponseWriter, r *http.Request) {
 	f.handshakes = append(f.handshakes, req)
 	cxp.WriteJSON(w, 200, cxp.HandshakeResponse{
 		Status: cxp.StatusOK(""), AccountStatus: cxp.AccountTrading,
-		Balance: cxp.FromMinor(f.balance, 2), Min: "-500.00", Max: "500.00",
+		Balance: cxp.FromMinor(f.balance, f.div), Min: cxp.FromMinor(-500*pow10(f.div), f.div), Max: cxp.FromMinor(500*pow10(f.div), f.div),
 		Count: int64(f.writes), Keymatch: true, Ticks: f.ticks,
 	})
 }
@@ -121,7 +122,7 @@ func (f *fakeCircle) prepare(w http.ResponseWriter, r *http.Request) {
 	}
 	req, e := cxp.PrepareRequestFromQuery(r.URL.Query())
 	if e == nil {
-		_, _, e = req.Validate(2)
+		_, _, e = req.Validate(f.div)
 	}
 	if e != nil {
 		cxp.WriteError(w, e)
@@ -143,7 +144,10 @@ func (f *fakeCircle) try(w http.ResponseWriter, r *http.Request) {
 		cxp.WriteError(w, e)
 		return
 	}
-	q, e := req.Validate(2)
+	f.mu.Lock()
+	div := f.div
+	f.mu.Unlock()
+	q, e := req.Validate(div)
 	if e != nil {
 		cxp.WriteError(w, e)
 		return
@@ -320,4 +324,12 @@ func signedRelay(t *testing.T, key string, body []byte) *http.Request {
 		}
 	}
 	return r
+}
+
+func pow10(n int) int64 {
+	v := int64(1)
+	for range n {
+		v *= 10
+	}
+	return v
 }

@@ -44,10 +44,10 @@ func (s *Service) sums(ctx context.Context) (sums, error) {
 	if err != nil {
 		return sums{}, fmt.Errorf("intertrade: sums: %w", err)
 	}
-	if out.BaseSum, err = cxp.Decimal(base).Minor(s.cfg.BaseDivisions); err != nil {
+	if out.BaseSum, err = cxp.Decimal(base).Minor(s.base()); err != nil {
 		return sums{}, fmt.Errorf("intertrade: base sum %s: %w", base, err)
 	}
-	if out.Volume, err = cxp.Decimal(volume).Minor(s.cfg.BaseDivisions); err != nil {
+	if out.Volume, err = cxp.Decimal(volume).Minor(s.base()); err != nil {
 		return sums{}, fmt.Errorf("intertrade: volume %s: %w", volume, err)
 	}
 	out.AccountBalance, out.AccountHeld = acc.Balance, acc.PendingCredits
@@ -85,7 +85,7 @@ func (s *Service) CheckIntegrity(ctx context.Context) (IntegrityReport, error) {
 	}
 	rep := IntegrityReport{
 		At: s.now(), AccountBalance: sm.AccountBalance, LocalSum: sm.LocalSum,
-		BaseSum: cxp.FromMinor(sm.BaseSum, s.cfg.BaseDivisions), Pending: sm.Pending,
+		BaseSum: cxp.FromMinor(sm.BaseSum, s.base()), Pending: sm.Pending,
 	}
 	if sm.AccountBalance != sm.LocalSum {
 		rep.Problems = append(rep.Problems, fmt.Sprintf(
@@ -97,13 +97,13 @@ func (s *Service) CheckIntegrity(ctx context.Context) (IntegrityReport, error) {
 		rep.Problems = append(rep.Problems, "the circle has not reported our virtual customer's balance yet")
 	default:
 		rep.CircleBalance, rep.HandshakeAt = hs.Balance, hs.At
-		circle, err := hs.Balance.Minor(s.cfg.BaseDivisions)
+		circle, err := hs.Balance.Minor(s.base())
 		switch {
 		case err != nil:
-			rep.Problems = append(rep.Problems, fmt.Sprintf("the circle's balance %s has more than %d decimal places", hs.Balance, s.cfg.BaseDivisions))
+			rep.Problems = append(rep.Problems, fmt.Sprintf("the circle's balance %s has more than %d decimal places", hs.Balance, s.base()))
 		case sm.BaseSum != -circle:
 			p := fmt.Sprintf("our intertrades sum to %s base units, but the circle's virtual customer balance is %s (it should be %s)",
-				rep.BaseSum, hs.Balance, cxp.FromMinor(-sm.BaseSum, s.cfg.BaseDivisions))
+				rep.BaseSum, hs.Balance, cxp.FromMinor(-sm.BaseSum, s.base()))
 			if sm.Pending > 0 {
 				p += fmt.Sprintf("; %d intertrades are in flight", sm.Pending)
 			}

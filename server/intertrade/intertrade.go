@@ -16,8 +16,10 @@
 // in the last handshake (our declared SXP_RATE until a handshake succeeds),
 // and convert with cxp's conversion functions (one rounding rule for both
 // sides of the circle). The base unit's decimal places are configured
-// (BaseDivisions, 2 by default, the default of `sxp admin circle init`);
-// the CXP wire does not carry them.
+// learned from the handshake (the decimal places of the circle's `min`,
+// which the circle writes with exactly its base unit's places), 2 (the
+// default of `sxp admin circle init`) until one succeeds; a configured
+// BaseDivisions overrides that.
 package intertrade
 
 import (
@@ -54,7 +56,7 @@ type Config struct {
 	PublicURL     string // SXP_PUBLIC_URL: our CXP uri, as registered with the circle
 	Currency      string // SXP_CURRENCY
 	Divisions     int    // SXP_CURRENCY_DIVISIONS
-	BaseDivisions int    // the base unit's decimal places; 2 when 0 (see the package doc)
+	BaseDivisions int    // the base unit's decimal places; 0: learn them from the handshake (see the package doc)
 	Mail          string // the admin's mail address sent in the handshake
 	// Interval between handshakes, integrity checks and retries of
 	// unconfirmed payments (SXP_HANDSHAKE_INTERVAL); 5 minutes by default.
@@ -88,15 +90,13 @@ type Service struct {
 	mu            sync.Mutex
 	account       ledger.AccountID // the import/export account, once ensured
 	ticks         cxp.Decimal      // the rate in force
+	baseDiv       int              // the base unit's decimal places in use
 	exchangesList []cxp.Exchange   // the circle's communities, from the last list
 	listedAt      time.Time
 }
 
 // New checks cfg and returns the service. Call Start before serving.
 func New(pool *pgxpool.Pool, led *ledger.Ledger, mem *members.Service, cfg Config, opts Options) (*Service, error) {
-	if cfg.BaseDivisions == 0 {
-		cfg.BaseDivisions = 2
-	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = 5 * time.Minute
 	}
@@ -135,7 +135,10 @@ func New(pool *pgxpool.Pool, led *ledger.Ledger, mem *members.Service, cfg Confi
 	s := &Service{
 		cfg: cfg, pool: pool, ledger: led, members: mem,
 		log: opts.Logger.With("area", "intertrade"), now: opts.Now,
-		ticks: cxp.Decimal(cfg.Rate),
+		ticks: cxp.Decimal(cfg.Rate), baseDiv: cfg.BaseDivisions,
+	}
+	if cfg.BaseDivisions == 0 {
+		s.baseDiv = 2
 	}
 	s.client = &cxp.Client{
 		BaseURL: strings.TrimRight(cfg.CircleURL, "/"),
@@ -155,6 +158,7 @@ func New(pool *pgxpool.Pool, led *ledger.Ledger, mem *members.Service, cfg Confi
 func (s *Service) Config() Config {
 	c := s.cfg
 	c.Key = ""
+	c.BaseDivisions = s.base()
 	return c
 }
 
@@ -230,6 +234,34 @@ func (s *Service) Ticks() cxp.Decimal {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.ticks
+}
+
+// base is the base unit's decimal places in use.
+func (s *Service) base() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.baseDiv
+}
+
+// learnBase adopts the base unit's decimal places from a number the circle
+// wrote with exactly that many (its handshake's min), unless configured.
+func (s *Service) learnBase(d cxp.Decimal) {
+	if s.cfg.BaseDivisions != 0 || !d.Valid() || strings.ContainsAny(string(d), "eE") {
+		return
+	}
+	places := 0
+	if _, frac, ok := strings.Cut(string(d), "."); ok {
+		places = len(frac)
+	}
+	if places > 8 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.baseDiv != places {
+		s.log.Info("the circle's base unit has other decimal places than assumed", "assumed", s.baseDiv, "circle", places)
+		s.baseDiv = places
+	}
 }
 
 func hostOf(u string) string {

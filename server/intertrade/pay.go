@@ -99,7 +99,7 @@ func (s *Service) Pay(ctx context.Context, r PayRequest) (Payment, error) {
 			Message: fmt.Sprintf("the community %s is not trading in the circle at the moment", community)}
 	}
 	ticks := s.Ticks()
-	q, err := cxp.ToBase(r.Amount, s.cfg.Divisions, ticks, s.cfg.BaseDivisions)
+	q, err := cxp.ToBase(r.Amount, s.cfg.Divisions, ticks, s.base())
 	if err != nil {
 		return Payment{}, invalid("amount", "the amount cannot be converted to base units: %v", err)
 	}
@@ -111,7 +111,7 @@ func (s *Service) Pay(ctx context.Context, r PayRequest) (Payment, error) {
 		Account: r.PayerAccount, Username: r.PayerUsername,
 		Payer: r.PayerUsername, PayerURL: s.cfg.PublicURL, Payee: member, PayeeURL: peer.URI,
 		SrcURL: s.cfg.PublicURL, DestURL: peer.URI, Community: community,
-		Description: r.Description, Quantity: cxp.FromMinor(q, s.cfg.BaseDivisions),
+		Description: r.Description, Quantity: cxp.FromMinor(q, s.base()),
 		Amount: r.Amount, Ticks: ticks, IdempotencyKey: key, CreatedAt: s.now(),
 	}
 	stored, inserted, err := insertIntertrade(ctx, s.pool, it, nil)
@@ -134,7 +134,7 @@ func (s *Service) send(ctx context.Context, it Intertrade, quantity int64) (Paym
 		return s.fail(ctx, it, 0, err)
 	}
 	if prep.SpendLimit != "" {
-		if limit, err := prep.SpendLimit.Minor(s.cfg.BaseDivisions); err == nil && quantity > limit {
+		if limit, err := prep.SpendLimit.Minor(s.base()); err == nil && quantity > limit {
 			return s.fail(ctx, it, 0, cxp.NewError(cxp.CodeLimits, nil))
 		}
 	}

@@ -283,3 +283,26 @@ func TestHandshakeStatement(t *testing.T) {
 		t.Fatalf("failed handshake: got %+v, want recorded with its error", last)
 	}
 }
+
+// The base unit's decimal places are learned from the handshake.
+func TestBaseDivisionsLearned(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	circle := newFakeCircle(t)
+	circle.set(func(f *fakeCircle) { f.div, f.spendLimit = 3, "1000.000" })
+	e := newEnv(t, circle.srv.URL, nil)
+	if got := e.svc.Config().BaseDivisions; got != 3 {
+		t.Fatalf("base divisions: got %d, want 3 (from the handshake's min)", got)
+	}
+	p, err := e.svc.Pay(ctx, PayRequest{PayerAccount: e.alice.Account, PayerUsername: "alice", To: "bob@acorn", Amount: 1234, IdempotencyKey: "k"})
+	if err != nil || p.State != StateCompleted || p.Quantity != "12.340" {
+		t.Fatalf("pay: got %+v %v, want completed with 12.340 base", p, err)
+	}
+	if balance, writes, _ := circle.snapshot(); balance != -12340 || writes != 1 {
+		t.Fatalf("circle: balance %d writes %d, want -12340, 1", balance, writes)
+	}
+	rep, err := e.svc.Reconcile(ctx)
+	if err != nil || !rep.OK || rep.BaseSum != "12.340" || rep.CircleBalance != "-12.340" {
+		t.Fatalf("integrity: got %+v %v", rep, err)
+	}
+}

@@ -52,7 +52,7 @@ func (s *Service) receive(ctx context.Context, r *http.Request, body []byte) (cx
 	if e := cxp.Decode(body, &req); e != nil {
 		return cxp.TransactionResponse{}, e
 	}
-	q, e := req.Validate(s.cfg.BaseDivisions)
+	q, e := req.Validate(s.base())
 	if e != nil {
 		return cxp.TransactionResponse{}, e
 	}
@@ -68,7 +68,7 @@ func (s *Service) receive(ctx context.Context, r *http.Request, body []byte) (cx
 		Direction: In, State: StatePending, TempID: req.TempID,
 		Payer: req.Payer, PayerURL: req.PayerURL, Payee: req.Payee, PayeeURL: req.PayeeURL,
 		SrcURL: req.SrcURL, DestURL: req.DestURL, Community: req.SrcURL, Description: req.Description,
-		Quantity: cxp.FromMinor(q, s.cfg.BaseDivisions), Ticks: ticks, CreatedAt: s.now(),
+		Quantity: cxp.FromMinor(q, s.base()), Ticks: ticks, CreatedAt: s.now(),
 	}
 	// A temp_id seen before gets its first answer.
 	if prev, answer, err := inByTempID(ctx, s.pool, it.SrcURL, it.TempID); err == nil {
@@ -88,7 +88,7 @@ func (s *Service) receive(ctx context.Context, r *http.Request, body []byte) (cx
 		return cxp.TransactionResponse{}, cxp.Errorf(cxp.CodeRemoteValidation, "the member %s cannot be paid", username)
 	}
 	it.Account, it.Username = account, username
-	amount, err := cxp.FromBase(q, s.cfg.BaseDivisions, ticks, s.cfg.Divisions)
+	amount, err := cxp.FromBase(q, s.base(), ticks, s.cfg.Divisions)
 	if err != nil {
 		return cxp.TransactionResponse{}, err
 	}
