@@ -1,0 +1,353 @@
+package clearing_test
+
+// End to end: the real sxp binary, a real `sxp clearing` process on a
+// loopback port, configured with the admin commands exactly as an operator
+// would, and two in-test community servers whose relay endpoints verify the
+// circle's signature.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/migrations/pgtest"
+)
+
+const e2eCircle = "e2e-circle"
+
+// e2eCommunity is a community server's relay endpoint.
+type e2eCommunity struct {
+	mu     sync.Mutex
+	key    string
+	relays []cxp.TransactionRequest
+	refuse *cxp.Error
+	nonces cxp.MemoryNonces
+}
+
+func (c *e2eCommunity) VerifyKeys(ctx context.Context, keyID string) ([][]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if keyID != e2eCircle {
+		return nil, cxp.NewError(cxp.CodeNotPermitted, nil)
+	}
+	return [][]byte{[]byte(c.key)}, nil
+}
+
+func (c *e2eCommunity) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	if r.Method != http.MethodPut || r.URL.Path != "/transactions" {
+		cxp.WriteError(w, cxp.Errorf(cxp.CodeOther, "no route"))
+		return
+	}
+	if _, err := (cxp.Verifier{Keys: c, Nonces: &c.nonces}).Verify(r.Context(), r, body); err != nil {
+		e, ok := cxp.AsError(err)
+		if !ok {
+			e = cxp.NewError(cxp.CodeAuthData, nil)
+		}
+		cxp.WriteError(w, e)
+		return
+	}
+	var req cxp.TransactionRequest
+	if e := cxp.Decode(body, &req); e != nil {
+		cxp.WriteError(w, e)
+		return
+	}
+	c.mu.Lock()
+	c.relays = append(c.relays, req)
+	refuse := c.refuse
+	c.mu.Unlock()
+	if refuse != nil {
+		cxp.WriteError(w, refuse)
+		return
+	}
+	cxp.WriteJSON(w, http.StatusOK, cxp.TransactionResponse{Status: cxp.StatusOK("accepted"), TempID: req.TempID})
+}
+
+func (c *e2eCommunity) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.relays)
+}
+
+func buildSXP(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "sxp")
+	out, err := exec.Command("go", "build", "-o", bin, "../cmd/sxp").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// sxp runs the binary to completion and returns its stdout.
+func sxp(t *testing.T, bin string, env []string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("sxp %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	return stdout.String()
+}
+
+func keyLine(t *testing.T, out string) string {
+	t.Helper()
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		if k, ok := strings.CutPrefix(sc.Text(), "key: "); ok {
+			return k
+		}
+	}
+	t.Fatalf("no `key: ` line in %q", out)
+	return ""
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestEndToEnd(t *testing.T) {
+	bin := buildSXP(t)
+	db := pgtest.NewEmptyDatabase(t)
+	env := []string{"DATABASE_URL=" + db, "SXP_CLEARING_SECRET=e2e secret", "SXP_ADMIN_TOKEN=e2e-admin"}
+
+	if out := sxp(t, bin, env, "migrate", "up"); !strings.Contains(out, "schema at version") {
+		t.Fatalf("migrate up: got %q", out)
+	}
+	if out := sxp(t, bin, env, "admin", "circle", "init", e2eCircle, "--unit", "HOUR", "--divisions", "2"); !strings.Contains(out, "created") {
+		t.Fatalf("circle init: got %q", out)
+	}
+	if out := sxp(t, bin, env, "admin", "circle", "init", e2eCircle, "--unit", "HOUR"); !strings.Contains(out, "exists already") {
+		t.Fatalf("circle init again: got %q, want it to be idempotent", out)
+	}
+
+	leaf, acorn := &e2eCommunity{}, &e2eCommunity{}
+	leafSrv, acornSrv := httptest.NewServer(leaf), httptest.NewServer(acorn)
+	defer leafSrv.Close()
+	defer acornSrv.Close()
+	leaf.key = keyLine(t, sxp(t, bin, env, "admin", "community", "add", "leaf", "--name", "Leaf", "--uri", leafSrv.URL,
+		"--rate", "1", "--min", "-100", "--max", "100"))
+	acorn.key = keyLine(t, sxp(t, bin, env, "admin", "community", "add", "acorn", "--name", "Acorn", "--uri", acornSrv.URL,
+		"--rate", "2", "--min", "-50.00", "--max", "50.00"))
+
+	port := freePort(t)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	proc := exec.Command(bin, "clearing", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--maintenance-interval", "1s")
+	proc.Env = append(os.Environ(), env...)
+	var logs syncBuffer
+	proc.Stdout, proc.Stderr = &logs, &logs
+	if err := proc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- proc.Wait() }()
+	defer func() {
+		if proc.ProcessState == nil {
+			proc.Process.Kill()
+		}
+		if t.Failed() {
+			t.Logf("sxp clearing output:\n%s", logs.String())
+		}
+	}()
+	waitReady(t, base+"/readyz", exited)
+
+	ctx := context.Background()
+	leafC := &cxp.Client{BaseURL: base, Signer: cxp.Signer{KeyID: "leaf", Key: []byte(leaf.key)}}
+	acornC := &cxp.Client{BaseURL: base, Signer: cxp.Signer{KeyID: "acorn", Key: []byte(acorn.key)}}
+	try := func(c *cxp.Client, src, dest *httptest.Server, qty, tempID string) (cxp.TransactionResponse, error) {
+		return c.Try(ctx, cxp.TransactionRequest{Payer: "alice", Payee: "bob", SrcURL: src.URL, DestURL: dest.URL,
+			Quantity: cxp.Decimal(qty), Description: "e2e", Really: true, TempID: tempID})
+	}
+	balances := func() (string, string) {
+		return adminBalance(t, base, "leaf"), adminBalance(t, base, "acorn")
+	}
+	want := func(step, wantLeaf, wantAcorn string) {
+		t.Helper()
+		l, a := balances()
+		if l != wantLeaf || a != wantAcorn {
+			t.Fatalf("%s: got balances leaf %s acorn %s, want %s and %s", step, l, a, wantLeaf, wantAcorn)
+		}
+	}
+
+	// Payments in both directions, with the rates used.
+	resp, err := try(leafC, leafSrv, acornSrv, "10.00", "e2e-1")
+	if err != nil || resp.PayerTicks != "1" || resp.PayeeTicks != "2" || resp.Quantity != "10.00" || resp.ID == "" {
+		t.Fatalf("leaf pays acorn: got %+v, %v", resp, err)
+	}
+	want("after leaf pays 10", "-10.00", "10.00")
+	if resp, err := try(acornC, acornSrv, leafSrv, "4.5", "e2e-2"); err != nil || resp.PayerTicks != "2" || resp.PayeeTicks != "1" {
+		t.Fatalf("acorn pays leaf: got %+v, %v", resp, err)
+	}
+	want("after acorn pays 4.50", "-5.50", "5.50")
+	if leaf.count() != 1 || acorn.count() != 1 {
+		t.Fatalf("relays: got leaf %d acorn %d, want 1 and 1", leaf.count(), acorn.count())
+	}
+
+	// A replayed temp_id: the same answer, one write, one relay.
+	again, err := try(leafC, leafSrv, acornSrv, "10.00", "e2e-1")
+	a, _ := json.Marshal(again)
+	r, _ := json.Marshal(resp)
+	if err != nil || !bytes.Equal(a, r) {
+		t.Fatalf("replay: got %s, %v; want the first answer %s", a, err, r)
+	}
+	want("after the replay", "-5.50", "5.50")
+	if acorn.count() != 1 {
+		t.Fatalf("relays to acorn after the replay: got %d, want 1", acorn.count())
+	}
+
+	// Over acorn's upper limit (5.50 + 45 > 50): code 4, nothing relayed.
+	_, err = try(leafC, leafSrv, acornSrv, "45", "e2e-limit")
+	if cxp.CodeOf(err) != cxp.CodeLimits {
+		t.Fatalf("over the limit: got %v, want code 4", err)
+	}
+	want("after the limits refusal", "-5.50", "5.50")
+
+	// The payee refuses (24): the hold is voided, no trace in the balances.
+	acorn.mu.Lock()
+	acorn.refuse = cxp.NewError(cxp.CodeRemoteLimits, nil)
+	acorn.mu.Unlock()
+	if _, err = try(leafC, leafSrv, acornSrv, "1", "e2e-24"); cxp.CodeOf(err) != cxp.CodeRemoteLimits {
+		t.Fatalf("payee refuses: got %v, want code 24", err)
+	}
+	want("after the payee's refusal", "-5.50", "5.50")
+	acorn.mu.Lock()
+	acorn.refuse = nil
+	acorn.mu.Unlock()
+
+	// Blocked, then unblocked.
+	sxp(t, bin, env, "admin", "community", "block", "acorn", "--reason", "e2e test")
+	if _, err = try(leafC, leafSrv, acornSrv, "1", "e2e-blocked"); cxp.CodeOf(err) != cxp.CodeNotPermitted {
+		t.Fatalf("payee blocked: got %v, want code 16", err)
+	}
+	sxp(t, bin, env, "admin", "community", "unblock", "acorn")
+
+	// sxp cxp from a shell.
+	cli := []string{"--url", base, "--id", "leaf", "--key", leaf.key}
+	out := sxp(t, bin, nil, append([]string{"cxp", "handshake", "--uri", leafSrv.URL, "--mail", "admin@leaf.example", "--ticks", "1", "--traders", "12"}, cli...)...)
+	if !strings.Contains(out, `"keymatch": true`) || !strings.Contains(out, `"balance": -5.50`) || !strings.Contains(out, `"status": 1`) {
+		t.Fatalf("sxp cxp handshake: got %s", out)
+	}
+	out = sxp(t, bin, nil, append([]string{"cxp", "prepare", "--balance", "5.50", "--integrity", "true"}, cli...)...)
+	if !strings.Contains(out, `"spend_limit": 94.50`) || !strings.Contains(out, `"earn_limit": 105.50`) {
+		t.Fatalf("sxp cxp prepare: got %s", out)
+	}
+	out = sxp(t, bin, nil, append([]string{"cxp", "clients"}, cli...)...)
+	if !strings.Contains(out, acornSrv.URL) || !strings.Contains(out, `"ticks": 2`) {
+		t.Fatalf("sxp cxp clients: got %s", out)
+	}
+
+	// The payee's server is gone (26): voided, no trace.
+	acornSrv.Close()
+	if _, err = try(leafC, leafSrv, acornSrv, "1", "e2e-26"); cxp.CodeOf(err) != cxp.CodeServerNotFound {
+		t.Fatalf("payee unreachable: got %v, want code 26", err)
+	}
+	want("after the unreachable payee", "-5.50", "5.50")
+
+	// The record: exported and verified against the database.
+	file := filepath.Join(t.TempDir(), "records.jsonl")
+	if out := sxp(t, bin, env, "admin", "records", "export", file); !strings.Contains(out, "exported 2 records") {
+		t.Fatalf("records export: got %q", out)
+	}
+	if out := sxp(t, bin, env, "admin", "records", "verify", file); !strings.Contains(out, "chain ok: 2 records") || !strings.Contains(out, "database ok") {
+		t.Fatalf("records verify: got %q", out)
+	}
+	if out := sxp(t, bin, env, "admin", "community", "list"); !strings.Contains(out, "-5.50") || !strings.Contains(out, "acorn") {
+		t.Fatalf("community list: got %q", out)
+	}
+
+	// Graceful shutdown on SIGTERM.
+	proc.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("sxp clearing after SIGTERM: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("sxp clearing did not stop within 20 s of SIGTERM")
+	}
+}
+
+func waitReady(t *testing.T, url string, exited chan error) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-exited:
+			t.Fatalf("sxp clearing exited before it was ready: %v", err)
+		default:
+		}
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s not ready within 30 s", url)
+}
+
+// adminBalance reads a community's balance from the admin API.
+func adminBalance(t *testing.T, base, id string) string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+"/admin/api/communities/"+id, nil)
+	req.Header.Set("Authorization", "Bearer e2e-admin")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Balance        string `json:"balance"`
+		PendingDebits  string `json:"pending_debits"`
+		PendingCredits string `json:"pending_credits"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("admin API %s: %d %v", id, resp.StatusCode, err)
+	}
+	if out.PendingDebits != "0.00" || out.PendingCredits != "0.00" {
+		t.Fatalf("community %s: held %s/%s, want nothing held", id, out.PendingDebits, out.PendingCredits)
+	}
+	return out.Balance
+}
