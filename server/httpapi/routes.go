@@ -14,6 +14,7 @@ func (h *Handlers) Engine() *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
+	r.SetTrustedProxies(nil) // ClientIP is the peer address: X-Forwarded-For must not dodge the log-in slowdown
 	r.Use(gin.Recovery(), securityHeaders, h.logRequests, h.authenticate)
 	r.NoRoute(h.notFound)
 	r.NoMethod(func(c *gin.Context) {
