@@ -282,14 +282,26 @@ func (s *Server) pageTrade(c *gin.Context) {
 	}
 	now := time.Now()
 	from := now.Add(-time.Duration(days) * 24 * time.Hour)
-	var series []chart.Series
-	for _, com := range list {
-		st, err := s.house.Statement(ctx, com.ID, from, time.Time{})
-		if err != nil {
+	statements := make([]clearing.CommunityStatement, len(list))
+	var first time.Time // the earliest line of any statement
+	for i, com := range list {
+		if statements[i], err = s.house.Statement(ctx, com.ID, from, time.Time{}); err != nil {
 			s.pageFail(c, err)
 			return
 		}
-		pts, err := balancePoints(st, circle.Divisions, from, now, com.Balance)
+		if l := statements[i].Lines; len(l) > 0 && (first.IsZero() || l[0].Time.Before(first)) {
+			first = l[0].Time
+		}
+	}
+	// A young circle's chart starts a little before its first trade, not
+	// at an empty stretch of days.
+	start := from
+	if !first.IsZero() && first.After(from) {
+		start = first.Add(-max(now.Sub(first)/10, time.Second))
+	}
+	var series []chart.Series
+	for i, com := range list {
+		pts, err := balancePoints(statements[i], circle.Divisions, start, now, com.Balance)
 		if err != nil {
 			s.pageFail(c, err)
 			return

@@ -69,7 +69,7 @@ const (
 func Limits(bars []Bar, f Format) string {
 	var b strings.Builder
 	height := barsTopPad + barsRowH*max(len(bars), 1) + 6
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="chart limits" viewBox="0 0 %d %d" width="100%%" role="img" aria-label="balances against limits">`, barsWidth, height)
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="chart limits" viewBox="0 0 %d %d" width="100%%" style="max-width:%dpx" role="img" aria-label="balances against limits">`, barsWidth, height, barsWidth)
 	if len(bars) == 0 {
 		fmt.Fprintf(&b, `<text x="%d" y="%d" class="empty">nothing to show</text></svg>`, barsPlotX0, barsTopPad+barsRowH/2)
 		return b.String()
@@ -88,7 +88,7 @@ func Limits(bars []Bar, f Format) string {
 		mid := y + barsRowH/2
 		fmt.Fprintf(&b, `<g class="row"><title>%s: %s (limits %s to %s)</title>`,
 			esc(r.Label), esc(f.text(r.Balance)), esc(f.text(r.Min)), esc(f.text(r.Max)))
-		fmt.Fprintf(&b, `<text x="%d" y="%s" class="label" dominant-baseline="middle">%s</text>`, barsLabelW-8, num(mid), esc(clip(r.Label, 20)))
+		fmt.Fprintf(&b, `<text x="%d" y="%s" class="label" text-anchor="end" dominant-baseline="middle">%s</text>`, barsLabelW-8, num(mid), esc(clip(r.Label, 20)))
 		fmt.Fprintf(&b, `<rect class="track" x="%s" y="%s" width="%s" height="%d" fill="#e5e7eb"/>`,
 			num(x(r.Min)), num(mid-barsBarH/2-3), num(x(r.Max)-x(r.Min)), barsBarH+6)
 		left, right := x(min(0, r.Balance)), x(max(0, r.Balance))
@@ -102,7 +102,7 @@ func Limits(bars []Bar, f Format) string {
 			barsWidth-4, num(mid), esc(f.text(r.Balance)))
 	}
 	fmt.Fprintf(&b, `<line class="zero" x1="%s" y1="%d" x2="%s" y2="%d" stroke="#111827"/>`, num(zero), barsTopPad-4, num(zero), height-4)
-	b.WriteString(`<style>text{font:12px sans-serif;fill:#111827}.label{text-anchor:end}</style></svg>`)
+	b.WriteString(`<style>svg.limits text{font:15px sans-serif}</style></svg>`)
 	return b.String()
 }
 
@@ -137,7 +137,7 @@ var palette = []string{"#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#
 func TimeSeries(series []Series, f Format) string {
 	var b strings.Builder
 	rows := max((len(series)+3)/4, 1) // legend rows of four
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="chart timeseries" viewBox="0 0 %d %d" width="100%%" role="img" aria-label="balances over time">`, timeWidth, timeHeight+16*(rows-1))
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="chart timeseries" viewBox="0 0 %d %d" width="100%%" style="max-width:%dpx" role="img" aria-label="balances over time">`, timeWidth, timeHeight+16*(rows-1), timeWidth)
 	var t0, t1 time.Time
 	lo, hi := int64(0), int64(0)
 	n := 0
@@ -175,8 +175,8 @@ func TimeSeries(series []Series, f Format) string {
 	if lo != 0 && hi != 0 {
 		fmt.Fprintf(&b, `<text x="%d" y="%s" class="tick" text-anchor="end" dominant-baseline="middle">%s</text>`, timeLeft-4, num(y(0)), esc(f.text(0)))
 	}
-	fmt.Fprintf(&b, `<text x="%s" y="%d" class="tick" text-anchor="start">%s</text>`, num(x0), timeHeight-timeBottom+14, esc(stamp(t0)))
-	fmt.Fprintf(&b, `<text x="%s" y="%d" class="tick" text-anchor="end">%s</text>`, num(x1), timeHeight-timeBottom+14, esc(stamp(t1)))
+	fmt.Fprintf(&b, `<text x="%s" y="%d" class="tick" text-anchor="start">%s</text>`, num(x0), timeHeight-timeBottom+14, esc(stamp(t0, t1.Sub(t0))))
+	fmt.Fprintf(&b, `<text x="%s" y="%d" class="tick" text-anchor="end">%s</text>`, num(x1), timeHeight-timeBottom+14, esc(stamp(t1, t1.Sub(t0))))
 	for i, s := range series {
 		if len(s.Points) == 0 {
 			continue
@@ -196,7 +196,7 @@ func TimeSeries(series []Series, f Format) string {
 		fmt.Fprintf(&b, `<rect class="legend" x="%d" y="%d" width="10" height="10" fill="%s"/><text x="%d" y="%d" class="legend">%s</text>`,
 			lx, ly-9, colour, lx+14, ly, esc(clip(s.Name, 18)))
 	}
-	b.WriteString(`<style>text{font:11px sans-serif;fill:#111827}</style></svg>`)
+	b.WriteString(`<style>svg.timeseries text{font:12px sans-serif}</style></svg>`)
 	return b.String()
 }
 
@@ -224,7 +224,7 @@ func HeatMap(m Matrix, f Format) string {
 	w := heatLabelW + heatCell*max(n, 1) + 4
 	h := heatHeadH + heatCellH*max(n, 1) + 4
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="chart heatmap" viewBox="0 0 %d %d" width="100%%" role="img" aria-label="trade matrix: rows paid columns">`, w, h)
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="chart heatmap" viewBox="0 0 %d %d" width="100%%" style="max-width:%dpx" role="img" aria-label="trade matrix: rows paid columns">`, w, h, w)
 	if n == 0 {
 		fmt.Fprintf(&b, `<text x="4" y="%d" class="empty">nothing to show</text></svg>`, heatHeadH)
 		return b.String()
@@ -255,7 +255,7 @@ func HeatMap(m Matrix, f Format) string {
 			fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle" dominant-baseline="middle" fill="%s">%s</text></g>`, x+heatCell/2, y+heatCellH/2, ink, esc(f.text(v)))
 		}
 	}
-	b.WriteString(`<style>text{font:11px sans-serif;fill:#111827}</style></svg>`)
+	b.WriteString(`<style>svg.heatmap text{font:12px sans-serif}</style></svg>`)
 	return b.String()
 }
 
@@ -306,4 +306,10 @@ func clip(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
-func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") }
+// stamp writes a time axis label, with seconds when the axis spans less than an hour.
+func stamp(t time.Time, span time.Duration) string {
+	if span < time.Hour {
+		return t.UTC().Format("2006-01-02 15:04:05")
+	}
+	return t.UTC().Format("2006-01-02 15:04")
+}
