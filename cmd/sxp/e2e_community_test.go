@@ -163,6 +163,7 @@ func (w *itWorld) expect(want itBalances, alice, bob, leafAdmin, acornAdmin stri
 			}
 		}
 	}
+	w.ledgersSumToZero()
 	w.t.Logf("balances ok: alice %s, bob %s, import/export leaf %s acorn %s, virtual customers leaf %d acorn %d (HOUR minor units)",
 		want.alice, want.bob, want.leafIE, want.acornIE, want.leafVC, want.acornVC)
 	for id, wantBal := range map[string]int64{"leaf": want.leafVC, "acorn": want.acornVC} {
@@ -270,6 +271,37 @@ func (w *itWorld) dbAccount(dbURL, code string) (balance, pendingDebits, pending
 		w.t.Fatalf("account %s: %v", code, err)
 	}
 	return
+}
+
+// ledgersSumToZero checks each database's ledger: every currency's
+// balances sum to zero and every hold's two sides match.
+func (w *itWorld) ledgersSumToZero() {
+	w.t.Helper()
+	for _, db := range []string{w.clearingDB, w.leafDB, w.acornDB} {
+		conn, err := pgx.Connect(w.t.Context(), db)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		rows, err := conn.Query(w.t.Context(), `SELECT currency, sum(balance)::bigint, (sum(pending_debits) - sum(pending_credits))::bigint
+			FROM ledger_accounts GROUP BY currency ORDER BY currency`)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		for rows.Next() {
+			var cur string
+			var sum, held int64
+			if err := rows.Scan(&cur, &sum, &held); err != nil {
+				w.t.Fatal(err)
+			}
+			if sum != 0 || held != 0 {
+				w.t.Fatalf("ledger %s: balances sum to %d, holds to %d; want 0, 0", cur, sum, held)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			w.t.Fatal(err)
+		}
+		conn.Close(w.t.Context())
+	}
 }
 
 func itErrorOf(out map[string]any) map[string]any {
