@@ -15,6 +15,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"html/template"
 	"net/http"
@@ -39,6 +40,12 @@ var pageTemplates = func() map[string]*template.Template {
 	funcs := template.FuncMap{
 		"svg":   func(s string) template.HTML { return template.HTML(s) }, // ledger/chart escapes its text
 		"deref": func(b *bool) bool { return b != nil && *b },
+		"raw": func(b json.RawMessage) string { // an audit entry's before or after
+			if len(b) == 0 || string(b) == "null" {
+				return "—"
+			}
+			return string(b)
+		},
 	}
 	out := map[string]*template.Template{}
 	for _, name := range []string{"login", "overview", "trade", "alerts", "audit", "community", "confirm", "error"} {
