@@ -80,8 +80,8 @@ func TestRegisterOpen(t *testing.T) {
 	if a.Code != "member:alice" || a.Currency != "LEAF" || a.Min != -10000 || a.Max != 100000 || a.Balance != 0 {
 		t.Fatalf("got account %+v, want member:alice LEAF -10000..100000 balance 0", a)
 	}
-	if _, err := s.Login(ctx, LoginRequest{Username: "alice", Password: "password1", IP: "1.2.3.4"}); err != nil {
-		t.Fatalf("login: %v", err)
+	if _, err := s.Login(ctx, LoginRequest{Username: " Alice", Password: "password1", IP: "1.2.3.4"}); err != nil {
+		t.Fatalf("login as ' Alice': %v", err)
 	}
 
 	bad := []struct {

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -38,6 +39,7 @@ var dummyHash, _ = HashPassword("not a password of anyone")
 // CodeTooManyAttempts (see Throttle).
 func (s *Service) Login(ctx context.Context, r LoginRequest) (Session, error) {
 	now := s.opts.Now()
+	r.Username = strings.ToLower(strings.TrimSpace(r.Username)) // phones capitalise the first letter
 	if err := s.checkThrottle(ctx, r.Username, r.IP, now); err != nil {
 		return Session{}, err
 	}

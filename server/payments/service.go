@@ -93,7 +93,7 @@ func (s *Service) Pay(ctx context.Context, r PayRequest) (Payment, error) {
 
 // payee finds an active local member other than the payer.
 func (s *Service) payee(ctx context.Context, payer members.Member, username string) (members.Member, error) {
-	username = strings.TrimSpace(username)
+	username = strings.ToLower(strings.TrimSpace(username))
 	if username == "" {
 		return members.Member{}, invalid("to", "say whom to pay: a member's username")
 	}
