@@ -230,6 +230,40 @@ func TestAdminPagesInBrowser(t *testing.T) {
 	}
 	shot("clearing-alerts")
 
+	// Bring leaf's lower limit close to its balance through its page
+	// (confirmed on a second page): monitoring then warns of it.
+	open(c.clearing+"/admin/communities/leaf", "#limits")
+	if err := chromedp.Do(ctx,
+		chromedp.Clear(chromedp.CSS("#min")), chromedp.SendKeys(chromedp.CSS("#min"), "-13.00"),
+		chromedp.Clear(chromedp.CSS("#max")), chromedp.SendKeys(chromedp.CSS("#max"), "1000.00")); err != nil {
+		t.Fatal(err)
+	}
+	submit("#limits", "#confirm")
+	shot("clearing-limits-confirm")
+	if got := text("#summary"); !strings.Contains(got, "-1000.00 → -13.00") {
+		t.Errorf("limits confirmation: got %q, want it to show -1000.00 → -13.00", got)
+	}
+	if v := communities()["leaf"]; v.min != -100000 {
+		t.Fatalf("before confirming: leaf's lower limit is %d, want -100000", v.min)
+	}
+	submit("#confirm", ".notice")
+	if v := communities()["leaf"]; v.min != -1300 || v.max != 100000 {
+		t.Fatalf("after confirming: leaf's limits are %d..%d, want -1300..100000", v.min, v.max)
+	}
+	if got := text(`#community [data-field="min"]`); got != "-13.00" {
+		t.Errorf("community page lower limit: got %q, want -13.00", got)
+	}
+	open(c.clearing+"/admin/alerts", "#alerts")
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#alerts tr[data-kind="near_limit"][data-community="leaf"]').length`)); err != nil || n != 1 {
+		t.Errorf("near_limit alerts for leaf: got %d (%v), want 1", n, err)
+	}
+	shot("clearing-alerts-near-limit")
+	open(c.clearing+"/admin", "#communities")
+	if got, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(`tr[data-community="leaf"] [data-field="balance"]`), "class")); err != nil || !strings.Contains(got.Value, "near") {
+		t.Errorf("leaf's balance cell: class %q (%v), want near", got.Value, err)
+	}
+	shot("clearing-communities-near-limit")
+
 	// Block acorn through its page, confirming on the second page.
 	open(c.clearing+"/admin/communities/acorn", "#block")
 	shot("clearing-community")
