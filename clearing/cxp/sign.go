@@ -27,6 +27,9 @@ const (
 // SignatureLabel is the label of CXP signatures in Signature-Input and Signature.
 const SignatureLabel = "cxp"
 
+// MaxNonceLen bounds the nonce a Verifier accepts (and so what a NonceStore keeps).
+const MaxNonceLen = 128
+
 // DefaultWindow is how far created may be from the verifier's clock, and how long nonces are kept.
 const DefaultWindow = 300 * time.Second
 
@@ -183,6 +186,9 @@ func (v Verifier) Verify(ctx context.Context, req *http.Request, body []byte) (V
 	window := v.Window
 	if window <= 0 {
 		window = DefaultWindow
+	}
+	if v.Nonces == nil {
+		return Verified{}, errors.New("cxp: verifier has no NonceStore")
 	}
 	sig, perr := parseSignature(req, "")
 	if perr != nil {
@@ -387,9 +393,15 @@ func (s signature) profile(hasBody bool) (profileParams, *Error) {
 	if p.nonce, ok = v.(string); !ok || p.nonce == "" {
 		return p, authData("missing nonce")
 	}
+	if len(p.nonce) > MaxNonceLen {
+		return p, authData("nonce longer than " + strconv.Itoa(MaxNonceLen))
+	}
 	v, _ = s.params.Get("keyid")
 	if p.keyID, ok = v.(string); !ok || p.keyID == "" {
 		return p, authData("missing keyid")
+	}
+	if len(p.keyID) > MaxStringLen {
+		return p, authData("keyid longer than " + strconv.Itoa(MaxStringLen))
 	}
 	if v, present := s.params.Get("alg"); present {
 		p.alg, ok = v.(string)

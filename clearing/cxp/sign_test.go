@@ -262,6 +262,16 @@ func TestVerify(t *testing.T) {
 			wantCode: CodeAuthData,
 		},
 		{
+			name: "nonce too long",
+			keys: [][]byte{currentKey},
+			request: func(t *testing.T) (*http.Request, []byte) {
+				s := testSigner(currentKey, testClock)
+				s.Nonce = func() string { return strings.Repeat("n", MaxNonceLen+1) }
+				return signed(t, s, http.MethodPut, tryURL, tryBody), tryBody
+			},
+			wantCode: CodeAuthData,
+		},
+		{
 			name: "missing created",
 			keys: [][]byte{currentKey},
 			request: func(t *testing.T) (*http.Request, []byte) {
