@@ -79,7 +79,7 @@ func TestAdminPagesInBrowser(t *testing.T) {
 
 	alice := c.member(c.leaf, "alice")
 	c.member(c.leaf, "bob")
-	c.member(c.acorn, "carol")
+	carol := c.member(c.acorn, "carol")
 	if st, body := c.pay(c.leaf, alice, "bob", "12.50", "b-1"); st/100 != 2 {
 		t.Fatalf("local payment: got %d %v", st, body)
 	}
@@ -288,8 +288,13 @@ func TestAdminPagesInBrowser(t *testing.T) {
 	if got := value(fams, "sxp_clearing_community_blocked", map[string]string{"community": "acorn"}); got != 1 {
 		t.Errorf("sxp_clearing_community_blocked{community=acorn}: got %v, want 1", got)
 	}
-	if st, _ := c.pay(c.leaf, alice, "carol@acorn", "1.00", "after-block"); st/100 == 2 {
-		t.Errorf("payment to blocked acorn: got %d, want a refusal", st)
+	// The circle now refuses acorn's own requests with code 16.
+	if st, _ := c.pay(c.acorn, carol, "alice@leaf", "1.00", "after-block"); st/100 == 2 {
+		t.Errorf("payment from blocked acorn: got %d, want a refusal", st)
+	}
+	var code int
+	if err := c.acornDB.QueryRow(dbctx, `SELECT COALESCE(cxp_code, 0) FROM intertrades ORDER BY id DESC LIMIT 1`).Scan(&code); err != nil || code != 16 {
+		t.Errorf("acorn's refused intertrade: got code %d (%v), want 16", code, err)
 	}
 
 	// The audit log shows the block.
