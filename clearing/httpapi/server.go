@@ -74,7 +74,7 @@ func (s *Server) Handler() http.Handler {
 	r.HandleMethodNotAllowed = true
 	r.Use(s.logRequests, gin.CustomRecovery(s.recovered))
 	r.NoRoute(func(c *gin.Context) {
-		s.cxpError(c, cxp.Errorf(cxp.CodeOther, "no route %s %s", c.Request.Method, c.Request.URL.Path))
+		s.writeCXP(c, http.StatusNotFound, cxp.Errorf(cxp.CodeOther, "no route %s %s", c.Request.Method, c.Request.URL.Path).Status())
 	})
 	r.NoMethod(func(c *gin.Context) {
 		c.Status(http.StatusMethodNotAllowed)
