@@ -11,6 +11,16 @@
 // unit of the community's currency) exactly with math/big, then round once to the nearest
 // minor unit of the target, halves away from zero.
 //
+// Errors: refusals are *Error (code, args for the seed's @-placeholders, rendered
+// message); HTTPStatus maps codes to statuses in one table: 8/11/12/13/15 → 400,
+// 17/18 → 401, 16 → 403, 6 → 404, 4/14/24 → 409, 25 → 422, 20/26 → 502, 5/7/27 → 500.
+// Functions that return *Error (Decode, Validate, ReadBody, …) return a nil *Error on
+// success: compare it with nil directly, do not store it in an error variable first.
+//
+// Decoding: Decode is strict (one JSON object, no unknown or repeated keys, JSON types
+// checked: 15 for a wrong type, 8 for an unknown key, 13 for invalid UTF-8); booleans
+// accept true/false/1/0.
+//
 // Signing profile (RFC 9421 HTTP Message Signatures, RFC 9530 Content-Digest):
 //
 //	Content-Digest: sha-256=:<base64 sha256(body)>:                 (requests with a body)

@@ -635,3 +635,11 @@ func (s StaticPublicKeys) PublicKey(ctx context.Context, keyID string) (ed25519.
 	}
 	return k, nil
 }
+
+// KeyStoreFunc adapts a function to KeyStore.
+type KeyStoreFunc func(ctx context.Context, keyID string) ([][]byte, error)
+
+// VerifyKeys implements KeyStore.
+func (f KeyStoreFunc) VerifyKeys(ctx context.Context, keyID string) ([][]byte, error) {
+	return f(ctx, keyID)
+}

@@ -478,3 +478,24 @@ func TestMemoryNonces(t *testing.T) {
 		t.Errorf("after pruning: kept expired=%v, entries %d; want false, 1024", kept, n)
 	}
 }
+
+func TestKeyStoreFunc(t *testing.T) {
+	ks := KeyStoreFunc(func(ctx context.Context, keyID string) ([][]byte, error) {
+		if keyID == "community-a" {
+			return [][]byte{currentKey}, nil
+		}
+		return nil, NewError(CodeNotPermitted, map[string]string{"keyid": keyID})
+	})
+	v := Verifier{Keys: ks, Nonces: &MemoryNonces{}, Now: func() time.Time { return testClock }}
+	if _, err := v.Verify(context.Background(), signed(t, testSigner(currentKey, testClock), http.MethodPut, tryURL, tryBody), tryBody); err != nil {
+		t.Errorf("known key: %v", err)
+	}
+	s := testSigner(currentKey, testClock)
+	s.KeyID = "blocked"
+	if _, err := v.Verify(context.Background(), signed(t, s, http.MethodPut, tryURL, tryBody), tryBody); CodeOf(err) != CodeNotPermitted {
+		t.Errorf("blocked: got %v, want code 16", err)
+	}
+	if _, err := (Verifier{Keys: ks}).Verify(context.Background(), signed(t, testSigner(currentKey, testClock), http.MethodPut, tryURL, tryBody), tryBody); err == nil {
+		t.Errorf("a verifier without a NonceStore: got nil error")
+	}
+}
