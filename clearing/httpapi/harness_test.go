@@ -277,4 +277,3 @@ func args(out map[string]any) map[string]any {
 	a, _ := out["args"].(map[string]any)
 	return a
 }
-

@@ -29,7 +29,7 @@ type Options struct {
 	MaxBody int64
 	// Ready reports whether the server can serve (database reachable,
 	// migrations current); nil means always ready.
-	Ready  func(ctx context.Context) error
+	Ready func(ctx context.Context) error
 	// Observe, when set, is told of every request (route template, method,
 	// status, duration), e.g. for Prometheus.
 	Observe func(route, method string, status int, d time.Duration)

@@ -716,4 +716,3 @@ func adminRecordsVerify(stdout io.Writer) *command {
 			}
 		}}
 }
-
