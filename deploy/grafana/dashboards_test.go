@@ -227,3 +227,35 @@ func TestAlertRulesNameExportedMetrics(t *testing.T) {
 		}
 	}
 }
+
+// The provisioning files agree with the dashboards and with deploy/compose:
+// the datasource uid the panels name, and the folder compose mounts.
+func TestProvisioning(t *testing.T) {
+	read := func(p string) string {
+		t.Helper()
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	ds := read("provisioning/datasources/prometheus.yaml")
+	dash := read("provisioning/dashboards/sxp.yaml")
+	compose := read("../compose/compose.yaml")
+	tests := []struct {
+		name, text, want string
+	}{
+		{"datasource uid used by every panel", ds, "uid: prometheus"},
+		{"datasource reaches compose's prometheus service", ds, "url: http://prometheus:9090"},
+		{"dashboards folder", dash, "path: /var/lib/grafana/dashboards"},
+		{"compose mounts the dashboards there", compose, "../grafana/dashboards:/var/lib/grafana/dashboards"},
+		{"compose mounts the provisioning", compose, "../grafana/provisioning:/etc/grafana/provisioning"},
+		{"compose mounts the scrape config", compose, "../prometheus/prometheus.yml:/etc/prometheus/prometheus.yml"},
+		{"compose mounts the alert rules next to it", compose, "../prometheus/alerts.yml:/etc/prometheus/alerts.yml"},
+	}
+	for _, tt := range tests {
+		if !strings.Contains(tt.text, tt.want) {
+			t.Errorf("%s: %q not found", tt.name, tt.want)
+		}
+	}
+}
