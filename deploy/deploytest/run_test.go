@@ -99,7 +99,7 @@ func startRun(t *testing.T, varDir string, p ports, extra ...string) *runningCir
 		once := sync.Once{}
 		for sc.Scan() {
 			fmt.Fprintln(r.out, sc.Text())
-			if strings.Contains(sc.Text(), "Press Ctrl-C to stop") {
+			if strings.HasPrefix(sc.Text(), "Press Ctrl-C") {
 				once.Do(func() { close(r.ready) })
 			}
 		}
