@@ -341,13 +341,16 @@ func ledgerRefusal(err error, s trySetup) error {
 
 // relay sends the try to the payee's server, signed with the payee's key
 // (keyid = the circle's id), and maps its refusals: a refused signature →
-// 20, 24 and 25 as the payee sent them, any other refusal → 25, no answer → 26.
+// 20, 24 and 25 as the payee sent them, an answer that is not CXP → 7 (its
+// diagnostics), any other refusal → 25, no answer → 26.
 func (h *House) relay(ctx context.Context, s trySetup, req cxp.TransactionRequest) (cxp.TransactionResponse, error) {
 	key, err := h.currentKey(ctx, s.payee.ID)
 	if err != nil {
 		return cxp.TransactionResponse{}, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, h.relayTimeout)
+	// A caller that hangs up does not cut a relay short: the payee may be
+	// writing it, and the outcome must be posted or voided either way.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.relayTimeout)
 	defer cancel()
 	c := &cxp.Client{BaseURL: s.payee.URI, HTTP: h.http,
 		Signer: cxp.Signer{KeyID: s.circle.ID, Key: key, Now: h.now}}
@@ -365,6 +368,13 @@ func (h *House) relay(ctx context.Context, s trySetup, req cxp.TransactionReques
 		return cxp.TransactionResponse{}, cxp.Errorf(cxp.CodeRemoteValidation, "the payee's server gave no valid answer")
 	}
 	switch ce.Code {
+	case cxp.CodeDiagnostics:
+		// Not a CXP answer: a 401/403 is a refused signature, anything else is
+		// passed on as the payee server's diagnostics.
+		if m := ce.Args["message"]; strings.HasPrefix(m, "HTTP 401") || strings.HasPrefix(m, "HTTP 403") {
+			return cxp.TransactionResponse{}, cxp.NewError(cxp.CodeRemoteAuth, map[string]string{"server": s.payee.URI})
+		}
+		return cxp.TransactionResponse{}, ce
 	case cxp.CodeWrongKey, cxp.CodeAuthData, cxp.CodeNotPermitted, cxp.CodeRemoteAuth:
 		return cxp.TransactionResponse{}, cxp.NewError(cxp.CodeRemoteAuth, map[string]string{"server": s.payee.URI})
 	case cxp.CodeRemoteLimits, cxp.CodeRemoteValidation:

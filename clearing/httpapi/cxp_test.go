@@ -164,7 +164,10 @@ func TestTryRefusals(t *testing.T) {
 		}, body: func(e *env) map[string]any { return e.tx("1", "r", true) }, status: 422, code: "25", relays: 1},
 		{name: "payee answers garbage", setup: func(e *env) {
 			e.coms["b"].setAnswer(func(cxp.TransactionRequest) (int, any) { return 500, []int{1} })
-		}, body: func(e *env) map[string]any { return e.tx("1", "r", true) }, status: 422, code: "25", relays: 1},
+		}, body: func(e *env) map[string]any { return e.tx("1", "r", true) }, status: 500, code: "7", relays: 1},
+		{name: "payee answers 401 without an envelope", setup: func(e *env) {
+			e.coms["b"].setAnswer(func(cxp.TransactionRequest) (int, any) { return 401, "no" })
+		}, body: func(e *env) map[string]any { return e.tx("1", "r", true) }, status: 502, code: "20", relays: 1},
 		{name: "payee unreachable", setup: func(e *env) {
 			e.coms["b"].srv.Close()
 		}, body: func(e *env) map[string]any { return e.tx("1", "r", true) }, status: 502, code: "26"},

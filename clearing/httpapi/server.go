@@ -25,6 +25,9 @@ type Options struct {
 	// AdminToken is SXP_ADMIN_TOKEN: a bearer token for the admin API (besides
 	// tokens made with `sxp admin token add`). Empty disables it.
 	AdminToken string
+	// Window is how far a signature's created time may be off, and how long
+	// nonces are remembered (the circle's signature_window; 300 s by default).
+	Window time.Duration
 	// MaxBody bounds request bodies (64 KiB by default).
 	MaxBody int64
 	// Ready reports whether the server can serve (database reachable,
@@ -58,10 +61,13 @@ func New(house *clearing.House, opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Window <= 0 {
+		opts.Window = cxp.DefaultWindow
+	}
 	return &Server{
 		house: house,
 		verifier: cxp.Verifier{Keys: house.KeyStore(), Nonces: house.NonceStore(), Now: opts.Now,
-			Window: cxp.DefaultWindow, BaseURL: opts.PublicURL},
+			Window: opts.Window, BaseURL: opts.PublicURL},
 		opts: opts,
 		log:  opts.Logger,
 	}

@@ -85,6 +85,7 @@ Run 'sxp migrate up' and 'sxp admin circle init' on its database first.`,
 				}
 				api := httpapi.New(house, httpapi.Options{
 					PublicURL: *public, AdminToken: *adminToken, MaxBody: *maxBody, Ready: ready,
+					Window:  time.Duration(circle.SignatureWindow) * time.Second,
 					Observe: m.HTTP.Observe, Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), Logger: logger,
 				})
 				ln, err := net.Listen("tcp", *listen)
