@@ -53,6 +53,10 @@ type House struct {
 	http         *http.Client
 	relayTimeout time.Duration
 	holdTTL      time.Duration
+
+	// parent is set on a nested circle (ConnectParent).
+	parent        *Parent
+	parentAccount ledger.AccountID
 }
 
 // New returns the clearing house on pool, using lg for the virtual customers.

@@ -32,6 +32,7 @@ const e2eCircle = "e2e-circle"
 
 // e2eCommunity is a community server's relay endpoint.
 type e2eCommunity struct {
+	circle string // the circle's id (keyid of relays); e2eCircle when empty
 	mu     sync.Mutex
 	key    string
 	relays []cxp.TransactionRequest
@@ -42,7 +43,11 @@ type e2eCommunity struct {
 func (c *e2eCommunity) VerifyKeys(ctx context.Context, keyID string) ([][]byte, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if keyID != e2eCircle {
+	circle := c.circle
+	if circle == "" {
+		circle = e2eCircle
+	}
+	if keyID != circle {
 		return nil, cxp.NewError(cxp.CodeNotPermitted, nil)
 	}
 	return [][]byte{[]byte(c.key)}, nil

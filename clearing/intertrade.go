@@ -23,7 +23,8 @@ import (
 // virtual customer to the payee community's. The caller of a try (the
 // community whose key signed it, named by src_url) is always the payer: a
 // community can spend its own credit but never another's. payer_url, when
-// given, must be src_url and payee_url, when given, dest_url.
+// given, must be src_url; payee_url is passed on to the payee's server (in
+// a nested circle it names the payee's community inside dest_url).
 //
 // A written intertrade is never half done: the amount is held on the
 // clearing house (limits checked, atomically with the intertrade row), the
@@ -84,7 +85,13 @@ type trySetup struct {
 // req.Really, writes it: hold, relay to the payee's server, post. Refusals
 // are *cxp.Error; any other error is internal (answer code 27 and log it).
 func (h *House) Try(ctx context.Context, callerID string, req cxp.TransactionRequest) (cxp.TransactionResponse, error) {
-	s, err := h.setupTry(ctx, callerID, req)
+	var s trySetup
+	var err error
+	if h.parent != nil && callerID == h.parent.CircleID {
+		s, err = h.setupFromParent(ctx, req)
+	} else {
+		s, err = h.setupTry(ctx, callerID, req)
+	}
 	if err != nil {
 		return cxp.TransactionResponse{}, err
 	}
@@ -152,12 +159,10 @@ func (h *House) setupTry(ctx context.Context, callerID string, req cxp.Transacti
 	if req.PayerURL != "" && norm(req.PayerURL) != src {
 		return trySetup{}, cxp.InvalidField("payer_url", req.PayerURL)
 	}
-	if req.PayeeURL != "" && norm(req.PayeeURL) != dest {
-		return trySetup{}, cxp.InvalidField("payee_url", req.PayeeURL)
-	}
 	payee, err := h.CommunityByURI(ctx, dest)
-	var ce *Error
-	if errors.As(err, &ce) && ce.Code == ErrNotFound {
+	if errIsNotFound(err) && h.parent != nil {
+		payee, err = h.parentCommunity(ctx) // not in this circle: up through the parent
+	} else if errIsNotFound(err) {
 		return trySetup{}, cxp.NewError(cxp.CodeUnknownAccount, map[string]string{"dest_url": req.DestURL})
 	}
 	if err != nil {
@@ -169,7 +174,12 @@ func (h *House) setupTry(ctx context.Context, callerID string, req cxp.Transacti
 	}
 	n := req
 	n.SrcURL, n.DestURL = src, dest
-	n.PayerURL, n.PayeeURL = src, dest
+	// payee_url is passed on as given: in a nested circle it names the
+	// payee's community inside the community dest_url.
+	n.PayerURL, n.PayeeURL = src, norm(req.PayeeURL)
+	if n.PayeeURL == "" {
+		n.PayeeURL = dest
+	}
 	n.Quantity = cxp.FromMinor(qty, circle.Divisions)
 	return trySetup{circle: circle, payer: caller, payee: payee, quantity: qty, hash: requestHash(n, qty), req: n}, nil
 }
@@ -292,12 +302,10 @@ func (h *House) hold(ctx context.Context, s trySetup) (Intertrade, error) {
 		t, err = scanIntertrade(q.QueryRow(ctx, `INSERT INTO clearing_intertrades (src_community, temp_id, request_hash,
 			payer_community, payee_community, payer, payee, payer_url, payee_url, src_url, dest_url, quantity, description,
 			payer_ticks, payee_ticks, status, created_at)
-			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
-				(SELECT ticks FROM clearing_communities WHERE id = $4), (SELECT ticks FROM clearing_communities WHERE id = $5),
-				'pending', $14
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::numeric, $15::numeric, 'pending', $16)
 			RETURNING `+intertradeColumns,
 			s.payer.ID, s.req.TempID, s.hash, s.payer.ID, s.payee.ID, s.req.Payer, s.req.Payee, s.req.PayerURL, s.req.PayeeURL,
-			s.req.SrcURL, s.req.DestURL, s.quantity, s.req.Description, now))
+			s.req.SrcURL, s.req.DestURL, s.quantity, s.req.Description, s.payer.Ticks, s.payee.Ticks, now))
 		if err != nil {
 			var pe *pgconn.PgError
 			if errors.As(err, &pe) && pe.Code == "23505" {
@@ -344,6 +352,9 @@ func ledgerRefusal(err error, s trySetup) error {
 // 20, 24 and 25 as the payee sent them, an answer that is not CXP → 7 (its
 // diagnostics), any other refusal → 25, no answer → 26.
 func (h *House) relay(ctx context.Context, s trySetup, req cxp.TransactionRequest) (cxp.TransactionResponse, error) {
+	if h.isParent(s.payee) {
+		return h.tryParent(ctx, s, req)
+	}
 	key, err := h.currentKey(ctx, s.payee.ID)
 	if err != nil {
 		return cxp.TransactionResponse{}, err

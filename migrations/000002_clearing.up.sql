@@ -90,13 +90,15 @@ CREATE TABLE clearing_rates (
 );
 CREATE INDEX clearing_rates_community ON clearing_rates (community_id, id);
 
+-- src/payer/payee_community name a member community, or "parent:ID" for
+-- the parent circle of a nested circle (no foreign key for that reason).
 CREATE TABLE clearing_intertrades (
     id              bigserial   PRIMARY KEY,
-    src_community   text        NOT NULL REFERENCES clearing_communities (id),
+    src_community   text        NOT NULL,
     temp_id         text        NOT NULL,
     request_hash    text        NOT NULL,
-    payer_community text        NOT NULL REFERENCES clearing_communities (id),
-    payee_community text        NOT NULL REFERENCES clearing_communities (id),
+    payer_community text        NOT NULL,
+    payee_community text        NOT NULL,
     payer           text        NOT NULL,
     payee           text        NOT NULL,
     payer_url       text        NOT NULL,

@@ -46,6 +46,12 @@ Run 'sxp migrate up' and 'sxp admin circle init' on its database first.`,
 			interval := envDuration(fs, "maintenance-interval", "SXP_MAINTENANCE_INTERVAL", 30*time.Second, "how often stale holds expire and old nonces are pruned")
 			schedule := envDuration(fs, "schedule-interval", "SXP_SCHEDULE_INTERVAL", 24*time.Hour, "how often the circle's schedule runs (declared and floating rates, limit policy); 0 disables it")
 			maxBody := envInt64(fs, "max-body", "SXP_MAX_BODY", 64<<10, "largest request body in bytes")
+			parentURL := envString(fs, "parent-url", "SXP_PARENT_URL", "", "nesting: the parent circle's base URL (this circle is one of its communities)")
+			parentID := envString(fs, "parent-community-id", "SXP_PARENT_COMMUNITY_ID", "", "nesting: this circle's community id at the parent")
+			parentKey := envString(fs, "parent-key", "SXP_PARENT_KEY", "", "nesting: the key the parent's admins issued to this circle")
+			parentCircle := envString(fs, "parent-circle-id", "SXP_PARENT_CIRCLE_ID", "", "nesting: the parent circle's id (keyid of its relays)")
+			parentRate := envString(fs, "parent-rate", "SXP_PARENT_RATE", "", "nesting: parent base units per base unit of this circle")
+			parentDiv := envInt64(fs, "parent-divisions", "SXP_PARENT_DIVISIONS", 2, "nesting: decimal places of the parent's base unit")
 			return func(ctx context.Context, args []string) error {
 				if len(args) > 0 {
 					return usagef("unexpected arguments %q", args)
@@ -75,6 +81,16 @@ Run 'sxp migrate up' and 'sxp admin circle init' on its database first.`,
 					return err
 				}
 				reg.MustRegister(metrics.NewCommunities(house, pool, logger))
+				if *parentURL != "" {
+					uri := *public
+					if uri == "" {
+						return usagef("nesting needs --public-url (SXP_PUBLIC_URL): this circle's uri at the parent")
+					}
+					if err := house.ConnectParent(ctx, clearing.Parent{URL: *parentURL, CommunityID: *parentID, Key: *parentKey,
+						CircleID: *parentCircle, URI: uri, Ticks: *parentRate, Divisions: int(*parentDiv)}); err != nil {
+						return err
+					}
+				}
 				ready := func(ctx context.Context) error { return schemaCurrent(ctx, pool) }
 				if err := ready(ctx); err != nil {
 					return fmt.Errorf("not ready: %w", err)

@@ -1,0 +1,161 @@
+package clearing_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+
+	"github.com/sxp-network/sxp/clearing"
+	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/clearing/httpapi"
+	"github.com/sxp-network/sxp/ledger"
+	"github.com/sxp-network/sxp/migrations/pgtest"
+)
+
+// lateHandler lets a test start a server before its handler exists (its URL
+// is needed to configure the handler).
+type lateHandler struct {
+	mu sync.Mutex
+	h  http.Handler
+}
+
+func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	l.mu.Lock()
+	h := l.h
+	l.mu.Unlock()
+	h.ServeHTTP(w, r)
+}
+
+func startHouse(t *testing.T, id string, parent *clearing.Parent, srv *httptest.Server, late *lateHandler) *clearing.House {
+	t.Helper()
+	pool := pgtest.NewPool(t)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	h, err := clearing.New(pool, ledger.New(pool, ledger.Options{}), clearing.Options{Secret: "s-" + id, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, _, err := h.InitCircle(ctx, "test", id, "", "U"+id, 2); err != nil {
+		t.Fatal(err)
+	}
+	if parent != nil {
+		if err := h.ConnectParent(ctx, *parent); err != nil {
+			t.Fatal(err)
+		}
+	}
+	late.mu.Lock()
+	late.h = httpapi.New(h, httpapi.Options{Logger: logger}).Handler()
+	late.mu.Unlock()
+	return h
+}
+
+func balanceOf(t *testing.T, h *clearing.House, code string) int64 {
+	t.Helper()
+	a, err := h.Ledger().AccountByCode(context.Background(), code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.PendingDebits != 0 || a.PendingCredits != 0 {
+		t.Fatalf("%s: held %d/%d, want nothing held", code, a.PendingDebits, a.PendingCredits)
+	}
+	return a.Balance
+}
+
+// A root circle with community z and the child circle as a community (rate
+// 2: one child unit is two root units); the child circle with community leaf.
+func TestNestedCircle(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rootLate, childLate := &lateHandler{}, &lateHandler{}
+	rootSrv, childSrv := httptest.NewServer(rootLate), httptest.NewServer(childLate)
+	defer rootSrv.Close()
+	defer childSrv.Close()
+	z, leaf := &e2eCommunity{circle: "root"}, &e2eCommunity{circle: "child"}
+	zSrv, leafSrv := httptest.NewServer(z), httptest.NewServer(leaf)
+	defer zSrv.Close()
+	defer leafSrv.Close()
+
+	root := startHouse(t, "root", nil, rootSrv, rootLate)
+	_, zKey, err := root.AddCommunity(ctx, "test", clearing.NewCommunity{ID: "z", Name: "Z", URI: zSrv.URL, Ticks: "1", Min: -10000, Max: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, childKey, err := root.AddCommunity(ctx, "test", clearing.NewCommunity{ID: "child", Name: "Child circle", URI: childSrv.URL, Ticks: "2", Min: -10000, Max: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := startHouse(t, "child", &clearing.Parent{URL: rootSrv.URL, CommunityID: "child", Key: childKey, CircleID: "root",
+		URI: childSrv.URL, Ticks: "2", Divisions: 2}, childSrv, childLate)
+	_, leafKey, err := child.AddCommunity(ctx, "test", clearing.NewCommunity{ID: "leaf", Name: "Leaf", URI: leafSrv.URL, Ticks: "1", Min: -10000, Max: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The relay endpoints verify the signature of their own circle.
+	z.key, leaf.key = zKey, leafKey
+	zCircle := &cxp.Client{BaseURL: rootSrv.URL, Signer: cxp.Signer{KeyID: "z", Key: []byte(zKey)}}
+	leafCircle := &cxp.Client{BaseURL: childSrv.URL, Signer: cxp.Signer{KeyID: "leaf", Key: []byte(leafKey)}}
+
+	want := func(step string, rootZ, rootChild, childLeaf, childParent int64) {
+		t.Helper()
+		got := [4]int64{balanceOf(t, root, "vc:z"), balanceOf(t, root, "vc:child"), balanceOf(t, child, "vc:leaf"), balanceOf(t, child, "parent:root")}
+		if got != [4]int64{rootZ, rootChild, childLeaf, childParent} {
+			t.Fatalf("%s: got root z %d, root child %d, child leaf %d, child parent %d; want %d, %d, %d, %d",
+				step, got[0], got[1], got[2], got[3], rootZ, rootChild, childLeaf, childParent)
+		}
+	}
+
+	// Up: leaf (in the child circle) pays 10.00 child units to z (in the root): 20.00 root units.
+	resp, err := leafCircle.Try(ctx, cxp.TransactionRequest{Payer: "alice", Payee: "zed", SrcURL: leafSrv.URL, DestURL: zSrv.URL,
+		Quantity: "10.00", Description: "up", Really: true, TempID: "up-1"})
+	if err != nil || resp.Quantity != "10.00" {
+		t.Fatalf("leaf pays z: got %+v, %v", resp, err)
+	}
+	want("after leaf pays z", 2000, -2000, -1000, 1000)
+	if n := z.count(); n != 1 || z.relays[0].Quantity != "20.00" || z.relays[0].SrcURL != childSrv.URL {
+		t.Fatalf("z's relays: got %+v, want one of 20.00 from the child circle", z.relays)
+	}
+
+	// Down: z pays 4.00 root units to leaf inside the child circle: 2.00 child units.
+	resp, err = zCircle.Try(ctx, cxp.TransactionRequest{Payer: "zed", Payee: "alice", SrcURL: zSrv.URL, DestURL: childSrv.URL,
+		PayeeURL: leafSrv.URL, Quantity: "4", Description: "down", Really: true, TempID: "down-1"})
+	if err != nil {
+		t.Fatalf("z pays leaf: %v", err)
+	}
+	want("after z pays leaf", 1600, -1600, -800, 800)
+	if n := leaf.count(); n != 1 || leaf.relays[0].Quantity != "2.00" || leaf.relays[0].PayeeURL != leafSrv.URL {
+		t.Fatalf("leaf's relays: got %+v, want one of 2.00", leaf.relays)
+	}
+
+	// All or nothing: z refuses (25) → voided at both levels.
+	z.mu.Lock()
+	z.refuse = cxp.Errorf(cxp.CodeRemoteValidation, "no such member")
+	z.mu.Unlock()
+	_, err = leafCircle.Try(ctx, cxp.TransactionRequest{Payer: "alice", Payee: "nobody", SrcURL: leafSrv.URL, DestURL: zSrv.URL,
+		Quantity: "1", Description: "up", Really: true, TempID: "up-2"})
+	if cxp.CodeOf(err) != cxp.CodeRemoteValidation {
+		t.Fatalf("refused at the top: got %v, want code 25", err)
+	}
+	want("after the refusal", 1600, -1600, -800, 800)
+
+	// leaf refuses a payment coming down (24) → voided at both levels.
+	leaf.mu.Lock()
+	leaf.refuse = cxp.NewError(cxp.CodeRemoteLimits, nil)
+	leaf.mu.Unlock()
+	_, err = zCircle.Try(ctx, cxp.TransactionRequest{Payer: "zed", Payee: "alice", SrcURL: zSrv.URL, DestURL: childSrv.URL,
+		PayeeURL: leafSrv.URL, Quantity: "4", Description: "down", Really: true, TempID: "down-2"})
+	if cxp.CodeOf(err) != cxp.CodeRemoteLimits {
+		t.Fatalf("refused at the bottom: got %v, want code 24", err)
+	}
+	want("after the refusal below", 1600, -1600, -800, 800)
+
+	// A replay of the first payment writes nothing at either level.
+	if _, err := leafCircle.Try(ctx, cxp.TransactionRequest{Payer: "alice", Payee: "zed", SrcURL: leafSrv.URL, DestURL: zSrv.URL,
+		Quantity: "10.00", Description: "up", Really: true, TempID: "up-1"}); err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+	want("after the replay", 1600, -1600, -800, 800)
+}
