@@ -1,8 +1,8 @@
 package chart
 
 import (
-	"fmt"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
