@@ -64,6 +64,9 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 		Currency: cfg.Currency, DefaultMin: min, DefaultMax: max,
 		Approval: cfg.Registration == RegistrationApproval,
 	})
+	if err := s.Members.CheckCurrency(ctx); err != nil {
+		return nil, fmt.Errorf("setting SXP_CURRENCY (--currency): %w", err)
+	}
 	s.Payments = payments.New(pool, s.Ledger, s.Members, cfg.Money(), nil)
 	var err error
 	s.Announcements, err = announce.New(ctx, pool, announce.Config{Language: cfg.SearchLanguage, Logger: logger})

@@ -954,3 +954,20 @@ func TestBillsAndAdminPages(t *testing.T) {
 		t.Fatalf("profile after the bad key: got %v", body)
 	}
 }
+
+// TestCurrencyChangeRefused: a server started with another currency than
+// its members' accounts stops at once, naming the setting.
+func TestCurrencyChangeRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	e.member("alice", members.RoleMember)
+	cfg := server.Config{
+		DatabaseURL: "postgres://unused", Listen: "127.0.0.1:0", CommunityID: "leaf", CommunityName: "Leaf Valley",
+		Currency: "ACORN", CurrencyDivisions: 2, PublicURL: "http://127.0.0.1:1", DefaultMin: "-100", DefaultMax: "1000",
+		Registration: "open",
+	}
+	_, err := server.New(context.Background(), cfg, e.pool, nil)
+	if err == nil || !strings.Contains(err.Error(), "SXP_CURRENCY") || !strings.Contains(err.Error(), "in LEAF, not ACORN") {
+		t.Fatalf("got %v, want an error naming SXP_CURRENCY", err)
+	}
+}

@@ -97,6 +97,9 @@ func TestCommunityBinary(t *testing.T) {
 	if code, _, errOut := runSXP(t, env, "", "members", "limits", "alice", "--min", "-1.001", "--max", "1"); code != 2 || !strings.Contains(errOut, "--min") {
 		t.Fatalf("bad limits: exit %d %s, want 2 naming --min", code, errOut)
 	}
+	if code, _, errOut := runSXP(t, env, "", "members", "list", "--currency", "ACORN"); code != 1 || !strings.Contains(errOut, "SXP_CURRENCY") || !strings.Contains(errOut, "in LEAF, not ACORN") {
+		t.Fatalf("members list in another currency: exit %d %s, want 1 naming SXP_CURRENCY", code, errOut)
+	}
 	if code, _, errOut := runSXP(t, env, "", "members", "block", "zed"); code != 1 || !strings.Contains(errOut, "no member") {
 		t.Fatalf("block unknown: exit %d %s, want 1", code, errOut)
 	}

@@ -184,6 +184,10 @@ func openMembers(ctx context.Context, cfg server.Config) (*membersEnv, error) {
 	}
 	led := ledger.New(pool, ledger.Options{})
 	mem := members.New(pool, led, members.Options{Currency: cfg.Currency, DefaultMin: min, DefaultMax: max})
+	if err := mem.CheckCurrency(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("setting SXP_CURRENCY (--currency): %w", err)
+	}
 	return &membersEnv{pool: pool, members: mem, payments: payments.New(pool, led, mem, cfg.Money(), nil), cur: cfg.Money()}, nil
 }
 

@@ -211,6 +211,28 @@ func (s *Service) List(ctx context.Context, status Status) ([]Member, error) {
 	return out, nil
 }
 
+// CheckCurrency reports an error when existing members' accounts are in
+// another currency than the service's (a changed currency setting would
+// make every payment fail).
+func (s *Service) CheckCurrency(ctx context.Context) error {
+	var acc int64
+	err := s.pool.QueryRow(ctx, `SELECT account_id FROM members ORDER BY id LIMIT 1`).Scan(&acc)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("members: check currency: %w", err)
+	}
+	a, err := s.ledger.Account(ctx, ledger.AccountID(acc))
+	if err != nil {
+		return fmt.Errorf("members: check currency: %w", err)
+	}
+	if a.Currency != s.opts.Currency {
+		return fmt.Errorf("the members' accounts are in %s, not %s", a.Currency, s.opts.Currency)
+	}
+	return nil
+}
+
 // Profile is the editable part of a member.
 type Profile struct {
 	DisplayName string
