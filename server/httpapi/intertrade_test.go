@@ -256,7 +256,7 @@ func TestIntertradeRoutes(t *testing.T) {
 
 	// The admin page.
 	st, body := e.page("carol", "/admin/intertrade")
-	for _, want := range []string{"Intertrading", "intertrade:import-export", "-15.00", "from zoe (http://acorn.example)", "the handshake failed", "Mismatch"} {
+	for _, want := range []string{"Intertrading", "intertrade:import-export", "-15.00", "from zoe@http://acorn.example", "the handshake failed", "Mismatch"} {
 		if st != 200 || !strings.Contains(body, want) {
 			t.Fatalf("admin page: got %d, want %q in\n%s", st, want, body)
 		}

@@ -67,7 +67,7 @@ func (s *Service) receive(ctx context.Context, r *http.Request, body []byte) (cx
 	it := Intertrade{
 		Direction: In, State: StatePending, TempID: req.TempID,
 		Payer: req.Payer, PayerURL: req.PayerURL, Payee: req.Payee, PayeeURL: req.PayeeURL,
-		SrcURL: req.SrcURL, DestURL: req.DestURL, Community: req.SrcURL, Description: req.Description,
+		SrcURL: req.SrcURL, DestURL: req.DestURL, Community: s.communityOf(req.SrcURL), Description: req.Description,
 		Quantity: cxp.FromMinor(q, s.base()), Ticks: ticks, CreatedAt: s.now(),
 	}
 	// A temp_id seen before gets its first answer.
@@ -133,7 +133,7 @@ func (s *Service) receive(ctx context.Context, r *http.Request, body []byte) (cx
 			}
 			tr, err := tx.Transfer(ctx, ledger.TransferRequest{
 				Debit: ie, Credit: account, Amount: amount,
-				Description:    "from " + it.Payer + " (" + it.SrcURL + ")" + suffix(it.Description),
+				Description:    "from " + it.Payer + "@" + it.Community + suffix(it.Description),
 				Metadata:       map[string]string{"kind": "intertrade", "direction": "in", "temp_id": it.TempID, "from": it.SrcURL},
 				IdempotencyKey: "intertrade:in:" + strconv.FormatInt(row.ID, 10),
 			})
@@ -241,4 +241,17 @@ func clipText(s string) string {
 		return s[:64] + "…"
 	}
 	return s
+}
+
+// communityOf names the community at uri by its id, from the last list of
+// the circle's communities (no call to the circle), or by its uri.
+func (s *Service) communityOf(uri string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range s.exchangesList {
+		if strings.TrimRight(e.URI, "/") == strings.TrimRight(uri, "/") {
+			return e.ID
+		}
+	}
+	return uri
 }

@@ -45,7 +45,7 @@ func TestReceiveRelay(t *testing.T) {
 		if bob.Balance != 1000 || ie.Balance != -1000 {
 			t.Fatalf("%s: bob %d, import/export %d; want 1000, -1000", when, bob.Balance, ie.Balance)
 		}
-		if n := e.count(t, `direction = 'in' AND state = 'completed' AND amount = 1000 AND quantity = 25 AND temp_id = 't-1'`); n != 1 {
+		if n := e.count(t, `direction = 'in' AND state = 'completed' AND amount = 1000 AND quantity = 25 AND temp_id = 't-1' AND remote_community = 'acorn'`); n != 1 {
 			t.Fatalf("%s: completed rows: got %d, want 1", when, n)
 		}
 		if n := e.count(t, `true`); n != 1 {
