@@ -29,7 +29,9 @@ var RelayFailureCodes = []string{"20", "24", "25", "26"}
 // Communities is a prometheus.Collector that reads every community's state
 // from the database at each scrape, so the values are exact and survive
 // restarts. Intertrade counts and volumes count posted intertrades only,
-// which never change once posted, so they are counters.
+// which never change once posted, so they are counters. A scrape costs the
+// communities' list (as the admin API reads it) and three aggregate
+// queries over clearing_intertrades.
 type Communities struct {
 	house *clearing.House
 	pool  *pgxpool.Pool
