@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -264,6 +265,58 @@ func TestIntertradeRoutes(t *testing.T) {
 	if st, _ := e.page("alice", "/admin/intertrade"); st != 403 {
 		t.Fatalf("admin page as a member: got %d, want 403", st)
 	}
+	// The page's buttons: with the session's CSRF token they run and come back; without, refused.
+	checks := e.count("intertrade_integrity_checks")
+	if st, loc := e.form("carol", "/admin/intertrade/reconcile", true); st != http.StatusSeeOther || loc != "/admin/intertrade?notice=reconcile" {
+		t.Fatalf("reconcile button: got %d %q, want 303 back to the page", st, loc)
+	}
+	if got := e.count("intertrade_integrity_checks"); got != checks+1 {
+		t.Fatalf("integrity checks after the button: got %d, want %d", got, checks+1)
+	}
+	for _, f := range []struct {
+		user, path string
+		csrf       bool
+		want       int
+	}{
+		{"carol", "/admin/intertrade/reconcile", false, 403},
+		{"alice", "/admin/intertrade/reconcile", true, 403},
+		{"carol", "/admin/intertrade/explode", true, 404},
+	} {
+		if st, _ := e.form(f.user, f.path, f.csrf); st != f.want {
+			t.Errorf("POST %s as %s (csrf %v): got %d, want %d", f.path, f.user, f.csrf, st, f.want)
+		}
+	}
+	if got := e.count("intertrade_integrity_checks"); got != checks+1 {
+		t.Fatalf("integrity checks after refused forms: got %d, want %d", got, checks+1)
+	}
+}
+
+// form posts a page form as user, with the session's CSRF token or not.
+func (e *itEnv) form(user, path string, csrf bool) (int, string) {
+	e.t.Helper()
+	v := url.Values{}
+	if csrf {
+		v.Set("csrf", e.sessions[user].CSRF)
+	}
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+path, strings.NewReader(v.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(&http.Cookie{Name: "sxp_session", Value: e.sessions[user].Token})
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header.Get("Location")
+}
+
+func (e *itEnv) count(table string) int {
+	e.t.Helper()
+	var n int
+	if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM `+table).Scan(&n); err != nil {
+		e.t.Fatal(err)
+	}
+	return n
 }
 
 func TestIntertradeRoutesAlone(t *testing.T) {
