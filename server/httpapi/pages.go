@@ -43,6 +43,7 @@ func (h *Handlers) templateFuncs() template.FuncMap {
 		"currency": func() string { return cur.Code },
 		"date":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
 		"day":      func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+		"clock":    func(t time.Time) string { return t.UTC().Format("15:04") },
 		"neg":      func(v int64) bool { return v < 0 },
 		"base64":   base64Key,
 	}
