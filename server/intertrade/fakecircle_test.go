@@ -41,6 +41,7 @@ type fakeCircle struct {
 	refuseTry   cxp.Code      // answer to really=false (0: accept)
 	refuseWrite cxp.Code      // answer to really=true (0: write)
 	delay       time.Duration // before answering really=true
+	garbage     bool          // answer really=true with a proxy's HTML error page
 	written     map[string]cxp.TransactionResponse
 	writes      int // really=true transactions written
 	tries       []cxp.TransactionRequest
@@ -158,6 +159,14 @@ func (f *fakeCircle) try(w http.ResponseWriter, r *http.Request) {
 	f.mu.Unlock()
 	if req.Really && delay > 0 {
 		time.Sleep(delay)
+	}
+	f.mu.Lock()
+	garbage := f.garbage
+	f.mu.Unlock()
+	if req.Really && garbage {
+		w.WriteHeader(http.StatusBadGateway)
+		w.Write([]byte("<html>502 Bad Gateway</html>"))
+		return
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

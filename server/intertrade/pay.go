@@ -182,10 +182,10 @@ func (s *Service) settle(ctx context.Context, it Intertrade, resp cxp.Transactio
 		if undelivered(callErr) {
 			return s.fail(ctx, it, it.HoldID, callErr)
 		}
-		// A CXP answer is final, except code 7 (the client also gives it
-		// for an answer it could not read) and 27 (the circle says, among
-		// others, that the transaction is still being relayed).
-		if e, ok := cxp.AsError(callErr); ok && e.Code != cxp.CodeDiagnostics && e.Code != cxp.CodeOther {
+		// The circle's own refusal (an answer with a code) is final, except
+		// 27, which it also gives while the transaction is still being
+		// relayed. An answer the client could not read (no code) is not.
+		if resp.Code != cxp.OK && resp.Code != cxp.CodeOther {
 			return s.fail(ctx, it, it.HoldID, callErr)
 		}
 		// No answer: the circle may have written it. Keep the hold; Run

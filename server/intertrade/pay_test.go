@@ -306,3 +306,32 @@ func TestBaseDivisionsLearned(t *testing.T) {
 		t.Fatalf("integrity: got %+v %v", rep, err)
 	}
 }
+
+// An answer to the final try that is not a CXP answer (a proxy's error
+// page) says nothing about whether the circle wrote it: the amount stays
+// held until a repeated try gets a real answer.
+func TestPayUnreadableAnswer(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	circle := newFakeCircle(t)
+	e := newEnv(t, circle.srv.URL, nil)
+	circle.set(func(f *fakeCircle) { f.garbage = true })
+	p, err := e.svc.Pay(ctx, PayRequest{PayerAccount: e.alice.Account, PayerUsername: "alice", To: "bob@acorn", Amount: 400, IdempotencyKey: "html"})
+	if err != nil || p.State != StatePending {
+		t.Fatalf("unreadable answer: got %+v %v, want pending", p, err)
+	}
+	if a := e.account(t, e.alice.Account); a.Balance != 0 || a.PendingDebits != 400 {
+		t.Fatalf("alice: got %d held %d, want 0 held 400", a.Balance, a.PendingDebits)
+	}
+	circle.set(func(f *fakeCircle) { f.garbage = false })
+	e.clock.advance(time.Minute)
+	if n, err := e.svc.SettlePending(ctx); err != nil || n != 1 {
+		t.Fatalf("settle: got %d %v, want 1", n, err)
+	}
+	if a := e.account(t, e.alice.Account); a.Balance != -400 || a.PendingDebits != 0 {
+		t.Fatalf("alice after settle: got %d held %d, want -400 held 0", a.Balance, a.PendingDebits)
+	}
+	if balance, writes, _ := circle.snapshot(); writes != 1 || balance != -400 {
+		t.Fatalf("circle: writes %d balance %d, want 1, -400", writes, balance)
+	}
+}
