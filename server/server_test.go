@@ -971,3 +971,49 @@ func TestCurrencyChangeRefused(t *testing.T) {
 		t.Fatalf("got %v, want an error naming SXP_CURRENCY", err)
 	}
 }
+
+// TestCookieAPIWritesNeedCSRF: the API also takes the session cookie (for
+// pages' scripts), but then writes must carry X-CSRF-Token.
+func TestCookieAPIWritesNeedCSRF(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	e.member("alice", members.RoleMember)
+	e.member("bob", members.RoleMember)
+	b := e.browser("alice")
+	send := func(csrf string) int {
+		req, _ := http.NewRequest("POST", e.http.URL+"/api/v1/payments", strings.NewReader(`{"to":"bob","amount":"1.00"}`))
+		req.Header.Set("Content-Type", "application/json")
+		if csrf != "" {
+			req.Header.Set("X-CSRF-Token", csrf)
+		}
+		resp, err := b.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if st := send(""); st != http.StatusForbidden {
+		t.Fatalf("without X-CSRF-Token: got %d, want 403", st)
+	}
+	if st := send("forged"); st != http.StatusForbidden {
+		t.Fatalf("with a forged token: got %d, want 403", st)
+	}
+	if got := e.balance("bob"); got != "0.00" {
+		t.Fatalf("bob: got %s, want 0.00", got)
+	}
+	if st := send(b.csrf); st != http.StatusCreated {
+		t.Fatalf("with the session's token: got %d, want 201", st)
+	}
+	resp, err := b.c.Get(e.http.URL + "/api/v1/me/account")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("cookie read: got %d, want 200", resp.StatusCode)
+	}
+	if got := e.balance("bob"); got != "1.00" {
+		t.Fatalf("bob: got %s, want 1.00", got)
+	}
+}
