@@ -1017,3 +1017,43 @@ func TestCookieAPIWritesNeedCSRF(t *testing.T) {
 		t.Fatalf("bob: got %s, want 1.00", got)
 	}
 }
+
+func TestDirectory(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	for _, u := range []string{"alice", "bob", "carol", "al_x"} {
+		e.member(u, members.RoleMember)
+	}
+	e.call("alice", "PATCH", "/api/v1/me", `{"display_name":"Alice Green"}`)
+	e.member("root", members.RoleAdmin)
+	e.call("root", "POST", "/api/v1/admin/members/carol/block", "")
+	names := func(q string) string {
+		st, body := e.call("bob", "GET", "/api/v1/members"+q, "")
+		if st != 200 {
+			t.Fatalf("%s: got %d %v", q, st, body)
+		}
+		var out []string
+		for _, m := range body["members"].([]any) {
+			out = append(out, m.(map[string]any)["username"].(string))
+		}
+		return strings.Join(out, ",")
+	}
+	for _, tt := range []struct{ q, want string }{
+		{"", "al_x,alice,bob,root"}, // carol is blocked
+		{"?q=GREEN", "alice"},
+		{"?q=al", "al_x,alice"},
+		{"?q=_", "al_x"}, // LIKE wildcards are literal
+		{"?q=%25", ""},
+		{"?limit=2", "al_x,alice"},
+	} {
+		if got := names(tt.q); got != tt.want {
+			t.Errorf("%s: got %q, want %q", tt.q, got, tt.want)
+		}
+	}
+	if st, _ := e.call("bob", "GET", "/api/v1/members?limit=0", ""); st != 400 {
+		t.Errorf("limit=0: got %d, want 400", st)
+	}
+	if st, _ := e.call("", "GET", "/api/v1/members", ""); st != 401 {
+		t.Errorf("no token: got %d, want 401", st)
+	}
+}

@@ -87,13 +87,14 @@ the currency and default limits matter here). Use it to create the first admin:
 					if err != nil {
 						return err
 					}
+					accounts, err := e.payments.Accounts(ctx)
+					if err != nil {
+						return err
+					}
 					tw := tabwriter.NewWriter(e.out, 0, 4, 2, ' ', 0)
 					fmt.Fprintln(tw, "USERNAME\tNAME\tROLE\tSTATUS\tBALANCE\tMIN\tMAX")
 					for _, m := range ms {
-						a, err := e.payments.Account(ctx, m)
-						if err != nil {
-							return err
-						}
+						a := accounts[m.Account]
 						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Username, m.DisplayName, m.Role, m.Status,
 							e.cur.Format(a.Balance), e.cur.Format(a.Min), e.cur.Format(a.Max))
 					}

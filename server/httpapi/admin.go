@@ -41,14 +41,17 @@ func (h *Handlers) adminMembers(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
+	accounts, err := h.Payments.Accounts(c.Request.Context())
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	cur := h.Community.Currency
 	out := make([]adminMemberJSON, 0, len(ms))
 	for _, m := range ms {
-		v, err := h.adminView(c, m)
-		if err != nil {
-			h.fail(c, err)
-			return
-		}
-		out = append(out, v)
+		a := accounts[m.Account]
+		out = append(out, adminMemberJSON{memberJSON: memberView(m),
+			Account: accountJSON{Balance: cur.Format(a.Balance), Currency: cur.Code, Min: cur.Format(a.Min), Max: cur.Format(a.Max)}})
 	}
 	c.JSON(http.StatusOK, gin.H{"members": out})
 }

@@ -32,11 +32,13 @@ func (h *Handlers) adminMembersPage(c *gin.Context) {
 func (h *Handlers) showAdminMembers(c *gin.Context, p page, status int) {
 	ctx := c.Request.Context()
 	ms, err := h.Members.List(ctx, "")
+	var accounts map[ledger.AccountID]ledger.Account
+	if err == nil {
+		accounts, err = h.Payments.Accounts(ctx)
+	}
 	var rows []adminRow
-	for i := 0; err == nil && i < len(ms); i++ {
-		var a ledger.Account
-		a, err = h.Payments.Account(ctx, ms[i])
-		rows = append(rows, adminRow{Member: ms[i], Account: a})
+	for _, m := range ms {
+		rows = append(rows, adminRow{Member: m, Account: accounts[m.Account]})
 	}
 	if err != nil {
 		h.pageError(c, h.pageRefusal(c, &p, err), p.Error)

@@ -123,11 +123,14 @@ func (h *Handlers) homePage(c *gin.Context) {
 type payForm struct {
 	To, Amount, Description, Key string
 	Done                         *payments.Payment
+	Members                      []members.Member // suggestions for "to"
 }
 
 func (h *Handlers) payPage(c *gin.Context) {
 	p := h.newPage(c, "Pay")
-	p.Data = payForm{To: c.Query("to"), Key: newFormKey()}
+	form := payForm{To: c.Query("to"), Key: newFormKey()}
+	form.Members, _ = h.Members.Directory(c.Request.Context(), "", 500) // suggestions only: an error leaves none
+	p.Data = form
 	h.render(c, http.StatusOK, "pay.html", p)
 }
 

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/base64"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -162,4 +163,27 @@ func (h *Handlers) member(c *gin.Context) {
 		v.PublicKey = base64.StdEncoding.EncodeToString(m.PublicKey)
 	}
 	c.JSON(http.StatusOK, v)
+}
+
+// directory lists active members (?q= filters by username or name).
+func (h *Handlers) directory(c *gin.Context) {
+	limit := 100
+	if s := c.Query("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 500 {
+			badRequest(c, "limit", "limit must be a whole number from 1 to 500")
+			return
+		}
+		limit = n
+	}
+	ms, err := h.Members.Directory(c.Request.Context(), c.Query("q"), limit)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	out := make([]publicMemberJSON, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, publicMemberJSON{Username: m.Username, DisplayName: m.DisplayName, Bio: m.Bio, Contact: m.Contact, PublicKey: base64Key(m.PublicKey)})
+	}
+	c.JSON(http.StatusOK, gin.H{"members": out})
 }

@@ -35,6 +35,7 @@ func (h *Handlers) Engine() *gin.Engine {
 	me.PUT("/me/public-key", h.setPublicKey) // {"public_key": base64 Ed25519}
 	me.GET("/me/account", h.account)         // {"balance","currency","min","max"}
 	me.GET("/me/statement", h.statement)     // ?from&to&q&after&limit[&format=csv]
+	me.GET("/members", h.directory)          // ?q&limit: active members' public profiles
 	me.GET("/members/:username", h.member)   // public profile
 	me.POST("/payments", h.pay)              // {"to","amount","description","idempotency_key"}
 	me.GET("/payment-requests", h.requests)  // ?role=payer|payee&status=

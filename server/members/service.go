@@ -233,6 +233,29 @@ func (s *Service) CheckCurrency(ctx context.Context) error {
 	return nil
 }
 
+// Directory lists active members whose username or display name contains
+// q (case-insensitive; "" for all), by username, at most limit (1-500).
+func (s *Service) Directory(ctx context.Context, q string, limit int) ([]Member, error) {
+	if limit < 1 || limit > 500 {
+		return nil, invalid("limit", "limit must be from 1 to 500")
+	}
+	if err := validText("q", q, 100); err != nil {
+		return nil, err
+	}
+	pattern := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.TrimSpace(q)) + "%"
+	rows, err := s.pool.Query(ctx, `SELECT `+memberColumns+` FROM members
+		WHERE status = 'active' AND (username ILIKE $1 OR display_name ILIKE $1)
+		ORDER BY username LIMIT $2`, pattern, limit)
+	if err != nil {
+		return nil, fmt.Errorf("members: directory: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Member, error) { return scanMember(r) })
+	if err != nil {
+		return nil, fmt.Errorf("members: directory: %w", err)
+	}
+	return out, nil
+}
+
 // Profile is the editable part of a member.
 type Profile struct {
 	DisplayName string

@@ -125,6 +125,20 @@ func (s *Service) Account(ctx context.Context, m members.Member) (ledger.Account
 	return a, nil
 }
 
+// Accounts returns the ledger accounts of the community currency by id
+// (one query, for lists of members).
+func (s *Service) Accounts(ctx context.Context) (map[ledger.AccountID]ledger.Account, error) {
+	list, err := s.ledger.Accounts(ctx, s.cur.Code)
+	if err != nil {
+		return nil, fmt.Errorf("payments: accounts: %w", err)
+	}
+	out := make(map[ledger.AccountID]ledger.Account, len(list))
+	for _, a := range list {
+		out[a.ID] = a
+	}
+	return out, nil
+}
+
 // SetLimits changes a member's balance limits (admins only; the caller checks).
 func (s *Service) SetLimits(ctx context.Context, username string, min, max int64) (ledger.Account, error) {
 	if min > 0 {
