@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"encoding/base64"
-	"errors"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -10,8 +9,6 @@ import (
 	"github.com/sxp-network/sxp/ledger"
 	"github.com/sxp-network/sxp/server/members"
 )
-
-var errorsAs = errors.As
 
 func base64Key(k []byte) string {
 	if len(k) == 0 {

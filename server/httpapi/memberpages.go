@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -42,7 +43,7 @@ func (h *Handlers) loginForm(c *gin.Context) {
 	if err != nil {
 		status := h.pageRefusal(c, &p, err)
 		var me *members.Error
-		if errorsAs(err, &me) && me.RetryAfter > 0 {
+		if errors.As(err, &me) && me.RetryAfter > 0 {
 			c.Header("Retry-After", strconv.Itoa(int(me.RetryAfter.Seconds())))
 		}
 		h.render(c, status, "login.html", p)
