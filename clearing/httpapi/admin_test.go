@@ -180,6 +180,11 @@ func TestMonitoringAlerts(t *testing.T) {
 	e.call("a", "PUT", "/transactions", e.tx("95", "m1", true)) // a at -95 of -100: near its limit
 	e.house.Block(context.Background(), "test", "b", "investigation")
 	e.call("b", "GET", "/server/clients", nil) // blocked traffic
+	for i := 0; i < 5; i++ {                   // a burst of refused tries from a
+		if _, out := e.call("a", "PUT", "/transactions", e.tx("0", "z", true)); code(out) != "12" {
+			t.Fatalf("refused try: got %v, want code 12", out)
+		}
+	}
 	_, out := e.admin("GET", "/admin/api/monitoring", nil)
 	alerts, _ := out["alerts"].([]any)
 	var got []string
@@ -187,7 +192,7 @@ func TestMonitoringAlerts(t *testing.T) {
 		m := a.(map[string]any)
 		got = append(got, str(m, "kind")+":"+str(m, "community"))
 	}
-	want := "near_limit:a near_limit:b blocked_traffic:b"
+	want := "near_limit:a near_limit:b reject_spike:a blocked_traffic:b"
 	if strings.Join(got, " ") != want {
 		t.Fatalf("alerts: got %q, want %q", strings.Join(got, " "), want)
 	}
