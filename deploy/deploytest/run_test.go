@@ -346,7 +346,26 @@ func TestDeployRun(t *testing.T) {
 	// which are 5.00 ACORN (rate 2) for dmitri@acorn.
 	carol := login(t, leaf, "carol", logins["carol@leaf"])
 	dmitri := login(t, acorn, "dmitri", logins["dmitri@acorn"])
+	// The demo's announcements are there and searchable.
+	var found struct {
+		Announcements []struct {
+			Title  string `json:"title"`
+			Author string `json:"author"`
+			Price  string `json:"price"`
+		} `json:"announcements"`
+	}
+	if code := api(t, http.MethodGet, leaf+"/api/v1/announcements?q=sourdough&kind=offer", carol, nil, &found); code != http.StatusOK {
+		t.Errorf("search announcements: HTTP %d", code)
+	}
+	if len(found.Announcements) != 1 || found.Announcements[0].Title != "Sourdough bread" || found.Announcements[0].Author != "bob" || found.Announcements[0].Price != "4.50" {
+		t.Errorf("search for sourdough offers: got %+v, want bob's \"Sourdough bread\" at 4.50", found.Announcements)
+	}
 	carolBefore, dmitriBefore := balance(t, leaf, carol), balance(t, acorn, dmitri)
+	// After the demo: carol paid bob 4.50, got 8.00 from alice and paid femi@acorn
+	// 8.00; dmitri got 10.00 from erin and paid femi 6.00.
+	if carolBefore != -450 || dmitriBefore != 400 {
+		t.Errorf("balances after the demo: carol@leaf %d, dmitri@acorn %d; want -450 and 400 (minor units)", carolBefore, dmitriBefore)
+	}
 	code := api(t, http.MethodPost, leaf+"/api/v1/payments", carol, map[string]string{
 		"to": "dmitri@acorn", "amount": "10.00", "description": "deploy/run test", "idempotency_key": "deploy-run-test-1",
 	}, nil)
