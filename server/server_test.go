@@ -953,6 +953,18 @@ func TestBillsAndAdminPages(t *testing.T) {
 	if body["display_name"] != "Alice G" || body["public_key"] != key || body["bio"] != "bees" {
 		t.Fatalf("profile after the bad key: got %v", body)
 	}
+	if st, _ = alice.post("/profile/password", url.Values{"current_password": {"password-alice"}, "new_password": {"new password 1"}, "new_password2": {"new password 2"}}); st != 400 {
+		t.Fatalf("differing new passwords: got %d, want 400", st)
+	}
+	if st, _ = alice.post("/profile/password", url.Values{"current_password": {"nope-nope"}, "new_password": {"new password 1"}, "new_password2": {"new password 1"}}); st != 400 {
+		t.Fatalf("wrong current password: got %d, want 400", st)
+	}
+	if st, html = alice.post("/profile/password", url.Values{"current_password": {"password-alice"}, "new_password": {"new password 1"}, "new_password2": {"new password 1"}}); st != 200 || !strings.Contains(html, "Password changed") {
+		t.Fatalf("change password: got %d", st)
+	}
+	if st, _ = e.call("", "POST", "/api/v1/session", `{"username":"alice","password":"new password 1"}`); st != 201 {
+		t.Fatalf("log in with the new password: got %d", st)
+	}
 }
 
 // TestCurrencyChangeRefused: a server started with another currency than
@@ -1055,5 +1067,48 @@ func TestDirectory(t *testing.T) {
 	}
 	if st, _ := e.call("", "GET", "/api/v1/members", ""); st != 401 {
 		t.Errorf("no token: got %d, want 401", st)
+	}
+}
+
+func TestChangePassword(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	e.member("bob", members.RoleMember)
+	first := e.tokens["bob"]
+	e.login("bob") // a second session
+	second := e.tokens["bob"]
+	bad := []struct {
+		body, field string
+	}{
+		{`{"current_password":"wrong-password","new_password":"a new password"}`, "current_password"},
+		{`{"current_password":"password-bob","new_password":"short"}`, "new_password"},
+		{`{"current_password":"password-bob"}`, "new_password"},
+	}
+	for _, tt := range bad {
+		st, body := e.call("bob", "PUT", "/api/v1/me/password", tt.body)
+		if _, field := errCode(body); st != 400 || field != tt.field {
+			t.Fatalf("%s: got %d %v, want 400 on %s", tt.body, st, body, tt.field)
+		}
+	}
+	e.tokens["bob"] = first
+	if st, _ := e.call("bob", "GET", "/api/v1/me", ""); st != 200 {
+		t.Fatalf("first session after refused changes: got %d, want 200", st)
+	}
+	e.tokens["bob"] = second
+	if st, body := e.call("bob", "PUT", "/api/v1/me/password", `{"current_password":"password-bob","new_password":"a new password"}`); st != 204 {
+		t.Fatalf("change: got %d %v, want 204", st, body)
+	}
+	if st, _ := e.call("bob", "GET", "/api/v1/me", ""); st != 200 {
+		t.Fatalf("the changing session: got %d, want 200", st)
+	}
+	e.tokens["bob"] = first
+	if st, _ := e.call("bob", "GET", "/api/v1/me", ""); st != 401 {
+		t.Fatalf("the other session: got %d, want 401", st)
+	}
+	if st, _ := e.call("", "POST", "/api/v1/session", `{"username":"bob","password":"password-bob"}`); st != 401 {
+		t.Fatalf("old password: got %d, want 401", st)
+	}
+	if st, _ := e.call("", "POST", "/api/v1/session", `{"username":"bob","password":"a new password"}`); st != 201 {
+		t.Fatalf("new password: got %d, want 201", st)
 	}
 }

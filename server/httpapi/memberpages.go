@@ -332,6 +332,22 @@ func (h *Handlers) profilePage(c *gin.Context) {
 	h.render(c, http.StatusOK, "profile.html", h.newPage(c, "Profile"))
 }
 
+func (h *Handlers) passwordForm(c *gin.Context) {
+	p := h.newPage(c, "Profile")
+	s, _ := currentSession(c)
+	if c.PostForm("new_password") != c.PostForm("new_password2") {
+		p.Error, p.Field = "The two new passwords differ.", "new_password"
+		h.render(c, http.StatusBadRequest, "profile.html", p)
+		return
+	}
+	if err := h.Members.ChangePassword(c.Request.Context(), s.Member.ID, c.PostForm("current_password"), c.PostForm("new_password"), s.Token); err != nil {
+		h.render(c, h.pageRefusal(c, &p, err), "profile.html", p)
+		return
+	}
+	p.Notice = "Password changed. Your other sessions have ended."
+	h.render(c, http.StatusOK, "profile.html", p)
+}
+
 func (h *Handlers) profileForm(c *gin.Context) {
 	p := h.newPage(c, "Profile")
 	ctx := c.Request.Context()

@@ -187,3 +187,19 @@ func (h *Handlers) directory(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, gin.H{"members": out})
 }
+
+func (h *Handlers) changePassword(c *gin.Context) {
+	var req struct {
+		CurrentPassword string `json:"current_password"`
+		NewPassword     string `json:"new_password"`
+	}
+	if !bindJSON(c, &req) {
+		return
+	}
+	s, _ := currentSession(c)
+	if err := h.Members.ChangePassword(c.Request.Context(), s.Member.ID, req.CurrentPassword, req.NewPassword, s.Token); err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}

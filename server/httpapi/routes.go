@@ -33,6 +33,7 @@ func (h *Handlers) Engine() *gin.Engine {
 	me.GET("/me", h.me)
 	me.PATCH("/me", h.updateProfile)         // {"display_name","bio","contact"}
 	me.PUT("/me/public-key", h.setPublicKey) // {"public_key": base64 Ed25519}
+	me.PUT("/me/password", h.changePassword) // {"current_password","new_password"}
 	me.GET("/me/account", h.account)         // {"balance","currency","min","max"}
 	me.GET("/me/statement", h.statement)     // ?from&to&q&after&limit[&format=csv]
 	me.GET("/members", h.directory)          // ?q&limit: active members' public profiles
@@ -88,6 +89,7 @@ func (h *Handlers) Engine() *gin.Engine {
 	pages.GET("/statement.csv", h.statementCSV)
 	pages.GET("/profile", h.profilePage)
 	pages.POST("/profile", h.profileForm)
+	pages.POST("/profile/password", h.passwordForm)
 	adminPages := pages.Group("/admin", h.requirePageAdmin)
 	adminPages.GET("/members", h.adminMembersPage)
 	adminPages.POST("/members/:username/:action", h.adminMemberForm) // approve | block | unblock | limits | role

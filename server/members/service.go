@@ -418,6 +418,46 @@ func (s *Service) SetPassword(ctx context.Context, username, password string) er
 	return tx.Commit(ctx)
 }
 
+// ChangePassword replaces a member's own password after checking the
+// current one, and ends their other sessions (keepToken's stays).
+func (s *Service) ChangePassword(ctx context.Context, id int64, current, next, keepToken string) error {
+	var hash string
+	err := s.pool.QueryRow(ctx, `SELECT password_hash FROM members WHERE id = $1`, id).Scan(&hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return refuse(CodeNotFound, "no member %d", id)
+	}
+	if err != nil {
+		return fmt.Errorf("members: password: %w", err)
+	}
+	ok, err := CheckPassword(hash, current)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &Error{Code: CodeInvalid, Field: "current_password", Message: "the current password is wrong"}
+	}
+	if err := validPassword(next); err != nil {
+		err.(*Error).Field = "new_password"
+		return err
+	}
+	newHash, err := HashPassword(next)
+	if err != nil {
+		return err
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("members: password: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `UPDATE members SET password_hash = $2, updated_at = now() WHERE id = $1`, id, newHash); err != nil {
+		return fmt.Errorf("members: password: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM member_sessions WHERE member_id = $1 AND token_hash <> $2`, id, hashToken(keepToken)); err != nil {
+		return fmt.Errorf("members: password: %w", err)
+	}
+	return tx.Commit(ctx)
+}
+
 func validText(field, v string, max int) error {
 	if !utf8.ValidString(v) {
 		return invalid(field, "%s must be UTF-8 text", field)
