@@ -302,3 +302,34 @@ func TestProfileAndPublicKey(t *testing.T) {
 		t.Fatalf("remove key: got %x %v, want none", got.PublicKey, err)
 	}
 }
+
+func TestRegisterConcurrently(t *testing.T) {
+	t.Parallel()
+	s, led, _ := newService(t, false)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 6)
+	for i := 0; i < 6; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.Register(ctx, Registration{Username: "zoe", Password: "password1"})
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	ok := 0
+	for err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case CodeOf(err) != CodeUsernameTaken:
+			t.Errorf("got %v, want success or %s", err, CodeUsernameTaken)
+		}
+	}
+	accs, err := led.Accounts(ctx, "LEAF")
+	if ok != 1 || err != nil || len(accs) != 1 {
+		t.Fatalf("got %d registrations and %d accounts (%v), want 1 and 1", ok, len(accs), err)
+	}
+}
