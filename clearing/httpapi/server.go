@@ -1,6 +1,6 @@
 // Package httpapi is the HTTP layer of the clearing house: the CXP endpoints
-// (signed with RFC 9421 by the member communities) and the governing body's
-// admin API (bearer tokens), in one route table. Handlers bind and check the
+// (signed with RFC 9421 by the member communities), the governing body's
+// admin API (bearer tokens) and its HTML pages, in one route table. Handlers bind and check the
 // request, call one domain method, and map the result.
 package httpapi
 
@@ -124,6 +124,20 @@ func (s *Server) Handler() http.Handler {
 	a.GET("/records", s.records)
 	a.GET("/audit", s.auditLog)
 	a.POST("/schedule/run", s.runSchedule)
+
+	// Governing body, HTML pages (session cookie holding an admin token, CSRF on forms).
+	r.GET("/admin/login", s.pageLogin)
+	r.POST("/admin/login", s.pageLoginForm)
+	p := r.Group("/admin", s.pageAuth)
+	p.GET("", s.pageOverview)
+	p.POST("/logout", s.pageLogout)
+	p.GET("/trade", s.pageTrade)
+	p.GET("/alerts", s.pageAlerts)
+	p.GET("/audit", s.pageAudit)
+	p.GET("/communities/:id", s.pageCommunity)
+	p.POST("/communities/:id/block", s.pageBlockForm)
+	p.POST("/communities/:id/unblock", s.pageUnblockForm)
+	p.POST("/communities/:id/limits", s.pageLimitsForm)
 	return r
 }
 
