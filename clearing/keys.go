@@ -239,6 +239,15 @@ func (h *House) PruneNonces(ctx context.Context) (int64, error) {
 	return tag.RowsAffected(), nil
 }
 
+// PruneEvents deletes monitoring events older than keep.
+func (h *House) PruneEvents(ctx context.Context, keep time.Duration) (int64, error) {
+	tag, err := h.pool.Exec(ctx, `DELETE FROM clearing_events WHERE created_at < $1`, h.now().Add(-keep))
+	if err != nil {
+		return 0, fmt.Errorf("clearing: prune events: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 // recordEvent notes a refusal or a blocked attempt for monitoring. It never
 // fails the request: an error is logged.
 func (h *House) recordEvent(ctx context.Context, communityID, kind string, code cxp.Code, route string) {

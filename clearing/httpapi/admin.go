@@ -438,9 +438,36 @@ func (s *Server) summary(c *gin.Context) {
 	c.JSON(http.StatusOK, sum)
 }
 
+// paging reads ?before=ID&limit=N (both optional, positive).
+func paging(c *gin.Context) (int64, int, bool) {
+	var before, limit int64
+	for _, p := range []struct {
+		name string
+		dst  *int64
+	}{{"before", &before}, {"limit", &limit}} {
+		v := c.Query(p.name)
+		if v == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			adminError(c, http.StatusBadRequest, "invalid", p.name, "want a positive integer")
+			return 0, 0, false
+		}
+		*p.dst = n
+	}
+	if limit > 1000 {
+		adminError(c, http.StatusBadRequest, "invalid", "limit", "at most 1000")
+		return 0, 0, false
+	}
+	return before, int(limit), true
+}
+
 func (s *Server) listIntertrades(c *gin.Context) {
-	before, _ := strconv.ParseInt(c.Query("before"), 10, 64)
-	limit, _ := strconv.Atoi(c.Query("limit"))
+	before, limit, ok := paging(c)
+	if !ok {
+		return
+	}
 	list, err := s.house.Intertrades(c.Request.Context(), c.Query("community"), before, limit)
 	if err != nil {
 		s.fail(c, err)
@@ -485,8 +512,10 @@ func (s *Server) records(c *gin.Context) {
 }
 
 func (s *Server) auditLog(c *gin.Context) {
-	before, _ := strconv.ParseInt(c.Query("before"), 10, 64)
-	limit, _ := strconv.Atoi(c.Query("limit"))
+	before, limit, ok := paging(c)
+	if !ok {
+		return
+	}
 	list, err := s.house.Audit(c.Request.Context(), before, limit)
 	if err != nil {
 		s.fail(c, err)

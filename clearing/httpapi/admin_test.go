@@ -161,8 +161,12 @@ func TestAdminReports(t *testing.T) {
 		str(lines[2].(map[string]any), "counterparty") != "b" || str(lines[2].(map[string]any), "balance") != "-14.25" {
 		t.Fatalf("statement: got %v", out)
 	}
-	if status, _ := e.admin("GET", "/admin/api/reports/summary?format=xml", nil); status != 400 {
-		t.Fatalf("bad format: got %d, want 400", status)
+	for _, bad := range []string{"/admin/api/reports/summary?format=xml", "/admin/api/reports/summary?period=hour",
+		"/admin/api/reports/summary?from=yesterday", "/admin/api/audit?limit=abc", "/admin/api/intertrades?before=-1",
+		"/admin/api/communities/a/statement?format=pdf", "/admin/api/monitoring?near_percent=0"} {
+		if status, _ := e.admin("GET", bad, nil); status != 400 {
+			t.Errorf("GET %s: got %d, want 400", bad, status)
+		}
 	}
 	req, _ = http.NewRequest("GET", e.srv.URL+"/admin/api/records", nil)
 	req.Header.Set("Authorization", "Bearer "+adminToken)

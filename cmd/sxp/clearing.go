@@ -175,6 +175,10 @@ func maintain(ctx context.Context, house *clearing.House, log *slog.Logger, inte
 			if _, err := house.PruneNonces(ctx); err != nil {
 				log.Warn("prune nonces", "err", err)
 			}
+			// Monitoring compares the last day with the 30 days before it.
+			if _, err := house.PruneEvents(ctx, 90*24*time.Hour); err != nil {
+				log.Warn("prune events", "err", err)
+			}
 		case <-sched:
 			res, err := house.RunSchedule(ctx)
 			if err != nil {
