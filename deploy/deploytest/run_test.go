@@ -341,6 +341,16 @@ func TestDeployRun(t *testing.T) {
 		t.Errorf("keys/leaf.key has mode %o, want 600", perm)
 	}
 	leafKey, _ := os.ReadFile(filepath.Join(varDir, "keys", "leaf.key"))
+	adminToken, err := os.ReadFile(filepath.Join(varDir, "keys", "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(r.out.String(), "token: "+strings.TrimSpace(string(adminToken))) {
+		t.Errorf("deploy/run's output does not show the circle admin token")
+	}
+	if code := api(t, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/admin/api/circle", p.clearing), strings.TrimSpace(string(adminToken)), nil, nil); code != http.StatusOK {
+		t.Errorf("circle admin API with the printed token: HTTP %d, want 200", code)
+	}
 
 	// An intertrade: 10.00 LEAF (rate 1) from carol@leaf is 10 base units,
 	// which are 5.00 ACORN (rate 2) for dmitri@acorn.
