@@ -281,22 +281,29 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("sxp cxp clients: got %s", out)
 	}
 
+	out = sxp(t, bin, nil, append([]string{"cxp", "try", "--src", leafSrv.URL, "--dest", acornSrv.URL, "--payer", "alice",
+		"--payee", "bob", "--quantity", "0.50", "--description", "from a shell", "--really", "--temp-id", "shell-1"}, cli...)...)
+	if !strings.Contains(out, `"code": 0`) || !strings.Contains(out, `"quantity": 0.50`) || !strings.Contains(out, `"payee_ticks": 2`) {
+		t.Fatalf("sxp cxp try: got %s", out)
+	}
+	want("after the payment from a shell", "-6.00", "6.00")
+
 	// The payee's server is gone (26): voided, no trace.
 	acornSrv.Close()
 	if _, err = try(leafC, leafSrv, acornSrv, "1", "e2e-26"); cxp.CodeOf(err) != cxp.CodeServerNotFound {
 		t.Fatalf("payee unreachable: got %v, want code 26", err)
 	}
-	want("after the unreachable payee", "-5.50", "5.50")
+	want("after the unreachable payee", "-6.00", "6.00")
 
 	// The record: exported and verified against the database.
 	file := filepath.Join(t.TempDir(), "records.jsonl")
-	if out := sxp(t, bin, env, "admin", "records", "export", file); !strings.Contains(out, "exported 2 records") {
+	if out := sxp(t, bin, env, "admin", "records", "export", file); !strings.Contains(out, "exported 3 records") {
 		t.Fatalf("records export: got %q", out)
 	}
-	if out := sxp(t, bin, env, "admin", "records", "verify", file); !strings.Contains(out, "chain ok: 2 records") || !strings.Contains(out, "database ok") {
+	if out := sxp(t, bin, env, "admin", "records", "verify", file); !strings.Contains(out, "chain ok: 3 records") || !strings.Contains(out, "database ok") {
 		t.Fatalf("records verify: got %q", out)
 	}
-	if out := sxp(t, bin, env, "admin", "community", "list"); !strings.Contains(out, "-5.50") || !strings.Contains(out, "acorn") {
+	if out := sxp(t, bin, env, "admin", "community", "list"); !strings.Contains(out, "-6.00") || !strings.Contains(out, "acorn") {
 		t.Fatalf("community list: got %q", out)
 	}
 
