@@ -4,13 +4,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sxp-network/sxp/clearing"
 	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/clearing/httpapi"
+	"github.com/sxp-network/sxp/ledger"
+	"github.com/sxp-network/sxp/migrations/pgtest"
 )
 
 func TestTryWritesAndRelaysBothDirections(t *testing.T) {
@@ -533,5 +540,42 @@ func TestRecordsExportAndVerify(t *testing.T) {
 	}
 	if _, err := e.pool.Exec(context.Background(), `DELETE FROM clearing_records`); err == nil {
 		t.Fatal("delete from clearing_records: got no error, want the append-only trigger to refuse")
+	}
+}
+
+// Code 5: the payee accepted but the hold could not be posted (it expired
+// while the relay was on its way). The clock jumps while the payee answers.
+func TestTrySavingProblem(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	var offset atomic.Int64
+	clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	house, err := clearing.New(pool, ledger.New(pool, ledger.Options{Now: clock}), clearing.Options{Secret: "s", Now: clock, Logger: logger, HoldTTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	house.InitCircle(ctx, "test", circleID, "", "HOUR", 2)
+	e := &env{t: t, pool: pool, house: house, coms: map[string]*community{}}
+	e.srv = httptest.NewServer(httpapi.New(house, httpapi.Options{Logger: logger}).Handler())
+	defer e.srv.Close()
+	e.addCommunity("a", "1", -10000, 10000)
+	e.addCommunity("b", "1", -10000, 10000)
+	e.coms["b"].setAnswer(func(r cxp.TransactionRequest) (int, any) {
+		offset.Store(int64(10 * time.Minute))
+		return 200, cxp.TransactionResponse{Status: cxp.StatusOK("ok"), TempID: r.TempID}
+	})
+	status, out := e.call("a", "PUT", "/transactions", e.tx("1", "late", true))
+	if status != 500 || code(out) != "5" {
+		t.Fatalf("got %d %v, want 500 code 5", status, out)
+	}
+	if _, err := house.ExpireDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.wantBalances(map[string]int64{"a": 0, "b": 0})
+	list, _ := house.Intertrades(ctx, "", 0, 10)
+	if len(list) != 1 || list[0].Status != "expired" || list[0].ResultCode != 5 {
+		t.Fatalf("intertrades: got %+v, want one expired with result code 5", list)
 	}
 }
