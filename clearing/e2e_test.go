@@ -307,6 +307,36 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("community list: got %q", out)
 	}
 
+	// The other governing-body commands.
+	tok := strings.TrimPrefix(strings.TrimSpace(sxp(t, bin, env, "admin", "token", "add", "ops")), "token: ")
+	req, _ := http.NewRequest("GET", base+"/admin/api/circle", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("admin API with a token from 'sxp admin token add': got %v, %v", resp, err)
+	}
+	if out := sxp(t, bin, env, "admin", "rate", "set", "acorn", "2.5"); !strings.Contains(out, "community acorn rate 2.5") {
+		t.Fatalf("rate set: got %q", out)
+	}
+	out = sxp(t, bin, env, "admin", "report", "summary", "--format", "csv", "--part", "matrix")
+	if want := "payer,payee,count,quantity\nacorn,leaf,1,4.50\nleaf,acorn,2,10.50\n"; out != want {
+		t.Fatalf("summary CSV: got %q, want %q", out, want)
+	}
+	if out := sxp(t, bin, env, "admin", "circle", "policy", "--ratio-percent", "50"); !strings.Contains(out, `"ratio_percent": "50"`) {
+		t.Fatalf("circle policy: got %q", out)
+	}
+	newKey := keyLine(t, sxp(t, bin, env, "admin", "key", "rotate", "leaf", "--overlap", "1h"))
+	out = sxp(t, bin, nil, append([]string{"cxp", "handshake", "--uri", leafSrv.URL, "--mail", "admin@leaf.example", "--ticks", "1"}, cli...)...)
+	if !strings.Contains(out, `"keymatch": false`) {
+		t.Fatalf("handshake with the old key during the overlap: got %s", out)
+	}
+	out = sxp(t, bin, nil, "cxp", "handshake", "--url", base, "--id", "leaf", "--key", newKey, "--uri", leafSrv.URL, "--mail", "admin@leaf.example", "--ticks", "1")
+	if !strings.Contains(out, `"keymatch": true`) {
+		t.Fatalf("handshake with the new key: got %s", out)
+	}
+	if out := sxp(t, bin, env, "admin", "audit", "--limit", "3"); !strings.Contains(out, "community.key_rotate leaf") || !strings.Contains(out, "circle.policy") {
+		t.Fatalf("audit: got %q", out)
+	}
+
 	// Graceful shutdown on SIGTERM.
 	proc.Process.Signal(syscall.SIGTERM)
 	select {
