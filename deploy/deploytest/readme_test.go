@@ -70,12 +70,7 @@ func markdownTable(settings []setting) string {
 // and that every server setting has an environment variable.
 func TestREADMESettings(t *testing.T) {
 	root := repoRoot(t)
-	bin := filepath.Join(t.TempDir(), "sxp")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/sxp")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/sxp: %v\n%s", err, out)
-	}
+	bin := buildSxp(t)
 	readmePath := filepath.Join(root, "README.md")
 	raw, err := os.ReadFile(readmePath)
 	if err != nil {
