@@ -1112,3 +1112,38 @@ func TestChangePassword(t *testing.T) {
 		t.Fatalf("new password: got %d, want 201", st)
 	}
 }
+
+// TestBadJSONMessages checks that a body of the wrong shape is named in
+// JSON's words, never in Go's.
+func TestBadJSONMessages(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	e.member("alice", members.RoleMember)
+	e.member("bob", members.RoleMember)
+	tests := []struct {
+		name, user, method, path, body string
+		field, message                 string
+	}{
+		{"array body", "", "POST", "/api/v1/members", `[1]`, "", "the body must be a JSON object, not a JSON array"},
+		{"string body", "", "POST", "/api/v1/session", `"alice"`, "", "the body must be a JSON object, not a JSON string"},
+		{"number name", "alice", "PATCH", "/api/v1/me", `{"display_name":5}`, "display_name", "display_name must be a string, not a JSON number"},
+		{"bool description", "alice", "POST", "/api/v1/payments", `{"to":"bob","amount":"1.00","description":true}`, "description", "description must be a string, not a JSON bool"},
+		{"number amount", "alice", "POST", "/api/v1/payments", `{"to":"bob","amount":1.5}`, "amount", `amount must be a decimal string such as "12.50", not a JSON number`},
+		{"object amount", "alice", "POST", "/api/v1/payment-requests", `{"from":"bob","amount":{}}`, "amount", `amount must be a decimal string such as "12.50", not a JSON object`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, body := e.call(tt.user, tt.method, tt.path, tt.body)
+			ebody, _ := body["error"].(map[string]any)
+			if _, field := errCode(body); st != 400 || field != tt.field || ebody["message"] != tt.message {
+				t.Fatalf("got %d %v, want 400 on %q: %q", st, body, tt.field, tt.message)
+			}
+		})
+	}
+	if got := e.balances("alice", "bob"); !equal(got, []string{"0.00", "0.00"}) {
+		t.Fatalf("balances: got %v, want 0.00 0.00", got)
+	}
+	if n := e.count("members"); n != 2 {
+		t.Fatalf("members: got %d, want 2", n)
+	}
+}

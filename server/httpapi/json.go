@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -42,11 +43,10 @@ func jsonProblem(err error) (field, message string) {
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &te):
-		want := te.Type.String()
-		if want == "string" {
-			want = "a string (amounts are decimal strings such as \"12.50\")"
+		if te.Field == "" {
+			return "", fmt.Sprintf("the body must be a JSON object, not a JSON %s", te.Value)
 		}
-		return te.Field, fmt.Sprintf("%s must be %s, not a JSON %s", te.Field, want, te.Value)
+		return te.Field, fmt.Sprintf("%s must be %s, not a JSON %s", te.Field, jsonWant(te.Field, te.Type), te.Value)
 	case errors.As(err, &se):
 		return "", fmt.Sprintf("malformed JSON at byte %d", se.Offset)
 	case errors.As(err, &mbe):
@@ -58,4 +58,28 @@ func jsonProblem(err error) (field, message string) {
 		return f, fmt.Sprintf("unknown field %q", f)
 	}
 	return "", "malformed JSON: " + err.Error()
+}
+
+// amountFields are the JSON fields that hold amounts (decimal strings).
+var amountFields = map[string]bool{"amount": true, "min": true, "max": true, "price": true}
+
+// jsonWant names, in JSON's words, what a field of Go type t takes.
+func jsonWant(field string, t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		if amountFields[field[strings.LastIndex(field, ".")+1:]] {
+			return "a decimal string such as \"12.50\""
+		}
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Struct, reflect.Map:
+		return "a JSON object"
+	case reflect.Slice, reflect.Array:
+		return "a JSON array"
+	}
+	return "of another type"
 }
