@@ -30,6 +30,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sxp-network/sxp/migrations/pgtest"
+	"github.com/sxp-network/sxp/server/payments"
 )
 
 const (
@@ -158,7 +159,7 @@ func (w *itWorld) expect(want itBalances, alice, bob, leafAdmin, acornAdmin stri
 	} else {
 		for code, wantBal := range map[string]string{"member:bob": want.bob, "intertrade:import-export": want.acornIE} {
 			bal, pd, pc := w.dbAccount(w.acornDB, code)
-			if got := fmt.Sprintf("%.2f", float64(bal)/100); got != wantBal || pd != 0 || pc != 0 {
+			if got := (payments.Currency{Code: "ACORN", Divisions: 2}).Format(bal); got != wantBal || pd != 0 || pc != 0 {
 				t.Fatalf("acorn's %s: got %s (held %d/%d), want %s", code, got, pd, pc, wantBal)
 			}
 		}
