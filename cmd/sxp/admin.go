@@ -24,8 +24,8 @@ import (
 
 // adminFlags declares --database and --secret and returns an opener.
 func adminFlags(fs *flag.FlagSet) func(ctx context.Context) (*clearing.House, func(), error) {
-	db := envString(fs, "database", "DATABASE_URL", "", "PostgreSQL URL of the clearing house's database")
-	secret := envString(fs, "secret", "SXP_CLEARING_SECRET", "", "server secret that encrypts the communities' keys")
+	db := envDatabase(fs, "database", "DATABASE_URL", "PostgreSQL URL of the clearing house's database")
+	secret := envSecret(fs, "secret", "SXP_CLEARING_SECRET", "server secret that encrypts the communities' keys")
 	return func(ctx context.Context) (*clearing.House, func(), error) {
 		if *db == "" {
 			return nil, nil, usagef("set DATABASE_URL or --database")
@@ -680,7 +680,7 @@ func adminRecordsVerify(stdout io.Writer) *command {
 	return &command{name: "verify", summary: "check an export's hash chain (and, with a database, its records)",
 		usage: "sxp admin records verify FILE [--database URL]",
 		flags: func(fs *flag.FlagSet) func(context.Context, []string) error {
-			db := envString(fs, "database", "DATABASE_URL", "", "also compare with this clearing database")
+			db := envDatabase(fs, "database", "DATABASE_URL", "also compare with this clearing database")
 			return func(ctx context.Context, args []string) error {
 				name, err := oneArg(args, "FILE")
 				if err != nil {

@@ -36,11 +36,11 @@ add'), /healthz, /readyz and /metrics. A background loop expires stale holds, pr
 nonces and runs the circle's schedule (declared rates, floating rates, limit policy).
 Run 'sxp migrate up' and 'sxp admin circle init' on its database first.`,
 		flags: func(fs *flag.FlagSet) func(context.Context, []string) error {
-			db := envString(fs, "database", "DATABASE_URL", "", "PostgreSQL URL of the clearing house's database")
+			db := envDatabase(fs, "database", "DATABASE_URL", "PostgreSQL URL of the clearing house's database")
 			listen := envString(fs, "listen", "SXP_LISTEN", "127.0.0.1:8080", "address to serve on")
 			public := envString(fs, "public-url", "SXP_PUBLIC_URL", "", "the circle's base URL as communities call it (default http://LISTEN)")
-			secret := envString(fs, "secret", "SXP_CLEARING_SECRET", "", "server secret that encrypts the communities' keys at rest (required)")
-			adminToken := envString(fs, "admin-token", "SXP_ADMIN_TOKEN", "", "bearer token of the admin API (optional; see 'sxp admin token add')")
+			secret := envSecret(fs, "secret", "SXP_CLEARING_SECRET", "server secret that encrypts the communities' keys at rest (required)")
+			adminToken := envSecret(fs, "admin-token", "SXP_ADMIN_TOKEN", "bearer token of the admin API (optional; see 'sxp admin token add')")
 			relayTimeout := envDuration(fs, "relay-timeout", "SXP_RELAY_TIMEOUT", 10*time.Second, "how long a relay to a payee's server may take")
 			holdTTL := envDuration(fs, "hold-ttl", "SXP_HOLD_TTL", 5*time.Minute, "how long a hold waits for its relay before it expires")
 			interval := envDuration(fs, "maintenance-interval", "SXP_MAINTENANCE_INTERVAL", 30*time.Second, "how often stale holds expire and old nonces are pruned")
@@ -48,7 +48,7 @@ Run 'sxp migrate up' and 'sxp admin circle init' on its database first.`,
 			maxBody := envInt64(fs, "max-body", "SXP_MAX_BODY", 64<<10, "largest request body in bytes")
 			parentURL := envString(fs, "parent-url", "SXP_PARENT_URL", "", "nesting: the parent circle's base URL (this circle is one of its communities)")
 			parentID := envString(fs, "parent-community-id", "SXP_PARENT_COMMUNITY_ID", "", "nesting: this circle's community id at the parent")
-			parentKey := envString(fs, "parent-key", "SXP_PARENT_KEY", "", "nesting: the key the parent's admins issued to this circle")
+			parentKey := envSecret(fs, "parent-key", "SXP_PARENT_KEY", "nesting: the key the parent's admins issued to this circle")
 			parentCircle := envString(fs, "parent-circle-id", "SXP_PARENT_CIRCLE_ID", "", "nesting: the parent circle's id (keyid of its relays)")
 			parentRate := envString(fs, "parent-rate", "SXP_PARENT_RATE", "", "nesting: parent base units per base unit of this circle")
 			parentDiv := envInt64(fs, "parent-divisions", "SXP_PARENT_DIVISIONS", 2, "nesting: decimal places of the parent's base unit")

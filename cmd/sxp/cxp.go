@@ -19,7 +19,7 @@ import (
 func cxpFlags(fs *flag.FlagSet) func() (*cxp.Client, error) {
 	url := envString(fs, "url", "SXP_CIRCLE_URL", "", "the circle's base URL, e.g. http://127.0.0.1:8080")
 	id := envString(fs, "id", "SXP_COMMUNITY_ID", "", "the community id the circle knows you by (keyid)")
-	key := envString(fs, "key", "SXP_CIRCLE_KEY", "", "the key printed by 'sxp admin community add'")
+	key := envSecret(fs, "key", "SXP_CIRCLE_KEY", "the key printed by 'sxp admin community add'")
 	timeout := envDuration(fs, "timeout", "SXP_CXP_TIMEOUT", 30*time.Second, "how long to wait for the answer")
 	return func() (*cxp.Client, error) {
 		for name, v := range map[string]string{"url": *url, "id": *id, "key": *key} {

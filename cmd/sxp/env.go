@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"strconv"
 	"time"
@@ -18,6 +19,54 @@ func envString(fs *flag.FlagSet, name, env, def, usage string) *string {
 	}
 	return fs.String(name, def, fmt.Sprintf("%s (env %s)", usage, env))
 }
+
+// envSecret is envString for a secret (a key, a token): --help never shows
+// its value, only whether the environment sets it.
+func envSecret(fs *flag.FlagSet, name, env, usage string) *string {
+	v := &hiddenString{show: func(string) string { return "" }}
+	if s, ok := os.LookupEnv(env); ok {
+		v.s = s
+		fs.Var(v, name, fmt.Sprintf("%s (env %s, set)", usage, env))
+	} else {
+		fs.Var(v, name, fmt.Sprintf("%s (env %s)", usage, env))
+	}
+	return &v.s
+}
+
+// envDatabase is envString for a database URL: --help shows the default
+// with its password replaced by xxxxx.
+func envDatabase(fs *flag.FlagSet, name, env, usage string) *string {
+	v := &hiddenString{show: redactURL}
+	v.s = os.Getenv(env)
+	fs.Var(v, name, fmt.Sprintf("%s (env %s)", usage, env))
+	return &v.s
+}
+
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		if s == "" {
+			return ""
+		}
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// hiddenString is a string flag whose value --help shows through show.
+type hiddenString struct {
+	s    string
+	show func(string) string
+}
+
+func (v *hiddenString) String() string {
+	if v == nil || v.show == nil {
+		return ""
+	}
+	return v.show(v.s)
+}
+
+func (v *hiddenString) Set(s string) error { v.s = s; return nil }
 
 func envInt64(fs *flag.FlagSet, name, env string, def int64, usage string) *int64 {
 	p := new(int64)

@@ -12,7 +12,7 @@ import (
 
 func migrateCommand(stdout io.Writer) *command {
 	dbFlag := func(fs *flag.FlagSet) *string {
-		return envString(fs, "database", "DATABASE_URL", "", "PostgreSQL URL, e.g. postgres://user@127.0.0.1:5432/sxp")
+		return envDatabase(fs, "database", "DATABASE_URL", "PostgreSQL URL, e.g. postgres://user@127.0.0.1:5432/sxp")
 	}
 	open := func(url string) (*migrations.Migrator, error) { return migrations.Open(url) }
 	return &command{
