@@ -1147,3 +1147,35 @@ func TestBadJSONMessages(t *testing.T) {
 		t.Fatalf("members: got %d, want 2", n)
 	}
 }
+
+// TestBillFormSentOnce: the bill form carries an idempotency key, so a
+// form sent twice (a reload, a double click) makes one bill.
+func TestBillFormSentOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	e.member("alice", members.RoleMember)
+	e.member("bob", members.RoleMember)
+	alice := e.browser("alice")
+	st, html := alice.get("/requests")
+	m := regexp.MustCompile(`<input type="hidden" name="key" value="([^"]+)">`).FindStringSubmatch(html)
+	if st != 200 || m == nil {
+		t.Fatalf("bills page: got %d, want a form with a hidden key\n%s", st, html)
+	}
+	form := url.Values{"from": {"bob"}, "amount": {"4.00"}, "description": {"honey"}, "key": {m[1]}}
+	for i := 0; i < 2; i++ {
+		if st, html := alice.post("/requests", form); st != 200 || !strings.Contains(html, "Sent a bill of 4.00 to bob") {
+			t.Fatalf("send %d: got %d", i+1, st)
+		}
+	}
+	if n := e.count("payment_requests"); n != 1 {
+		t.Fatalf("bills: got %d, want 1", n)
+	}
+	// The same key with other content is refused and makes nothing.
+	form.Set("amount", "5.00")
+	if st, _ := alice.post("/requests", form); st != http.StatusConflict {
+		t.Fatalf("same key, other amount: got %d, want 409", st)
+	}
+	if n := e.count("payment_requests"); n != 1 {
+		t.Fatalf("bills after the conflict: got %d, want 1", n)
+	}
+}

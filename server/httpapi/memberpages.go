@@ -194,6 +194,7 @@ func (h *Handlers) payRemoteForm(c *gin.Context, p page, form payForm, amount in
 type requestsData struct {
 	Incoming, Outgoing []payments.Request
 	From, Amount, Desc string
+	Key                string // the bill form's idempotency key: a form sent twice makes one bill
 }
 
 func (h *Handlers) requestsPage(c *gin.Context) {
@@ -211,20 +212,24 @@ func (h *Handlers) showRequests(c *gin.Context, p page, status int, d requestsDa
 		h.pageError(c, h.pageRefusal(c, &p, err), p.Error)
 		return
 	}
+	if d.Key == "" {
+		d.Key = newFormKey()
+	}
 	p.Data = d
 	h.render(c, status, "requests.html", p)
 }
 
 func (h *Handlers) requestForm(c *gin.Context) {
 	p := h.newPage(c, "Bills")
-	d := requestsData{From: strings.TrimSpace(c.PostForm("from")), Amount: strings.TrimSpace(c.PostForm("amount")), Desc: c.PostForm("description")}
+	d := requestsData{From: strings.TrimSpace(c.PostForm("from")), Amount: strings.TrimSpace(c.PostForm("amount")), Desc: c.PostForm("description"),
+		Key: c.PostForm("key")}
 	amount, err := h.Community.Currency.ParsePositive(d.Amount)
 	if err != nil {
 		p.Error, p.Field = "Amount "+strconv.Quote(d.Amount)+": "+err.Error(), "amount"
 		h.showRequests(c, p, http.StatusBadRequest, d)
 		return
 	}
-	r, err := h.Payments.CreateRequest(c.Request.Context(), payments.NewRequest{Payee: currentMember(c), From: d.From, Amount: amount, Description: d.Desc})
+	r, err := h.Payments.CreateRequest(c.Request.Context(), payments.NewRequest{Payee: currentMember(c), From: d.From, Amount: amount, Description: d.Desc, IdempotencyKey: d.Key})
 	if err != nil {
 		h.showRequests(c, p, h.pageRefusal(c, &p, err), d)
 		return
