@@ -177,9 +177,9 @@ func (h *House) currentKey(ctx context.Context, id string) ([]byte, error) {
 }
 
 // KeyStore is the cxp.KeyStore of the clearing house: the key id of a
-// request is the community id. Unknown communities, and blocked ones, are
-// refused with code 16; a blocked community's attempt is recorded for
-// monitoring.
+// request is the community id. Unknown communities are refused with code
+// 16. A blocked community's keys still verify, so that its block is told
+// (CheckCaller) only to a caller who proved to be it.
 type KeyStore struct{ h *House }
 
 // KeyStore returns the house's key store.
@@ -190,19 +190,37 @@ func (s KeyStore) VerifyKeys(ctx context.Context, keyID string) ([][]byte, error
 	if p := s.h.parent; p != nil && keyID == p.CircleID {
 		return [][]byte{[]byte(p.Key)}, nil // relays from the parent circle
 	}
-	var status, reason string
-	err := s.h.pool.QueryRow(ctx, `SELECT status, block_reason FROM clearing_communities WHERE id = $1`, keyID).Scan(&status, &reason)
+	var exists bool
+	err := s.h.pool.QueryRow(ctx, `SELECT true FROM clearing_communities WHERE id = $1`, keyID).Scan(&exists)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, cxp.NewError(cxp.CodeNotPermitted, map[string]string{"keyid": keyID})
 	}
 	if err != nil {
 		return nil, fmt.Errorf("clearing: keys: %w", err)
 	}
-	if status == StatusBlocked {
-		s.h.recordEvent(ctx, keyID, "blocked", cxp.CodeNotPermitted, "")
-		return nil, cxp.NewError(cxp.CodeNotPermitted, map[string]string{"keyid": keyID, "reason": reason})
-	}
 	return s.h.keys(ctx, s.h.pool, keyID)
+}
+
+// CheckCaller is called once a request's signature verified: a blocked
+// community is refused with code 16 and its block reason, and the attempt is
+// recorded for monitoring. The parent circle (nesting) is always let in.
+func (h *House) CheckCaller(ctx context.Context, keyID, route string) error {
+	if h.parent != nil && keyID == h.parent.CircleID {
+		return nil
+	}
+	var status, reason string
+	err := h.pool.QueryRow(ctx, `SELECT status, block_reason FROM clearing_communities WHERE id = $1`, keyID).Scan(&status, &reason)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return cxp.NewError(cxp.CodeNotPermitted, map[string]string{"keyid": keyID})
+	}
+	if err != nil {
+		return fmt.Errorf("clearing: caller: %w", err)
+	}
+	if status != StatusTrading {
+		h.recordEvent(ctx, keyID, "blocked", cxp.CodeNotPermitted, route)
+		return cxp.NewError(cxp.CodeNotPermitted, map[string]string{"keyid": keyID, "reason": reason})
+	}
+	return nil
 }
 
 // NonceStore is the cxp.NonceStore of the clearing house: nonces are kept in

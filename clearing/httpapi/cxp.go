@@ -17,7 +17,8 @@ import (
 type signedHandler func(c *gin.Context, who cxp.Verified, body []byte)
 
 // signed reads the body (bounded), verifies the RFC 9421 signature against
-// the community's keys and the nonce store, then calls h.
+// the community's keys and the nonce store, refuses a blocked community
+// (16), then calls h.
 func (s *Server) signed(h signedHandler) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		body, berr := cxp.ReadBody(c.Request, s.opts.MaxBody)
@@ -31,6 +32,10 @@ func (s *Server) signed(h signedHandler) gin.HandlerFunc {
 		}
 		who, err := s.verifier.Verify(c.Request.Context(), c.Request, body)
 		if err != nil {
+			s.domainError(c, err)
+			return
+		}
+		if err := s.house.CheckCaller(c.Request.Context(), who.KeyID, c.FullPath()); err != nil {
 			s.domainError(c, err)
 			return
 		}
