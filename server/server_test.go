@@ -1179,3 +1179,48 @@ func TestBillFormSentOnce(t *testing.T) {
 		t.Fatalf("bills after the conflict: got %d, want 1", n)
 	}
 }
+
+// TestStatementRange: from is inclusive, to exclusive, and the opening
+// balance is the running balance before the range.
+func TestStatementRange(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	e.member("alice", members.RoleMember)
+	e.member("bob", members.RoleMember)
+	for _, amount := range []string{"1.00", "2.00", "4.00"} {
+		if st, body := e.call("alice", "POST", "/api/v1/payments", `{"to":"bob","amount":"`+amount+`"}`); st != 201 {
+			t.Fatalf("pay %s: got %d %v", amount, st, body)
+		}
+	}
+	_, body := e.call("alice", "GET", "/api/v1/me/statement", "")
+	lines, _ := body["lines"].([]any)
+	if len(lines) != 3 {
+		t.Fatalf("statement: got %v, want 3 lines", body)
+	}
+	second := lines[1].(map[string]any)["time"].(string)
+	third := lines[2].(map[string]any)["time"].(string)
+	if second == third {
+		t.Fatalf("two lines at one time %s: the range test needs distinct times", second)
+	}
+	tests := []struct {
+		query, opening string
+		amounts        []string
+	}{
+		{"from=" + url.QueryEscape(second), "-1.00", []string{"-2.00", "-4.00"}},
+		{"to=" + url.QueryEscape(second), "0.00", []string{"-1.00"}},
+		{"from=" + url.QueryEscape(second) + "&to=" + url.QueryEscape(third), "-1.00", []string{"-2.00"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			st, body := e.call("alice", "GET", "/api/v1/me/statement?"+tt.query, "")
+			lines, _ := body["lines"].([]any)
+			var got []string
+			for _, l := range lines {
+				got = append(got, l.(map[string]any)["amount"].(string))
+			}
+			if st != 200 || body["opening"] != tt.opening || !equal(got, tt.amounts) {
+				t.Fatalf("got %d opening %v lines %v, want opening %s lines %v", st, body["opening"], got, tt.opening, tt.amounts)
+			}
+		})
+	}
+}
