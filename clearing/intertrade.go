@@ -63,11 +63,12 @@ const intertradeColumns = `id, src_community, temp_id, payer_community, payee_co
 	payee_url, src_url, dest_url, quantity, description, payer_ticks::text, payee_ticks::text,
 	coalesce(pending_id, 0), coalesce(transfer_id, 0), status, result_code, created_at, resolved_at`
 
-func scanIntertrade(row pgx.Row) (Intertrade, error) {
+// scanIntertrade scans intertradeColumns, then any extra columns into extra.
+func scanIntertrade(row pgx.Row, extra ...any) (Intertrade, error) {
 	var t Intertrade
-	err := row.Scan(&t.ID, &t.SrcCommunity, &t.TempID, &t.PayerCommunity, &t.PayeeCommunity, &t.Payer, &t.Payee,
+	err := row.Scan(append([]any{&t.ID, &t.SrcCommunity, &t.TempID, &t.PayerCommunity, &t.PayeeCommunity, &t.Payer, &t.Payee,
 		&t.PayerURL, &t.PayeeURL, &t.SrcURL, &t.DestURL, &t.Quantity, &t.Description, &t.PayerTicks, &t.PayeeTicks,
-		&t.PendingID, &t.TransferID, &t.Status, &t.ResultCode, &t.CreatedAt, &t.ResolvedAt)
+		&t.PendingID, &t.TransferID, &t.Status, &t.ResultCode, &t.CreatedAt, &t.ResolvedAt}, extra...)...)
 	return t, err
 }
 
@@ -151,12 +152,11 @@ func (h *House) setupTry(ctx context.Context, callerID string, req cxp.Transacti
 	if caller.Status != StatusTrading {
 		return trySetup{}, cxp.NewError(cxp.CodeNotPermitted, map[string]string{"keyid": callerID, "reason": caller.BlockReason})
 	}
-	norm := func(s string) string { return strings.TrimRight(strings.TrimSpace(s), "/") }
-	src, dest := norm(req.SrcURL), norm(req.DestURL)
+	src, dest := normURI(req.SrcURL), normURI(req.DestURL)
 	if src != caller.URI {
 		return trySetup{}, cxp.InvalidField("src_url", req.SrcURL)
 	}
-	if req.PayerURL != "" && norm(req.PayerURL) != src {
+	if req.PayerURL != "" && normURI(req.PayerURL) != src {
 		return trySetup{}, cxp.InvalidField("payer_url", req.PayerURL)
 	}
 	payee, err := h.CommunityByURI(ctx, dest)
@@ -168,6 +168,9 @@ func (h *House) setupTry(ctx context.Context, callerID string, req cxp.Transacti
 	if err != nil {
 		return trySetup{}, err
 	}
+	if payee.ID == caller.ID { // the same uri written differently ("…/")
+		return trySetup{}, cxp.InvalidField("dest_url", req.DestURL)
+	}
 	if payee.Status != StatusTrading {
 		h.recordEvent(ctx, payee.ID, "blocked", cxp.CodeNotPermitted, "try")
 		return trySetup{}, cxp.NewError(cxp.CodeNotPermitted, map[string]string{"dest_url": req.DestURL})
@@ -176,13 +179,17 @@ func (h *House) setupTry(ctx context.Context, callerID string, req cxp.Transacti
 	n.SrcURL, n.DestURL = src, dest
 	// payee_url is passed on as given: in a nested circle it names the
 	// payee's community inside the community dest_url.
-	n.PayerURL, n.PayeeURL = src, norm(req.PayeeURL)
+	n.PayerURL, n.PayeeURL = src, normURI(req.PayeeURL)
 	if n.PayeeURL == "" {
 		n.PayeeURL = dest
 	}
 	n.Quantity = cxp.FromMinor(qty, circle.Divisions)
 	return trySetup{circle: circle, payer: caller, payee: payee, quantity: qty, hash: requestHash(n, qty), req: n}, nil
 }
+
+// normURI is a uri as communities are registered: no surrounding space, no
+// trailing slash.
+func normURI(s string) string { return strings.TrimRight(strings.TrimSpace(s), "/") }
 
 // requestHash identifies a try's content (everything but really and temp_id).
 func requestHash(r cxp.TransactionRequest, qty int64) string {
@@ -253,10 +260,7 @@ func (h *House) liveByTempID(ctx context.Context, src, tempID string) (Intertrad
 	var hash string
 	row := h.pool.QueryRow(ctx, `SELECT `+intertradeColumns+`, request_hash, response FROM clearing_intertrades
 		WHERE src_community = $1 AND temp_id = $2 AND status IN ('pending', 'posted')`, src, tempID)
-	var t Intertrade
-	err := row.Scan(&t.ID, &t.SrcCommunity, &t.TempID, &t.PayerCommunity, &t.PayeeCommunity, &t.Payer, &t.Payee,
-		&t.PayerURL, &t.PayeeURL, &t.SrcURL, &t.DestURL, &t.Quantity, &t.Description, &t.PayerTicks, &t.PayeeTicks,
-		&t.PendingID, &t.TransferID, &t.Status, &t.ResultCode, &t.CreatedAt, &t.ResolvedAt, &hash, &resp)
+	t, err := scanIntertrade(row, &hash, &resp)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Intertrade{}, nil, false, nil
 	}

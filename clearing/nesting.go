@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/sxp-network/sxp/clearing/cxp"
 	"github.com/sxp-network/sxp/ledger"
@@ -122,14 +121,13 @@ func (h *House) setupFromParent(ctx context.Context, req cxp.TransactionRequest)
 	if cerr != nil {
 		return trySetup{}, cerr
 	}
-	norm := func(s string) string { return strings.TrimRight(strings.TrimSpace(s), "/") }
-	if norm(req.DestURL) != h.parent.URI {
+	if normURI(req.DestURL) != h.parent.URI {
 		return trySetup{}, cxp.InvalidField("dest_url", req.DestURL)
 	}
 	if req.PayeeURL == "" {
 		return trySetup{}, cxp.MissingField("payee_url")
 	}
-	payee, err := h.CommunityByURI(ctx, norm(req.PayeeURL))
+	payee, err := h.CommunityByURI(ctx, normURI(req.PayeeURL))
 	if errIsNotFound(err) {
 		return trySetup{}, cxp.NewError(cxp.CodeUnknownAccount, map[string]string{"payee_url": req.PayeeURL})
 	}
@@ -152,7 +150,7 @@ func (h *House) setupFromParent(ctx context.Context, req cxp.TransactionRequest)
 	}
 	n := req
 	n.DestURL, n.PayeeURL = payee.URI, payee.URI
-	n.SrcURL = norm(req.SrcURL)
+	n.SrcURL = normURI(req.SrcURL)
 	n.Quantity = cxp.FromMinor(q, circle.Divisions)
 	return trySetup{circle: circle, payer: parent, payee: payee, quantity: q, hash: requestHash(n, q), req: n}, nil
 }

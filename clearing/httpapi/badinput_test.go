@@ -133,6 +133,8 @@ func TestBadTryValuesChangeNothing(t *testing.T) {
 		{"temp_id too long", `{"payer":"alice","payee":"bob","src_url":"` + a + `","dest_url":"` + b + `","quantity":1,"really":true,"temp_id":"` + strings.Repeat("t", 65) + `"}`, 400, "13", "temp_id"},
 		{"repeated field", `{` + valid + `,"quantity":1,"quantity":1000,"really":true}`, 400, "8", "quantity"},
 		{"paying oneself", `{"payer":"alice","payee":"bob","src_url":"` + a + `","dest_url":"` + a + `","quantity":1,"really":true,"temp_id":"x"}`, 400, "8", "dest_url"},
+		{"paying oneself, trailing slash", `{"payer":"alice","payee":"bob","src_url":"` + a + `","dest_url":"` + a + `/","quantity":1,"really":true,"temp_id":"x"}`, 400, "8", "dest_url"},
+		{"validating a payment to oneself", `{"payer":"alice","payee":"bob","src_url":"` + a + `","dest_url":" ` + a + `/","quantity":1,"really":false,"temp_id":"x"}`, 400, "8", "dest_url"},
 		{"empty body", ``, 400, "15", "body"},
 		{"empty object", `{}`, 400, "11", "really"},
 	}
@@ -148,7 +150,7 @@ func TestBadTryValuesChangeNothing(t *testing.T) {
 		}
 	}
 	e.wantBalances(map[string]int64{"a": 0, "b": 0})
-	if n := len(e.coms["b"].got()); n != 0 {
+	if n := len(e.coms["b"].got()) + len(e.coms["a"].got()); n != 0 {
 		t.Errorf("relays: got %d, want 0", n)
 	}
 	var n int
