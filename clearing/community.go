@@ -293,6 +293,10 @@ func (h *House) setStatus(ctx context.Context, actor, id, status, reason string)
 		if err != nil {
 			return err
 		}
+		if before.Status == status && before.BlockReason == reason {
+			out = before // already so: nothing to change or audit
+			return nil
+		}
 		if _, err := tx.Conn().Exec(ctx, `UPDATE clearing_communities SET status = $2, block_reason = $3 WHERE id = $1`, id, status, reason); err != nil {
 			return fmt.Errorf("clearing: set status: %w", err)
 		}

@@ -65,3 +65,40 @@ func TestBlockedCommunityIsRefusedAfterItsSignature(t *testing.T) {
 	}
 	e.wantBalances(map[string]int64{"a": -100, "b": 100})
 }
+
+// Blocking or unblocking a community that is already so changes nothing and
+// writes no audit entry; a new reason is a change.
+func TestBlockTwiceAuditsOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	steps := []struct {
+		name   string
+		do     func() error
+		status string
+		reason string
+		audits int // audit entries about a after the step
+	}{
+		{"block", func() error { _, err := e.house.Block(ctx, "test", "a", "late"); return err }, "blocked", "late", 1},
+		{"block again", func() error { _, err := e.house.Block(ctx, "test", "a", "late"); return err }, "blocked", "late", 1},
+		{"new reason", func() error { _, err := e.house.Block(ctx, "test", "a", "fraud"); return err }, "blocked", "fraud", 2},
+		{"unblock", func() error { _, err := e.house.Unblock(ctx, "test", "a"); return err }, "trading", "", 3},
+		{"unblock again", func() error { _, err := e.house.Unblock(ctx, "test", "a"); return err }, "trading", "", 3},
+	}
+	for _, s := range steps {
+		if err := s.do(); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		c, err := e.house.Community(ctx, "a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM clearing_audit WHERE subject = 'a' AND action LIKE 'community.%block'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if c.Status != s.status || c.BlockReason != s.reason || n != s.audits {
+			t.Errorf("%s: got %s %q with %d audit entries, want %s %q with %d", s.name, c.Status, c.BlockReason, n, s.status, s.reason, s.audits)
+		}
+	}
+}
