@@ -1224,3 +1224,22 @@ func TestStatementRange(t *testing.T) {
 		})
 	}
 }
+
+// TestPayPageOwnCommunity: on the pay page, bob@<this community> is the
+// local member bob; member@other-community needs a circle.
+func TestPayPageOwnCommunity(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	e.member("alice", members.RoleMember)
+	e.member("bob", members.RoleMember)
+	alice := e.browser("alice")
+	if st, html := alice.post("/pay", url.Values{"to": {"bob@leaf"}, "amount": {"1.25"}, "key": {"p1"}}); st != 200 || !strings.Contains(html, "Paid 1.25 LEAF to bob.") {
+		t.Fatalf("pay bob@leaf: got %d", st)
+	}
+	if st, html := alice.post("/pay", url.Values{"to": {"bob@acorn"}, "amount": {"1.00"}, "key": {"p2"}}); st != http.StatusUnprocessableEntity || !strings.Contains(html, "not in an intertrading circle") {
+		t.Fatalf("pay bob@acorn alone: got %d, want 422", st)
+	}
+	if got := e.balances("alice", "bob"); !equal(got, []string{"-1.25", "1.25"}) {
+		t.Fatalf("balances: got %v, want -1.25 1.25", got)
+	}
+}

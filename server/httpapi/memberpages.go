@@ -146,13 +146,12 @@ func (h *Handlers) payForm(c *gin.Context) {
 		h.render(c, http.StatusBadRequest, "pay.html", p)
 		return
 	}
-	if user, community, remote := strings.Cut(form.To, "@"); remote && community != h.Community.ID {
+	to, local := h.localPayee(form.To)
+	if !local {
 		h.payRemoteForm(c, p, form, amount)
 		return
-	} else if remote {
-		form.To = user
 	}
-	pay, err := h.Payments.Pay(c.Request.Context(), payments.PayRequest{Payer: currentMember(c), To: form.To, Amount: amount,
+	pay, err := h.Payments.Pay(c.Request.Context(), payments.PayRequest{Payer: currentMember(c), To: to, Amount: amount,
 		Description: form.Description, IdempotencyKey: form.Key})
 	if err != nil {
 		h.render(c, h.pageRefusal(c, &p, err), "pay.html", p)

@@ -202,13 +202,10 @@ func (h *Handlers) pay(c *gin.Context) {
 	if !ok {
 		return
 	}
-	to := strings.TrimSpace(req.To)
-	if user, community, remote := strings.Cut(to, "@"); remote {
-		if community != h.Community.ID {
-			h.payRemote(c, req, amount)
-			return
-		}
-		to = user // bob@<this community> is local
+	to, local := h.localPayee(req.To)
+	if !local {
+		h.payRemote(c, req, amount)
+		return
 	}
 	p, err := h.Payments.Pay(c.Request.Context(), payments.PayRequest{Payer: currentMember(c), To: to, Amount: amount,
 		Description: req.Description, IdempotencyKey: req.IdempotencyKey})
@@ -217,6 +214,21 @@ func (h *Handlers) pay(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusCreated, h.paymentView(p))
+}
+
+// localPayee reads a payment's "to": a member of this community ("bob",
+// or "bob@<this community>") gives their username and true; anything else
+// is member@community of the circle.
+func (h *Handlers) localPayee(to string) (string, bool) {
+	to = strings.TrimSpace(to)
+	user, community, remote := strings.Cut(to, "@")
+	switch {
+	case !remote:
+		return to, true
+	case community == h.Community.ID:
+		return user, true
+	}
+	return "", false
 }
 
 func (h *Handlers) paymentView(p payments.Payment) paymentJSON {
