@@ -619,6 +619,10 @@ func TestAdminAPI(t *testing.T) {
 		{"unblock active", "POST", "/api/v1/admin/members/alice/unblock", "", 400, "status"},
 		{"unknown member", "POST", "/api/v1/admin/members/zed/block", "", 404, ""},
 		{"bad status filter", "GET", "/api/v1/admin/members?status=gone", "", 400, "status"},
+		{"statement bad limit", "GET", "/api/v1/admin/members/alice/statement?limit=x", "", 400, "limit"},
+		{"statement bad range", "GET", "/api/v1/admin/members/alice/statement?from=2026-02-01&to=2026-01-01", "", 400, "to"},
+		{"statement unknown member", "GET", "/api/v1/admin/members/zed/statement", "", 404, ""},
+		{"unknown member details", "GET", "/api/v1/admin/members/zed", "", 404, ""},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
