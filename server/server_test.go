@@ -1247,3 +1247,32 @@ func TestPayPageOwnCommunity(t *testing.T) {
 		t.Fatalf("balances: got %v, want -1.25 1.25", got)
 	}
 }
+
+// TestIdempotencyKeysPerMember: a key is the member's own; another member
+// using the same key makes their own payment or bill.
+func TestIdempotencyKeysPerMember(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	for _, u := range []string{"alice", "bob", "carol"} {
+		e.member(u, members.RoleMember)
+	}
+	for _, tt := range []struct{ user, body string }{
+		{"alice", `{"to":"carol","amount":"1.00","idempotency_key":"same"}`},
+		{"bob", `{"to":"carol","amount":"2.00","idempotency_key":"same"}`},
+	} {
+		if st, body := e.call(tt.user, "POST", "/api/v1/payments", tt.body); st != 201 || body["from"] != tt.user {
+			t.Fatalf("%s pays with key same: got %d %v, want 201", tt.user, st, body)
+		}
+	}
+	if got := e.balances("alice", "bob", "carol"); !equal(got, []string{"-1.00", "-2.00", "3.00"}) {
+		t.Fatalf("balances: got %v, want -1.00 -2.00 3.00", got)
+	}
+	for _, user := range []string{"alice", "bob"} {
+		if st, body := e.call(user, "POST", "/api/v1/payment-requests", `{"from":"carol","amount":"1.00","idempotency_key":"same"}`); st != 201 || body["payee"] != user {
+			t.Fatalf("%s bills with key same: got %d %v, want 201", user, st, body)
+		}
+	}
+	if n := e.count("payment_requests"); n != 2 {
+		t.Fatalf("bills: got %d, want 2", n)
+	}
+}
