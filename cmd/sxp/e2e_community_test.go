@@ -126,6 +126,13 @@ func TestCommunityIntertradingEndToEnd(t *testing.T) {
 		t.Fatalf("leaf integrity after the refusals: got %d %v", st, out)
 	}
 	w.clearingIntegrity(map[string]string{"leaf": "-15.00", "acorn": "15.00"})
+
+	// acorn's server comes back on its database: its balances are as they
+	// were, and every integrity check passes on both sides again.
+	w.start("acorn again", append([]string{"community", "--listen", strings.TrimPrefix(w.acornDirect, "http://"), "--handshake-interval", "1h"}, w.acornArgs...)...)
+	w.waitReady("acorn again", w.acornDirect)
+	w.expect(want, alice, bob, leafAdmin, acornAdmin)
+	w.integrityOK(leafAdmin, acornAdmin, "15.00", "-15.00")
 }
 
 // itBalances are the six numbers every step asserts.
