@@ -32,6 +32,18 @@ func cxpFlags(fs *flag.FlagSet) func() (*cxp.Client, error) {
 	}
 }
 
+// decimalFlag parses the required decimal flag --name.
+func decimalFlag(name, v string) (cxp.Decimal, error) {
+	if v == "" {
+		return "", usagef("--%s is required", name)
+	}
+	d, err := cxp.ParseDecimal(v)
+	if err != nil {
+		return "", usagef("--%s: not a number", name)
+	}
+	return d, nil
+}
+
 // cxpLeaf prints the answer as JSON; a refusal also fails the command.
 func cxpLeaf(stdout io.Writer, name, summary, usage string, setup func(fs *flag.FlagSet) func(ctx context.Context, c *cxp.Client) (any, error)) *command {
 	return &command{name: name, summary: summary, usage: usage,
@@ -75,9 +87,9 @@ its answer as JSON. A refused request prints the answer and exits 1.`,
 					txs := fs.Int64("transactions", 0, "transactions in the last 30 days")
 					first := fs.Int64("first-trade", 0, "unix time of the first trade")
 					return func(ctx context.Context, c *cxp.Client) (any, error) {
-						t, err := cxp.ParseDecimal(*ticks)
+						t, err := decimalFlag("ticks", *ticks)
 						if err != nil {
-							return nil, usagef("--ticks: not a number")
+							return nil, err
 						}
 						resp, err := c.Handshake(ctx, cxp.HandshakeRequest{API: "1.0", Mail: *mail, Ticks: t, URI: *uri,
 							Traders: *traders, Transactions: *txs, FirstTrade: *first})
@@ -141,9 +153,9 @@ its answer as JSON. A refused request prints the answer and exits 1.`,
 					really := fs.Bool("really", false, "write it (default: validate only)")
 					tempID := fs.String("temp-id", "", "idempotency id (default: random)")
 					return func(ctx context.Context, c *cxp.Client) (any, error) {
-						q, err := cxp.ParseDecimal(*qty)
+						q, err := decimalFlag("quantity", *qty)
 						if err != nil {
-							return nil, usagef("--quantity: not a number")
+							return nil, err
 						}
 						id := *tempID
 						if id == "" {

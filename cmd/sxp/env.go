@@ -24,7 +24,7 @@ func envString(fs *flag.FlagSet, name, env, def, usage string) *string {
 // its value, only whether the environment sets it.
 func envSecret(fs *flag.FlagSet, name, env, usage string) *string {
 	v := &hiddenString{show: func(string) string { return "" }}
-	if s, ok := os.LookupEnv(env); ok {
+	if s := os.Getenv(env); s != "" {
 		v.s = s
 		fs.Var(v, name, fmt.Sprintf("%s (env %s, set)", usage, env))
 	} else {
