@@ -392,7 +392,16 @@ func (h *House) relay(ctx context.Context, s trySetup, req cxp.TransactionReques
 		return cxp.TransactionResponse{}, ce
 	case cxp.CodeWrongKey, cxp.CodeAuthData, cxp.CodeNotPermitted, cxp.CodeRemoteAuth:
 		return cxp.TransactionResponse{}, cxp.NewError(cxp.CodeRemoteAuth, map[string]string{"server": s.payee.URI})
-	case cxp.CodeRemoteLimits, cxp.CodeRemoteValidation:
+	case cxp.CodeRemoteLimits:
+		return cxp.TransactionResponse{}, ce
+	case cxp.CodeRemoteValidation:
+		if ce.Args["message"] == "" { // the seed's @message, from the payee's message if it sent no args
+			msg := strings.TrimPrefix(ce.Message, strings.TrimSuffix(cxp.Render(cxp.CodeRemoteValidation, nil), "@message"))
+			if msg == "" || strings.Contains(msg, "@message") {
+				msg = "the payee's server gave no reason"
+			}
+			return cxp.TransactionResponse{}, cxp.Errorf(cxp.CodeRemoteValidation, "%s", msg)
+		}
 		return cxp.TransactionResponse{}, ce
 	case cxp.CodeLimits:
 		return cxp.TransactionResponse{}, cxp.NewError(cxp.CodeRemoteLimits, ce.Args)

@@ -104,3 +104,46 @@ func TestTempIDConcurrentFirstTries(t *testing.T) {
 		t.Errorf("relays: got %d, want 1", n)
 	}
 }
+
+// Codes that come back from the payee's server carry their seed @args: 25
+// and 7 always have a message, 26 the server, 24 none needed.
+func TestRelayRefusalsCarryTheirArgs(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		answer func(cxp.TransactionRequest) (int, any)
+		code   string
+		arg    string
+		want   string
+	}{
+		{"25 without args", func(cxp.TransactionRequest) (int, any) {
+			return 422, map[string]any{"code": 25, "args": map[string]string{}, "message": "bob is away"}
+		}, "25", "message", "bob is away"},
+		{"25 without args or message", func(cxp.TransactionRequest) (int, any) {
+			return 422, map[string]any{"code": 25}
+		}, "25", "message", "the payee's server gave no reason"},
+		{"25 with the rendered message only", func(cxp.TransactionRequest) (int, any) {
+			return 422, map[string]any{"code": 25, "message": "Misc validation error on remote client: no member bob"}
+		}, "25", "message", "no member bob"},
+		{"other code", func(cxp.TransactionRequest) (int, any) {
+			return 400, map[string]any{"code": 13, "args": map[string]string{"fieldname": "payee"}, "message": "Field payee contains invalid characters."}
+		}, "25", "message", "Field payee contains invalid characters."},
+		{"not CXP", func(cxp.TransactionRequest) (int, any) { return 500, []int{1} }, "7", "message", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			e.coms["b"].setAnswer(tt.answer)
+			_, out := e.call("a", "PUT", "/transactions", e.tx("1", "r", true))
+			if code(out) != tt.code {
+				t.Fatalf("got %v, want code %s", out, tt.code)
+			}
+			got, ok := args(out)[tt.arg].(string)
+			if !ok || got == "" || (tt.want != "" && got != tt.want) {
+				t.Errorf("args[%s]: got %q (%v), want %q", tt.arg, got, out, tt.want)
+			}
+			e.wantBalances(map[string]int64{"a": 0, "b": 0})
+		})
+	}
+}
