@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"sort"
 
 	"github.com/golang-migrate/migrate/v4"
@@ -73,13 +74,23 @@ func (m *Migrator) Up() error {
 	return nil
 }
 
-// Down reverts n migrations; n <= 0 reverts all of them.
+// Down reverts n migrations; n <= 0 reverts all of them. Reverting more
+// than are applied reverts them all; none applied is not an error.
 func (m *Migrator) Down(n int) error {
 	var err error
 	if n <= 0 {
 		err = m.m.Down()
 	} else {
 		err = m.m.Steps(-n)
+	}
+	var short migrate.ErrShortLimit
+	if errors.As(err, &short) {
+		err = nil // fewer than n were applied, and they are reverted
+	}
+	if errors.Is(err, os.ErrNotExist) {
+		if v, _, verr := m.Version(); verr == nil && v == 0 {
+			err = nil // nothing was applied
+		}
 	}
 	if err != nil && !errors.Is(err, migrate.ErrNoChange) {
 		return fmt.Errorf("migrations: down: %w", err)

@@ -30,6 +30,11 @@ func TestUpDownUp(t *testing.T) {
 		{"down", func() error { return m.Down(0) }, 0, false},
 		{"up again", m.Up, migrations.Latest(), true},
 		{"up when current", m.Up, migrations.Latest(), true},
+		{"down one", func() error { return m.Down(1) }, migrations.Latest() - 1, true},
+		{"down more than are applied", func() error { return m.Down(int(migrations.Latest()) + 3) }, 0, false},
+		{"down when none is applied", func() error { return m.Down(1) }, 0, false},
+		{"down all when none is applied", func() error { return m.Down(0) }, 0, false},
+		{"up from nothing", m.Up, migrations.Latest(), true},
 	}
 	for _, st := range steps {
 		if err := st.do(); err != nil {

@@ -14,7 +14,12 @@ func migrateCommand(stdout io.Writer) *command {
 	dbFlag := func(fs *flag.FlagSet) *string {
 		return envDatabase(fs, "database", "DATABASE_URL", "PostgreSQL URL, e.g. postgres://user@127.0.0.1:5432/sxp")
 	}
-	open := func(url string) (*migrations.Migrator, error) { return migrations.Open(url) }
+	open := func(url string) (*migrations.Migrator, error) {
+		if url == "" {
+			return nil, usagef("set DATABASE_URL or --database")
+		}
+		return migrations.Open(url)
+	}
 	return &command{
 		name:    "migrate",
 		summary: "apply or revert the database schema",
@@ -26,6 +31,9 @@ serves the clearing house and every community server, each in its own database.`
 				flags: func(fs *flag.FlagSet) func(context.Context, []string) error {
 					db := dbFlag(fs)
 					return func(ctx context.Context, args []string) error {
+						if len(args) > 0 {
+							return usagef("unexpected arguments %q", args)
+						}
 						m, err := open(*db)
 						if err != nil {
 							return err
@@ -83,6 +91,9 @@ serves the clearing house and every community server, each in its own database.`
 				flags: func(fs *flag.FlagSet) func(context.Context, []string) error {
 					db := dbFlag(fs)
 					return func(ctx context.Context, args []string) error {
+						if len(args) > 0 {
+							return usagef("unexpected arguments %q", args)
+						}
 						m, err := open(*db)
 						if err != nil {
 							return err
