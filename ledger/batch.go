@@ -108,6 +108,12 @@ func (t *Tx) Batch(ctx context.Context, items []BatchItem) ([]BatchResult, error
 			res[i] = res[j]
 		}
 	}
+	t.seen.batches = append(t.seen.batches, n)
+	for _, r := range res {
+		if r.Err != nil {
+			t.seen.refusals = append(t.seen.refusals, CodeOf(r.Err))
+		}
+	}
 	return res, nil
 }
 
@@ -226,6 +232,7 @@ func (t *Tx) writeTransfers(ctx context.Context, plans []plannedTransfer, accoun
 	if len(written) != len(plans) {
 		return nil, fmt.Errorf("ledger: wrote %d transfers, want %d", len(written), len(plans))
 	}
+	t.seen.transfers = append(t.seen.transfers, written...)
 	return written, nil
 }
 

@@ -175,6 +175,7 @@ func (t *Tx) Post(ctx context.Context, pendingID int64) (Transfer, error) {
 	if err := t.tx.SendBatch(ctx, b).Close(); err != nil {
 		return Transfer{}, storeErr("post hold", err)
 	}
+	t.seen.transfers = append(t.seen.transfers, written[0])
 	return written[0], nil
 }
 

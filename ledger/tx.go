@@ -16,12 +16,32 @@ import (
 type Options struct {
 	// Now gives the time of writes and of expiry checks; time.Now by default.
 	Now func() time.Time
+	// Observer, when set, is told what each transaction committed and
+	// refused (for metrics: ledger/ledgermetrics).
+	Observer Observer
+}
+
+// Observer is told, after each ledger transaction, of every transfer it
+// committed, every refusal, and the size of every batch. Its methods must
+// be quick and safe for concurrent use.
+type Observer interface {
+	Transferred(Transfer)
+	Refused(Code)
+	Batched(size int)
+}
+
+// observed is what a transaction did, reported to the Observer once it ends.
+type observed struct {
+	transfers []Transfer
+	refusals  []Code
+	batches   []int
 }
 
 // Ledger is the ledger on one database.
 type Ledger struct {
 	pool *pgxpool.Pool
 	now  func() time.Time
+	obs  Observer
 }
 
 // New returns a ledger on pool.
@@ -30,7 +50,7 @@ func New(pool *pgxpool.Pool, opts Options) *Ledger {
 	if now == nil {
 		now = time.Now
 	}
-	return &Ledger{pool: pool, now: now}
+	return &Ledger{pool: pool, now: now, obs: opts.Observer}
 }
 
 // Tx is a ledger transaction: the same write operations as Ledger, run in
@@ -41,8 +61,9 @@ func New(pool *pgxpool.Pool, opts Options) *Ledger {
 // behind the rules that a correct ledger never reaches: the transaction is
 // then aborted as well.)
 type Tx struct {
-	tx  pgx.Tx
-	now func() time.Time
+	tx   pgx.Tx
+	now  func() time.Time
+	seen observed
 }
 
 // Conn is the underlying database transaction, for the caller's own
@@ -84,13 +105,40 @@ func (l *Ledger) runTx(ctx context.Context, fn func(tx *Tx) error) error {
 		return fmt.Errorf("ledger: begin: %w", err)
 	}
 	defer tx.Rollback(ctx)
-	if err := fn(&Tx{tx: tx, now: l.now}); err != nil {
+	t := &Tx{tx: tx, now: l.now}
+	if err := fn(t); err != nil {
+		l.report(t.seen, err)
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("ledger: commit: %w", err)
 	}
+	l.report(t.seen, nil)
 	return nil
+}
+
+// report tells the Observer what a transaction did: on commit (err nil)
+// its transfers, refusals and batches; on a refusal (err an *Error) the
+// refusals alone. A failure that InTx retries reports nothing.
+func (l *Ledger) report(seen observed, err error) {
+	if l.obs == nil || (err != nil && retryable(err)) {
+		return
+	}
+	if err != nil {
+		if len(seen.refusals) == 0 && CodeOf(err) != "" {
+			seen.refusals = []Code{CodeOf(err)}
+		}
+		seen.transfers, seen.batches = nil, nil
+	}
+	for _, tr := range seen.transfers {
+		l.obs.Transferred(tr)
+	}
+	for _, c := range seen.refusals {
+		l.obs.Refused(c)
+	}
+	for _, n := range seen.batches {
+		l.obs.Batched(n)
+	}
 }
 
 // inTx is InTx for a function with a result.

@@ -58,7 +58,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 	s := &Server{cfg: cfg, pool: pool, log: logger, Registry: prometheus.NewRegistry()}
 	s.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(s.Registry)
-	s.Ledger = ledger.New(pool, ledger.Options{})
+	s.Ledger = ledger.New(pool, ledger.Options{Observer: m.Ledger})
 	s.Registry.MustRegister(metrics.NewCommunity(pool, s.Ledger, logger))
 	s.Members = members.New(pool, s.Ledger, members.Options{
 		Currency: cfg.Currency, DefaultMin: min, DefaultMax: max,

@@ -343,6 +343,9 @@ func TestAdminPagesInBrowser(t *testing.T) {
 			t.Errorf("members page, %s's balance: got %q, want %q", u, shown[u], w)
 		}
 	}
+	if bars, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('svg.limits rect.balance').length`)); err != nil || bars != len(want) {
+		t.Errorf("members page: got %d balance bars (%v), want %d", bars, err, len(want))
+	}
 	shot("community-members")
 
 	open(c.leaf+"/admin/intertrade", "h1")

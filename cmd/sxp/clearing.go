@@ -72,7 +72,7 @@ Run 'sxp migrate up' and 'sxp admin circle init' on its database first.`,
 				reg := prometheus.NewRegistry()
 				reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 				m := metrics.New(reg, pool)
-				lg := ledger.New(pool, ledger.Options{})
+				lg := ledger.New(pool, ledger.Options{Observer: m.Ledger})
 				house, err := clearing.New(pool, lg, clearing.Options{
 					Secret: *secret, Logger: logger, RelayTimeout: *relayTimeout, HoldTTL: *holdTTL,
 					HTTP: &http.Client{Timeout: *relayTimeout, Transport: m.Relays.Transport(nil)},

@@ -46,6 +46,9 @@ func (h *Handlers) templateFuncs() template.FuncMap {
 		"clock":    func(t time.Time) string { return t.UTC().Format("15:04") },
 		"neg":      func(v int64) bool { return v < 0 },
 		"base64":   base64Key,
+
+		// The admins' members page draws balances against limits (charts.go).
+		"membersChart": func(rows []adminRow) template.HTML { return membersChart(rows, cur) },
 	}
 }
 
