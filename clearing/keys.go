@@ -284,3 +284,22 @@ func (h *House) recordEvent(ctx context.Context, communityID, kind string, code 
 func (h *House) RecordReject(ctx context.Context, communityID string, code cxp.Code, route string) {
 	h.recordEvent(ctx, communityID, "reject", code, route)
 }
+
+// CheckSecret reports whether the house's secret opens the stored keys (it
+// tries the oldest one), so that a wrong SXP_CLEARING_SECRET is caught
+// before a key is sealed with it. With no key stored any secret will do.
+func (h *House) CheckSecret(ctx context.Context) error {
+	var id string
+	var sealed []byte
+	err := h.pool.QueryRow(ctx, `SELECT community_id, sealed FROM clearing_keys ORDER BY id LIMIT 1`).Scan(&id, &sealed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("clearing: check secret: %w", err)
+	}
+	if _, err := h.open(id, sealed); err != nil {
+		return fmt.Errorf("clearing: the secret does not open the stored keys: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,45 @@
+package clearing_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/sxp-network/sxp/clearing"
+	"github.com/sxp-network/sxp/ledger"
+	"github.com/sxp-network/sxp/migrations/pgtest"
+)
+
+// CheckSecret tells an operator that SXP_CLEARING_SECRET is not the one the
+// stored keys were sealed with, before a key is sealed with the wrong one.
+func TestCheckSecret(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	house := func(secret string) *clearing.House {
+		h, err := clearing.New(pool, ledger.New(pool, ledger.Options{}), clearing.Options{Secret: secret})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	right, wrong := house("right secret"), house("wrong secret")
+	if err := wrong.CheckSecret(ctx); err != nil {
+		t.Fatalf("no keys stored yet: got %v, want nil", err)
+	}
+	if _, _, err := right.InitCircle(ctx, "test", "c", "", "HOUR", 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := right.AddCommunity(ctx, "test", clearing.NewCommunity{ID: "a", Name: "A", URI: "http://127.0.0.1:9/a", Ticks: "1", Min: -100, Max: 100}); err != nil {
+		t.Fatal(err)
+	}
+	if err := right.CheckSecret(ctx); err != nil {
+		t.Errorf("the right secret: got %v, want nil", err)
+	}
+	if err := wrong.CheckSecret(ctx); err == nil || !strings.Contains(err.Error(), "SXP_CLEARING_SECRET") {
+		t.Errorf("a wrong secret: got %v, want an error naming SXP_CLEARING_SECRET", err)
+	}
+	if err := house("").CheckSecret(ctx); err == nil {
+		t.Errorf("no secret with keys stored: got nil, want an error")
+	}
+}
