@@ -12,6 +12,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -98,6 +99,9 @@ Run 'sxp migrate up' and 'sxp admin circle init' on its database first.`,
 				circle, err := house.Circle(ctx)
 				if err != nil {
 					return fmt.Errorf("%w", err)
+				}
+				if err := house.CheckSecret(ctx); err != nil {
+					return err
 				}
 				api := httpapi.New(house, httpapi.Options{
 					PublicURL: *public, AdminToken: *adminToken, MaxBody: *maxBody, Ready: ready,
@@ -196,7 +200,11 @@ func schemaCurrent(ctx context.Context, pool *pgxpool.Pool) error {
 	var v int64
 	var dirty bool
 	if err := pool.QueryRow(ctx, `SELECT version, dirty FROM schema_migrations`).Scan(&v, &dirty); err != nil {
-		return fmt.Errorf("schema version: %w (run sxp migrate up)", err)
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "42P01" { // undefined_table
+			return fmt.Errorf("no schema: run sxp migrate up")
+		}
+		return fmt.Errorf("database: %w", err)
 	}
 	if dirty || uint(v) != migrations.Latest() {
 		return fmt.Errorf("schema at version %d (dirty=%v), want %d: run sxp migrate up", v, dirty, migrations.Latest())
