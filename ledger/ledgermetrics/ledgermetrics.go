@@ -60,7 +60,7 @@ func New(reg prometheus.Registerer, kinds ...string) *Observer {
 		}, []string{"code"}),
 		batch: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "sxp_ledger_batch_size",
-			Help:    "Number of transfers per ledger batch.",
+			Help:    "Items per ledger batch, committed (a single transfer is a batch of one).",
 			Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000},
 		}),
 	}
