@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/sxp-network/sxp/clearing/cxp"
 )
 
 var amountPattern = regexp.MustCompile(`^([+-]?)(\d{1,18})(?:\.(\d+))?$`)
@@ -33,22 +35,10 @@ func ParseAmount(s string, divisions int) (int64, error) {
 	return n, nil
 }
 
-// FormatAmount writes minor units as a decimal with exactly divisions places.
+// FormatAmount writes minor units as a decimal with exactly divisions places
+// (cxp.FromMinor: the same text on the wire and in the admin API).
 func FormatAmount(minor int64, divisions int) string {
-	sign := ""
-	u := new(big.Int).SetInt64(minor)
-	if minor < 0 {
-		sign = "-"
-		u.Neg(u)
-	}
-	s := u.String()
-	if divisions == 0 {
-		return sign + s
-	}
-	if len(s) <= divisions {
-		s = strings.Repeat("0", divisions-len(s)+1) + s
-	}
-	return sign + s[:len(s)-divisions] + "." + s[len(s)-divisions:]
+	return string(cxp.FromMinor(minor, divisions))
 }
 
 var ticksPattern = regexp.MustCompile(`^\d{1,12}(\.\d{1,12})?$`)

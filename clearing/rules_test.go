@@ -1,6 +1,7 @@
 package clearing
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -34,7 +35,8 @@ func TestParseAndFormatAmount(t *testing.T) {
 		v    int64
 		div  int
 		want string
-	}{{-100000, 2, "-1000.00"}, {5, 2, "0.05"}, {-5, 2, "-0.05"}, {7, 0, "7"}, {123456, 3, "123.456"}} {
+	}{{-100000, 2, "-1000.00"}, {5, 2, "0.05"}, {-5, 2, "-0.05"}, {7, 0, "7"}, {123456, 3, "123.456"}, {0, 2, "0.00"},
+		{math.MinInt64, 2, "-92233720368547758.08"}, {math.MaxInt64, 0, "9223372036854775807"}} {
 		if got := FormatAmount(tt.v, tt.div); got != tt.want {
 			t.Errorf("FormatAmount(%d, %d) = %q, want %q", tt.v, tt.div, got, tt.want)
 		}

@@ -33,7 +33,9 @@ func TestBlockedCommunityIsRefusedAfterItsSignature(t *testing.T) {
 		reason string // args.reason
 		events int    // blocked events afterwards
 	}{
-		{"wrong key", func() (int, map[string]any) { return e.call("a", "PUT", "/transactions", e.tx("1", "w", true), "not a's key") }, 401, "17", "", 0},
+		{"wrong key", func() (int, map[string]any) {
+			return e.call("a", "PUT", "/transactions", e.tx("1", "w", true), "not a's key")
+		}, 401, "17", "", 0},
 		{"wrong key, handshake", func() (int, map[string]any) { return e.call("a", "POST", "/server", hs, "not a's key") }, 401, "17", "", 0},
 		{"signed try", func() (int, map[string]any) { return e.call("a", "PUT", "/transactions", e.tx("1", "s", true)) }, 403, "16", "unpaid fees", 1},
 		{"signed handshake", func() (int, map[string]any) { return e.call("a", "POST", "/server", hs) }, 403, "16", "unpaid fees", 2},
