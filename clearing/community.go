@@ -127,6 +127,9 @@ func (h *House) AddCommunity(ctx context.Context, actor string, n NewCommunity) 
 	if n.Min > 0 || n.Max < 0 {
 		return Community{}, "", invalid("min", "limits must satisfy min <= 0 <= max")
 	}
+	if err := h.CheckSecret(ctx); err != nil {
+		return Community{}, "", err
+	}
 	key, err := newKey()
 	if err != nil {
 		return Community{}, "", err

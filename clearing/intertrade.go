@@ -449,8 +449,11 @@ func (h *House) post(ctx context.Context, s trySetup, t Intertrade) (cxp.Transac
 		// The payee wrote it but the hold could not be posted (it expired):
 		// the integrity check will show the difference; say so loudly.
 		h.log.ErrorContext(ctx, "clearing: relay accepted but post failed", "intertrade", t.ID, "err", err)
-		_, _ = h.pool.Exec(ctx, `UPDATE clearing_intertrades SET status = 'expired', result_code = 5, resolved_at = $2
-			WHERE id = $1 AND status = 'pending'`, t.ID, h.now())
+		if _, uerr := h.pool.Exec(ctx, `UPDATE clearing_intertrades SET status = 'expired', result_code = 5, resolved_at = $2
+			WHERE id = $1 AND status = 'pending'`, t.ID, h.now()); uerr != nil {
+			// ExpireDue marks it later.
+			h.log.ErrorContext(ctx, "clearing: marking the intertrade expired failed", "intertrade", t.ID, "err", uerr)
+		}
 		return cxp.TransactionResponse{}, cxp.Errorf(cxp.CodeSaving, "the payee accepted but the clearing house could not post the transaction")
 	}
 	return resp, nil

@@ -90,6 +90,9 @@ func (h *House) RotateKey(ctx context.Context, actor, id string, overlap time.Du
 	if overlap < 0 {
 		return "", invalid("overlap", "must not be negative")
 	}
+	if err := h.CheckSecret(ctx); err != nil {
+		return "", err
+	}
 	key, err := newKey()
 	if err != nil {
 		return "", err
@@ -287,7 +290,8 @@ func (h *House) RecordReject(ctx context.Context, communityID string, code cxp.C
 
 // CheckSecret reports whether the house's secret opens the stored keys (it
 // tries the oldest one), so that a wrong SXP_CLEARING_SECRET is caught
-// before a key is sealed with it. With no key stored any secret will do.
+// before a key is sealed with it (AddCommunity and RotateKey call it). With
+// no key stored any secret will do; with keys stored, no secret is an error.
 func (h *House) CheckSecret(ctx context.Context) error {
 	var id string
 	var sealed []byte

@@ -42,4 +42,18 @@ func TestCheckSecret(t *testing.T) {
 	if err := house("").CheckSecret(ctx); err == nil {
 		t.Errorf("no secret with keys stored: got nil, want an error")
 	}
+	// Nothing is sealed with a wrong secret.
+	if _, _, err := wrong.AddCommunity(ctx, "test", clearing.NewCommunity{ID: "b", Name: "B", URI: "http://127.0.0.1:9/b", Ticks: "1", Min: -1, Max: 1}); err == nil {
+		t.Errorf("AddCommunity with a wrong secret: got nil, want an error")
+	}
+	if _, err := wrong.RotateKey(ctx, "test", "a", 0); err == nil {
+		t.Errorf("RotateKey with a wrong secret: got nil, want an error")
+	}
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM clearing_keys`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("keys: got %d (%v), want 1", n, err)
+	}
+	if _, err := right.Community(ctx, "b"); err == nil {
+		t.Errorf("community b was added with a wrong secret")
+	}
 }
