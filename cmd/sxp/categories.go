@@ -19,7 +19,7 @@ func categoriesCommand(stdout io.Writer) *command {
 		run func(ctx context.Context, svc *announce.Service, args []string) error) *command {
 		return &command{name: name, summary: summary, usage: usage,
 			flags: func(fs *flag.FlagSet) func(context.Context, []string) error {
-				db := envString(fs, "database", "DATABASE_URL", "", "PostgreSQL URL of the community's database")
+				db := envDatabase(fs, "database", "DATABASE_URL", "PostgreSQL URL of the community's database")
 				if extra != nil {
 					extra(fs)
 				}

@@ -60,7 +60,7 @@ database first.`,
 // community settings") as a flag with its environment variable, and returns
 // a function that reads them after parsing.
 func communitySettings(fs *flag.FlagSet) func() server.Config {
-	db := envString(fs, "database", "DATABASE_URL", "", "PostgreSQL URL of the community's database")
+	db := envDatabase(fs, "database", "DATABASE_URL", "PostgreSQL URL of the community's database")
 	id := envString(fs, "community-id", "SXP_COMMUNITY_ID", "", "the community's id, also its members' @suffix, e.g. leaf")
 	name := envString(fs, "community-name", "SXP_COMMUNITY_NAME", "", "the community's display name")
 	cur := envString(fs, "currency", "SXP_CURRENCY", "", "currency code, e.g. LEAF")
@@ -71,7 +71,7 @@ func communitySettings(fs *flag.FlagSet) func() server.Config {
 	reg := envString(fs, "registration", "SXP_REGISTRATION", "open", "open, or approval (an admin approves new members)")
 	curl := envString(fs, "circle-url", "SXP_CIRCLE_URL", "", "the intertrading circle's (clearing house's) base URL; empty: run alone")
 	cid := envString(fs, "circle-id", "SXP_CIRCLE_ID", "", "the circle's id (keyid of its relays)")
-	key := envString(fs, "circle-key", "SXP_CIRCLE_KEY", "", "the key printed by 'sxp admin community add'")
+	key := envSecret(fs, "circle-key", "SXP_CIRCLE_KEY", "the key printed by 'sxp admin community add'")
 	rate := envString(fs, "rate", "SXP_RATE", "", "base units per unit of the currency (decimal), as registered in the circle")
 	hs := envDuration(fs, "handshake-interval", "SXP_HANDSHAKE_INTERVAL", 5*time.Minute, "how often to handshake with the circle and check integrity")
 	lang := envString(fs, "search-language", "SXP_SEARCH_LANGUAGE", "english", "PostgreSQL text search configuration of announcements")

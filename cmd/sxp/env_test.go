@@ -24,6 +24,8 @@ func TestHelpHidesSecrets(t *testing.T) {
 		{"admin", "key", "rotate", "--help"},
 		{"cxp", "try", "--help"},
 		{"migrate", "up", "--help"},
+		{"community", "--help"},
+		{"categories", "list", "--help"},
 	} {
 		var stdout, stderr bytes.Buffer
 		run(context.Background(), args, &stdout, &stderr)
