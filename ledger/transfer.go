@@ -53,6 +53,19 @@ func readTransfer(ctx context.Context, q querier, id int64) (Transfer, error) {
 	return tr, storeErr("read transfer", err)
 }
 
+// KeyUsed reports whether a committed transfer or hold carries the
+// idempotency key. Callers that share one key space across several kinds of
+// request (a member's local and remote payments) use it to refuse a reused
+// key before doing slow work; the key's uniqueness is still what decides.
+func (l *Ledger) KeyUsed(ctx context.Context, key string) (bool, error) {
+	var used bool
+	err := l.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM ledger_idempotency WHERE key = $1)`, key).Scan(&used)
+	if err != nil {
+		return false, fmt.Errorf("ledger: key used: %w", err)
+	}
+	return used, nil
+}
+
 // keyRecord is what an idempotency key already stands for.
 type keyRecord struct {
 	kind     string

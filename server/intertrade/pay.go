@@ -16,6 +16,7 @@ import (
 
 	"github.com/sxp-network/sxp/clearing/cxp"
 	"github.com/sxp-network/sxp/ledger"
+	"github.com/sxp-network/sxp/server/payments"
 )
 
 // PayRequest is a member's payment to member@community through the circle.
@@ -87,6 +88,15 @@ func (s *Service) Pay(ctx context.Context, r PayRequest) (Payment, error) {
 	} else if !errors.Is(err, pgx.ErrNoRows) {
 		return Payment{}, fmt.Errorf("intertrade: pay: %w", err)
 	}
+	// A member's keys are one space for local and remote payments: a key a
+	// local payment used is refused here before the circle is asked, and
+	// the hold below claims it in the ledger against a concurrent one.
+	if used, err := s.ledger.KeyUsed(ctx, payments.LedgerKey(r.PayerAccount, key)); err != nil {
+		return Payment{}, fmt.Errorf("intertrade: pay: %w", err)
+	} else if used {
+		return Payment{}, &Error{Code: ErrConflict, Field: "idempotency_key",
+			Message: "this idempotency key was used for another payment"}
+	}
 	if _, err := s.importExport(ctx); err != nil {
 		return Payment{}, err
 	}
@@ -151,7 +161,7 @@ func (s *Service) send(ctx context.Context, it Intertrade, quantity int64) (Paym
 			Debit: it.Account, Credit: s.account, Amount: it.Amount,
 			Description:    holdDescription(it),
 			Metadata:       map[string]string{"kind": "intertrade", "direction": "out", "temp_id": it.TempID, "to": it.Payee + "@" + it.Community},
-			IdempotencyKey: "intertrade:out:" + it.TempID,
+			IdempotencyKey: payments.LedgerKey(it.Account, it.IdempotencyKey),
 		},
 		ExpiresAt: s.now().Add(s.cfg.HoldTTL),
 	})

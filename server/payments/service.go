@@ -82,7 +82,7 @@ func (s *Service) Pay(ctx context.Context, r PayRequest) (Payment, error) {
 		Debit: r.Payer.Account, Credit: payee.Account, Amount: r.Amount,
 		Description:    r.Description,
 		Metadata:       map[string]string{"kind": "payment", "from": r.Payer.Username, "to": payee.Username},
-		IdempotencyKey: ledgerKey("pay", r.Payer.ID, key),
+		IdempotencyKey: LedgerKey(r.Payer.Account, key),
 	})
 	if err != nil {
 		return Payment{}, s.explain(err, r.Payer.Account, payee.Account, payee.Username)
@@ -188,8 +188,11 @@ func idempotencyKey(k string) (string, error) {
 	return k, nil
 }
 
-// ledgerKey scopes a member's idempotency key, so that two members using
-// the same key never collide in the ledger.
-func ledgerKey(kind string, memberID int64, key string) string {
-	return kind + ":" + strconv.FormatInt(memberID, 10) + ":" + key
+// LedgerKey scopes a member's payment idempotency key to the member's
+// account, so that two members using the same key never collide in the
+// ledger. Local payments and payments through the circle (package
+// intertrade) both claim their key under this name, so one key pays once
+// whichever way it goes.
+func LedgerKey(payer ledger.AccountID, key string) string {
+	return "pay:" + strconv.FormatInt(int64(payer), 10) + ":" + key
 }
