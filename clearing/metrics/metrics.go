@@ -23,7 +23,7 @@ var LedgerKinds = []string{"intertrade"}
 
 // Metrics are the clearing house's in-process metrics.
 type Metrics struct {
-	HTTP   *HTTP
+	HTTP   *ledgermetrics.HTTP
 	Ledger *ledgermetrics.Observer // pass as ledger.Options.Observer
 	Relays *Relays                 // wrap the relay client's transport with Relays.Transport
 }
@@ -34,7 +34,7 @@ type Metrics struct {
 // exists.
 func New(reg prometheus.Registerer, pool *pgxpool.Pool) *Metrics {
 	return &Metrics{
-		HTTP:   newHTTP(reg),
+		HTTP:   ledgermetrics.NewHTTP(reg),
 		Ledger: ledgermetrics.New(reg, LedgerKinds...),
 		Relays: newRelays(reg, pool),
 	}

@@ -11,10 +11,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sxp-network/sxp/ledger/ledgermetrics"
 	"github.com/sxp-network/sxp/server/announce"
 	"github.com/sxp-network/sxp/server/intertrade"
 	"github.com/sxp-network/sxp/server/members"
-	"github.com/sxp-network/sxp/server/metrics"
 	"github.com/sxp-network/sxp/server/payments"
 )
 
@@ -44,7 +44,7 @@ type Handlers struct {
 	Ready func(ctx context.Context) error
 	// Metrics counts requests by route template; MetricsHandler serves
 	// /metrics. Both may be nil (no metrics).
-	Metrics        *metrics.HTTP
+	Metrics        *ledgermetrics.HTTP
 	MetricsHandler http.Handler
 	Logger         *slog.Logger
 	// Now is the clock of cookies and pages; time.Now by default.

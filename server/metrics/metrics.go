@@ -23,12 +23,12 @@ var LedgerKinds = []string{"payment", "request", "intertrade"}
 
 // Metrics are the community server's in-process metrics.
 type Metrics struct {
-	HTTP   *HTTP
+	HTTP   *ledgermetrics.HTTP
 	Ledger *ledgermetrics.Observer // pass as ledger.Options.Observer
 }
 
 // New registers the community server's in-process metrics on reg. The
 // database values come from a Community collector, registered separately.
 func New(reg prometheus.Registerer) *Metrics {
-	return &Metrics{HTTP: newHTTP(reg), Ledger: ledgermetrics.New(reg, LedgerKinds...)}
+	return &Metrics{HTTP: ledgermetrics.NewHTTP(reg), Ledger: ledgermetrics.New(reg, LedgerKinds...)}
 }

@@ -1,4 +1,4 @@
-package metrics
+package ledgermetrics
 
 import (
 	"strconv"
@@ -7,7 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// HTTP counts the server's requests by route template (never the raw path),
+// HTTP counts a server's requests by route template (never the raw path),
 // method and status, and times them.
 type HTTP struct {
 	requests *prometheus.CounterVec
@@ -17,7 +17,11 @@ type HTTP struct {
 // Unmatched is the route label of requests that matched no route.
 const Unmatched = "unmatched"
 
-func newHTTP(reg prometheus.Registerer) *HTTP {
+// NewHTTP registers the HTTP request metrics on reg:
+//
+//	sxp_http_requests_total{route,method,code}
+//	sxp_http_request_duration_seconds{route,method}
+func NewHTTP(reg prometheus.Registerer) *HTTP {
 	h := &HTTP{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sxp_http_requests_total",
@@ -49,5 +53,5 @@ func knownMethod(m string) string {
 	case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS":
 		return m
 	}
-	return "other"
+	return Other
 }
