@@ -259,20 +259,7 @@ func (h *House) Communities(ctx context.Context) ([]Community, error) {
 
 // lockCommunity reads a community FOR UPDATE inside tx.
 func (h *House) lockCommunity(ctx context.Context, tx *ledger.Tx, id string) (Community, error) {
-	q := inTx(tx)
-	c, err := scanCommunity(q.QueryRow(ctx, `SELECT `+communityColumns+` FROM clearing_communities c WHERE c.id = $1 FOR UPDATE`, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Community{}, notFound("no community %s", id)
-	}
-	if err != nil {
-		return Community{}, fmt.Errorf("clearing: community: %w", err)
-	}
-	acct, err := h.account(ctx, q, c.AccountID)
-	if err != nil {
-		return Community{}, err
-	}
-	c.setAccount(acct)
-	return c, nil
+	return h.communityWhere(ctx, inTx(tx), `c.id = $1 FOR UPDATE`, id)
 }
 
 // Block stops a community from intertrading (seed item 7): its requests are
