@@ -9,6 +9,8 @@
 //
 // Labels are bounded: kind is one of the kinds given to New or "other", and
 // code one of the ledger's codes or "other".
+//
+// HTTP (http.go) counts both servers' requests by route template.
 package ledgermetrics
 
 import (
