@@ -6,17 +6,14 @@ package clearing_test
 // circle's signature.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -26,6 +23,7 @@ import (
 
 	"github.com/sxp-network/sxp/clearing/cxp"
 	"github.com/sxp-network/sxp/migrations/pgtest"
+	"github.com/sxp-network/sxp/migrations/pgtest/proctest"
 )
 
 const e2eCircle = "e2e-circle"
@@ -89,80 +87,18 @@ func (c *e2eCommunity) count() int {
 	return len(c.relays)
 }
 
-func buildSXP(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "sxp")
-	out, err := exec.Command("go", "build", "-o", bin, "../cmd/sxp").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// sxp runs the binary to completion and returns its stdout.
-func sxp(t *testing.T, bin string, env []string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("sxp %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, stdout.String(), stderr.String())
-	}
-	return stdout.String()
-}
-
-func keyLine(t *testing.T, out string) string {
-	t.Helper()
-	sc := bufio.NewScanner(strings.NewReader(out))
-	for sc.Scan() {
-		if k, ok := strings.CutPrefix(sc.Text(), "key: "); ok {
-			return k
-		}
-	}
-	t.Fatalf("no `key: ` line in %q", out)
-	return ""
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestEndToEnd(t *testing.T) {
-	bin := buildSXP(t)
+	bin := proctest.BuildSXP(t)
 	db := pgtest.NewEmptyDatabase(t)
-	env := []string{"DATABASE_URL=" + db, "SXP_CLEARING_SECRET=e2e secret", "SXP_ADMIN_TOKEN=e2e-admin"}
+	env := append(os.Environ(), "DATABASE_URL="+db, "SXP_CLEARING_SECRET=e2e secret", "SXP_ADMIN_TOKEN=e2e-admin")
 
-	if out := sxp(t, bin, env, "migrate", "up"); !strings.Contains(out, "schema at version") {
+	if out := proctest.Run(t, bin, env, "migrate", "up"); !strings.Contains(out, "schema at version") {
 		t.Fatalf("migrate up: got %q", out)
 	}
-	if out := sxp(t, bin, env, "admin", "circle", "init", e2eCircle, "--unit", "HOUR", "--divisions", "2"); !strings.Contains(out, "created") {
+	if out := proctest.Run(t, bin, env, "admin", "circle", "init", e2eCircle, "--unit", "HOUR", "--divisions", "2"); !strings.Contains(out, "created") {
 		t.Fatalf("circle init: got %q", out)
 	}
-	if out := sxp(t, bin, env, "admin", "circle", "init", e2eCircle, "--unit", "HOUR"); !strings.Contains(out, "exists already") {
+	if out := proctest.Run(t, bin, env, "admin", "circle", "init", e2eCircle, "--unit", "HOUR"); !strings.Contains(out, "exists already") {
 		t.Fatalf("circle init again: got %q, want it to be idempotent", out)
 	}
 
@@ -170,31 +106,15 @@ func TestEndToEnd(t *testing.T) {
 	leafSrv, acornSrv := httptest.NewServer(leaf), httptest.NewServer(acorn)
 	defer leafSrv.Close()
 	defer acornSrv.Close()
-	leaf.key = keyLine(t, sxp(t, bin, env, "admin", "community", "add", "leaf", "--name", "Leaf", "--uri", leafSrv.URL,
+	leaf.key = proctest.KeyLine(t, proctest.Run(t, bin, env, "admin", "community", "add", "leaf", "--name", "Leaf", "--uri", leafSrv.URL,
 		"--rate", "1", "--min", "-100", "--max", "100"))
-	acorn.key = keyLine(t, sxp(t, bin, env, "admin", "community", "add", "acorn", "--name", "Acorn", "--uri", acornSrv.URL,
+	acorn.key = proctest.KeyLine(t, proctest.Run(t, bin, env, "admin", "community", "add", "acorn", "--name", "Acorn", "--uri", acornSrv.URL,
 		"--rate", "2", "--min", "-50.00", "--max", "50.00"))
 
-	port := freePort(t)
+	port := proctest.FreePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	proc := exec.Command(bin, "clearing", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--maintenance-interval", "1s")
-	proc.Env = append(os.Environ(), env...)
-	var logs syncBuffer
-	proc.Stdout, proc.Stderr = &logs, &logs
-	if err := proc.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- proc.Wait() }()
-	defer func() {
-		if proc.ProcessState == nil {
-			proc.Process.Kill()
-		}
-		if t.Failed() {
-			t.Logf("sxp clearing output:\n%s", logs.String())
-		}
-	}()
-	waitReady(t, base+"/readyz", exited)
+	proc := proctest.Start(t, bin, []string{"clearing", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--maintenance-interval", "1s"}, env)
+	proc.WaitReady(base+"/readyz", 30*time.Second)
 
 	ctx := context.Background()
 	leafC := &cxp.Client{BaseURL: base, Signer: cxp.Signer{KeyID: "leaf", Key: []byte(leaf.key)}}
@@ -260,28 +180,28 @@ func TestEndToEnd(t *testing.T) {
 	acorn.mu.Unlock()
 
 	// Blocked, then unblocked.
-	sxp(t, bin, env, "admin", "community", "block", "acorn", "--reason", "e2e test")
+	proctest.Run(t, bin, env, "admin", "community", "block", "acorn", "--reason", "e2e test")
 	if _, err = try(leafC, leafSrv, acornSrv, "1", "e2e-blocked"); cxp.CodeOf(err) != cxp.CodeNotPermitted {
 		t.Fatalf("payee blocked: got %v, want code 16", err)
 	}
-	sxp(t, bin, env, "admin", "community", "unblock", "acorn")
+	proctest.Run(t, bin, env, "admin", "community", "unblock", "acorn")
 
 	// sxp cxp from a shell.
 	cli := []string{"--url", base, "--id", "leaf", "--key", leaf.key}
-	out := sxp(t, bin, nil, append([]string{"cxp", "handshake", "--uri", leafSrv.URL, "--mail", "admin@leaf.example", "--ticks", "1", "--traders", "12"}, cli...)...)
+	out := proctest.Run(t, bin, nil, append([]string{"cxp", "handshake", "--uri", leafSrv.URL, "--mail", "admin@leaf.example", "--ticks", "1", "--traders", "12"}, cli...)...)
 	if !strings.Contains(out, `"keymatch": true`) || !strings.Contains(out, `"balance": -5.50`) || !strings.Contains(out, `"status": 1`) {
 		t.Fatalf("sxp cxp handshake: got %s", out)
 	}
-	out = sxp(t, bin, nil, append([]string{"cxp", "prepare", "--balance", "5.50", "--integrity", "true"}, cli...)...)
+	out = proctest.Run(t, bin, nil, append([]string{"cxp", "prepare", "--balance", "5.50", "--integrity", "true"}, cli...)...)
 	if !strings.Contains(out, `"spend_limit": 94.50`) || !strings.Contains(out, `"earn_limit": 105.50`) {
 		t.Fatalf("sxp cxp prepare: got %s", out)
 	}
-	out = sxp(t, bin, nil, append([]string{"cxp", "clients"}, cli...)...)
+	out = proctest.Run(t, bin, nil, append([]string{"cxp", "clients"}, cli...)...)
 	if !strings.Contains(out, acornSrv.URL) || !strings.Contains(out, `"ticks": 2`) {
 		t.Fatalf("sxp cxp clients: got %s", out)
 	}
 
-	out = sxp(t, bin, nil, append([]string{"cxp", "try", "--src", leafSrv.URL, "--dest", acornSrv.URL, "--payer", "alice",
+	out = proctest.Run(t, bin, nil, append([]string{"cxp", "try", "--src", leafSrv.URL, "--dest", acornSrv.URL, "--payer", "alice",
 		"--payee", "bob", "--quantity", "0.50", "--description", "from a shell", "--really", "--temp-id", "shell-1"}, cli...)...)
 	if !strings.Contains(out, `"code": 0`) || !strings.Contains(out, `"quantity": 0.50`) || !strings.Contains(out, `"payee_ticks": 2`) {
 		t.Fatalf("sxp cxp try: got %s", out)
@@ -297,77 +217,56 @@ func TestEndToEnd(t *testing.T) {
 
 	// The record: exported and verified against the database.
 	file := filepath.Join(t.TempDir(), "records.jsonl")
-	if out := sxp(t, bin, env, "admin", "records", "export", file); !strings.Contains(out, "exported 3 records") {
+	if out := proctest.Run(t, bin, env, "admin", "records", "export", file); !strings.Contains(out, "exported 3 records") {
 		t.Fatalf("records export: got %q", out)
 	}
-	if out := sxp(t, bin, env, "admin", "records", "verify", file); !strings.Contains(out, "chain ok: 3 records") || !strings.Contains(out, "database ok") {
+	if out := proctest.Run(t, bin, env, "admin", "records", "verify", file); !strings.Contains(out, "chain ok: 3 records") || !strings.Contains(out, "database ok") {
 		t.Fatalf("records verify: got %q", out)
 	}
-	if out := sxp(t, bin, env, "admin", "community", "list"); !strings.Contains(out, "-6.00") || !strings.Contains(out, "acorn") {
+	if out := proctest.Run(t, bin, env, "admin", "community", "list"); !strings.Contains(out, "-6.00") || !strings.Contains(out, "acorn") {
 		t.Fatalf("community list: got %q", out)
 	}
 
 	// The other governing-body commands.
-	tok := strings.TrimPrefix(strings.TrimSpace(sxp(t, bin, env, "admin", "token", "add", "ops")), "token: ")
+	tok := strings.TrimPrefix(strings.TrimSpace(proctest.Run(t, bin, env, "admin", "token", "add", "ops")), "token: ")
 	req, _ := http.NewRequest("GET", base+"/admin/api/circle", nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("admin API with a token from 'sxp admin token add': got %v, %v", resp, err)
 	}
-	if out := sxp(t, bin, env, "admin", "rate", "set", "acorn", "2.5"); !strings.Contains(out, "community acorn rate 2.5") {
+	if out := proctest.Run(t, bin, env, "admin", "rate", "set", "acorn", "2.5"); !strings.Contains(out, "community acorn rate 2.5") {
 		t.Fatalf("rate set: got %q", out)
 	}
-	out = sxp(t, bin, env, "admin", "report", "summary", "--format", "csv", "--part", "matrix")
+	out = proctest.Run(t, bin, env, "admin", "report", "summary", "--format", "csv", "--part", "matrix")
 	if want := "payer,payee,count,quantity\nacorn,leaf,1,4.50\nleaf,acorn,2,10.50\n"; out != want {
 		t.Fatalf("summary CSV: got %q, want %q", out, want)
 	}
-	if out := sxp(t, bin, env, "admin", "circle", "policy", "--ratio-percent", "50"); !strings.Contains(out, `"ratio_percent": "50"`) {
+	if out := proctest.Run(t, bin, env, "admin", "circle", "policy", "--ratio-percent", "50"); !strings.Contains(out, `"ratio_percent": "50"`) {
 		t.Fatalf("circle policy: got %q", out)
 	}
-	newKey := keyLine(t, sxp(t, bin, env, "admin", "key", "rotate", "leaf", "--overlap", "1h"))
-	out = sxp(t, bin, nil, append([]string{"cxp", "handshake", "--uri", leafSrv.URL, "--mail", "admin@leaf.example", "--ticks", "1"}, cli...)...)
+	newKey := proctest.KeyLine(t, proctest.Run(t, bin, env, "admin", "key", "rotate", "leaf", "--overlap", "1h"))
+	out = proctest.Run(t, bin, nil, append([]string{"cxp", "handshake", "--uri", leafSrv.URL, "--mail", "admin@leaf.example", "--ticks", "1"}, cli...)...)
 	if !strings.Contains(out, `"keymatch": false`) {
 		t.Fatalf("handshake with the old key during the overlap: got %s", out)
 	}
-	out = sxp(t, bin, nil, "cxp", "handshake", "--url", base, "--id", "leaf", "--key", newKey, "--uri", leafSrv.URL, "--mail", "admin@leaf.example", "--ticks", "1")
+	out = proctest.Run(t, bin, nil, "cxp", "handshake", "--url", base, "--id", "leaf", "--key", newKey, "--uri", leafSrv.URL, "--mail", "admin@leaf.example", "--ticks", "1")
 	if !strings.Contains(out, `"keymatch": true`) {
 		t.Fatalf("handshake with the new key: got %s", out)
 	}
-	if out := sxp(t, bin, env, "admin", "audit", "--limit", "3"); !strings.Contains(out, "community.key_rotate leaf") || !strings.Contains(out, "circle.policy") {
+	if out := proctest.Run(t, bin, env, "admin", "audit", "--limit", "3"); !strings.Contains(out, "community.key_rotate leaf") || !strings.Contains(out, "circle.policy") {
 		t.Fatalf("audit: got %q", out)
 	}
 
 	// Graceful shutdown on SIGTERM.
-	proc.Process.Signal(syscall.SIGTERM)
+	proc.Cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case err := <-exited:
-		if err != nil {
+	case <-proc.Done():
+		if err := proc.Err(); err != nil {
 			t.Fatalf("sxp clearing after SIGTERM: %v", err)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("sxp clearing did not stop within 20 s of SIGTERM")
 	}
-}
-
-func waitReady(t *testing.T, url string, exited chan error) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-exited:
-			t.Fatalf("sxp clearing exited before it was ready: %v", err)
-		default:
-		}
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("%s not ready within 30 s", url)
 }
 
 // adminBalance reads a community's balance from the admin API.

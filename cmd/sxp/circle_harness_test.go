@@ -11,15 +11,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -29,34 +22,8 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/sxp-network/sxp/migrations/pgtest"
+	"github.com/sxp-network/sxp/migrations/pgtest/proctest"
 )
-
-var builtSXP struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// sxpBinary builds this command once per test run and returns its path.
-func sxpBinary(t *testing.T) string {
-	t.Helper()
-	builtSXP.once.Do(func() {
-		dir, err := os.MkdirTemp("", "sxp-e2e-bin-")
-		if err != nil {
-			builtSXP.err = err
-			return
-		}
-		builtSXP.path = filepath.Join(dir, "sxp")
-		out, err := exec.Command("go", "build", "-o", builtSXP.path, ".").CombinedOutput()
-		if err != nil {
-			builtSXP.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if builtSXP.err != nil {
-		t.Fatal(builtSXP.err)
-	}
-	return builtSXP.path
-}
 
 // circle is a running clearing house and two community servers.
 type circle struct {
@@ -70,25 +37,6 @@ type circle struct {
 	leafDB     *pgxpool.Pool
 	acornDB    *pgxpool.Pool
 	keys       map[string]string
-	logs       map[string]*procLog
-}
-
-// procLog is a process's combined output, safe to read while it writes.
-type procLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *procLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *procLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
 
 const (
@@ -97,96 +45,33 @@ const (
 	e2ePassword   = "correct horse battery staple"
 )
 
-func freeLoopbackPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // sxp runs the binary to completion with stdin and returns its stdout.
 func (c *circle) sxp(stdin string, args ...string) string {
 	c.t.Helper()
-	cmd := exec.Command(c.bin, args...)
-	cmd.Env = e2eEnv()
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		c.t.Fatalf("sxp %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, out.String(), errb.String())
-	}
-	return out.String()
+	return proctest.RunInput(c.t, c.bin, proctest.WithoutSettings(), stdin, args...)
 }
 
-// e2eEnv is the environment of the processes: no SXP_ or DATABASE_URL
-// variable leaks in from the test's own environment.
-func e2eEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "SXP_") || strings.HasPrefix(kv, "DATABASE_URL=") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
+// startSXP runs the server `sxp args...` until the test ends, with no SXP_
+// or DATABASE_URL variable leaking in from the test's own environment; name
+// labels its output, shown when the test fails.
+func startSXP(t *testing.T, bin, name string, args ...string) *proctest.Process {
+	t.Helper()
+	p := proctest.Start(t, bin, args, proctest.WithoutSettings())
+	p.Name = name
+	return p
 }
 
-// start runs a server until the test ends (SIGTERM, then a bounded wait).
-func (c *circle) start(name string, args ...string) {
-	c.t.Helper()
-	cmd := exec.Command(c.bin, args...)
-	cmd.Env = e2eEnv()
-	log := &procLog{}
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		c.t.Fatalf("start %s: %v", name, err)
-	}
-	c.logs[name] = log
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	c.t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		if c.t.Failed() {
-			c.t.Logf("--- %s log ---\n%s", name, log.String())
-		}
-	})
-}
-
-// waitReady polls base/readyz until it answers 200 (at most 60 s).
-func (c *circle) waitReady(name, base string) {
-	c.t.Helper()
-	for i := 0; i < 600; i++ {
-		resp, err := http.Get(base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	c.t.Fatalf("%s at %s was not ready after 60 s\n%s", name, base, c.logs[name])
-}
-
-var keyLine = regexp.MustCompile(`(?m)^key: (\S+)$`)
+// readyWithin is how long a server gets to answer /readyz after it starts.
+const readyWithin = 60 * time.Second
 
 // startCircle starts the clearing house of circle "valley" (unit VAL, 2
 // divisions) with communities leaf (LEAF, rate 1) and acorn (ACORN, rate 2),
 // limits -1000..1000 VAL, members' default limits -100..1000.
 func startCircle(t *testing.T) *circle {
 	t.Helper()
-	c := &circle{t: t, bin: sxpBinary(t), adminToken: e2eAdminToken, keys: map[string]string{}, logs: map[string]*procLog{}}
+	c := &circle{t: t, bin: proctest.BuildSXP(t), adminToken: e2eAdminToken, keys: map[string]string{}}
 	clearingURL, leafURL, acornURL := pgtest.NewDatabase(t), pgtest.NewDatabase(t), pgtest.NewDatabase(t)
-	ports := []int{freeLoopbackPort(t), freeLoopbackPort(t), freeLoopbackPort(t)}
+	ports := proctest.FreePorts(t, 3)
 	c.clearing = fmt.Sprintf("http://127.0.0.1:%d", ports[0])
 	c.leaf = fmt.Sprintf("http://127.0.0.1:%d", ports[1])
 	c.acorn = fmt.Sprintf("http://127.0.0.1:%d", ports[2])
@@ -198,15 +83,10 @@ func startCircle(t *testing.T) *circle {
 	} {
 		out := c.sxp("", append([]string{"admin", "community", "add", com.id, "--name", com.name, "--uri", com.uri,
 			"--rate", com.rate, "--min", "-1000", "--max", "1000", "--secret", e2eSecret}, db...)...)
-		m := keyLine.FindStringSubmatch(out)
-		if m == nil {
-			t.Fatalf("community add %s printed no key line:\n%s", com.id, out)
-		}
-		c.keys[com.id] = m[1]
+		c.keys[com.id] = proctest.KeyLine(t, out)
 	}
-	c.start("clearing", "clearing", "--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--database", clearingURL,
-		"--secret", e2eSecret, "--admin-token", e2eAdminToken, "--public-url", c.clearing)
-	c.waitReady("clearing", c.clearing)
+	startSXP(t, c.bin, "clearing", "clearing", "--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--database", clearingURL,
+		"--secret", e2eSecret, "--admin-token", e2eAdminToken, "--public-url", c.clearing).WaitReady(c.clearing+"/readyz", readyWithin)
 
 	community := func(id, name, cur, rate, base, dbURL string) []string {
 		return []string{"--database", dbURL, "--community-id", id, "--community-name", name, "--currency", cur,
@@ -215,10 +95,10 @@ func startCircle(t *testing.T) *circle {
 	}
 	leafArgs := community("leaf", "Leaf Valley", "LEAF", "1", c.leaf, leafURL)
 	acornArgs := community("acorn", "Acorn Hill", "ACORN", "2", c.acorn, acornURL)
-	c.start("leaf", append([]string{"community", "--listen", fmt.Sprintf("127.0.0.1:%d", ports[1]), "--handshake-interval", "2s"}, leafArgs...)...)
-	c.start("acorn", append([]string{"community", "--listen", fmt.Sprintf("127.0.0.1:%d", ports[2]), "--handshake-interval", "2s"}, acornArgs...)...)
-	c.waitReady("leaf", c.leaf)
-	c.waitReady("acorn", c.acorn)
+	leaf := startSXP(t, c.bin, "leaf", append([]string{"community", "--listen", fmt.Sprintf("127.0.0.1:%d", ports[1]), "--handshake-interval", "2s"}, leafArgs...)...)
+	acorn := startSXP(t, c.bin, "acorn", append([]string{"community", "--listen", fmt.Sprintf("127.0.0.1:%d", ports[2]), "--handshake-interval", "2s"}, acornArgs...)...)
+	leaf.WaitReady(c.leaf+"/readyz", readyWithin)
+	acorn.WaitReady(c.acorn+"/readyz", readyWithin)
 	// The community admins, made on the command line as an operator would.
 	c.sxp(e2ePassword+"\n", append([]string{"members", "add", "ada", "--password-stdin", "--admin", "--name", "Ada Admin"}, leafArgs...)...)
 
@@ -239,6 +119,13 @@ func startCircle(t *testing.T) *circle {
 // api sends a JSON request to a community server's API and decodes the answer.
 func (c *circle) api(base, method, path, token string, body any) (int, map[string]any) {
 	c.t.Helper()
+	return apiJSON(c.t, base, method, path, token, body)
+}
+
+// apiJSON sends a JSON request to base+path (with a bearer token unless
+// empty) and decodes the JSON answer, if any.
+func apiJSON(t *testing.T, base, method, path, token string, body any) (int, map[string]any) {
+	t.Helper()
 	var r io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -246,7 +133,7 @@ func (c *circle) api(base, method, path, token string, body any) (int, map[strin
 	}
 	req, err := http.NewRequest(method, base+path, r)
 	if err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
@@ -254,14 +141,14 @@ func (c *circle) api(base, method, path, token string, body any) (int, map[strin
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	out := map[string]any{}
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &out); err != nil {
-			c.t.Fatalf("%s %s: answer is not JSON (%d): %s", method, path, resp.StatusCode, raw)
+			t.Fatalf("%s %s: answer is not JSON (%d): %s", method, path, resp.StatusCode, raw)
 		}
 	}
 	return resp.StatusCode, out
@@ -279,10 +166,16 @@ func (c *circle) member(base, username string) string {
 
 func (c *circle) login(base, username string) string {
 	c.t.Helper()
-	st, out := c.api(base, "POST", "/api/v1/session", "", map[string]string{"username": username, "password": e2ePassword})
+	return login(c.t, base, username, e2ePassword)
+}
+
+// login opens a session for username on base and returns its token.
+func login(t *testing.T, base, username, password string) string {
+	t.Helper()
+	st, out := apiJSON(t, base, "POST", "/api/v1/session", "", map[string]string{"username": username, "password": password})
 	tok, _ := out["token"].(string)
 	if st/100 != 2 || tok == "" {
-		c.t.Fatalf("log in %s: %d %v", username, st, out)
+		t.Fatalf("log in %s: %d %v", username, st, out)
 	}
 	return tok
 }

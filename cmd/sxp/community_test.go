@@ -1,78 +1,28 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sxp-network/sxp/migrations/pgtest"
+	"github.com/sxp-network/sxp/migrations/pgtest/proctest"
 )
-
-var communityBin struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// communityTestBinary builds sxp once for these tests.
-func communityTestBinary(t *testing.T) string {
-	t.Helper()
-	communityBin.once.Do(func() {
-		dir, err := os.MkdirTemp("", "sxp-community-bin-")
-		if err != nil {
-			communityBin.err = err
-			return
-		}
-		communityBin.path = filepath.Join(dir, "sxp")
-		if out, err := exec.Command("go", "build", "-o", communityBin.path, ".").CombinedOutput(); err != nil {
-			communityBin.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if communityBin.err != nil {
-		t.Fatal(communityBin.err)
-	}
-	return communityBin.path
-}
 
 // communityTestEnv is the environment of a community named leaf on dbURL,
 // with nothing inherited that could change its settings.
 func communityTestEnv(dbURL string, extra ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "SXP_") && !strings.HasPrefix(kv, "DATABASE_URL=") {
-			env = append(env, kv)
-		}
-	}
-	env = append(env, "DATABASE_URL="+dbURL, "SXP_COMMUNITY_ID=leaf", "SXP_COMMUNITY_NAME=Leaf Valley",
+	env := append(proctest.WithoutSettings(), "DATABASE_URL="+dbURL, "SXP_COMMUNITY_ID=leaf", "SXP_COMMUNITY_NAME=Leaf Valley",
 		"SXP_CURRENCY=LEAF", "SXP_PUBLIC_URL=http://127.0.0.1:1", "SXP_DEFAULT_MIN=-50", "SXP_DEFAULT_MAX=500")
 	return append(env, extra...)
 }
 
 func runSXP(t *testing.T, env []string, stdin string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	cmd := exec.Command(communityTestBinary(t), args...)
-	cmd.Env = env
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return ee.ExitCode(), out.String(), errb.String()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return 0, out.String(), errb.String()
+	return proctest.Exec(t, proctest.BuildSXP(t), env, stdin, args...)
 }
 
 // TestCommunityBinary runs the real binary: migrate, create the first
@@ -104,56 +54,17 @@ func TestCommunityBinary(t *testing.T) {
 		t.Fatalf("block unknown: exit %d %s, want 1", code, errOut)
 	}
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := exec.Command(communityTestBinary(t), "community", "--listen", addr, "--registration", "approval")
-	cmd.Env = env
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-		}
-	})
+	addr := fmt.Sprintf("127.0.0.1:%d", proctest.FreePort(t))
+	proc := proctest.Start(t, proctest.BuildSXP(t), []string{"community", "--listen", addr, "--registration", "approval"}, env)
 	base := "http://" + addr
-	ready := false
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get(base + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				ready = true
-				break
-			}
-		}
-	}
-	if !ready {
-		t.Fatalf("the community server did not get ready:\n%s", logs.String())
-	}
+	proc.WaitReady(base+"/readyz", 20*time.Second)
 	call := func(token, method, path, body string) (int, map[string]any) {
-		req, _ := http.NewRequestWithContext(context.Background(), method, base+path, strings.NewReader(body))
+		t.Helper()
+		var in any
 		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
+			in = json.RawMessage(body)
 		}
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		json.NewDecoder(resp.Body).Decode(&out)
-		return resp.StatusCode, out
+		return apiJSON(t, base, method, path, token, in)
 	}
 	st, body := call("", "POST", "/api/v1/session", `{"username":"root","password":"a long admin password"}`)
 	if st != 201 {
@@ -179,19 +90,19 @@ func TestCommunityBinary(t *testing.T) {
 		t.Fatalf("account: got %d %v", st, body)
 	}
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := proc.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("after SIGTERM: %v\n%s", err, logs.String())
+	case <-proc.Done():
+		if err := proc.Err(); err != nil {
+			t.Fatalf("after SIGTERM: %v\n%s", err, proc.Log.String())
 		}
 	case <-time.After(15 * time.Second):
-		t.Fatalf("the server did not stop on SIGTERM:\n%s", logs.String())
+		t.Fatalf("the server did not stop on SIGTERM:\n%s", proc.Log.String())
 	}
-	if !strings.Contains(logs.String(), "community server stopped") {
-		t.Fatalf("no clean shutdown in the log:\n%s", logs.String())
+	if !strings.Contains(proc.Log.String(), "community server stopped") {
+		t.Fatalf("no clean shutdown in the log:\n%s", proc.Log.String())
 	}
 	if code, out, _ := runSXP(t, env, "", "members", "list"); code != 0 || !strings.Contains(out, "alice") || !strings.Contains(out, "-75.50") {
 		t.Fatalf("members list: exit %d\n%s", code, out)

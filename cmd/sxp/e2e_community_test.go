@@ -14,22 +14,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sxp-network/sxp/migrations/pgtest"
+	"github.com/sxp-network/sxp/migrations/pgtest/proctest"
 	"github.com/sxp-network/sxp/server/payments"
 )
 
@@ -37,8 +31,6 @@ const (
 	itSecret   = "intertrade e2e clearing secret"
 	itPassword = "a long enough e2e password"
 )
-
-var itKeyLine = regexp.MustCompile(`(?m)^key: (\S+)$`)
 
 func TestCommunityIntertradingEndToEnd(t *testing.T) {
 	w := newItWorld(t)
@@ -129,8 +121,8 @@ func TestCommunityIntertradingEndToEnd(t *testing.T) {
 
 	// acorn's server comes back on its database: its balances are as they
 	// were, and every integrity check passes on both sides again.
-	w.start("acorn again", append([]string{"community", "--listen", strings.TrimPrefix(w.acornDirect, "http://"), "--handshake-interval", "1h"}, w.acornArgs...)...)
-	w.waitReady("acorn again", w.acornDirect)
+	startSXP(t, w.bin, "acorn again", append([]string{"community", "--listen", strings.TrimPrefix(w.acornDirect, "http://"), "--handshake-interval", "1h"}, w.acornArgs...)...).
+		WaitReady(w.acornDirect+"/readyz", readyWithin)
 	w.expect(want, alice, bob, leafAdmin, acornAdmin)
 	w.integrityOK(leafAdmin, acornAdmin, "15.00", "-15.00")
 }
@@ -329,17 +321,15 @@ type itWorld struct {
 
 func newItWorld(t *testing.T) *itWorld {
 	w := &itWorld{t: t}
-	w.bin = filepath.Join(t.TempDir(), "sxp")
-	if out, err := exec.Command("go", "build", "-o", w.bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	w.bin = proctest.BuildSXP(t)
 	w.clearingDB, w.leafDB, w.acornDB = pgtest.NewDatabase(t), pgtest.NewDatabase(t), pgtest.NewDatabase(t)
 	for _, db := range []string{w.clearingDB, w.leafDB, w.acornDB} {
 		if out := w.sxp("", "migrate", "up", "--database", db); !strings.HasPrefix(out, "schema at version ") {
 			t.Fatalf("migrate up: %q", out)
 		}
 	}
-	pClearing, pLeaf, pAcorn := itFreePort(t), itFreePort(t), itFreePort(t)
+	ports := proctest.FreePorts(t, 3)
+	pClearing, pLeaf, pAcorn := ports[0], ports[1], ports[2]
 	w.clearing = fmt.Sprintf("http://127.0.0.1:%d", pClearing)
 	w.leaf = fmt.Sprintf("http://127.0.0.1:%d", pLeaf)
 	w.acornDirect = fmt.Sprintf("http://127.0.0.1:%d", pAcorn)
@@ -351,14 +341,10 @@ func newItWorld(t *testing.T) *itWorld {
 	for _, c := range []struct{ id, name, uri, rate string }{{"leaf", "Leaf Valley", w.leaf, "1"}, {"acorn", "Acorn Hill", w.acorn, "2.5"}} {
 		out := w.sxp("", "admin", "community", "add", c.id, "--name", c.name, "--uri", c.uri, "--rate", c.rate,
 			"--min", "-100", "--max", "100", "--database", w.clearingDB, "--secret", itSecret)
-		m := itKeyLine.FindStringSubmatch(out)
-		if m == nil {
-			t.Fatalf("community add %s: no key line in %q", c.id, out)
-		}
-		keys[c.id] = m[1]
+		keys[c.id] = proctest.KeyLine(t, out)
 	}
-	w.start("clearing", "clearing", "--listen", fmt.Sprintf("127.0.0.1:%d", pClearing), "--database", w.clearingDB, "--secret", itSecret)
-	w.waitReady("clearing", w.clearing)
+	startSXP(t, w.bin, "clearing", "clearing", "--listen", fmt.Sprintf("127.0.0.1:%d", pClearing), "--database", w.clearingDB, "--secret", itSecret).
+		WaitReady(w.clearing+"/readyz", readyWithin)
 
 	settings := func(id, name, cur, rate, public, db string) []string {
 		return []string{"--database", db, "--community-id", id, "--community-name", name, "--currency", cur,
@@ -367,26 +353,18 @@ func newItWorld(t *testing.T) *itWorld {
 	}
 	w.leafArgs = settings("leaf", "Leaf Valley", "LEAF", "1", w.leaf, w.leafDB)
 	w.acornArgs = settings("acorn", "Acorn Hill", "ACORN", "2.5", w.acorn, w.acornDB)
-	w.start("leaf", append([]string{"community", "--listen", fmt.Sprintf("127.0.0.1:%d", pLeaf), "--handshake-interval", "1h"}, w.leafArgs...)...)
-	stopAcorn := w.start("acorn", append([]string{"community", "--listen", fmt.Sprintf("127.0.0.1:%d", pAcorn), "--handshake-interval", "1h"}, w.acornArgs...)...)
-	w.proxy.stop = stopAcorn
-	w.waitReady("leaf", w.leaf)
-	w.waitReady("acorn", w.acornDirect)
+	leaf := startSXP(t, w.bin, "leaf", append([]string{"community", "--listen", fmt.Sprintf("127.0.0.1:%d", pLeaf), "--handshake-interval", "1h"}, w.leafArgs...)...)
+	acorn := startSXP(t, w.bin, "acorn", append([]string{"community", "--listen", fmt.Sprintf("127.0.0.1:%d", pAcorn), "--handshake-interval", "1h"}, w.acornArgs...)...)
+	w.proxy.stop = acorn.Stop
+	leaf.WaitReady(w.leaf+"/readyz", readyWithin)
+	acorn.WaitReady(w.acornDirect+"/readyz", readyWithin)
 	return w
 }
 
 // sxp runs the binary to completion and returns its stdout.
 func (w *itWorld) sxp(stdin string, args ...string) string {
 	w.t.Helper()
-	cmd := exec.Command(w.bin, args...)
-	cmd.Env = itEnv()
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		w.t.Fatalf("sxp %s: %v\n%s%s", strings.Join(args, " "), err, out.String(), errb.String())
-	}
-	return out.String()
+	return proctest.RunInput(w.t, w.bin, proctest.WithoutSettings(), stdin, args...)
 }
 
 func (w *itWorld) sxpJSON(v any, args ...string) {
@@ -397,93 +375,9 @@ func (w *itWorld) sxpJSON(v any, args ...string) {
 	}
 }
 
-// itEnv keeps the test's own SXP_ settings and DATABASE_URL out of the processes.
-func itEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "SXP_") && !strings.HasPrefix(kv, "DATABASE_URL=") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
-// start runs a server until stopped or the test ends and returns its stop
-// function (SIGTERM, wait; idempotent).
-func (w *itWorld) start(name string, args ...string) func() {
-	w.t.Helper()
-	cmd := exec.Command(w.bin, args...)
-	cmd.Env = itEnv()
-	var log itLog
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		w.t.Fatalf("start %s: %v", name, err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-done:
-			case <-time.After(15 * time.Second):
-				cmd.Process.Kill()
-				<-done
-			}
-		})
-	}
-	w.t.Cleanup(func() {
-		stop()
-		if w.t.Failed() {
-			w.t.Logf("--- %s ---\n%s", name, log.String())
-		}
-	})
-	return stop
-}
-
-// waitReady polls /readyz until it answers 200 (waiting for a process to
-// start, not a timing assertion).
-func (w *itWorld) waitReady(name, base string) {
-	w.t.Helper()
-	for i := 0; i < 600; i++ {
-		if resp, err := http.Get(base + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	w.t.Fatalf("%s at %s not ready after 60 s", name, base)
-}
-
 func (w *itWorld) api(base, method, path, token string, body any) (int, map[string]any) {
 	w.t.Helper()
-	var r io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		r = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, base+path, r)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	out := map[string]any{}
-	if len(raw) > 0 && json.Unmarshal(raw, &out) != nil {
-		w.t.Fatalf("%s %s: not JSON (%d): %s", method, path, resp.StatusCode, raw)
-	}
-	return resp.StatusCode, out
+	return apiJSON(w.t, base, method, path, token, body)
 }
 
 // register makes a member through the API and returns their token.
@@ -498,12 +392,7 @@ func (w *itWorld) register(base, username string) string {
 
 func (w *itWorld) login(base, username string) string {
 	w.t.Helper()
-	st, out := w.api(base, "POST", "/api/v1/session", "", map[string]string{"username": username, "password": itPassword})
-	tok, _ := out["token"].(string)
-	if st/100 != 2 || tok == "" {
-		w.t.Fatalf("log in %s: %d %v", username, st, out)
-	}
-	return tok
+	return login(w.t, base, username, itPassword)
 }
 
 // admin makes the community's admin on the command line and logs in.
@@ -630,31 +519,4 @@ func (p *itProxy) serve(rw http.ResponseWriter, r *http.Request) {
 	}
 	rw.WriteHeader(resp.StatusCode)
 	io.Copy(rw, resp.Body)
-}
-
-type itLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *itLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *itLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func itFreePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }

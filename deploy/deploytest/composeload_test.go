@@ -12,6 +12,8 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/sxp-network/sxp/migrations/pgtest"
+
+	"github.com/sxp-network/sxp/migrations/pgtest/proctest"
 )
 
 // loadCompose loads compose.yaml with the Compose Specification's own
@@ -86,7 +88,7 @@ func TestComposeSetupScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := buildSxp(t)
+	bin := proctest.BuildSXP(t)
 	db := pgtest.NewDatabase(t)
 	keys := t.TempDir()
 	script := strings.ReplaceAll(svc.Command[0], "/var/lib/sxp/keys", keys)

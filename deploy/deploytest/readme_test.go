@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/sxp-network/sxp/migrations/pgtest/proctest"
 )
 
 var update = flag.Bool("update", false, "rewrite README.md's settings tables from the servers' --help")
@@ -70,7 +72,7 @@ func markdownTable(settings []setting) string {
 // and that every server setting has an environment variable.
 func TestREADMESettings(t *testing.T) {
 	root := repoRoot(t)
-	bin := buildSxp(t)
+	bin := proctest.BuildSXP(t)
 	readmePath := filepath.Join(root, "README.md")
 	raw, err := os.ReadFile(readmePath)
 	if err != nil {

@@ -20,34 +20,18 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sxp-network/sxp/migrations/pgtest/proctest"
 )
 
 // runningCircle is deploy/run started by a test.
 type runningCircle struct {
 	t      *testing.T
 	cmd    *exec.Cmd
-	out    *syncBuffer // stdout: URLs and logins
-	errOut *syncBuffer // stderr: progress and errors
+	out    *proctest.Log // stdout: URLs and logins
+	errOut *proctest.Log // stderr: progress and errors
 	ready  chan struct{}
 	done   chan error
-}
-
-// syncBuffer is a bytes.Buffer safe for one writer and many readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // ports are the four ports of one deploy/run.
@@ -55,19 +39,7 @@ type ports struct{ pg, clearing, leaf, acorn int }
 
 func freePorts(t *testing.T) ports {
 	t.Helper()
-	var ls []net.Listener
-	var ps []int
-	for range 4 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		ps = append(ps, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		l.Close()
-	}
+	ps := proctest.FreePorts(t, 4)
 	return ports{ps[0], ps[1], ps[2], ps[3]}
 }
 
@@ -85,7 +57,7 @@ func startRun(t *testing.T, varDir string, p ports, extra ...string) *runningCir
 	cmd := exec.Command(filepath.Join(root, "deploy", "run"), append(args, extra...)...)
 	cmd.Dir = root
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	r := &runningCircle{t: t, cmd: cmd, out: &syncBuffer{}, errOut: &syncBuffer{}, ready: make(chan struct{}), done: make(chan error, 1)}
+	r := &runningCircle{t: t, cmd: cmd, out: &proctest.Log{}, errOut: &proctest.Log{}, ready: make(chan struct{}), done: make(chan error, 1)}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
