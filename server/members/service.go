@@ -138,15 +138,21 @@ func scanMember(row pgx.Row) (Member, error) {
 	return m, err
 }
 
-func (s *Service) one(ctx context.Context, where string, arg any) (Member, error) {
-	m, err := scanMember(s.pool.QueryRow(ctx, `SELECT `+memberColumns+` FROM members WHERE `+where, arg))
+// scanOne scans the member in row; no row is CodeNotFound naming arg, and
+// any other error is wrapped as the members operation op.
+func scanOne(row pgx.Row, op string, arg any) (Member, error) {
+	m, err := scanMember(row)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Member{}, refuse(CodeNotFound, "no member %v", arg)
 	}
 	if err != nil {
-		return Member{}, fmt.Errorf("members: read: %w", err)
+		return Member{}, fmt.Errorf("members: %s: %w", op, err)
 	}
 	return m, nil
+}
+
+func (s *Service) one(ctx context.Context, where string, arg any) (Member, error) {
+	return scanOne(s.pool.QueryRow(ctx, `SELECT `+memberColumns+` FROM members WHERE `+where, arg), "read", arg)
 }
 
 // ByUsername returns the member with that username, or CodeNotFound.
@@ -315,14 +321,7 @@ func (s *Service) SetPublicKey(ctx context.Context, id int64, key string) (Membe
 
 func (s *Service) update(ctx context.Context, id int64, set string, args ...any) (Member, error) {
 	args = append([]any{id}, args...)
-	m, err := scanMember(s.pool.QueryRow(ctx, `UPDATE members SET `+set+`, updated_at = now() WHERE id = $1 RETURNING `+memberColumns, args...))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Member{}, refuse(CodeNotFound, "no member %d", id)
-	}
-	if err != nil {
-		return Member{}, fmt.Errorf("members: update: %w", err)
-	}
-	return m, nil
+	return scanOne(s.pool.QueryRow(ctx, `UPDATE members SET `+set+`, updated_at = now() WHERE id = $1 RETURNING `+memberColumns, args...), "update", id)
 }
 
 // Approve makes a pending member active.
@@ -404,15 +403,23 @@ func (s *Service) SetPassword(ctx context.Context, username, password string) er
 	if err != nil {
 		return err
 	}
+	return s.storePassword(ctx, m.ID, hash, ``)
+}
+
+// storePassword sets member id's password hash and, in the same
+// transaction, ends their sessions: all of them when only is "", else those
+// that also meet the SQL condition only (e.g. ` AND token_hash <> $2`,
+// its arguments numbered from $2).
+func (s *Service) storePassword(ctx context.Context, id int64, hash, only string, onlyArgs ...any) error {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("members: password: %w", err)
 	}
 	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `UPDATE members SET password_hash = $2, updated_at = now() WHERE id = $1`, m.ID, hash); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE members SET password_hash = $2, updated_at = now() WHERE id = $1`, id, hash); err != nil {
 		return fmt.Errorf("members: password: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `DELETE FROM member_sessions WHERE member_id = $1`, m.ID); err != nil {
+	if _, err := tx.Exec(ctx, `DELETE FROM member_sessions WHERE member_id = $1`+only, append([]any{id}, onlyArgs...)...); err != nil {
 		return fmt.Errorf("members: password: %w", err)
 	}
 	return tx.Commit(ctx)
@@ -444,18 +451,7 @@ func (s *Service) ChangePassword(ctx context.Context, id int64, current, next, k
 	if err != nil {
 		return err
 	}
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("members: password: %w", err)
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `UPDATE members SET password_hash = $2, updated_at = now() WHERE id = $1`, id, newHash); err != nil {
-		return fmt.Errorf("members: password: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `DELETE FROM member_sessions WHERE member_id = $1 AND token_hash <> $2`, id, hashToken(keepToken)); err != nil {
-		return fmt.Errorf("members: password: %w", err)
-	}
-	return tx.Commit(ctx)
+	return s.storePassword(ctx, id, newHash, ` AND token_hash <> $2`, hashToken(keepToken))
 }
 
 func validText(field, v string, max int) error {
