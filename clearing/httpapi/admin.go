@@ -111,12 +111,30 @@ type communityJSON struct {
 }
 
 func (s *Server) view(c *gin.Context, com clearing.Community) (communityJSON, bool) {
-	circle, err := s.house.Circle(c.Request.Context())
-	if err != nil {
-		s.fail(c, err)
+	circle, ok := s.circle(c)
+	if !ok {
 		return communityJSON{}, false
 	}
 	return viewOf(com, circle.Divisions), true
+}
+
+// circle reads the circle; when it cannot, it has answered c.
+func (s *Server) circle(c *gin.Context) (clearing.Circle, bool) {
+	circle, err := s.house.Circle(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return clearing.Circle{}, false
+	}
+	return circle, true
+}
+
+// respond answers 200 with v as JSON, or err.
+func (s *Server) respond(c *gin.Context, v any, err error) {
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, v)
 }
 
 func viewOf(com clearing.Community, d int) communityJSON {
@@ -146,11 +164,7 @@ func (s *Server) respondCommunity(c *gin.Context, com clearing.Community, err er
 
 func (s *Server) getCircle(c *gin.Context) {
 	circle, err := s.house.Circle(c.Request.Context())
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, circle)
+	s.respond(c, circle, err)
 }
 
 func (s *Server) putPolicy(c *gin.Context) {
@@ -159,11 +173,7 @@ func (s *Server) putPolicy(c *gin.Context) {
 		return
 	}
 	circle, err := s.house.SetPolicy(c.Request.Context(), actor(c), p)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, circle)
+	s.respond(c, circle, err)
 }
 
 func (s *Server) listCommunities(c *gin.Context) {
@@ -172,9 +182,8 @@ func (s *Server) listCommunities(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	circle, err := s.house.Circle(c.Request.Context())
-	if err != nil {
-		s.fail(c, err)
+	circle, ok := s.circle(c)
+	if !ok {
 		return
 	}
 	out := make([]communityJSON, 0, len(list))
@@ -199,12 +208,7 @@ func (s *Server) addCommunity(c *gin.Context) {
 	if !s.bind(c, &r) {
 		return
 	}
-	circle, err := s.house.Circle(c.Request.Context())
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	min, max, ok := parseLimits(c, r.Min, r.Max, circle.Divisions)
+	circle, min, max, ok := s.limits(c, r.Min, r.Max)
 	if !ok {
 		return
 	}
@@ -215,6 +219,17 @@ func (s *Server) addCommunity(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusCreated, gin.H{"community": viewOf(com, circle.Divisions), "key": key})
+}
+
+// limits reads the circle and parses minS and maxS in its base unit; when
+// it cannot, it has answered c.
+func (s *Server) limits(c *gin.Context, minS, maxS string) (clearing.Circle, int64, int64, bool) {
+	circle, ok := s.circle(c)
+	if !ok {
+		return circle, 0, 0, false
+	}
+	min, max, ok := parseLimits(c, minS, maxS, circle.Divisions)
+	return circle, min, max, ok
 }
 
 func parseLimits(c *gin.Context, minS, maxS string, d int) (int64, int64, bool) {
@@ -260,12 +275,7 @@ func (s *Server) putLimits(c *gin.Context) {
 	if !s.bind(c, &r) {
 		return
 	}
-	circle, err := s.house.Circle(c.Request.Context())
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	min, max, ok := parseLimits(c, r.Min, r.Max, circle.Divisions)
+	_, min, max, ok := s.limits(c, r.Min, r.Max)
 	if !ok {
 		return
 	}
@@ -311,11 +321,7 @@ func (s *Server) listRates(c *gin.Context) {
 		return
 	}
 	list, err := s.house.Rates(c.Request.Context(), c.Param("id"))
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"rates": list})
+	s.respond(c, gin.H{"rates": list}, err)
 }
 
 func (s *Server) listKeys(c *gin.Context) {
@@ -324,11 +330,7 @@ func (s *Server) listKeys(c *gin.Context) {
 		return
 	}
 	list, err := s.house.Keys(c.Request.Context(), c.Param("id"))
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"keys": list})
+	s.respond(c, gin.H{"keys": list}, err)
 }
 
 func (s *Server) rotateKey(c *gin.Context) {
@@ -348,11 +350,7 @@ func (s *Server) rotateKey(c *gin.Context) {
 		overlap = d
 	}
 	key, err := s.house.RotateKey(c.Request.Context(), actor(c), c.Param("id"), overlap)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"community": c.Param("id"), "key": key, "overlap": overlap.String()})
+	s.respond(c, gin.H{"community": c.Param("id"), "key": key, "overlap": overlap.String()}, err)
 }
 
 // timeRange reads ?from=&to= (RFC 3339 or YYYY-MM-DD).
@@ -387,12 +385,25 @@ func wantCSV(c *gin.Context) (bool, bool) {
 	return false, false
 }
 
-func (s *Server) statement(c *gin.Context) {
-	from, to, ok := timeRange(c)
-	if !ok {
+// reportQuery reads a report's ?from=&to=&format=; when they are bad, it has
+// answered c.
+func reportQuery(c *gin.Context) (from, to time.Time, csv, ok bool) {
+	if from, to, ok = timeRange(c); !ok {
 		return
 	}
-	csv, ok := wantCSV(c)
+	csv, ok = wantCSV(c)
+	return
+}
+
+// csvBody starts a 200 CSV answer and returns where to write it.
+func csvBody(c *gin.Context) io.Writer {
+	c.Header("Content-Type", "text/csv; charset=utf-8")
+	c.Status(http.StatusOK)
+	return c.Writer
+}
+
+func (s *Server) statement(c *gin.Context) {
+	from, to, csv, ok := reportQuery(c)
 	if !ok {
 		return
 	}
@@ -402,20 +413,14 @@ func (s *Server) statement(c *gin.Context) {
 		return
 	}
 	if csv {
-		c.Header("Content-Type", "text/csv; charset=utf-8")
-		c.Status(http.StatusOK)
-		st.WriteCSV(c.Writer)
+		st.WriteCSV(csvBody(c))
 		return
 	}
 	c.JSON(http.StatusOK, st)
 }
 
 func (s *Server) summary(c *gin.Context) {
-	from, to, ok := timeRange(c)
-	if !ok {
-		return
-	}
-	csv, ok := wantCSV(c)
+	from, to, csv, ok := reportQuery(c)
 	if !ok {
 		return
 	}
@@ -430,9 +435,7 @@ func (s *Server) summary(c *gin.Context) {
 		return
 	}
 	if csv {
-		c.Header("Content-Type", "text/csv; charset=utf-8")
-		c.Status(http.StatusOK)
-		sum.WriteCSV(c.Writer, part)
+		sum.WriteCSV(csvBody(c), part)
 		return
 	}
 	c.JSON(http.StatusOK, sum)
@@ -469,20 +472,12 @@ func (s *Server) listIntertrades(c *gin.Context) {
 		return
 	}
 	list, err := s.house.Intertrades(c.Request.Context(), c.Query("community"), before, limit)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"intertrades": list})
+	s.respond(c, gin.H{"intertrades": list}, err)
 }
 
 func (s *Server) integrity(c *gin.Context) {
 	list, err := s.house.Integrity(c.Request.Context())
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"communities": list})
+	s.respond(c, gin.H{"communities": list}, err)
 }
 
 func (s *Server) monitoring(c *gin.Context) {
@@ -496,11 +491,7 @@ func (s *Server) monitoring(c *gin.Context) {
 		o.NearPercent = n
 	}
 	alerts, err := s.house.Monitor(c.Request.Context(), o)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"alerts": alerts})
+	s.respond(c, gin.H{"alerts": alerts}, err)
 }
 
 func (s *Server) records(c *gin.Context) {
@@ -517,18 +508,10 @@ func (s *Server) auditLog(c *gin.Context) {
 		return
 	}
 	list, err := s.house.Audit(c.Request.Context(), before, limit)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"entries": list})
+	s.respond(c, gin.H{"entries": list}, err)
 }
 
 func (s *Server) runSchedule(c *gin.Context) {
 	res, err := s.house.RunSchedule(c.Request.Context())
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, res)
+	s.respond(c, res, err)
 }

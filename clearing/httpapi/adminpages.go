@@ -228,16 +228,26 @@ func rowOf(c clearing.Community, d int) communityRow {
 	return r
 }
 
-func (s *Server) pageOverview(c *gin.Context) {
+// pageCommunities reads the circle and its communities; when it cannot, it
+// has answered c with an error page.
+func (s *Server) pageCommunities(c *gin.Context) (clearing.Circle, []clearing.Community, bool) {
 	ctx := c.Request.Context()
 	circle, err := s.house.Circle(ctx)
 	if err != nil {
 		s.pageFail(c, err)
-		return
+		return circle, nil, false
 	}
 	list, err := s.house.Communities(ctx)
 	if err != nil {
 		s.pageFail(c, err)
+		return circle, nil, false
+	}
+	return circle, list, true
+}
+
+func (s *Server) pageOverview(c *gin.Context) {
+	circle, list, ok := s.pageCommunities(c)
+	if !ok {
 		return
 	}
 	f := func(v int64) string { return clearing.FormatAmount(v, circle.Divisions) }
@@ -277,14 +287,8 @@ func (s *Server) pageTrade(c *gin.Context) {
 		}
 		days = n
 	}
-	circle, err := s.house.Circle(ctx)
-	if err != nil {
-		s.pageFail(c, err)
-		return
-	}
-	list, err := s.house.Communities(ctx)
-	if err != nil {
-		s.pageFail(c, err)
+	circle, list, ok := s.pageCommunities(c)
+	if !ok {
 		return
 	}
 	now := time.Now()
@@ -292,10 +296,12 @@ func (s *Server) pageTrade(c *gin.Context) {
 	statements := make([]clearing.CommunityStatement, len(list))
 	var first time.Time // the earliest line of any statement
 	for i, com := range list {
-		if statements[i], err = s.house.Statement(ctx, com.ID, from, time.Time{}); err != nil {
+		st, err := s.house.Statement(ctx, com.ID, from, time.Time{})
+		if err != nil {
 			s.pageFail(c, err)
 			return
 		}
+		statements[i] = st
 		if l := statements[i].Lines; len(l) > 0 && (first.IsZero() || l[0].Time.Before(first)) {
 			first = l[0].Time
 		}
