@@ -497,11 +497,18 @@ func (s *Server) pageBlockForm(c *gin.Context) {
 		}})
 		return
 	}
-	if _, err := s.house.Block(ctx, c.GetString(actorKey), id, reason); err != nil {
+	_, err = s.house.Block(ctx, c.GetString(actorKey), id, reason)
+	s.pageDone(c, id, "blocked", err)
+}
+
+// pageDone ends a community's form: the error page for err, else back to
+// the community's page saying what was done.
+func (s *Server) pageDone(c *gin.Context, id, done string, err error) {
+	if err != nil {
 		s.pageFail(c, err)
 		return
 	}
-	c.Redirect(http.StatusSeeOther, "/admin/communities/"+url.PathEscape(id)+"?done=blocked")
+	c.Redirect(http.StatusSeeOther, "/admin/communities/"+url.PathEscape(id)+"?done="+done)
 }
 
 func (s *Server) pageUnblockForm(c *gin.Context) {
@@ -521,11 +528,8 @@ func (s *Server) pageUnblockForm(c *gin.Context) {
 		}})
 		return
 	}
-	if _, err := s.house.Unblock(ctx, c.GetString(actorKey), id); err != nil {
-		s.pageFail(c, err)
-		return
-	}
-	c.Redirect(http.StatusSeeOther, "/admin/communities/"+url.PathEscape(id)+"?done=unblocked")
+	_, err = s.house.Unblock(ctx, c.GetString(actorKey), id)
+	s.pageDone(c, id, "unblocked", err)
 }
 
 func (s *Server) pageLimitsForm(c *gin.Context) {
@@ -567,9 +571,6 @@ func (s *Server) pageLimitsForm(c *gin.Context) {
 		}})
 		return
 	}
-	if _, err := s.house.SetLimits(ctx, c.GetString(actorKey), id, lo, hi); err != nil {
-		s.pageFail(c, err)
-		return
-	}
-	c.Redirect(http.StatusSeeOther, "/admin/communities/"+url.PathEscape(id)+"?done=limits")
+	_, err = s.house.SetLimits(ctx, c.GetString(actorKey), id, lo, hi)
+	s.pageDone(c, id, "limits", err)
 }
