@@ -3,7 +3,6 @@ package ledger
 import (
 	"bytes"
 	"context"
-	"fmt"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -208,16 +207,12 @@ func pair(accounts map[AccountID]*Account, debit, credit AccountID) (*Account, *
 // accounts they touched, in one round trip.
 func (t *Tx) writeTransfers(ctx context.Context, plans []plannedTransfer, accounts map[AccountID]*Account) ([]Transfer, error) {
 	var keys []string
-	touched := map[AccountID]bool{}
+	var touched []AccountID
 	for _, p := range plans {
 		if p.req.IdempotencyKey != "" {
 			keys = append(keys, p.req.IdempotencyKey)
 		}
-		touched[p.req.Debit], touched[p.req.Credit] = true, true
-	}
-	var dirty []*Account
-	for _, id := range sortedIDs(mapKeys(touched)) {
-		dirty = append(dirty, accounts[id])
+		touched = append(touched, p.req.Debit, p.req.Credit)
 	}
 	var written []Transfer
 	b := &pgx.Batch{}
@@ -225,21 +220,21 @@ func (t *Tx) writeTransfers(ctx context.Context, plans []plannedTransfer, accoun
 	if err := queueInsertTransfers(b, plans, t.now(), &written); err != nil {
 		return nil, err
 	}
-	queueWriteAccounts(b, dirty)
+	queueWriteAccounts(b, lockedIn(accounts, touched))
 	if err := t.tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, storeErr("write transfers", err)
-	}
-	if len(written) != len(plans) {
-		return nil, fmt.Errorf("ledger: wrote %d transfers, want %d", len(written), len(plans))
 	}
 	t.seen.transfers = append(t.seen.transfers, written...)
 	return written, nil
 }
 
-func mapKeys[K comparable, V any](m map[K]V) []K {
-	out := make([]K, 0, len(m))
-	for k := range m {
-		out = append(out, k)
+// lockedIn returns the locked accounts with the given ids, distinct and in
+// ascending id order (the order every writer writes them in).
+func lockedIn(accounts map[AccountID]*Account, ids []AccountID) []*Account {
+	ids = sortedIDs(ids)
+	out := make([]*Account, len(ids))
+	for i, id := range ids {
+		out[i] = accounts[id]
 	}
 	return out
 }

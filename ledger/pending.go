@@ -274,7 +274,7 @@ func (t *Tx) expireDue(ctx context.Context, limit int) (expired, found int, err 
 		return 0, len(dues), nil
 	}
 	holdIDs = holdIDs[:0]
-	touched := map[AccountID]bool{}
+	var touched []AccountID
 	for _, p := range locked {
 		d, c, e := pair(accounts, p.Debit, p.Credit)
 		if e != nil {
@@ -282,16 +282,12 @@ func (t *Tx) expireDue(ctx context.Context, limit int) (expired, found int, err 
 		}
 		releaseHold(d, c, p.Amount)
 		holdIDs = append(holdIDs, p.ID)
-		touched[p.Debit], touched[p.Credit] = true, true
-	}
-	var dirty []*Account
-	for _, id := range sortedIDs(mapKeys(touched)) {
-		dirty = append(dirty, accounts[id])
+		touched = append(touched, p.Debit, p.Credit)
 	}
 	b = &pgx.Batch{}
 	b.Queue(`UPDATE ledger_pending SET status = 'expired', resolved_at = $2, resolved_seq = nextval('ledger_seq')
 		WHERE id = ANY($1)`, holdIDs, now)
-	queueWriteAccounts(b, dirty)
+	queueWriteAccounts(b, lockedIn(accounts, touched))
 	if err := t.tx.SendBatch(ctx, b).Close(); err != nil {
 		return 0, len(dues), storeErr("expire holds", err)
 	}
