@@ -291,8 +291,3 @@ func (s *Service) Get(ctx context.Context, id int64) (Intertrade, error) {
 	}
 	return it, nil
 }
-
-func isUniqueViolation(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23505"
-}
