@@ -90,6 +90,13 @@ type Field[T any] struct {
 // To returns a Field that sets v.
 func To[T any](v T) Field[T] { return Field[T]{Set: true, Value: v} }
 
+// apply stores f's value in *dst when f is set.
+func (f Field[T]) apply(dst *T) {
+	if f.Set {
+		*dst = f.Value
+	}
+}
+
 // Patch changes some fields of an announcement; unset fields stay.
 type Patch struct {
 	Kind        Field[Kind]
@@ -105,30 +112,14 @@ type Patch struct {
 
 // Apply returns d changed by p.
 func (p Patch) Apply(d Draft) Draft {
-	if p.Kind.Set {
-		d.Kind = p.Kind.Value
-	}
-	if p.Title.Set {
-		d.Title = p.Title.Value
-	}
-	if p.Description.Set {
-		d.Description = p.Description.Value
-	}
-	if p.Category.Set {
-		d.Category = p.Category.Value
-	}
-	if p.Price.Set {
-		d.Price = p.Price.Value
-	}
-	if p.Place.Set {
-		d.Place = p.Place.Value
-	}
-	if p.Lat.Set {
-		d.Lat = p.Lat.Value
-	}
-	if p.Lon.Set {
-		d.Lon = p.Lon.Value
-	}
+	p.Kind.apply(&d.Kind)
+	p.Title.apply(&d.Title)
+	p.Description.apply(&d.Description)
+	p.Category.apply(&d.Category)
+	p.Price.apply(&d.Price)
+	p.Place.apply(&d.Place)
+	p.Lat.apply(&d.Lat)
+	p.Lon.apply(&d.Lon)
 	if p.ExpiresAt.Set {
 		t := p.ExpiresAt.Value
 		d.ExpiresAt = &t

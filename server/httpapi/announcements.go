@@ -166,10 +166,7 @@ func (h *Handlers) patchOf(b announcementBody, forCreate bool) (announce.Patch, 
 			p.Price = announce.To[*int64](nil)
 		} else {
 			s, fe := rawString("price", b.Price)
-			if fe != nil {
-				return p, &fieldError{"price", `price must be a decimal string such as "12.50", or null for unvalued`}
-			}
-			if strings.TrimSpace(s) == "" {
+			if fe != nil || strings.TrimSpace(s) == "" {
 				return p, &fieldError{"price", `price must be a decimal string such as "12.50", or null for unvalued`}
 			}
 			v, fe := h.parsePrice("price", s)
@@ -211,14 +208,9 @@ func (h *Handlers) patchOf(b announcementBody, forCreate bool) (announce.Patch, 
 	return p, nil
 }
 
-// draftOf turns a create patch into a draft.
-func draftOf(p announce.Patch) announce.Draft {
-	d := p.Apply(announce.Draft{})
-	if !p.ExpiresAt.Set {
-		d.ExpiresAt = nil
-	}
-	return d
-}
+// draftOf turns a create patch into a draft; an unset expiry stays nil
+// (the default).
+func draftOf(p announce.Patch) announce.Draft { return p.Apply(announce.Draft{}) }
 
 func actorOf(c *gin.Context) announce.Actor {
 	m := currentMember(c)
