@@ -7,13 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/sxp-network/sxp/deploy/grafana"
 )
 
 // TestMetricsEndToEnd runs a circle, makes a known sequence of payments and
@@ -210,7 +210,7 @@ func TestMetricsEndToEnd(t *testing.T) {
 			}
 		}
 		for _, q := range repoQueries(t) {
-			for _, n := range promqlMetricNames(q.expr) {
+			for _, n := range grafana.MetricNames(q.expr) {
 				if !scraped[n] {
 					t.Errorf("%s: %q queries %s, which no server exported after the test's traffic", q.file, q.expr, n)
 				}
@@ -297,31 +297,4 @@ func repoQueries(t *testing.T) []repoQuery {
 		out = append(out, repoQuery{"alerts.yml", e})
 	}
 	return out
-}
-
-var (
-	promQuoted     = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
-	promBraces     = regexp.MustCompile(`\{[^}]*\}`)
-	promBrackets   = regexp.MustCompile(`\[[^\]]*\]`)
-	promLabelLists = regexp.MustCompile(`\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)`)
-	promIdentifier = regexp.MustCompile(`[A-Za-z_:][A-Za-z0-9_:]*\s*\(?`)
-	promKeywords   = []string{"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "bool", "offset", "inf", "nan"}
-)
-
-// promqlMetricNames returns the metric names a PromQL expression selects
-// (the same reading as deploy/grafana's test).
-func promqlMetricNames(expr string) []string {
-	e := promQuoted.ReplaceAllString(expr, `""`)
-	e = promBraces.ReplaceAllString(e, " ")
-	e = promBrackets.ReplaceAllString(e, " ")
-	e = promLabelLists.ReplaceAllString(e, " ")
-	var names []string
-	for _, m := range promIdentifier.FindAllString(e, -1) {
-		m = strings.TrimSpace(m)
-		if strings.HasSuffix(m, "(") || slices.Contains(promKeywords, strings.ToLower(m)) {
-			continue
-		}
-		names = append(names, m)
-	}
-	return names
 }

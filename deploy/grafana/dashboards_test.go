@@ -60,31 +60,6 @@ func exportedNames() map[string]bool {
 	return r.names
 }
 
-var (
-	quoted     = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
-	braces     = regexp.MustCompile(`\{[^}]*\}`)
-	brackets   = regexp.MustCompile(`\[[^\]]*\]`)
-	labelLists = regexp.MustCompile(`\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)`)
-	identifier = regexp.MustCompile(`[A-Za-z_:][A-Za-z0-9_:]*\s*\(?`)
-	keywords   = []string{"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "bool", "offset", "inf", "nan"}
-)
-
-// metricNames returns the metric names a PromQL expression selects.
-func metricNames(expr string) []string {
-	e := quoted.ReplaceAllString(expr, `""`)
-	e = braces.ReplaceAllString(e, " ")
-	e = brackets.ReplaceAllString(e, " ")
-	e = labelLists.ReplaceAllString(e, " ")
-	var names []string
-	for _, m := range identifier.FindAllString(e, -1) {
-		if strings.HasSuffix(m, "(") || slices.Contains(keywords, strings.ToLower(strings.TrimSpace(m))) {
-			continue // a function, or an operator keyword
-		}
-		names = append(names, strings.TrimSpace(m))
-	}
-	return names
-}
-
 func TestMetricNames(t *testing.T) {
 	tests := []struct {
 		expr string
@@ -96,8 +71,8 @@ func TestMetricNames(t *testing.T) {
 		{`time() - ts > 3 * 3600 and on (community) x == 0`, []string{"ts", "x"}},
 	}
 	for _, tt := range tests {
-		if got := metricNames(tt.expr); !slices.Equal(got, tt.want) {
-			t.Errorf("metricNames(%q): got %q, want %q", tt.expr, got, tt.want)
+		if got := MetricNames(tt.expr); !slices.Equal(got, tt.want) {
+			t.Errorf("MetricNames(%q): got %q, want %q", tt.expr, got, tt.want)
 		}
 	}
 }
@@ -166,7 +141,7 @@ func TestDashboards(t *testing.T) {
 					if q.Datasource["uid"] != "prometheus" {
 						t.Errorf("panel %q query %s: datasource %v, want uid prometheus (provisioned)", p.Title, q.RefID, q.Datasource)
 					}
-					names := metricNames(q.Expr)
+					names := MetricNames(q.Expr)
 					if len(names) == 0 {
 						t.Errorf("panel %q query %s: %q names no metric", p.Title, q.RefID, q.Expr)
 					}
@@ -216,7 +191,7 @@ func TestAlertRulesNameExportedMetrics(t *testing.T) {
 		t.Fatalf("got %d alert expressions, want 11", len(exprs))
 	}
 	for _, e := range exprs {
-		names := metricNames(e)
+		names := MetricNames(e)
 		if len(names) == 0 {
 			t.Errorf("%q names no metric", e)
 		}
