@@ -231,13 +231,9 @@ func inTx(tx *ledger.Tx) *txQuerier { return &txQuerier{Tx: tx.Conn(), lt: tx} }
 
 // Communities lists every community by id, with balances and limits.
 func (h *House) Communities(ctx context.Context) ([]Community, error) {
-	rows, err := h.pool.Query(ctx, `SELECT `+communityColumns+` FROM clearing_communities c ORDER BY c.id`)
+	list, err := h.communityRows(ctx, `true`)
 	if err != nil {
-		return nil, fmt.Errorf("clearing: communities: %w", err)
-	}
-	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Community, error) { return scanCommunity(r) })
-	if err != nil {
-		return nil, fmt.Errorf("clearing: communities: %w", err)
+		return nil, err
 	}
 	circle, err := h.Circle(ctx)
 	if err != nil {
