@@ -56,12 +56,15 @@ func adminError(c *gin.Context, status int, code, field, msg string) {
 	c.JSON(status, gin.H{"error": e})
 }
 
+// errorStatus is the HTTP status of each governing-body refusal, for the
+// admin API and the pages alike.
+var errorStatus = map[clearing.ErrorCode]int{clearing.ErrNotFound: http.StatusNotFound,
+	clearing.ErrInvalid: http.StatusBadRequest, clearing.ErrConflict: http.StatusConflict}
+
 func (s *Server) fail(c *gin.Context, err error) {
 	var ce *clearing.Error
 	if errors.As(err, &ce) {
-		status := map[clearing.ErrorCode]int{clearing.ErrNotFound: http.StatusNotFound,
-			clearing.ErrInvalid: http.StatusBadRequest, clearing.ErrConflict: http.StatusConflict}[ce.Code]
-		adminError(c, status, string(ce.Code), ce.Field, ce.Message)
+		adminError(c, errorStatus[ce.Code], string(ce.Code), ce.Field, ce.Message)
 		return
 	}
 	if clientGone(c, err) {

@@ -98,9 +98,7 @@ func (s *Server) renderPage(c *gin.Context, status int, name string, d pageData)
 func (s *Server) pageFail(c *gin.Context, err error) {
 	var ce *clearing.Error
 	if errors.As(err, &ce) {
-		status := map[clearing.ErrorCode]int{clearing.ErrNotFound: http.StatusNotFound,
-			clearing.ErrInvalid: http.StatusBadRequest, clearing.ErrConflict: http.StatusConflict}[ce.Code]
-		s.renderPage(c, status, "error", pageData{Title: "Refused", Error: ce.Message})
+		s.renderPage(c, errorStatus[ce.Code], "error", pageData{Title: "Refused", Error: ce.Message})
 		return
 	}
 	var le *ledger.Error
