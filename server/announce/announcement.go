@@ -353,10 +353,7 @@ func (s *Service) Delete(ctx context.Context, actor Actor, id int64) error {
 
 // CanEdit reports whether actor may change a.
 func CanEdit(actor Actor, a Announcement) bool {
-	if actor.Admin && a.Origin == Local {
-		return true
-	}
-	return a.Origin == Local && actor.MemberID > 0 && actor.MemberID == a.MemberID
+	return authorize(actor, current{memberID: a.MemberID, origin: a.Origin}, "edit") == nil
 }
 
 func authorize(actor Actor, cur current, verb string) error {
