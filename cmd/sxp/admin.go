@@ -385,20 +385,17 @@ func adminCommunityLimits(stdout io.Writer) *command {
 					return err
 				}
 				var com clearing.Community
-				if *policy {
+				switch {
+				case *policy:
 					com, err = h.ClearOverride(ctx, cliActor(), id)
-				} else {
-					if *min == "" || *max == "" {
-						return usagef("give --min and --max, or --policy")
-					}
-					lo, hi, err := parseLimits(*min, *max, c.Divisions)
-					if err != nil {
+				case *min == "" || *max == "":
+					return usagef("give --min and --max, or --policy")
+				default:
+					var lo, hi int64
+					if lo, hi, err = parseLimits(*min, *max, c.Divisions); err != nil {
 						return err
 					}
 					com, err = h.SetLimits(ctx, cliActor(), id, lo, hi)
-					if err != nil {
-						return err
-					}
 				}
 				if err != nil {
 					return err

@@ -98,7 +98,7 @@ Run 'sxp migrate up' and 'sxp admin circle init' on its database first.`,
 				}
 				circle, err := house.Circle(ctx)
 				if err != nil {
-					return fmt.Errorf("%w", err)
+					return err
 				}
 				if err := house.CheckSecret(ctx); err != nil {
 					return err
