@@ -111,8 +111,7 @@ func (h *House) InitCircle(ctx context.Context, actor, id, name, unit string, di
 			out = existing
 			return nil
 		}
-		var ce *Error
-		if !errors.As(err, &ce) || ce.Code != ErrNotFound {
+		if !errIsNotFound(err) {
 			return err
 		}
 		out, err = scanCircle(q.QueryRow(ctx, `INSERT INTO clearing_circle (id, name, unit, divisions, created_at)
