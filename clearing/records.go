@@ -67,16 +67,13 @@ func appendRecord(ctx context.Context, q querier, t Intertrade, divisions int, n
 	return nil
 }
 
-// chainHash is sha256(prev || compact(record)) in hex.
-func chainHash(prev string, record []byte) (string, error) {
-	var c bytes.Buffer
-	if err := json.Compact(&c, record); err != nil {
-		return "", err
-	}
+// chainHash is sha256(prev || compact) in hex; compact is the record as
+// compact JSON.
+func chainHash(prev string, compact []byte) string {
 	h := sha256.New()
 	h.Write([]byte(prev))
-	h.Write(c.Bytes())
-	return hex.EncodeToString(h.Sum(nil)), nil
+	h.Write(compact)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // ExportRecords writes every record, oldest first, as hash-chained JSON
@@ -100,10 +97,7 @@ func (h *House) ExportRecords(ctx context.Context, w io.Writer) (int64, string, 
 		if err := json.Compact(&c, []byte(rec)); err != nil {
 			return n, "", err
 		}
-		hash, err := chainHash(prev, c.Bytes())
-		if err != nil {
-			return n, "", err
-		}
+		hash := chainHash(prev, c.Bytes())
 		line, err := json.Marshal(RecordLine{Seq: seq, Record: c.Bytes(), Prev: prev, Hash: hash})
 		if err != nil {
 			return n, "", err
@@ -140,15 +134,14 @@ func VerifyRecords(r io.Reader) (map[int64][]byte, int64, string, error) {
 		if l.Prev != prev {
 			return nil, n, "", fmt.Errorf("line %d (seq %d): prev %s, want %s: the chain is broken", n, l.Seq, l.Prev, prev)
 		}
-		want, err := chainHash(prev, l.Record)
-		if err != nil {
+		var c bytes.Buffer
+		if err := json.Compact(&c, l.Record); err != nil {
 			return nil, n, "", fmt.Errorf("line %d: %v", n, err)
 		}
+		want := chainHash(prev, c.Bytes())
 		if l.Hash != want {
 			return nil, n, "", fmt.Errorf("line %d (seq %d): hash %s, want %s: the record was altered", n, l.Seq, l.Hash, want)
 		}
-		var c bytes.Buffer
-		json.Compact(&c, l.Record)
 		recs[l.Seq] = c.Bytes()
 		prev, lastSeq = l.Hash, l.Seq
 	}
