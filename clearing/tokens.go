@@ -2,10 +2,8 @@ package clearing
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -30,12 +28,12 @@ func (h *House) AddAdminToken(ctx context.Context, actor, name string) (string, 
 	if !idPattern.MatchString(name) {
 		return "", invalid("name", "%q: use letters, digits, '.', '_' or '-'", name)
 	}
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
+	key, err := newKey()
+	if err != nil {
 		return "", err
 	}
-	token := "sxpa_" + base64.RawURLEncoding.EncodeToString(b)
-	err := h.ledger.InTx(ctx, func(tx *ledgerTx) error {
+	token := "sxpa_" + key
+	err = h.ledger.InTx(ctx, func(tx *ledgerTx) error {
 		_, err := tx.Conn().Exec(ctx, `INSERT INTO clearing_admin_tokens (name, token_hash, created_at) VALUES ($1, $2, $3)`,
 			name, tokenHash(token), h.now())
 		var pe *pgconn.PgError
