@@ -125,10 +125,7 @@ func csrfOf(token string) string {
 // browser to the log-in page.
 func (s *Server) pageAuth(c *gin.Context) {
 	token, _ := c.Cookie(adminCookie)
-	actor, ok, err := "", false, error(nil)
-	if token != "" {
-		actor, ok, err = s.house.AdminActor(c.Request.Context(), token, s.opts.AdminToken)
-	}
+	actor, ok, err := s.house.AdminActor(c.Request.Context(), token, s.opts.AdminToken) // "" is not ok
 	if err != nil {
 		s.pageFail(c, err)
 		c.Abort()
@@ -172,10 +169,7 @@ func (s *Server) pageLogin(c *gin.Context) {
 func (s *Server) pageLoginForm(c *gin.Context) {
 	token := strings.TrimSpace(c.PostForm("token"))
 	next := safeNext(c.PostForm("next"))
-	actor, ok, err := "", false, error(nil)
-	if token != "" {
-		actor, ok, err = s.house.AdminActor(c.Request.Context(), token, s.opts.AdminToken)
-	}
+	actor, ok, err := s.house.AdminActor(c.Request.Context(), token, s.opts.AdminToken)
 	if err != nil {
 		s.pageFail(c, err)
 		return
