@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sxp-network/sxp/clearing"
 	"github.com/sxp-network/sxp/migrations/pgtest/proctest"
 )
 
@@ -195,30 +196,11 @@ func balance(t *testing.T, base, token string) int64 {
 	if code := api(t, http.MethodGet, base+"/api/v1/me/account", token, nil, &a); code != http.StatusOK {
 		t.Fatalf("GET %s/api/v1/me/account: HTTP %d", base, code)
 	}
-	v, err := minorUnits(a.Balance, 2)
+	v, err := clearing.ParseAmount(a.Balance, 2)
 	if err != nil {
 		t.Fatalf("balance %q: %v", a.Balance, err)
 	}
 	return v
-}
-
-// minorUnits parses a decimal string such as "-12.50" exactly.
-func minorUnits(s string, divisions int) (int64, error) {
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	whole, frac, _ := strings.Cut(s, ".")
-	if len(frac) > divisions || whole == "" {
-		return 0, fmt.Errorf("not a decimal with at most %d places", divisions)
-	}
-	frac += strings.Repeat("0", divisions-len(frac))
-	v, err := strconv.ParseInt(whole+frac, 10, 64)
-	if err != nil {
-		return 0, err
-	}
-	if neg {
-		v = -v
-	}
-	return v, nil
 }
 
 func portOpen(port int) bool {
