@@ -219,18 +219,13 @@ func (h *Handlers) adminIntertradeHistory(c *gin.Context) {
 
 func historyQuery(c *gin.Context) (intertrade.Query, bool) {
 	q := intertrade.Query{State: intertrade.State(c.Query("state")), Direction: intertrade.Direction(c.Query("direction")), Limit: 50}
-	for _, f := range []struct {
-		name string
-		dst  *int64
-	}{{"before", &q.Before}} {
-		if s := c.Query(f.name); s != "" {
-			v, err := strconv.ParseInt(s, 10, 64)
-			if err != nil || v <= 0 {
-				badRequest(c, f.name, f.name+" must be a positive id")
-				return q, false
-			}
-			*f.dst = v
+	if s := c.Query("before"); s != "" {
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || v <= 0 {
+			badRequest(c, "before", "before must be a positive id")
+			return q, false
 		}
+		q.Before = v
 	}
 	if s := c.Query("limit"); s != "" {
 		v, err := strconv.Atoi(s)
