@@ -248,11 +248,7 @@ func (h *Handlers) payRemote(c *gin.Context, req payBody, amount int64) {
 	}
 	p, err := h.payThroughCircle(c, req, amount)
 	if err != nil {
-		if status, e, ok := describeIntertrade(err); ok {
-			c.AbortWithStatusJSON(status, errorBody{Error: e})
-			return
-		}
-		h.fail(c, err)
+		h.intertradeFail(c, err)
 		return
 	}
 	status := http.StatusCreated
