@@ -37,6 +37,14 @@ func decimalFlag(name, v string) (cxp.Decimal, error) {
 	if v == "" {
 		return "", usagef("--%s is required", name)
 	}
+	return optionalDecimal(name, v)
+}
+
+// optionalDecimal parses the decimal flag --name; unset is "".
+func optionalDecimal(name, v string) (cxp.Decimal, error) {
+	if v == "" {
+		return "", nil
+	}
 	d, err := cxp.ParseDecimal(v)
 	if err != nil {
 		return "", usagef("--%s: not a number", name)
@@ -112,19 +120,12 @@ its answer as JSON. A refused request prints the answer and exits 1.`,
 					integrity := fs.String("integrity", "", "whether the community's balances add up to zero (true/false)")
 					return func(ctx context.Context, c *cxp.Client) (any, error) {
 						var req cxp.PrepareRequest
-						if *balance != "" {
-							d, err := cxp.ParseDecimal(*balance)
-							if err != nil {
-								return nil, usagef("--balance: not a number")
-							}
-							req.Balance = d
+						var err error
+						if req.Balance, err = optionalDecimal("balance", *balance); err != nil {
+							return nil, err
 						}
-						if *volume != "" {
-							d, err := cxp.ParseDecimal(*volume)
-							if err != nil {
-								return nil, usagef("--volume: not a number")
-							}
-							req.Volume = d
+						if req.Volume, err = optionalDecimal("volume", *volume); err != nil {
+							return nil, err
 						}
 						switch *integrity {
 						case "":
