@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Throttle is the brute-force slowdown of log-ins: after PerUsername failed
@@ -55,16 +57,8 @@ func (s *Service) checkThrottle(ctx context.Context, username, ip string, now ti
 		if err != nil {
 			return fmt.Errorf("members: throttle: %w", err)
 		}
-		var times []time.Time
-		for rows.Next() {
-			var at time.Time
-			if err := rows.Scan(&at); err != nil {
-				rows.Close()
-				return fmt.Errorf("members: throttle: %w", err)
-			}
-			times = append(times, at)
-		}
-		if err := rows.Err(); err != nil {
+		times, err := pgx.CollectRows(rows, pgx.RowTo[time.Time])
+		if err != nil {
 			return fmt.Errorf("members: throttle: %w", err)
 		}
 		if at, over := t.retryAt(times, q.limit); over && at.After(latest) {
