@@ -61,7 +61,7 @@ func TestCompose(t *testing.T) {
 		}
 	}
 	var services map[string]composeService
-	if err := strictJSON(top["services"], &services); err != nil {
+	if err := yaml.UnmarshalStrict(top["services"], &services); err != nil {
 		t.Fatalf("compose.yaml services: %v", err)
 	}
 	var volumes map[string]json.RawMessage
@@ -203,9 +203,4 @@ func TestCompose(t *testing.T) {
 			t.Errorf("service %q: command %q does not read its circle key from the keys volume", name, cmd)
 		}
 	}
-}
-
-// strictJSON decodes JSON, failing on unknown fields.
-func strictJSON(raw []byte, v any) error {
-	return yaml.UnmarshalStrict(raw, v)
 }
