@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -100,7 +101,7 @@ func TestRegisterOpen(t *testing.T) {
 	for _, tt := range bad {
 		_, err := s.Register(ctx, tt.r)
 		var e *Error
-		if !errorsAs(err, &e) || e.Code != tt.code || e.Field != tt.fld {
+		if !errors.As(err, &e) || e.Code != tt.code || e.Field != tt.fld {
 			t.Errorf("%s: got %v, want code %s field %q", tt.name, err, tt.code, tt.fld)
 		}
 	}
@@ -237,7 +238,7 @@ func TestLoginThrottle(t *testing.T) {
 	// 10 minutes old: it was at 0, now is 3 min, so 7 min remain.
 	_, err := s.Login(ctx, LoginRequest{Username: "dave", Password: "password1", IP: "10.0.0.2"})
 	var e *Error
-	if !errorsAs(err, &e) || e.Code != CodeTooManyAttempts || e.RetryAfter != 7*time.Minute {
+	if !errors.As(err, &e) || e.Code != CodeTooManyAttempts || e.RetryAfter != 7*time.Minute {
 		t.Fatalf("got %v, want %s with RetryAfter 7m", err, CodeTooManyAttempts)
 	}
 	// Another user from another address is not affected.
@@ -290,7 +291,7 @@ func TestProfileAndPublicKey(t *testing.T) {
 	}
 	for _, bad := range []string{"not base64!", base64.StdEncoding.EncodeToString(pub[:31]), base64.StdEncoding.EncodeToString(append(pub, 0))} {
 		var e *Error
-		if _, err := s.SetPublicKey(ctx, m.ID, bad); !errorsAs(err, &e) || e.Field != "public_key" {
+		if _, err := s.SetPublicKey(ctx, m.ID, bad); !errors.As(err, &e) || e.Field != "public_key" {
 			t.Errorf("key %q: got %v, want invalid public_key", bad, err)
 		}
 	}

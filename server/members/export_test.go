@@ -1,5 +1,0 @@
-package members
-
-import "errors"
-
-var errorsAs = errors.As
