@@ -216,7 +216,9 @@ func (h *House) RunSchedule(ctx context.Context) (ScheduleResult, error) {
 	}
 	const actor = "schedule"
 	for _, c := range list {
+		var one ScheduleResult // this community's changes, counted once its transaction committed
 		err := h.ledger.InTx(ctx, func(tx *ledgerTx) error {
+			one = ScheduleResult{} // InTx may run this again after a serialization failure
 			cur, err := h.lockCommunity(ctx, tx, c.ID)
 			if err != nil {
 				return err
@@ -226,13 +228,13 @@ func (h *House) RunSchedule(ctx context.Context) (ScheduleResult, error) {
 				if cur, err = h.applyRate(ctx, tx, cur, cur.DeclaredTicks, "schedule", actor); err != nil {
 					return err
 				}
-				res.RatesApplied++
+				one.RatesApplied++
 			case circle.RatePolicy == RateFloating && cur.Floating:
 				if next, moved := FloatTicks(cur.Ticks, cur.Balance, cur.Min, cur.Max, circle.FloatBandPercent, circle.FloatStepPercent); moved {
 					if cur, err = h.applyRate(ctx, tx, cur, next, "floating", actor); err != nil {
 						return err
 					}
-					res.RatesFloated++
+					one.RatesFloated++
 				}
 			}
 			if cur.LimitsOverride {
@@ -249,18 +251,22 @@ func (h *House) RunSchedule(ctx context.Context) (ScheduleResult, error) {
 			}
 			if _, err := tx.SetLimits(ctx, cur.AccountID, min, max); err != nil {
 				if ledger.CodeOf(err) == ledger.CodeLimitsExcludeBalance {
-					res.LimitsSkipped++
+					one.LimitsSkipped++
 					return nil
 				}
 				return err
 			}
-			res.LimitsChanged++
+			one.LimitsChanged++
 			return audit(ctx, tx.Conn(), now, actor, "community.limits", cur.ID,
 				map[string]int64{"min": cur.Min, "max": cur.Max}, map[string]any{"min": min, "max": max, "policy": circle.LimitPolicy})
 		})
 		if err != nil {
 			return res, fmt.Errorf("clearing: schedule %s: %w", c.ID, err)
 		}
+		res.RatesApplied += one.RatesApplied
+		res.RatesFloated += one.RatesFloated
+		res.LimitsChanged += one.LimitsChanged
+		res.LimitsSkipped += one.LimitsSkipped
 	}
 	return res, nil
 }
