@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -327,7 +328,7 @@ func parseSignature(req *http.Request, label string) (signature, *Error) {
 	if label == "" {
 		names := inDict.Names()
 		switch {
-		case containsString(names, SignatureLabel):
+		case slices.Contains(names, SignatureLabel):
 			label = SignatureLabel
 		case len(names) == 1:
 			label = names[0]
@@ -361,7 +362,7 @@ func parseSignature(req *http.Request, label string) (signature, *Error) {
 		if !ok || (item.Params != nil && len(item.Params.Names()) > 0) {
 			return signature{}, authData("unsupported component in Signature-Input")
 		}
-		if containsString(s.components, name) {
+		if slices.Contains(s.components, name) {
 			return signature{}, authData("component " + name + " covered twice")
 		}
 		s.components = append(s.components, name)
@@ -414,20 +415,11 @@ func (s signature) profile(hasBody bool) (profileParams, *Error) {
 		required = append(required, "content-digest")
 	}
 	for _, r := range required {
-		if !containsString(s.components, r) {
+		if !slices.Contains(s.components, r) {
 			return p, authData("signature does not cover " + r)
 		}
 	}
 	return p, nil
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // SignatureBase builds the RFC 9421 signature base of req for the given covered
