@@ -362,3 +362,15 @@ func (c Community) SpendHeadroom() int64 { return c.Balance - c.PendingDebits - 
 
 // EarnHeadroom is how much the community can receive now, in base minor units.
 func (c Community) EarnHeadroom() int64 { return c.Max - c.Balance - c.PendingCredits }
+
+// IntegrityState is "ok" or "mismatch" after the community's last report
+// (IntegrityOK), "unknown" before it.
+func (c Community) IntegrityState() string {
+	switch {
+	case c.IntegrityOK == nil:
+		return "unknown"
+	case *c.IntegrityOK:
+		return "ok"
+	}
+	return "mismatch"
+}

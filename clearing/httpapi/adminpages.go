@@ -203,16 +203,10 @@ func rowOf(c clearing.Community, d int) communityRow {
 	r := communityRow{ID: c.ID, Name: c.Name, URI: c.URI, Status: c.Status, BlockReason: c.BlockReason,
 		Balance: f(c.Balance), Min: f(c.Min), Max: f(c.Max), Spend: f(c.SpendHeadroom()), Earn: f(c.EarnHeadroom()),
 		PendingDebits: f(c.PendingDebits), PendingCredits: f(c.PendingCredits),
-		Rate: c.Ticks, LastHandshake: "never", Integrity: "unknown", Reported: "—", Override: c.LimitsOverride,
+		Rate: c.Ticks, LastHandshake: "never", Integrity: c.IntegrityState(), Reported: "—", Override: c.LimitsOverride,
 		Near: chart.Bar{Balance: c.Balance, Min: c.Min, Max: c.Max}.Near()}
 	if c.LastHandshakeAt != nil {
 		r.LastHandshake = c.LastHandshakeAt.UTC().Format("2006-01-02 15:04:05 UTC")
-	}
-	if c.IntegrityOK != nil {
-		r.Integrity = "mismatch"
-		if *c.IntegrityOK {
-			r.Integrity = "ok"
-		}
 	}
 	if c.ReportedBalance != nil {
 		r.Reported = f(*c.ReportedBalance)

@@ -14,7 +14,7 @@ import (
 	"github.com/sxp-network/sxp/clearing"
 )
 
-// Integrity states, the values of the state label.
+// Integrity states, the values of the state label (clearing.Community.IntegrityState).
 const (
 	IntegrityOK       = "ok"       // the community's last report agreed with the circle
 	IntegrityMismatch = "mismatch" // it did not
@@ -112,13 +112,7 @@ func (m *Communities) collect(ctx context.Context, ch chan<- prometheus.Metric) 
 			gauge(m.rate, r, c.ID)
 		}
 		gauge(m.blocked, b2f(c.Status == clearing.StatusBlocked), c.ID)
-		state := IntegrityUnknown
-		if c.IntegrityOK != nil {
-			state = IntegrityMismatch
-			if *c.IntegrityOK {
-				state = IntegrityOK
-			}
-		}
+		state := c.IntegrityState()
 		for _, s := range []string{IntegrityOK, IntegrityMismatch, IntegrityUnknown} {
 			gauge(m.integrity, b2f(s == state), c.ID, s)
 		}
