@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"sigs.k8s.io/yaml"
 
 	clearingmetrics "github.com/sxp-network/sxp/clearing/metrics"
 	servermetrics "github.com/sxp-network/sxp/server/metrics"
@@ -168,24 +169,21 @@ func TestAlertRulesNameExportedMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// alerts.yml keeps each expr either on one line or as a block under "expr: |".
+	var rules struct {
+		Groups []struct {
+			Rules []struct {
+				Expr string `json:"expr"`
+			} `json:"rules"`
+		} `json:"groups"`
+	}
+	if err := yaml.Unmarshal(data, &rules); err != nil {
+		t.Fatalf("alerts.yml: %v", err)
+	}
 	var exprs []string
-	lines := strings.Split(string(data), "\n")
-	for i := 0; i < len(lines); i++ {
-		l := strings.TrimSpace(lines[i])
-		if !strings.HasPrefix(l, "expr:") {
-			continue
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			exprs = append(exprs, r.Expr)
 		}
-		e := strings.TrimSpace(strings.TrimPrefix(l, "expr:"))
-		if e == "|" {
-			e = ""
-			indent := len(lines[i+1]) - len(strings.TrimLeft(lines[i+1], " "))
-			for i+1 < len(lines) && len(lines[i+1])-len(strings.TrimLeft(lines[i+1], " ")) >= indent && strings.TrimSpace(lines[i+1]) != "" {
-				i++
-				e += " " + strings.TrimSpace(lines[i])
-			}
-		}
-		exprs = append(exprs, e)
 	}
 	if len(exprs) != 11 {
 		t.Fatalf("got %d alert expressions, want 11", len(exprs))
