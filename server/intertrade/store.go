@@ -151,8 +151,7 @@ func insertIntertrade(ctx context.Context, q querier, it Intertrade, answer any)
 	}
 	// The key or temp_id exists: return that row.
 	if it.Direction == Out {
-		stored, err = scanIntertrade(q.QueryRow(ctx, `SELECT `+intertradeColumns+` FROM intertrades
-			WHERE direction = 'out' AND local_account = $1 AND idempotency_key = $2`, account, it.IdempotencyKey))
+		stored, err = outByKey(ctx, q, it.Account, it.IdempotencyKey)
 	} else {
 		stored, err = scanIntertrade(q.QueryRow(ctx, `SELECT `+intertradeColumns+` FROM intertrades
 			WHERE direction = 'in' AND src_url = $1 AND temp_id = $2`, it.SrcURL, it.TempID))
