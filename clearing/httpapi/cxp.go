@@ -46,12 +46,7 @@ func (s *Server) signed(h signedHandler) gin.HandlerFunc {
 
 func (s *Server) writeCXP(c *gin.Context, status int, v any) {
 	c.Set("sxp.code", int(codeOfAnswer(v)))
-	b, err := json.Marshal(v)
-	if err != nil {
-		status = http.StatusInternalServerError
-		b, _ = json.Marshal(cxp.Errorf(cxp.CodeOther, "cannot encode the answer").Status())
-	}
-	c.Data(status, "application/json; charset=utf-8", append(b, '\n'))
+	cxp.WriteJSON(c.Writer, status, v)
 }
 
 func codeOfAnswer(v any) cxp.Code {
