@@ -83,7 +83,7 @@ var (
 	// ErrSyntax: not a spelling of the grammar.
 	ErrSyntax = errors.New("not a decimal number like 12.50")
 	// ErrPlaces: the value has more decimal places than allowed.
-	ErrPlaces = errors.New("more decimal places than allowed")
+	ErrPlaces = errors.New("too many decimal places")
 	// ErrRange: the value is too large in magnitude.
 	ErrRange = errors.New("out of range")
 	// ErrNotPositive: a rate that is not greater than zero.
@@ -219,4 +219,18 @@ func mustDecimal(s string) *apd.Decimal {
 		panic(err)
 	}
 	return d
+}
+
+// WrittenPlaces is the number of decimal places a plain spelling is written
+// with, trailing zeros included ("-12.50" has 2, "7" has 0): how a peer shows
+// the places of its unit. A spelling outside the plain grammar is ErrSyntax.
+func WrittenPlaces(s string) (int, error) {
+	d, err := parse(s, plainSpelling)
+	if err != nil {
+		return 0, err
+	}
+	if d.Exponent >= 0 {
+		return 0, nil
+	}
+	return int(-d.Exponent), nil
 }
