@@ -1,6 +1,7 @@
 package money
 
 import (
+	"errors"
 	"math"
 	"math/big"
 	"math/rand/v2"
@@ -178,6 +179,31 @@ func TestConversionProperties(t *testing.T) {
 			if back, err := dir.back(ce, Ceiling); err == nil && back < x {
 				t.Fatalf("%s %d at %s (%d→%d): ceiling round trip %d → %d → %d loses", dir.name, x, r, ld, bd, x, ce, back)
 			}
+		}
+	}
+}
+
+func TestRateScale(t *testing.T) {
+	tests := []struct {
+		rate, percent string
+		places        int
+		mode          Rounding
+		want          string
+		err           error
+	}{
+		{"1.234567", "1", 6, HalfAwayFromZero, "1.246913", nil}, // 1.24691267
+		{"1.234567", "1", 6, Floor, "1.246912", nil},
+		{"1", "-5", 6, HalfAwayFromZero, "0.95", nil},
+		{"2", "50", 0, HalfAwayFromZero, "3", nil},
+		{"0.000001", "-40", 6, HalfAwayFromZero, "0.000001", nil}, // 0.0000006 rounds up
+		{"0.000001", "-60", 6, HalfAwayFromZero, "", ErrNotPositive},
+		{"1000000000", "1", 6, HalfAwayFromZero, "", ErrRange},
+		{"1", "1e2", 6, HalfAwayFromZero, "", ErrSyntax},
+	}
+	for _, tt := range tests {
+		got, err := mustRate(t, tt.rate).Scale(tt.percent, tt.places, tt.mode)
+		if !errors.Is(err, tt.err) || (err == nil) != (tt.err == nil) || err == nil && got.String() != tt.want {
+			t.Errorf("%s.Scale(%s, %d, %s): got %s, %v; want %s, %v", tt.rate, tt.percent, tt.places, tt.mode, got, err, tt.want, tt.err)
 		}
 	}
 }

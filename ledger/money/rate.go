@@ -1,6 +1,7 @@
 package money
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 
@@ -29,6 +30,11 @@ func parseRate(s string, spelling *regexp.Regexp) (Rate, error) {
 	if err != nil {
 		return Rate{}, err
 	}
+	return newRate(d)
+}
+
+// newRate checks d's value against the rules of a rate.
+func newRate(d *apd.Decimal) (Rate, error) {
 	if places(d) > RatePlaces {
 		return Rate{}, fmt.Errorf("%w: at most %d", ErrPlaces, RatePlaces)
 	}
@@ -56,3 +62,36 @@ func (r Rate) Valid() bool { return r.d.Sign() > 0 }
 
 // Cmp compares two rates by value: -1, 0 or +1.
 func (r Rate) Cmp(o Rate) int { return r.d.Cmp(&o.d) }
+
+// Scale is r moved by percent % (r × (100 + percent) / 100; percent in the
+// plain spelling, negative to move down), rounded once to places decimal
+// places (0..RatePlaces) by mode: the step of a floating rate. The result must
+// itself be a rate (ErrNotPositive, ErrRange otherwise).
+func (r Rate) Scale(percent string, places int, mode Rounding) (Rate, error) {
+	if !r.Valid() {
+		return Rate{}, errors.New("money: no rate")
+	}
+	if places < 0 || places > RatePlaces {
+		return Rate{}, fmt.Errorf("money: %d rate places: %w", places, ErrPlaces)
+	}
+	p, err := parse(percent, plainSpelling)
+	if err != nil {
+		return Rate{}, fmt.Errorf("percent: %w", err)
+	}
+	// In units of 10^-places: r × (100 + p) × 10^places / 100.
+	var n apd.Decimal
+	if _, err := exact.Add(&n, apd.New(100, 0), p); err != nil {
+		return Rate{}, fmt.Errorf("money: scale: %w", err)
+	}
+	if _, err := exact.Mul(&n, &n, &r.d); err != nil {
+		return Rate{}, fmt.Errorf("money: scale: %w", err)
+	}
+	if _, err := exact.Mul(&n, &n, apd.New(1, int32(places))); err != nil {
+		return Rate{}, fmt.Errorf("money: scale: %w", err)
+	}
+	v, err := quoRound(&n, apd.New(100, 0), mode)
+	if err != nil {
+		return Rate{}, err
+	}
+	return newRate(apd.New(v, -int32(places)))
+}
