@@ -45,7 +45,8 @@
 // than 0 (ErrNotPositive), a whole number of 10^-RatePlaces (ErrPlaces) and
 // at most MaxRate (ErrRange). Rate.String is the shortest plain spelling
 // ("2.50" and "25e-1" are "2.5"), which every entry point accepts: a rate an
-// admin registers is a rate the community accepts.
+// admin registers is a rate the community accepts. Rate.Scale moves a rate by
+// a percentage, rounded once (the floating rate rule).
 //
 // # Conversion
 //
