@@ -132,12 +132,13 @@ func FromMinor(v int64, divisions int) Decimal {
 // a number (15), at most RateDecimals decimal places (15), greater than 0 (12) and at
 // most money.MaxRate (15, as an amount out of range).
 func ValidateRate(field string, d Decimal) *Error {
-	_, err := parseRate(field, d)
+	_, err := ParseRate(field, d)
 	return err
 }
 
-// parseRate is ValidateRate returning the rate.
-func parseRate(field string, d Decimal) (money.Rate, *Error) {
+// ParseRate is ValidateRate returning the rate, for callers of money.ToBase and
+// money.FromBase with an explicit rounding.
+func ParseRate(field string, d Decimal) (money.Rate, *Error) {
 	if d == "" {
 		return money.Rate{}, MissingField(field)
 	}
