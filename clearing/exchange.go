@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/ledger/money"
 )
 
 // Handshake stores a community's statement data and answers with its
@@ -32,10 +33,12 @@ func (h *House) Handshake(ctx context.Context, callerID string, keyIndex int, re
 	if uerr != nil || uri != c.URI {
 		return cxp.HandshakeResponse{}, cxp.InvalidField("uri", req.URI)
 	}
-	declared, terr := ParseTicks(string(req.Ticks))
+	// The wire spelling (exponents allowed), stored in the canonical plain form.
+	rate, terr := money.ParseRateNumber(string(req.Ticks))
 	if terr != nil {
 		return cxp.HandshakeResponse{}, cxp.TypeError("ticks", "positive number")
 	}
+	declared := rate.String()
 	var firstTrade *time.Time
 	if req.FirstTrade > 0 {
 		t := time.Unix(req.FirstTrade, 0).UTC()

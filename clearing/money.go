@@ -2,65 +2,35 @@ package clearing
 
 import (
 	"fmt"
-	"math/big"
-	"regexp"
-	"strconv"
-	"strings"
 
-	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/ledger/money"
 )
 
-var amountPattern = regexp.MustCompile(`^([+-]?)(\d{1,18})(?:\.(\d+))?$`)
-
 // ParseAmount reads a decimal amount such as "-1000" or "12.50" into minor
-// units of a unit with the given decimal places. More decimal places than
-// the unit allows is an error, never a rounding.
+// units of a unit with the given decimal places (money.Parse: the plain
+// spelling; a value that is not a whole number of minor units is an error,
+// never a rounding).
 func ParseAmount(s string, divisions int) (int64, error) {
-	m := amountPattern.FindStringSubmatch(strings.TrimSpace(s))
-	if m == nil {
-		return 0, fmt.Errorf("%q is not a decimal amount", s)
-	}
-	frac := strings.TrimRight(m[3], "0")
-	if len(frac) > divisions {
-		return 0, fmt.Errorf("%q has more than %d decimal places", s, divisions)
-	}
-	digits := m[2] + frac + strings.Repeat("0", divisions-len(frac))
-	n, err := strconv.ParseInt(digits, 10, 64)
+	v, err := money.Parse(s, divisions)
 	if err != nil {
-		return 0, fmt.Errorf("%q is too large", s)
+		return 0, fmt.Errorf("amount %q: %w", s, err)
 	}
-	if m[1] == "-" {
-		n = -n
-	}
-	return n, nil
+	return v, nil
 }
 
 // FormatAmount writes minor units as a decimal with exactly divisions places
-// (cxp.FromMinor: the same text on the wire and in the admin API).
+// (money.Format: the same text on the wire and in the admin API).
 func FormatAmount(minor int64, divisions int) string {
-	return string(cxp.FromMinor(minor, divisions))
+	return money.Format(minor, divisions)
 }
 
-var ticksPattern = regexp.MustCompile(`^\d{1,12}(\.\d{1,12})?$`)
-
-// ParseTicks checks a rate (base units per unit of a community's currency):
-// a positive decimal with at most 12 digits on each side of the point. It
-// returns the rate in a canonical form (no trailing zeros).
+// ParseTicks checks a rate (base units per unit of a community's currency)
+// in the plain spelling (money.ParseRate: greater than 0, at most 12 decimal
+// places, at most 10^9) and returns its canonical form (no trailing zeros).
 func ParseTicks(s string) (string, error) {
-	s = strings.TrimSpace(s)
-	if !ticksPattern.MatchString(s) {
-		return "", fmt.Errorf("rate %q is not a positive decimal", s)
+	r, err := money.ParseRate(s)
+	if err != nil {
+		return "", fmt.Errorf("rate %q: %w", s, err)
 	}
-	r, ok := new(big.Rat).SetString(s)
-	if !ok || r.Sign() <= 0 {
-		return "", fmt.Errorf("rate %q must be more than 0", s)
-	}
-	if strings.Contains(s, ".") {
-		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
-	}
-	s = strings.TrimLeft(s, "0")
-	if s == "" || s[0] == '.' {
-		s = "0" + s
-	}
-	return s, nil
+	return r.String(), nil
 }

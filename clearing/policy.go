@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sxp-network/sxp/ledger"
+	"github.com/sxp-network/sxp/ledger/money"
 )
 
 // RateChange is one entry of a community's rate history.
@@ -120,12 +121,11 @@ func (h *House) Rates(ctx context.Context, id string) ([]RateChange, error) {
 // outside the band (band % of its limit on that side), its rate moves by
 // step %: down when it owes (its currency buys less), up when it is owed.
 // Inside the band the rate stays. The result has at most 6 decimal places
-// (rounded half away from zero) and never reaches 0.
+// (money.Rate.Scale, rounded half away from zero) and never reaches 0.
 func FloatTicks(ticks string, balance, min, max int64, bandPercent, stepPercent string) (string, bool) {
-	t, ok1 := new(big.Rat).SetString(ticks)
-	band, ok2 := new(big.Rat).SetString(bandPercent)
-	step, ok3 := new(big.Rat).SetString(stepPercent)
-	if !ok1 || !ok2 || !ok3 {
+	t, err := money.ParseRate(ticks)
+	band, ok := new(big.Rat).SetString(bandPercent)
+	if err != nil || !ok {
 		return ticks, false
 	}
 	hundred := big.NewRat(100, 1)
@@ -144,17 +144,15 @@ func FloatTicks(ticks string, balance, min, max int64, bandPercent, stepPercent 
 	if dir == 0 {
 		return ticks, false
 	}
-	factor := new(big.Rat).Quo(step, hundred)
+	pct := stepPercent
 	if dir < 0 {
-		factor.Neg(factor)
+		pct = "-" + stepPercent
 	}
-	factor.Add(factor, big.NewRat(1, 1))
-	next := new(big.Rat).Mul(t, factor)
-	s := next.FloatString(6)
-	if out, err := ParseTicks(s); err == nil && out != "0" {
-		return out, out != ticks
+	next, err := t.Scale(pct, 6, money.HalfAwayFromZero)
+	if err != nil {
+		return ticks, false
 	}
-	return ticks, false
+	return next.String(), next.Cmp(t) != 0
 }
 
 // LimitsFor is the limit policy: the limits a community should have, in base

@@ -19,6 +19,9 @@ func TestParseAndFormatAmount(t *testing.T) {
 		{"12.50", 2, 1250, false},
 		{"0.001", 2, 0, true},
 		{"1.230", 2, 123, false},
+		{"+1", 2, 0, true}, // money's plain spelling: no '+', no spaces, no leading zeros
+		{" 1", 2, 0, true},
+		{"007", 2, 0, true},
 		{"7", 0, 7, false},
 		{"7.5", 0, 0, true},
 		{"abc", 2, 0, true},
@@ -44,13 +47,13 @@ func TestParseAndFormatAmount(t *testing.T) {
 }
 
 func TestParseTicks(t *testing.T) {
-	for _, tt := range []struct{ in, want string }{{"1", "1"}, {"2.50", "2.5"}, {"0.1", "0.1"}, {"007", "7"}, {"1.000", "1"}} {
+	for _, tt := range []struct{ in, want string }{{"1", "1"}, {"2.50", "2.5"}, {"0.1", "0.1"}, {"1.000", "1"}, {"0.000000000001", "0.000000000001"}} {
 		got, err := ParseTicks(tt.in)
 		if err != nil || got != tt.want {
 			t.Errorf("ParseTicks(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
 		}
 	}
-	for _, bad := range []string{"0", "0.0", "-1", "", "1e3", "abc"} {
+	for _, bad := range []string{"0", "0.0", "-1", "", "1e3", "abc", "007", " 1", "0.0000000000001"} {
 		if got, err := ParseTicks(bad); err == nil {
 			t.Errorf("ParseTicks(%q) = %q, want an error", bad, got)
 		}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sxp-network/sxp/ledger/money"
 	"github.com/sxp-network/sxp/server/payments"
 )
 
@@ -125,9 +126,8 @@ func (c Config) Validate() error {
 	if c.CircleKey == "" {
 		return bad("SXP_CIRCLE_KEY", "circle-key", "missing: the key printed by 'sxp admin community add' (all four circle settings go together)")
 	}
-	rate, err := payments.Currency{Code: "rate", Divisions: 8}.Parse(c.Rate)
-	if err != nil || rate <= 0 {
-		return bad("SXP_RATE", "rate", "%q must be a positive decimal number of base units per unit of %s", c.Rate, c.Currency)
+	if _, err := money.ParseRate(c.Rate); err != nil {
+		return bad("SXP_RATE", "rate", "%q must be a positive decimal number of base units per unit of %s (%v)", c.Rate, c.Currency, err)
 	}
 	return nil
 }

@@ -1,31 +1,30 @@
 package cxp
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
-	"strconv"
-	"strings"
+
+	"github.com/sxp-network/sxp/ledger/money"
 )
 
 // Decimal is an exact decimal number on the wire: the text of a JSON number literal,
 // kept verbatim ("12.50", "-3", "1e3"). It is never converted through float64.
-// The zero value "" means absent.
+// The zero value "" means absent. Its grammar and values are ledger/money's number
+// spelling (money.ParseNumber, money.ParseRateNumber).
 type Decimal string
 
 // MaxDecimalLen bounds the length of a number literal; longer ones are refused (code 15).
-const MaxDecimalLen = 64
+const MaxDecimalLen = money.MaxLen
 
-// maxExponent bounds the exponent of a number literal ("1e401" is refused).
-const maxExponent = 400
-
-// RateDecimals is the most decimal places a rate (ticks) may have.
-const RateDecimals = 6
+// RateDecimals is the most decimal places a rate's (ticks) value may have.
+const RateDecimals = money.RatePlaces
 
 // ParseDecimal checks that s is a JSON number literal no longer than MaxDecimalLen
 // and returns it as a Decimal. A refusal is a *Error code 15 on field "number".
 func ParseDecimal(s string) (Decimal, error) {
-	if _, err := parseNumber(s); err != nil {
+	if money.CheckNumber(s) != nil {
 		return "", TypeError("number", "number")
 	}
 	return Decimal(s), nil
@@ -38,7 +37,7 @@ func (d *Decimal) UnmarshalJSON(b []byte) error {
 	if s == "null" {
 		return nil
 	}
-	if _, err := parseNumber(s); err != nil {
+	if money.CheckNumber(s) != nil {
 		return TypeError("number", "number")
 	}
 	*d = Decimal(s)
@@ -50,7 +49,7 @@ func (d Decimal) MarshalJSON() ([]byte, error) {
 	if d == "" {
 		return []byte("null"), nil
 	}
-	if _, err := parseNumber(string(d)); err != nil {
+	if money.CheckNumber(string(d)) != nil {
 		return nil, fmt.Errorf("cxp: %q is not a JSON number", string(d))
 	}
 	return []byte(d), nil
@@ -60,17 +59,16 @@ func (d Decimal) String() string { return string(d) }
 
 // Valid reports whether d is a JSON number literal (an empty Decimal is not).
 func (d Decimal) Valid() bool {
-	_, err := parseNumber(string(d))
-	return err == nil
+	return money.CheckNumber(string(d)) == nil
 }
 
 // Rat is d's exact value, or nil if d is not a valid number.
 func (d Decimal) Rat() *big.Rat {
-	n, err := parseNumber(string(d))
+	r, err := money.NumberRat(string(d))
 	if err != nil {
 		return nil
 	}
-	return n.rat()
+	return r
 }
 
 // Sign is -1, 0 or +1 (0 also for an invalid Decimal).
@@ -83,10 +81,10 @@ func (d Decimal) Sign() int {
 }
 
 // Minor is d in integer minor units of a currency with the given number of decimal
-// places: "12.5" with divisions 2 is 1250. It refuses (code 15, field "number"), a value
-// that is not a whole number of minor units ("0.001" with 2 divisions; trailing zeros
-// are fine: "1.50" with 1 division is 15), and a value outside int64.
-// Exponents are applied exactly ("1e3" is 1000).
+// places (money.ParseNumber): "12.5" with divisions 2 is 1250. It refuses (code 15,
+// field "number") a value that is not a whole number of minor units ("0.001" with 2
+// divisions; trailing zeros are fine: "1.50" with 1 division is 15), and a value
+// outside ±math.MaxInt64. Exponents are applied exactly ("1e3" is 1000).
 func (d Decimal) Minor(divisions int) (int64, error) {
 	v, err := d.MinorField("number", divisions)
 	if err != nil {
@@ -101,19 +99,17 @@ func (d Decimal) MinorField(field string, divisions int) (int64, *Error) {
 	if d == "" {
 		return 0, MissingField(field)
 	}
-	n, err := parseNumber(string(d))
-	if err != nil {
-		return 0, TypeError(field, "number")
-	}
-	v, ok, exact := n.scaled(divisions)
-	if !exact {
+	v, err := money.ParseNumber(string(d), divisions)
+	switch {
+	case err == nil:
+		return v, nil
+	case errors.Is(err, money.ErrPlaces):
 		return 0, TypeError(field, placesType(divisions))
-	}
-	if !ok {
-		return 0, TypeError(field, "number between "+string(FromMinor(math.MinInt64+1, divisions))+
+	case errors.Is(err, money.ErrRange):
+		return 0, TypeError(field, "number between "+string(FromMinor(-math.MaxInt64, divisions))+
 			" and "+string(FromMinor(math.MaxInt64, divisions)))
 	}
-	return v, nil
+	return 0, TypeError(field, "number")
 }
 
 func placesType(divisions int) string {
@@ -126,172 +122,36 @@ func placesType(divisions int) string {
 	return fmt.Sprintf("number with at most %d decimal places", divisions)
 }
 
-// FromMinor writes v minor units with exactly divisions decimal places:
+// FromMinor writes v minor units with exactly divisions decimal places (money.Format):
 // FromMinor(1250, 2) is "12.50", FromMinor(-5, 2) is "-0.05", FromMinor(7, 0) is "7".
 func FromMinor(v int64, divisions int) Decimal {
-	neg := v < 0
-	u := uint64(v)
-	if neg {
-		u = -u // also right for MinInt64
-	}
-	s := strconv.FormatUint(u, 10)
-	if divisions > 0 {
-		if len(s) <= divisions {
-			s = strings.Repeat("0", divisions-len(s)+1) + s
-		}
-		s = s[:len(s)-divisions] + "." + s[len(s)-divisions:]
-	}
-	if neg {
-		s = "-" + s
-	}
-	return Decimal(s)
+	return Decimal(money.Format(v, divisions))
 }
 
-// number is a parsed JSON number literal: (-1)^neg × digits × 10^exp.
-type number struct {
-	neg    bool
-	digits string // decimal digits without leading zeros; "" for zero
-	exp    int
-}
-
-// parseNumber parses the JSON number grammar exactly:
-// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-func parseNumber(s string) (number, error) {
-	bad := fmt.Errorf("cxp: not a JSON number: %q", s)
-	if len(s) == 0 || len(s) > MaxDecimalLen {
-		return number{}, bad
-	}
-	var n number
-	i := 0
-	if s[i] == '-' {
-		n.neg = true
-		i++
-	}
-	start := i
-	switch {
-	case i < len(s) && s[i] == '0':
-		i++
-	case i < len(s) && s[i] >= '1' && s[i] <= '9':
-		for i < len(s) && isDigit(s[i]) {
-			i++
-		}
-	default:
-		return number{}, bad
-	}
-	intPart := s[start:i]
-	frac := ""
-	if i < len(s) && s[i] == '.' {
-		i++
-		fs := i
-		for i < len(s) && isDigit(s[i]) {
-			i++
-		}
-		if i == fs {
-			return number{}, bad
-		}
-		frac = s[fs:i]
-	}
-	exp := 0
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		eneg := false
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			eneg = s[i] == '-'
-			i++
-		}
-		es := i
-		for i < len(s) && isDigit(s[i]) {
-			i++
-		}
-		if i == es {
-			return number{}, bad
-		}
-		// The literal is at most MaxDecimalLen long, so the exponent fits easily.
-		// Exponents beyond ±maxExponent are refused rather than expanded.
-		e, err := strconv.Atoi(s[es:i])
-		if err != nil || e > maxExponent {
-			return number{}, bad
-		}
-		if eneg {
-			e = -e
-		}
-		exp = e
-	}
-	if i != len(s) {
-		return number{}, bad
-	}
-	n.digits = strings.TrimLeft(intPart+frac, "0")
-	n.exp = exp - len(frac)
-	if n.digits == "" {
-		n.neg = false // -0 is 0
-	}
-	return n, nil
-}
-
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }
-
-func (n number) rat() *big.Rat {
-	if n.digits == "" {
-		return new(big.Rat)
-	}
-	num, _ := new(big.Int).SetString(n.digits, 10)
-	if n.neg {
-		num.Neg(num)
-	}
-	r := new(big.Rat).SetInt(num)
-	if n.exp > 0 {
-		r.Mul(r, new(big.Rat).SetInt(pow10(n.exp)))
-	} else if n.exp < 0 {
-		r.Quo(r, new(big.Rat).SetInt(pow10(-n.exp)))
-	}
-	return r
-}
-
-// scaled is n × 10^divisions as an int64. exact is false when that is not a whole
-// number; ok is false when it does not fit in int64.
-func (n number) scaled(divisions int) (v int64, ok, exact bool) {
-	if n.digits == "" {
-		return 0, true, true
-	}
-	digits := n.digits
-	shift := n.exp + divisions
-	if shift < 0 {
-		trimmed := strings.TrimRight(digits, "0")
-		if len(digits)-len(trimmed) < -shift {
-			return 0, false, false
-		}
-		digits = digits[:len(digits)+shift]
-		shift = 0
-	}
-	if len(digits)+shift > 19 {
-		return 0, false, true
-	}
-	u, err := strconv.ParseUint(digits+strings.Repeat("0", shift), 10, 64)
-	if err != nil || u > math.MaxInt64 {
-		return 0, false, true
-	}
-	if n.neg {
-		return -int64(u), true, true
-	}
-	return int64(u), true, true
-}
-
-func pow10(n int) *big.Int {
-	return new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(n)), nil)
-}
-
-// ValidateRate checks a rate (ticks) sent in field: present (11), a number (15),
-// greater than 0 (12), at most RateDecimals decimal places (15) and at most 10^9.
+// ValidateRate checks a rate (ticks) sent in field (money.ParseRateNumber): present (11),
+// a number (15), at most RateDecimals decimal places (15), greater than 0 (12) and at
+// most money.MaxRate (15, as an amount out of range).
 func ValidateRate(field string, d Decimal) *Error {
-	v, err := d.MinorField(field, RateDecimals)
-	if err != nil {
-		return err
+	_, err := ParseRate(field, d)
+	return err
+}
+
+// ParseRate is ValidateRate returning the rate, for callers of money.ToBase and
+// money.FromBase with an explicit rounding.
+func ParseRate(field string, d Decimal) (money.Rate, *Error) {
+	if d == "" {
+		return money.Rate{}, MissingField(field)
 	}
-	if v <= 0 {
-		return SignError(field, ">", string(d))
+	r, err := money.ParseRateNumber(string(d))
+	switch {
+	case err == nil:
+		return r, nil
+	case errors.Is(err, money.ErrPlaces):
+		return money.Rate{}, TypeError(field, placesType(RateDecimals))
+	case errors.Is(err, money.ErrNotPositive):
+		return money.Rate{}, SignError(field, ">", string(d))
+	case errors.Is(err, money.ErrRange):
+		return money.Rate{}, TypeError(field, "number between 0 and "+money.MaxRate)
 	}
-	if v > 1_000_000_000*1_000_000 {
-		return InvalidField(field, string(d))
-	}
-	return nil
+	return money.Rate{}, TypeError(field, "number")
 }

@@ -199,8 +199,15 @@ func TestValidateRate(t *testing.T) {
 		{"", MissingField("ticks")},
 		{"0", SignError("ticks", ">", "0")},
 		{"-1", SignError("ticks", ">", "-1")},
-		{"1.1234567", TypeError("ticks", "number with at most 6 decimal places")},
-		{"1000000000.000001", InvalidField("ticks", "1000000000.000001")},
+		{"1.1234567", nil},
+		{"0.000000000001", nil},
+		{"1.0000000000000", nil}, // trailing zeros are not precision
+		{"1E-7", nil},            // the wire takes JSON exponents (ledger/money)
+		{"0.0000000000001", TypeError("ticks", "number with at most 12 decimal places")},
+		{"-0.0000000000001", TypeError("ticks", "number with at most 12 decimal places")},
+		{"1e3x", TypeError("ticks", "number")},
+		{"1000000000.000001", TypeError("ticks", "number between 0 and 1000000000")},
+		{"1e300", TypeError("ticks", "number between 0 and 1000000000")},
 	}
 	for _, tt := range tests {
 		got := ValidateRate("ticks", tt.in)

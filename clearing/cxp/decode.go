@@ -136,9 +136,6 @@ func setField(f reflect.Value, key string, raw json.RawMessage) *Error {
 	first := raw[0]
 	switch {
 	case f.Type() == decimalType:
-		if first != '-' && !isDigit(first) {
-			return TypeError(key, "number")
-		}
 		d, err := ParseDecimal(string(raw))
 		if err != nil {
 			return TypeError(key, "number")

@@ -3,13 +3,15 @@
 // answer codes, exact decimals, rate conversion, request signing and a Go client.
 //
 // Money: amounts on the wire are Decimals (JSON number literals kept verbatim, never
-// float64). Decimal.Minor turns one into integer minor units and refuses (code 15) more
-// decimal places than the currency has. FromMinor writes exactly `divisions` decimal
-// places ("12.50").
+// float64), read and written by ledger/money (its number spelling: the JSON grammar,
+// exponents included). Decimal.Minor turns one into integer minor units and refuses
+// (code 15) a value that is not a whole number of minor units. FromMinor writes exactly
+// `divisions` decimal places ("12.50"). ValidateRate is money.ParseRateNumber: greater
+// than 0, at most 12 decimal places, at most 10^9.
 //
 // Rounding: ToBase and FromBase convert with the declared rate (ticks = base units per
-// unit of the community's currency) exactly with math/big, then round once to the nearest
-// minor unit of the target, halves away from zero.
+// unit of the community's currency) through money.ToBase/FromBase: exact, then rounded
+// once to the nearest minor unit of the target, halves away from zero.
 //
 // Errors: refusals are *Error (code, args for the seed's @-placeholders, rendered
 // message); HTTPStatus maps codes to statuses in one table: 8/11/12/13/15 → 400,

@@ -5,9 +5,11 @@ import (
 	"math/big"
 	"strings"
 	"testing"
+
+	"github.com/sxp-network/sxp/ledger/money"
 )
 
-// FuzzDecimal checks the decimal parser against encoding/json's grammar and math/big's
+// FuzzDecimal checks the decimal parser (ledger/money's number spelling) against encoding/json's grammar and math/big's
 // value, and Minor against FromMinor. `go test` runs the seeds; `go test -fuzz
 // FuzzDecimal` explores.
 func FuzzDecimal(f *testing.F) {
@@ -20,7 +22,7 @@ func FuzzDecimal(f *testing.F) {
 			return
 		}
 		d := Decimal(s)
-		_, perr := parseNumber(s)
+		perr := money.CheckNumber(s)
 		// Our grammar is JSON's number grammar, within our length and exponent bounds.
 		var n json.Number
 		jsonOK := json.Unmarshal([]byte(s), &n) == nil && n.String() == s && strings.TrimSpace(s) == s
@@ -39,7 +41,7 @@ func FuzzDecimal(f *testing.F) {
 			t.Fatalf("%q: Rat %v, math/big %v", s, r, want)
 		}
 		v, err := d.MinorField("q", divisions)
-		scaled := new(big.Rat).Mul(want, new(big.Rat).SetInt(pow10(divisions)))
+		scaled := new(big.Rat).Mul(want, new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(divisions)), nil)))
 		if err != nil {
 			if scaled.IsInt() && scaled.Num().IsInt64() && scaled.Num().Int64() != -1<<63 {
 				t.Fatalf("%q divisions %d: refused (%v) but %v is a whole int64", s, divisions, err, scaled)

@@ -94,7 +94,7 @@ func TestHandshakeRequestValidate(t *testing.T) {
 		{"mail with control", func(r *HandshakeRequest) { r.Mail = "a\r\n@b" }, InvalidChars("mail")},
 		{"zero ticks", func(r *HandshakeRequest) { r.Ticks = "0" }, SignError("ticks", ">", "0")},
 		{"negative ticks", func(r *HandshakeRequest) { r.Ticks = "-1" }, SignError("ticks", ">", "-1")},
-		{"over-precise ticks", func(r *HandshakeRequest) { r.Ticks = "0.1234567" }, TypeError("ticks", "number with at most 6 decimal places")},
+		{"over-precise ticks", func(r *HandshakeRequest) { r.Ticks = "0.1234567890123" }, TypeError("ticks", "number with at most 12 decimal places")},
 		{"negative traders", func(r *HandshakeRequest) { r.Traders = -1 }, SignError("traders", ">=", "-1")},
 		{"negative transactions", func(r *HandshakeRequest) { r.Transactions = -2 }, SignError("transactions", ">=", "-2")},
 		{"negative first_trade", func(r *HandshakeRequest) { r.FirstTrade = -3 }, SignError("first_trade", ">=", "-3")},

@@ -48,7 +48,7 @@ func TestBadInputOtherEndpointsChangesNothing(t *testing.T) {
 		{"handshake: negative traders", "POST", "/server", `{` + hs + `,"ticks":1,"traders":-1}`, 400, "12", "traders"},
 		{"handshake: negative ticks", "POST", "/server", `{` + hs + `,"ticks":-2}`, 400, "12", "ticks"},
 		{"handshake: zero ticks", "POST", "/server", `{` + hs + `,"ticks":0}`, 400, "12", "ticks"},
-		{"handshake: over-precise ticks", "POST", "/server", `{` + hs + `,"ticks":1.0000001}`, 400, "15", "ticks"},
+		{"handshake: over-precise ticks", "POST", "/server", `{` + hs + `,"ticks":1.0000000000001}`, 400, "15", "ticks"},
 		{"handshake: huge ticks", "POST", "/server", `{` + hs + `,"ticks":1e300}`, 400, "15", "ticks"},
 		{"handshake: unknown field", "POST", "/server", `{` + hs + `,"ticks":1,"colour":"red"}`, 400, "8", "colour"},
 		{"handshake: repeated field", "POST", "/server", `{` + hs + `,"ticks":1,"ticks":2}`, 400, "8", "ticks"},

@@ -62,7 +62,7 @@ func NewCommunities(house *clearing.House, pool *pgxpool.Pool, log *slog.Logger)
 		blocked:   d("sxp_clearing_community_blocked", "1 when the community is blocked from trading, 0 when trading.", c...),
 		integrity: d("sxp_clearing_community_integrity", "1 for the community's integrity state (ok, mismatch, unknown), 0 for the others.", "community", "state"),
 		handshake: d("sxp_clearing_community_last_handshake_timestamp_seconds", "Unix time of the community's last handshake; absent before the first.", c...),
-		reported:  d("sxp_clearing_community_reported_balance", "The community's own view of its import/export balance at its last prepare, in minor base units; absent before the first.", c...),
+		reported:  d("sxp_clearing_community_reported_balance", "The community's own view of its import/export balance at its last prepare, in minor base units; 0 before the first.", c...),
 		trades:    d("sxp_clearing_intertrades_total", "Posted intertrades, by community and direction (out: it paid, in: it was paid).", "community", "direction"),
 		volume:    d("sxp_clearing_intertrade_volume_total", "Sum of posted intertrades' quantities, in minor base units, by community and direction.", "community", "direction"),
 		failures:  d("sxp_clearing_intertrade_failures_total", "Intertrades voided or expired, by paying community and CXP result code (e.g. 20, 24, 25, 26: the relay failed or the payee refused).", "community", "code"),
@@ -119,9 +119,11 @@ func (m *Communities) collect(ctx context.Context, ch chan<- prometheus.Metric) 
 		if c.LastHandshakeAt != nil {
 			gauge(m.handshake, float64(c.LastHandshakeAt.UnixMilli())/1000, c.ID)
 		}
+		var reported int64 // 0 until the first report, so the series exists from the start
 		if c.ReportedBalance != nil {
-			gauge(m.reported, float64(*c.ReportedBalance), c.ID)
+			reported = *c.ReportedBalance
 		}
+		gauge(m.reported, float64(reported), c.ID)
 	}
 	return m.collectIntertrades(ctx, ch, known)
 }

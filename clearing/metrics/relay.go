@@ -25,8 +25,14 @@ const (
 // registered community's uri starts with.
 const UnknownCommunity = "unknown"
 
+// relayResults are every value of the result label.
+var relayResults = []string{RelayOK, RelayRefused, RelayUnauthorized, RelayError}
+
 // Relays times the clearing house's relays to the payees' servers and
-// counts them by result.
+// counts them by result. It is a prometheus.Collector: at each scrape every
+// registered community has its series, an empty histogram and a zero count
+// for each result until its first relay, so that a fresh circle's /metrics
+// lists them, absent() stays quiet and rate() sees the first relay.
 type Relays struct {
 	pool     *pgxpool.Pool
 	duration *prometheus.HistogramVec
@@ -50,8 +56,44 @@ func newRelays(reg prometheus.Registerer, pool *pgxpool.Pool) *Relays {
 			Help: "Transactions relayed to the payee's server, by payee community and result (ok, refused, unauthorized, error).",
 		}, []string{"community", "result"}),
 	}
-	reg.MustRegister(r.duration, r.total)
+	reg.MustRegister(r)
 	return r
+}
+
+// Describe sends the descriptors of the histogram and the counter.
+func (r *Relays) Describe(ch chan<- *prometheus.Desc) {
+	r.duration.Describe(ch)
+	r.total.Describe(ch)
+}
+
+// Collect makes sure every registered community has its series, then sends
+// them all.
+func (r *Relays) Collect(ch chan<- prometheus.Metric) {
+	r.zeroKnown()
+	r.duration.Collect(ch)
+	r.total.Collect(ch)
+}
+
+// zeroKnown reads the registered communities (refreshing the uri cache) and
+// creates their series. Without a database (tests of the descriptors) it
+// does nothing; a failed read keeps the series already made.
+func (r *Relays) zeroKnown() {
+	if r.pool == nil {
+		return
+	}
+	uris, err := loadURIs(context.Background(), r.pool)
+	if err != nil {
+		return
+	}
+	r.mu.Lock()
+	r.uris, r.loadedAt = uris, time.Now()
+	r.mu.Unlock()
+	for _, id := range uris {
+		r.duration.WithLabelValues(id)
+		for _, result := range relayResults {
+			r.total.WithLabelValues(id, result)
+		}
+	}
 }
 
 // Transport wraps base (http.DefaultTransport when nil) so that every

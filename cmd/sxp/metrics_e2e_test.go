@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -198,17 +199,7 @@ func TestMetricsEndToEnd(t *testing.T) {
 	})
 
 	t.Run("dashboards and alerts query exported metrics", func(t *testing.T) {
-		scraped := map[string]bool{"up": true} // up: Prometheus records it for every target
-		for _, fams := range []map[string]*dto.MetricFamily{leaf1, clearing1, acorn1} {
-			for n, f := range fams {
-				scraped[n] = true
-				if f.GetType() == dto.MetricType_HISTOGRAM {
-					for _, s := range []string{"_bucket", "_sum", "_count"} {
-						scraped[n+s] = true
-					}
-				}
-			}
-		}
+		scraped := scrapedNames(leaf1, clearing1, acorn1)
 		for _, q := range repoQueries(t) {
 			for _, n := range grafana.MetricNames(q.expr) {
 				if !scraped[n] {
@@ -217,6 +208,89 @@ func TestMetricsEndToEnd(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestMetricsExistFromTheStart scrapes a circle before any payment: every
+// metric a Grafana dashboard or an alert rule queries is already exported
+// (so absent() alerts stay quiet on a healthy idle circle), with a zero
+// series for each known label set: each community, each relay result.
+func TestMetricsExistFromTheStart(t *testing.T) {
+	c := startCircle(t)
+	_, leaf := c.scrape(c.leaf)
+	_, clearing := c.scrape(c.clearing)
+	_, acorn := c.scrape(c.acorn)
+
+	scraped := scrapedNames(leaf, clearing, acorn)
+	for _, q := range repoQueries(t) {
+		for _, n := range grafana.MetricNames(q.expr) {
+			if !scraped[n] {
+				t.Errorf("%s: %q queries %s, which a fresh circle does not export", q.file, q.expr, n)
+			}
+		}
+	}
+
+	type want struct {
+		fams   map[string]*dto.MetricFamily
+		server string
+		name   string
+		labels map[string]string
+		zero   bool // the value (a histogram's count) is 0
+	}
+	var wants []want
+	for _, com := range []string{"leaf", "acorn"} {
+		for _, result := range []string{"ok", "refused", "unauthorized", "error"} {
+			wants = append(wants, want{clearing, "clearing", "sxp_clearing_relays_total",
+				map[string]string{"community": com, "result": result}, true})
+		}
+		wants = append(wants,
+			want{clearing, "clearing", "sxp_clearing_relay_duration_seconds", map[string]string{"community": com}, true},
+			want{clearing, "clearing", "sxp_clearing_community_reported_balance", map[string]string{"community": com}, true})
+	}
+	// A community checks its integrity every 2 s here: the time is 0 or the first check's.
+	wants = append(wants,
+		want{leaf, "leaf", "sxp_community_integrity_last_check_timestamp_seconds", nil, false},
+		want{acorn, "acorn", "sxp_community_integrity_last_check_timestamp_seconds", nil, false})
+	for _, w := range wants {
+		m, ok := series(w.fams, w.name, w.labels)
+		switch {
+		case !ok:
+			t.Errorf("%s: no series %s%v on a fresh server", w.server, w.name, w.labels)
+		case w.zero && (m.GetCounter().GetValue() != 0 || m.GetGauge().GetValue() != 0 || m.GetHistogram().GetSampleCount() != 0):
+			t.Errorf("%s: %s%v: got %v, want 0", w.server, w.name, w.labels, m)
+		}
+	}
+}
+
+// series is the series of family name with exactly the labels want.
+func series(fams map[string]*dto.MetricFamily, name string, want map[string]string) (*dto.Metric, bool) {
+	for _, m := range fams[name].GetMetric() {
+		got := map[string]string{}
+		for _, lp := range m.GetLabel() {
+			got[lp.GetName()] = lp.GetValue()
+		}
+		if maps.Equal(got, want) || len(got) == 0 && len(want) == 0 {
+			return m, true
+		}
+	}
+	return nil, false
+}
+
+// scrapedNames is every metric name in the scrapes, with a histogram's
+// series names (_bucket, _sum, _count), and up (Prometheus records it for
+// every target).
+func scrapedNames(scrapes ...map[string]*dto.MetricFamily) map[string]bool {
+	names := map[string]bool{"up": true}
+	for _, fams := range scrapes {
+		for n, f := range fams {
+			names[n] = true
+			if f.GetType() == dto.MetricType_HISTOGRAM {
+				for _, s := range []string{"_bucket", "_sum", "_count"} {
+					names[n+s] = true
+				}
+			}
+		}
+	}
+	return names
 }
 
 // promtoolCheckMetrics lints an exposition with promtool (Debian's

@@ -36,6 +36,7 @@ import (
 
 	"github.com/sxp-network/sxp/clearing/cxp"
 	"github.com/sxp-network/sxp/ledger"
+	"github.com/sxp-network/sxp/ledger/money"
 	"github.com/sxp-network/sxp/server/members"
 )
 
@@ -246,14 +247,8 @@ func (s *Service) base() int {
 // learnBase adopts the base unit's decimal places from a number the circle
 // wrote with exactly that many (its handshake's min), unless configured.
 func (s *Service) learnBase(d cxp.Decimal) {
-	if s.cfg.BaseDivisions != 0 || !d.Valid() || strings.ContainsAny(string(d), "eE") {
-		return
-	}
-	places := 0
-	if _, frac, ok := strings.Cut(string(d), "."); ok {
-		places = len(frac)
-	}
-	if places > 8 {
+	places, err := money.WrittenPlaces(string(d))
+	if s.cfg.BaseDivisions != 0 || err != nil || places > 8 {
 		return
 	}
 	s.mu.Lock()

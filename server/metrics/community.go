@@ -51,7 +51,7 @@ func NewCommunity(pool *pgxpool.Pool, lg *ledger.Ledger, log *slog.Logger) *Comm
 		pending:      d("sxp_community_intertrades_pending", "Intertrades waiting for the circle's answer, by direction.", "direction"),
 		importExport: d("sxp_community_import_export_balance", "Balance of the import/export account, in minor units of the community's currency; absent until the community joins a circle."),
 		integrity:    d("sxp_community_integrity", "1 for the state of the last integrity check with the circle (ok, mismatch, unknown), 0 for the others.", "state"),
-		checkedAt:    d("sxp_community_integrity_last_check_timestamp_seconds", "Unix time of the last integrity check with the circle; absent before the first."),
+		checkedAt:    d("sxp_community_integrity_last_check_timestamp_seconds", "Unix time of the last integrity check with the circle; 0 before the first."),
 		handshakeOK:  d("sxp_community_circle_handshake_ok", "1 when the last handshake with the circle succeeded, 0 when it failed; absent before the first."),
 		handshakeAt:  d("sxp_community_circle_last_handshake_timestamp_seconds", "Unix time of the last handshake attempt with the circle; absent before the first."),
 	}
@@ -146,10 +146,12 @@ func (m *Community) collect(ctx context.Context, ch chan<- prometheus.Metric) er
 		if ok {
 			state = "ok"
 		}
-		gauge(m.checkedAt, float64(at.UnixMilli())/1000)
-	case !errors.Is(err, pgx.ErrNoRows):
+	case errors.Is(err, pgx.ErrNoRows):
+		at = time.Unix(0, 0) // never checked: the series exists from the start, at 0
+	default:
 		return fmt.Errorf("metrics: integrity: %w", err)
 	}
+	gauge(m.checkedAt, float64(at.UnixMilli())/1000)
 	for _, s := range []string{"ok", "mismatch", "unknown"} {
 		gauge(m.integrity, b2f(s == state), s)
 	}

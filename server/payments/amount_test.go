@@ -13,11 +13,13 @@ func TestCurrencyParse(t *testing.T) {
 		{"12.5", 1250, false},
 		{"12", 1200, false},
 		{"0.01", 1, false},
-		{".5", 50, false},
+		{".5", 0, true}, // money's plain grammar: no bare point, no '+'
 		{"-3", -300, false},
-		{"+3.10", 310, false},
+		{"+3.10", 0, true},
+		{"12.500", 1250, false}, // trailing zeros are not precision
 		{"0", 0, false},
-		{"92233720368547758.07", 0, true}, // too many digits for the range check
+		{"92233720368547758.07", 9223372036854775807, false},
+		{"92233720368547758.08", 0, true},
 		{"1234567890123456.78", 123456789012345678, false},
 		{"12.505", 0, true},
 		{"12.", 0, true},
@@ -52,7 +54,8 @@ func TestCurrencyParseDivisions(t *testing.T) {
 		wantErr bool
 	}{
 		{0, "7", 7, false},
-		{0, "7.0", 0, true},
+		{0, "7.0", 7, false},
+		{0, "7.5", 0, true},
 		{3, "1.234", 1234, false},
 		{3, "1.2345", 0, true},
 	}
