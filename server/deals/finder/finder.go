@@ -1,0 +1,557 @@
+package finder
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+)
+
+// Graph is a want graph: items, each with its owner and the items it would
+// be traded for, best first.
+type Graph struct {
+	Items []Item
+	// Users is the number of distinct users; Item.User indexes them.
+	Users int
+}
+
+// Item is one item offered for trade.
+type Item struct {
+	User      int  // owner, -1 when the item has none (each such item is its own user)
+	Community int  // community of the owner; loops are capped on distinct values
+	Dummy     bool // a dummy item (%name): a way to say "any one of these", never traded itself
+	Wants     []Want
+}
+
+// Want is an item this item's owner would take for it, with the priority
+// cost of that trade (1 without priorities; lower is preferred).
+type Want struct {
+	Item int
+	Cost int64
+}
+
+// Metric chooses among solutions with the most trades.
+type Metric int
+
+const (
+	UsersTrading    Metric = iota // most users trading (the default)
+	ChainSizesSOS                 // smallest sum of squares of loop sizes
+	UsersSOS                      // smallest sum of squares of each user's trades
+	CombineShipping               // most repeated sender/receiver pairs
+)
+
+var metricNames = map[Metric]string{UsersTrading: "Users-Trading", ChainSizesSOS: "Chain-Sizes-SOS",
+	UsersSOS: "Users-SOS", CombineShipping: "Combine-Shipping"}
+
+func (m Metric) String() string { return metricNames[m] }
+
+// Options tune a solve; the zero value asks for the most trades, then the
+// most users trading, then the cheapest priorities, with no caps.
+type Options struct {
+	Metric Metric
+	// Iterations is the number of restarts of the metric search, each from
+	// a differently shuffled order (TradeMaximizer's ITERATIONS); 0 means 1.
+	Iterations int
+	Seed       uint64
+	// NonTradeCost, when set, is the cost of an item not trading
+	// (TradeMaximizer's NONTRADE-COST): a small value lets priorities win
+	// over the number of trades. Zero means "large enough that the number of
+	// trades always comes first".
+	NonTradeCost int64
+	// MaxLoop caps the number of real items in a loop; 0 means no cap.
+	MaxLoop int
+	// MaxCommunities caps the number of distinct communities in a loop; 0
+	// means no cap.
+	MaxCommunities int
+	// Progress, when set, is told the phase and counts as the solve goes.
+	Progress func(phase string, done, total int)
+}
+
+// Result is a set of trade loops.
+type Result struct {
+	// Loops lists the real items of each loop: Loops[k][t] receives
+	// Loops[k][t+1] (and the last receives the first). Dummies are left out:
+	// an item that receives through its owner's dummy receives what the
+	// dummy would have received.
+	Loops [][]int
+	// Receives[i] is the item i receives, -1 when i does not trade.
+	Receives []int
+	Trades   int
+	// Users is the number of users with an item trading.
+	Users int
+	// Cost is the sum of the priority costs of the trades made.
+	Cost int64
+	// Score is the chosen metric's value, lower is better (TradeMaximizer's
+	// convention: users trading counts negative).
+	Score int64
+	// MetricText shows the metric as TradeMaximizer does, e.g.
+	// "[ users trading = 78 ]".
+	MetricText string
+	// Capped is the number of loops the caps removed after the search.
+	Capped int
+}
+
+// ErrCostRange is returned when priority costs are too large to combine
+// exactly in 64-bit arithmetic.
+var ErrCostRange = errors.New("priority costs too large for an exact solve")
+
+// solver holds one solve's graph in CSR form and its matcher.
+type solver struct {
+	g        *Graph
+	opt      Options
+	n        int
+	m        *matcher
+	prio     []int64 // priority cost of each edge (0 for self and dummy edges)
+	selfEdge []int32
+	big      int64 // cost of a real item not trading
+	anchor   int64 // extra cost of an anchored item not trading (0: no anchors)
+	userOf   []int // user key per item (items without user get their own)
+	nUsers   int
+	rng      *rand.Rand
+}
+
+// Solve finds the trade loops: the most items trading, exactly; then the
+// best value of the metric found by the search the package doc describes;
+// then the lowest priority cost; then, if asked, the caps.
+func Solve(g *Graph, opt Options) (Result, error) {
+	s, err := newSolver(g, opt)
+	if err != nil {
+		return Result{}, err
+	}
+	s.progress("matching", 0, s.n)
+	s.m.greedy()
+	if !s.m.solve(func(d, t int) { s.progress("matching", d, t) }) {
+		return Result{}, errors.New("no perfect matching (internal error)")
+	}
+	s.improveMetric()
+	capped := s.applyCaps()
+	r := s.result()
+	r.Capped = capped
+	return r, nil
+}
+
+func newSolver(g *Graph, opt Options) (*solver, error) {
+	n := len(g.Items)
+	s := &solver{g: g, opt: opt, n: n, userOf: make([]int, n), nUsers: g.Users,
+		rng: rand.New(rand.NewPCG(opt.Seed, opt.Seed^0x9e3779b97f4a7c15))}
+	for i, it := range g.Items {
+		if it.User >= 0 {
+			s.userOf[i] = it.User
+		} else {
+			s.userOf[i] = g.Users + i
+		}
+	}
+	var maxP int64
+	edges := n
+	for _, it := range g.Items {
+		edges += len(it.Wants)
+		for _, w := range it.Wants {
+			if w.Cost < 0 {
+				return nil, fmt.Errorf("negative priority cost %d", w.Cost)
+			}
+			maxP = max(maxP, w.Cost)
+		}
+	}
+	const limit = math.MaxInt64 / 4
+	nn := int64(n) + 2
+	if maxP > limit/nn/nn/nn {
+		return nil, ErrCostRange
+	}
+	if opt.NonTradeCost > 0 {
+		s.big = opt.NonTradeCost
+		if s.big > limit/nn {
+			return nil, ErrCostRange
+		}
+	} else {
+		// one anchored item not trading costs more than every priority cost
+		// together; one item not trading costs more than every anchor.
+		s.anchor = nn*maxP + 1
+		s.big = nn * s.anchor
+	}
+	start := make([]int32, n+1)
+	col := make([]int32, 0, edges)
+	cost := make([]int64, 0, edges)
+	s.prio = make([]int64, 0, edges)
+	s.selfEdge = make([]int32, n)
+	for i, it := range g.Items {
+		start[i] = int32(len(col))
+		for _, w := range it.Wants {
+			c := w.Cost
+			p := c
+			if it.Dummy {
+				c, p = s.big, 0 // every edge out of a dummy costs like not trading
+			}
+			col = append(col, int32(w.Item))
+			cost = append(cost, c)
+			s.prio = append(s.prio, p)
+		}
+		s.selfEdge[i] = int32(len(col))
+		col = append(col, int32(i))
+		cost = append(cost, s.big)
+		s.prio = append(s.prio, 0)
+	}
+	start[n] = int32(len(col))
+	s.m = newMatcher(n, start, col, cost)
+	return s, nil
+}
+
+func (s *solver) progress(phase string, done, total int) {
+	if s.opt.Progress != nil {
+		s.opt.Progress(phase, done, total)
+	}
+}
+
+// trading reports whether real item i trades in the current matching.
+func (s *solver) trading(i int) bool { return s.m.rowCol[i] != int32(i) }
+
+// counts returns the number of real items trading and of users trading.
+func (s *solver) counts(seen []bool) (trades, users int) {
+	clear(seen)
+	for i, it := range s.g.Items {
+		if it.Dummy || !s.trading(i) {
+			continue
+		}
+		trades++
+		if u := s.userOf[i]; !seen[u] {
+			seen[u] = true
+			users++
+		}
+	}
+	return trades, users
+}
+
+// receives follows item i's match through dummies to the real item it gets.
+func (s *solver) receives(i int) int {
+	j := int(s.m.rowCol[i])
+	for s.g.Items[j].Dummy {
+		j = int(s.m.rowCol[j])
+	}
+	return j
+}
+
+// loops reads the loops of real items off the matching, each starting at
+// its first item in input order.
+func (s *solver) loops() [][]int {
+	seen := make([]bool, s.n)
+	var out [][]int
+	for i, it := range s.g.Items {
+		if it.Dummy || seen[i] || !s.trading(i) {
+			continue
+		}
+		var loop []int
+		for j := i; !seen[j]; j = s.receives(j) {
+			seen[j] = true
+			loop = append(loop, j)
+		}
+		out = append(out, loop)
+	}
+	return out
+}
+
+// snapshot is a saved matching with its prices.
+type snapshot struct {
+	rowCol, rowEdge, colRow []int32
+	price                   []int64
+}
+
+func (s *solver) save(sn *snapshot) {
+	sn.rowCol = append(sn.rowCol[:0], s.m.rowCol...)
+	sn.rowEdge = append(sn.rowEdge[:0], s.m.rowEdge...)
+	sn.colRow = append(sn.colRow[:0], s.m.colRow...)
+	sn.price = append(sn.price[:0], s.m.price...)
+}
+
+func (s *solver) restore(sn *snapshot) {
+	copy(s.m.rowCol, sn.rowCol)
+	copy(s.m.rowEdge, sn.rowEdge)
+	copy(s.m.colRow, sn.colRow)
+	copy(s.m.price, sn.price)
+}
+
+// improveMetric searches among maximum-trade matchings for a better metric.
+// Users-Trading: a user who does not trade gets one item at a time forced
+// in (its "not trading" cost raised by the anchor tier, which is below one
+// trade), repaired by one augmentation; a probe is kept when the trades stay
+// and the users trading grow. Each restart shuffles the order. Other
+// metrics: TradeMaximizer's way, restarts with shuffled costs, kept when the
+// metric improves.
+func (s *solver) improveMetric() {
+	iters := max(s.opt.Iterations, 1)
+	if s.opt.Metric == UsersTrading {
+		if s.anchor == 0 || s.g.Users == 0 {
+			return
+		}
+		s.usersSearch(iters)
+		return
+	}
+	if iters > 1 {
+		s.shuffleSearch(iters)
+	}
+}
+
+func (s *solver) usersSearch(iters int) {
+	seen := make([]bool, s.nUsers+s.n)
+	baseTrades, _ := s.counts(seen)
+	var base, best snapshot
+	s.save(&base)
+	baseCost := slices.Clone(s.m.cost)
+	bestUsers, bestCost := -1, int64(0)
+	var bestCosts []int64
+	byUser := make([][]int, s.nUsers)
+	for i, it := range s.g.Items {
+		if !it.Dummy && it.User >= 0 {
+			byUser[it.User] = append(byUser[it.User], i)
+		}
+	}
+	var probe snapshot
+	for it := range iters {
+		if it > 0 {
+			s.restore(&base)
+			copy(s.m.cost, baseCost)
+		}
+		_, users := s.counts(seen)
+		// anchor one trading item of each trading user
+		anchored := make([]bool, s.nUsers)
+		for i, item := range s.g.Items {
+			if !item.Dummy && item.User >= 0 && s.trading(i) && !anchored[item.User] {
+				anchored[item.User] = true
+				s.m.cost[s.selfEdge[i]] += s.anchor
+			}
+		}
+		order := s.rng.Perm(s.nUsers)
+		for pass := 0; pass < 2; pass++ {
+			improved := false
+			for k, u := range order {
+				s.progress("users", k, len(order))
+				if anchored[u] {
+					continue
+				}
+				items := slices.Clone(byUser[u])
+				s.rng.Shuffle(len(items), func(a, b int) { items[a], items[b] = items[b], items[a] })
+				for _, a := range items {
+					if len(s.g.Items[a].Wants) == 0 {
+						continue
+					}
+					s.save(&probe)
+					e := s.selfEdge[a]
+					s.m.cost[e] += s.anchor
+					s.m.free(int32(a))
+					ok := s.m.augment(int32(a))
+					trades, nu := s.counts(seen)
+					if ok && trades == baseTrades && nu > users && s.trading(a) {
+						users, anchored[u], improved = nu, true, true
+						break
+					}
+					s.restore(&probe)
+					s.m.cost[e] -= s.anchor
+				}
+			}
+			if !improved {
+				break
+			}
+		}
+		c := s.prioCost()
+		if users > bestUsers || users == bestUsers && c < bestCost {
+			bestUsers, bestCost = users, c
+			s.save(&best)
+			bestCosts = slices.Clone(s.m.cost)
+		}
+	}
+	s.restore(&best)
+	copy(s.m.cost, bestCosts)
+}
+
+// shuffleSearch is TradeMaximizer's randomised search: each restart solves
+// again with every priority cost scaled and given a random tie-break, and is
+// kept when the metric is better (or equal and cheaper in priorities).
+func (s *solver) shuffleSearch(iters int) {
+	var best snapshot
+	s.save(&best)
+	bestScore, _ := s.score(s.loops())
+	bestCost := s.prioCost()
+	baseCost := slices.Clone(s.m.cost)
+	bestCosts := slices.Clone(baseCost)
+	const scale = 64
+	for it := 1; it < iters; it++ {
+		s.progress("iterations", it, iters)
+		for e, c := range baseCost {
+			switch {
+			case c >= s.big:
+				s.m.cost[e] = c * scale
+			default:
+				s.m.cost[e] = c*scale + s.rng.Int64N(scale)
+			}
+		}
+		for i := range s.n {
+			s.m.rowCol[i], s.m.colRow[i], s.m.price[i] = -1, -1, 0
+		}
+		s.m.greedy()
+		s.m.solve(nil)
+		sc, _ := s.score(s.loops())
+		c := s.prioCost()
+		if sc < bestScore || sc == bestScore && c < bestCost {
+			bestScore, bestCost = sc, c
+			s.save(&best)
+			bestCosts = slices.Clone(s.m.cost)
+		}
+	}
+	s.restore(&best)
+	copy(s.m.cost, bestCosts)
+}
+
+// prioCost is the priority cost of the real items' trades.
+func (s *solver) prioCost() int64 {
+	var c int64
+	for i, it := range s.g.Items {
+		if !it.Dummy && s.trading(i) {
+			c += s.prio[s.m.rowEdge[i]]
+		}
+	}
+	return c
+}
+
+// score is the chosen metric of loops (lower is better) and its text.
+func (s *solver) score(loops [][]int) (int64, string) {
+	switch s.opt.Metric {
+	case ChainSizesSOS:
+		var sum int64
+		sizes := make([]int, 0, len(loops))
+		for _, l := range loops {
+			sum += int64(len(l) * len(l))
+			sizes = append(sizes, len(l))
+		}
+		slices.Sort(sizes)
+		slices.Reverse(sizes)
+		text := fmt.Sprintf("[ %d :", sum)
+		for _, z := range sizes {
+			text += fmt.Sprintf(" %d", z)
+		}
+		return sum, text + " ]"
+	case UsersSOS:
+		per := map[int]int64{}
+		for _, l := range loops {
+			for _, i := range l {
+				per[s.userOf[i]]++
+			}
+		}
+		var sum int64
+		for _, c := range per {
+			sum += c * c
+		}
+		return sum, fmt.Sprintf("[ users trading = %d, sum of squares = %d ]", len(per), sum)
+	case CombineShipping:
+		pairs := map[[2]int]int{}
+		for _, l := range loops {
+			for t, i := range l {
+				pairs[[2]int{s.userOf[i], s.userOf[l[(t+1)%len(l)]]}]++
+			}
+		}
+		n := 0
+		for _, c := range pairs {
+			if c > 1 {
+				n += c - 1
+			}
+		}
+		return -int64(n), fmt.Sprintf("[ combine shipping = %d ]", n)
+	default:
+		users := map[int]bool{}
+		for _, l := range loops {
+			for _, i := range l {
+				users[s.userOf[i]] = true
+			}
+		}
+		return -int64(len(users)), fmt.Sprintf("[ users trading = %d ]", len(users))
+	}
+}
+
+// violates reports whether a loop breaks a cap.
+func (s *solver) violates(loop []int) bool {
+	if s.opt.MaxLoop > 0 && len(loop) > s.opt.MaxLoop {
+		return true
+	}
+	if s.opt.MaxCommunities > 0 {
+		seen := map[int]bool{}
+		for _, i := range loop {
+			seen[s.g.Items[i].Community] = true
+		}
+		return len(seen) > s.opt.MaxCommunities
+	}
+	return false
+}
+
+// capRounds bounds the cap search: each round removes one edge of every
+// loop over a cap and repairs the matching.
+const capRounds = 256
+
+// applyCaps makes every loop respect the caps. Each round removes one
+// randomly chosen edge of each loop over a cap from the graph and
+// re-augments the freed rows, so the solver looks for the best matching
+// without those edges; after the last round, loops still over a cap are
+// dropped (their items do not trade). It returns the number of loops dropped.
+func (s *solver) applyCaps() int {
+	if s.opt.MaxLoop <= 0 && s.opt.MaxCommunities <= 0 {
+		return 0
+	}
+	for round := range capRounds {
+		var freed []int32
+		for _, l := range s.loops() {
+			if !s.violates(l) {
+				continue
+			}
+			// the matching's cycle includes dummies: pick any row on it
+			var cycle []int32
+			for _, i := range l {
+				cycle = append(cycle, int32(i))
+				for j := s.m.rowCol[i]; s.g.Items[j].Dummy; j = s.m.rowCol[j] {
+					cycle = append(cycle, j)
+				}
+			}
+			r := cycle[s.rng.IntN(len(cycle))]
+			s.m.cost[s.m.rowEdge[r]] = banned
+			s.m.free(r)
+			freed = append(freed, r)
+		}
+		if len(freed) == 0 {
+			return 0
+		}
+		s.progress("caps", round, capRounds)
+		for _, r := range freed {
+			s.m.augment(r)
+		}
+	}
+	dropped := 0
+	for _, l := range s.loops() {
+		if s.violates(l) {
+			dropped++
+		}
+	}
+	return dropped
+}
+
+func (s *solver) result() Result {
+	r := Result{Receives: make([]int, s.n)}
+	for i := range r.Receives {
+		r.Receives[i] = -1
+	}
+	for _, l := range s.loops() {
+		if s.violates(l) {
+			continue
+		}
+		r.Loops = append(r.Loops, l)
+		for t, i := range l {
+			r.Receives[i] = l[(t+1)%len(l)]
+			r.Cost += s.prio[s.m.rowEdge[i]]
+		}
+		r.Trades += len(l)
+	}
+	users := map[int]bool{}
+	for _, l := range r.Loops {
+		for _, i := range l {
+			users[s.userOf[i]] = true
+		}
+	}
+	r.Users = len(users)
+	r.Score, r.MetricText = s.score(r.Loops)
+	return r
+}
