@@ -115,26 +115,61 @@ type solver struct {
 // best value of the metric found by the search the package doc describes;
 // then the lowest priority cost; then, if asked, the caps.
 func Solve(g *Graph, opt Options) (Result, error) {
-	s, err := newSolver(g, opt)
-	if err != nil {
-		return Result{}, err
+	restarts := max(opt.Iterations, 1)
+	if opt.Metric == UsersTrading && g.Users > 0 && opt.NonTradeCost == 0 {
+		restarts = max(restarts, MinUsersRestarts)
 	}
-	s.progress("matching", 0, s.n)
-	s.m.greedy()
-	if !s.m.solve(func(d, t int) { s.progress("matching", d, t) }) {
-		return Result{}, errors.New("no perfect matching (internal error)")
+	rng := rand.New(rand.NewPCG(opt.Seed, opt.Seed^0x9e3779b97f4a7c15))
+	var best *solver
+	var bestScore, bestCost int64
+	for k := range restarts {
+		var perturb func(c int64) int64
+		if k > 0 {
+			// a shuffle of equal costs: scaled, plus a random tie-break
+			perturb = func(c int64) int64 { return c*perturbScale + rng.Int64N(perturbScale) }
+		}
+		s, err := newSolver(g, opt, perturb, rng)
+		if err != nil {
+			return Result{}, err
+		}
+		s.progress("matching", 0, s.n)
+		s.m.greedy()
+		if !s.m.solve(func(d, t int) { s.progress("matching", d, t) }) {
+			return Result{}, errors.New("no perfect matching (internal error)")
+		}
+		if opt.Metric == UsersTrading && s.anchor > 0 && g.Users > 0 {
+			s.usersSearch()
+		}
+		sc, _ := s.score(s.loops())
+		c := s.prioCost()
+		if best == nil || sc < bestScore || sc == bestScore && c < bestCost {
+			best, bestScore, bestCost = s, sc, c
+		}
+		opt.progressf("restarts", k+1, restarts)
 	}
-	s.improveMetric()
-	capped := s.applyCaps()
-	r := s.result()
+	capped := best.applyCaps()
+	r := best.result()
 	r.Capped = capped
 	return r, nil
 }
 
-func newSolver(g *Graph, opt Options) (*solver, error) {
+// MinUsersRestarts is the least number of restarts of the Users-Trading
+// search, whatever ITERATIONS says.
+const MinUsersRestarts = 16
+
+// perturbScale scales priority costs in restarts after the first, leaving
+// room for a random tie-break below one unit of priority.
+const perturbScale = 64
+
+func (o Options) progressf(phase string, done, total int) {
+	if o.Progress != nil {
+		o.Progress(phase, done, total)
+	}
+}
+
+func newSolver(g *Graph, opt Options, perturb func(int64) int64, rng *rand.Rand) (*solver, error) {
 	n := len(g.Items)
-	s := &solver{g: g, opt: opt, n: n, userOf: make([]int, n), nUsers: g.Users,
-		rng: rand.New(rand.NewPCG(opt.Seed, opt.Seed^0x9e3779b97f4a7c15))}
+	s := &solver{g: g, opt: opt, n: n, userOf: make([]int, n), nUsers: g.Users, rng: rng}
 	for i, it := range g.Items {
 		if it.User >= 0 {
 			s.userOf[i] = it.User
@@ -152,6 +187,9 @@ func newSolver(g *Graph, opt Options) (*solver, error) {
 			}
 			maxP = max(maxP, w.Cost)
 		}
+	}
+	if perturb != nil {
+		maxP = maxP*perturbScale + perturbScale
 	}
 	const limit = math.MaxInt64 / 4
 	nn := int64(n) + 2
@@ -177,8 +215,10 @@ func newSolver(g *Graph, opt Options) (*solver, error) {
 	for i, it := range g.Items {
 		start[i] = int32(len(col))
 		for _, w := range it.Wants {
-			c := w.Cost
-			p := c
+			c, p := w.Cost, w.Cost
+			if perturb != nil {
+				c = perturb(c)
+			}
 			if it.Dummy {
 				c, p = s.big, 0 // every edge out of a dummy costs like not trading
 			}
@@ -269,135 +309,61 @@ func (s *solver) restore(sn *snapshot) {
 	copy(s.m.price, sn.price)
 }
 
-// improveMetric searches among maximum-trade matchings for a better metric.
-// Users-Trading: a user who does not trade gets one item at a time forced
-// in (its "not trading" cost raised by the anchor tier, which is below one
-// trade), repaired by one augmentation; a probe is kept when the trades stay
-// and the users trading grow. Each restart shuffles the order. Other
-// metrics: TradeMaximizer's way, restarts with shuffled costs, kept when the
-// metric improves.
-func (s *solver) improveMetric() {
-	iters := max(s.opt.Iterations, 1)
-	if s.opt.Metric == UsersTrading {
-		if s.anchor == 0 || s.g.Users == 0 {
-			return
-		}
-		s.usersSearch(iters)
-		return
-	}
-	if iters > 1 {
-		s.shuffleSearch(iters)
-	}
-}
-
-func (s *solver) usersSearch(iters int) {
+// usersSearch looks among maximum-trade matchings for more users trading.
+// A user who does not trade gets one item at a time forced in (its "not
+// trading" cost raised by the anchor tier, which is less than one trade),
+// and the matching is repaired by one augmentation; the probe is kept when
+// the trades stay and the users trading grow, and the item stays anchored.
+func (s *solver) usersSearch() {
 	seen := make([]bool, s.nUsers+s.n)
-	baseTrades, _ := s.counts(seen)
-	var base, best snapshot
-	s.save(&base)
-	baseCost := slices.Clone(s.m.cost)
-	bestUsers, bestCost := -1, int64(0)
-	var bestCosts []int64
+	baseTrades, users := s.counts(seen)
 	byUser := make([][]int, s.nUsers)
 	for i, it := range s.g.Items {
 		if !it.Dummy && it.User >= 0 {
 			byUser[it.User] = append(byUser[it.User], i)
 		}
 	}
+	// anchor one trading item of each trading user
+	anchored := make([]bool, s.nUsers)
+	for i, item := range s.g.Items {
+		if !item.Dummy && item.User >= 0 && s.trading(i) && !anchored[item.User] {
+			anchored[item.User] = true
+			s.m.cost[s.selfEdge[i]] += s.anchor
+		}
+	}
 	var probe snapshot
-	for it := range iters {
-		if it > 0 {
-			s.restore(&base)
-			copy(s.m.cost, baseCost)
-		}
-		_, users := s.counts(seen)
-		// anchor one trading item of each trading user
-		anchored := make([]bool, s.nUsers)
-		for i, item := range s.g.Items {
-			if !item.Dummy && item.User >= 0 && s.trading(i) && !anchored[item.User] {
-				anchored[item.User] = true
-				s.m.cost[s.selfEdge[i]] += s.anchor
+	order := s.rng.Perm(s.nUsers)
+	for range 2 {
+		improved := false
+		for k, u := range order {
+			s.progress("users", k, len(order))
+			if anchored[u] {
+				continue
 			}
-		}
-		order := s.rng.Perm(s.nUsers)
-		for pass := 0; pass < 2; pass++ {
-			improved := false
-			for k, u := range order {
-				s.progress("users", k, len(order))
-				if anchored[u] {
+			items := slices.Clone(byUser[u])
+			s.rng.Shuffle(len(items), func(a, b int) { items[a], items[b] = items[b], items[a] })
+			for _, a := range items {
+				if len(s.g.Items[a].Wants) == 0 {
 					continue
 				}
-				items := slices.Clone(byUser[u])
-				s.rng.Shuffle(len(items), func(a, b int) { items[a], items[b] = items[b], items[a] })
-				for _, a := range items {
-					if len(s.g.Items[a].Wants) == 0 {
-						continue
-					}
-					s.save(&probe)
-					e := s.selfEdge[a]
-					s.m.cost[e] += s.anchor
-					s.m.free(int32(a))
-					ok := s.m.augment(int32(a))
-					trades, nu := s.counts(seen)
-					if ok && trades == baseTrades && nu > users && s.trading(a) {
-						users, anchored[u], improved = nu, true, true
-						break
-					}
-					s.restore(&probe)
-					s.m.cost[e] -= s.anchor
+				s.save(&probe)
+				e := s.selfEdge[a]
+				s.m.cost[e] += s.anchor
+				s.m.free(int32(a))
+				ok := s.m.augment(int32(a))
+				trades, nu := s.counts(seen)
+				if ok && trades == baseTrades && nu > users && s.trading(a) {
+					users, anchored[u], improved = nu, true, true
+					break
 				}
-			}
-			if !improved {
-				break
+				s.restore(&probe)
+				s.m.cost[e] -= s.anchor
 			}
 		}
-		c := s.prioCost()
-		if users > bestUsers || users == bestUsers && c < bestCost {
-			bestUsers, bestCost = users, c
-			s.save(&best)
-			bestCosts = slices.Clone(s.m.cost)
+		if !improved {
+			break
 		}
 	}
-	s.restore(&best)
-	copy(s.m.cost, bestCosts)
-}
-
-// shuffleSearch is TradeMaximizer's randomised search: each restart solves
-// again with every priority cost scaled and given a random tie-break, and is
-// kept when the metric is better (or equal and cheaper in priorities).
-func (s *solver) shuffleSearch(iters int) {
-	var best snapshot
-	s.save(&best)
-	bestScore, _ := s.score(s.loops())
-	bestCost := s.prioCost()
-	baseCost := slices.Clone(s.m.cost)
-	bestCosts := slices.Clone(baseCost)
-	const scale = 64
-	for it := 1; it < iters; it++ {
-		s.progress("iterations", it, iters)
-		for e, c := range baseCost {
-			switch {
-			case c >= s.big:
-				s.m.cost[e] = c * scale
-			default:
-				s.m.cost[e] = c*scale + s.rng.Int64N(scale)
-			}
-		}
-		for i := range s.n {
-			s.m.rowCol[i], s.m.colRow[i], s.m.price[i] = -1, -1, 0
-		}
-		s.m.greedy()
-		s.m.solve(nil)
-		sc, _ := s.score(s.loops())
-		c := s.prioCost()
-		if sc < bestScore || sc == bestScore && c < bestCost {
-			bestScore, bestCost = sc, c
-			s.save(&best)
-			bestCosts = slices.Clone(s.m.cost)
-		}
-	}
-	s.restore(&best)
-	copy(s.m.cost, bestCosts)
 }
 
 // prioCost is the priority cost of the real items' trades.
