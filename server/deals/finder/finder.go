@@ -115,42 +115,90 @@ type solver struct {
 // best value of the metric found by the search the package doc describes;
 // then the lowest priority cost; then, if asked, the caps.
 func Solve(g *Graph, opt Options) (Result, error) {
-	restarts := max(opt.Iterations, 1)
-	if opt.Metric == UsersTrading && g.Users > 0 && opt.NonTradeCost == 0 {
-		restarts = max(restarts, MinUsersRestarts)
-	}
 	rng := rand.New(rand.NewPCG(opt.Seed, opt.Seed^0x9e3779b97f4a7c15))
-	var best *solver
-	var bestScore, bestCost int64
-	for k := range restarts {
-		var perturb func(c int64) int64
-		if k > 0 {
-			// a shuffle of equal costs: scaled, plus a random tie-break
-			perturb = func(c int64) int64 { return c*perturbScale + rng.Int64N(perturbScale) }
-		}
-		s, err := newSolver(g, opt, perturb, rng)
-		if err != nil {
-			return Result{}, err
-		}
-		s.progress("matching", 0, s.n)
-		s.m.greedy()
-		if !s.m.solve(func(d, t int) { s.progress("matching", d, t) }) {
-			return Result{}, errors.New("no perfect matching (internal error)")
-		}
-		if opt.Metric == UsersTrading && s.anchor > 0 && g.Users > 0 {
-			s.usersSearch()
-		}
-		sc, _ := s.score(s.loops())
-		c := s.prioCost()
-		if best == nil || sc < bestScore || sc == bestScore && c < bestCost {
-			best, bestScore, bestCost = s, sc, c
-		}
-		opt.progressf("restarts", k+1, restarts)
+	s, err := solveOnce(g, opt, nil, rng)
+	if err != nil {
+		return Result{}, err
 	}
-	capped := best.applyCaps()
-	r := best.result()
+	if opt.Metric == UsersTrading {
+		if s.anchor > 0 && g.Users > 0 {
+			if s, err = usersRestarts(s, max(opt.Iterations, MinUsersRestarts), rng); err != nil {
+				return Result{}, err
+			}
+		}
+	} else {
+		bestScore, _ := s.score(s.loops())
+		bestCost := s.prioCost()
+		for k := 1; k < opt.Iterations; k++ {
+			// TradeMaximizer's search: equal costs shuffled by a random
+			// tie-break below one unit of priority
+			t, err := solveOnce(g, opt, func(c int64) int64 { return c*perturbScale + rng.Int64N(perturbScale) }, rng)
+			if err != nil {
+				return Result{}, err
+			}
+			sc, _ := t.score(t.loops())
+			if c := t.prioCost(); sc < bestScore || sc == bestScore && c < bestCost {
+				s, bestScore, bestCost = t, sc, c
+			}
+			opt.progressf("iterations", k+1, opt.Iterations)
+		}
+	}
+	capped := s.applyCaps()
+	r := s.result()
 	r.Capped = capped
 	return r, nil
+}
+
+// solveOnce builds the solver and finds a minimum-cost perfect matching.
+func solveOnce(g *Graph, opt Options, perturb func(int64) int64, rng *rand.Rand) (*solver, error) {
+	s, err := newSolver(g, opt, perturb, rng)
+	if err != nil {
+		return nil, err
+	}
+	s.progress("matching", 0, s.n)
+	s.m.greedy()
+	if !s.m.solve(func(d, t int) { s.progress("matching", d, t) }) {
+		return nil, errors.New("no perfect matching (internal error)")
+	}
+	return s, nil
+}
+
+// usersRestarts runs the Users-Trading search from several maximum-trade
+// matchings: the first one, then others found with equal priorities
+// shuffled by a random tie-break, each with a random order of users and
+// random anchors. It keeps the best and stops early once every user with a
+// want list trades.
+func usersRestarts(s *solver, restarts int, rng *rand.Rand) (*solver, error) {
+	bound := 0
+	seenUser := make([]bool, s.nUsers+s.n)
+	for i, it := range s.g.Items {
+		if !it.Dummy && len(it.Wants) > 0 && !seenUser[s.userOf[i]] {
+			seenUser[s.userOf[i]] = true
+			bound++
+		}
+	}
+	var best *solver
+	bestUsers, bestPrio := -1, int64(0)
+	for k := range restarts {
+		t := s
+		if k > 0 {
+			var err error
+			t, err = solveOnce(s.g, s.opt, func(c int64) int64 { return c*perturbScale + rng.Int64N(perturbScale) }, rng)
+			if err != nil {
+				return nil, err
+			}
+		}
+		t.usersSearch(k > 0)
+		_, users := t.counts(seenUser)
+		if c := t.prioCost(); users > bestUsers || users == bestUsers && c < bestPrio {
+			best, bestUsers, bestPrio = t, users, c
+		}
+		s.opt.progressf("restarts", k+1, restarts)
+		if bestUsers >= bound {
+			break
+		}
+	}
+	return best, nil
 }
 
 // MinUsersRestarts is the least number of restarts of the Users-Trading
@@ -232,6 +280,14 @@ func newSolver(g *Graph, opt Options, perturb func(int64) int64, rng *rand.Rand)
 		s.prio = append(s.prio, 0)
 	}
 	start[n] = int32(len(col))
+	comp := components(n, start, col)
+	for i := range n {
+		for e := start[i]; e < start[i+1]; e++ {
+			if comp[col[e]] != comp[i] {
+				cost[e] = banned // no loop can use this want
+			}
+		}
+	}
 	s.m = newMatcher(n, start, col, cost)
 	return s, nil
 }
@@ -314,7 +370,7 @@ func (s *solver) restore(sn *snapshot) {
 // trading" cost raised by the anchor tier, which is less than one trade),
 // and the matching is repaired by one augmentation; the probe is kept when
 // the trades stay and the users trading grow, and the item stays anchored.
-func (s *solver) usersSearch() {
+func (s *solver) usersSearch(randomAnchors bool) {
 	seen := make([]bool, s.nUsers+s.n)
 	baseTrades, users := s.counts(seen)
 	byUser := make([][]int, s.nUsers)
@@ -325,8 +381,15 @@ func (s *solver) usersSearch() {
 	}
 	// anchor one trading item of each trading user
 	anchored := make([]bool, s.nUsers)
-	for i, item := range s.g.Items {
-		if !item.Dummy && item.User >= 0 && s.trading(i) && !anchored[item.User] {
+	items := make([]int, s.n)
+	for i := range items {
+		items[i] = i
+	}
+	if randomAnchors {
+		s.rng.Shuffle(len(items), func(a, b int) { items[a], items[b] = items[b], items[a] })
+	}
+	for _, i := range items {
+		if item := s.g.Items[i]; !item.Dummy && item.User >= 0 && s.trading(i) && !anchored[item.User] {
 			anchored[item.User] = true
 			s.m.cost[s.selfEdge[i]] += s.anchor
 		}
