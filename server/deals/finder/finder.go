@@ -172,7 +172,7 @@ func usersRestarts(s *solver, restarts int, rng *rand.Rand) (*solver, error) {
 	bound := 0
 	seenUser := make([]bool, s.nUsers+s.n)
 	for i, it := range s.g.Items {
-		if !it.Dummy && len(it.Wants) > 0 && !seenUser[s.userOf[i]] {
+		if !it.Dummy && s.canTrade(i) && !seenUser[s.userOf[i]] {
 			seenUser[s.userOf[i]] = true
 			bound++
 		}
@@ -280,14 +280,25 @@ func newSolver(g *Graph, opt Options, perturb func(int64) int64, rng *rand.Rand)
 		s.prio = append(s.prio, 0)
 	}
 	start[n] = int32(len(col))
+	// a want can only be in a loop when both its ends share a strongly
+	// connected component: keep only those
 	comp := components(n, start, col)
+	k := int32(0)
 	for i := range n {
-		for e := start[i]; e < start[i+1]; e++ {
-			if comp[col[e]] != comp[i] {
-				cost[e] = banned // no loop can use this want
+		from := start[i]
+		start[i] = k
+		for e := from; e < start[i+1]; e++ {
+			if comp[col[e]] == comp[i] {
+				if col[e] == int32(i) {
+					s.selfEdge[i] = k
+				}
+				col[k], cost[k], s.prio[k] = col[e], cost[e], s.prio[e]
+				k++
 			}
 		}
 	}
+	start[n] = k
+	col, cost, s.prio = col[:k:k], cost[:k:k], s.prio[:k:k]
 	s.m = newMatcher(n, start, col, cost)
 	return s, nil
 }
@@ -297,6 +308,9 @@ func (s *solver) progress(phase string, done, total int) {
 		s.opt.Progress(phase, done, total)
 	}
 }
+
+// canTrade reports whether item i has a want that some loop could use.
+func (s *solver) canTrade(i int) bool { return s.m.start[i+1]-s.m.start[i] > 1 }
 
 // trading reports whether real item i trades in the current matching.
 func (s *solver) trading(i int) bool { return s.m.rowCol[i] != int32(i) }
@@ -406,7 +420,7 @@ func (s *solver) usersSearch(randomAnchors bool) {
 			items := slices.Clone(byUser[u])
 			s.rng.Shuffle(len(items), func(a, b int) { items[a], items[b] = items[b], items[a] })
 			for _, a := range items {
-				if len(s.g.Items[a].Wants) == 0 {
+				if !s.canTrade(a) {
 					continue
 				}
 				s.save(&probe)
