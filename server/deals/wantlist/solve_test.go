@@ -97,7 +97,7 @@ func listHolds(f *File, i, j int) bool {
 				return true
 			}
 			d := f.Items[w.Item]
-			if d.Dummy && d.User == f.Items[i].User && !seen[w.Item] {
+			if d.Dummy && f.Graph.Items[w.Item].User == f.Graph.Items[i].User && !seen[w.Item] {
 				seen[w.Item] = true
 				if walk(w.Item) {
 					return true
