@@ -88,8 +88,6 @@ type Result struct {
 	// MetricText shows the metric as TradeMaximizer does, e.g.
 	// "[ users trading = 78 ]".
 	MetricText string
-	// Capped is the number of loops the caps removed after the search.
-	Capped int
 }
 
 // ErrCostRange is returned when priority costs are too large to combine
@@ -143,9 +141,10 @@ func Solve(g *Graph, opt Options) (Result, error) {
 			opt.progressf("iterations", k+1, opt.Iterations)
 		}
 	}
-	capped := s.applyCaps()
+	if opt.MaxLoop > 0 || opt.MaxCommunities > 0 {
+		return s.capped(), nil
+	}
 	r := s.result()
-	r.Capped = capped
 	return r, nil
 }
 
@@ -527,15 +526,12 @@ func (s *solver) violates(loop []int) bool {
 // loop over a cap and repairs the matching.
 const capRounds = 256
 
-// applyCaps makes every loop respect the caps. Each round removes one
-// randomly chosen edge of each loop over a cap from the graph and
-// re-augments the freed rows, so the solver looks for the best matching
-// without those edges; after the last round, loops still over a cap are
-// dropped (their items do not trade). It returns the number of loops dropped.
-func (s *solver) applyCaps() int {
-	if s.opt.MaxLoop <= 0 && s.opt.MaxCommunities <= 0 {
-		return 0
-	}
+// applyCaps pushes the matching towards loops within the caps: each round
+// removes one randomly chosen edge of each loop over a cap from the graph
+// and re-augments the freed rows, so the solver looks for the best matching
+// without those edges. Loops still over a cap after the last round are
+// left for pack to dissolve.
+func (s *solver) applyCaps() {
 	for round := range capRounds {
 		var freed []int32
 		for _, l := range s.loops() {
@@ -556,20 +552,35 @@ func (s *solver) applyCaps() int {
 			freed = append(freed, r)
 		}
 		if len(freed) == 0 {
-			return 0
+			return
 		}
 		s.progress("caps", round, capRounds)
 		for _, r := range freed {
 			s.m.augment(r)
 		}
 	}
-	dropped := 0
-	for _, l := range s.loops() {
-		if s.violates(l) {
-			dropped++
-		}
+}
+
+// capped is the best of two ways to respect the caps, by trades, then
+// users trading, then priority cost: packing short loops among the items
+// of the uncapped optimum's loops over a cap (and every item that does not
+// trade), and the same after applyCaps has steered the matcher away from
+// long loops. Neither is exact: see the package doc.
+func (s *solver) capped() Result {
+	var sn snapshot
+	s.save(&sn)
+	costs := slices.Clone(s.m.cost)
+	s.pack()
+	a := s.result()
+	s.restore(&sn)
+	copy(s.m.cost, costs)
+	s.applyCaps()
+	s.pack()
+	b := s.result()
+	if a.Trades > b.Trades || a.Trades == b.Trades && (a.Users > b.Users || a.Users == b.Users && a.Cost < b.Cost) {
+		return a
 	}
-	return dropped
+	return b
 }
 
 func (s *solver) result() Result {

@@ -147,8 +147,7 @@ func WriteReport(w io.Writer, f *File, r finder.Result, rep Report) error {
 		fmt.Fprintf(b, "Num users   = %d of %d users trading\n", r.Users, f.users())
 		fmt.Fprintf(b, "Metric      = %s %s\n", o.Metric, r.MetricText)
 		if rep.MaxLoop > 0 || rep.MaxCommunities > 0 {
-			fmt.Fprintf(b, "Caps        = max loop %d, max communities %d (0: none); loops dropped = %d\n",
-				rep.MaxLoop, rep.MaxCommunities, r.Capped)
+			fmt.Fprintf(b, "Caps        = max loop %d, max communities %d (0: no cap)\n", rep.MaxLoop, rep.MaxCommunities)
 		}
 	}
 	if o.ShowElapsedTime {
