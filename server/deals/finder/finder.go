@@ -114,7 +114,7 @@ type solver struct {
 // then the lowest priority cost; then, if asked, the caps.
 func Solve(g *Graph, opt Options) (Result, error) {
 	rng := rand.New(rand.NewPCG(opt.Seed, opt.Seed^0x9e3779b97f4a7c15))
-	s, err := solveOnce(g, opt, nil, rng)
+	s, err := solveOnce(g, opt, false, rng)
 	if err != nil {
 		return Result{}, err
 	}
@@ -130,7 +130,7 @@ func Solve(g *Graph, opt Options) (Result, error) {
 		for k := 1; k < opt.Iterations; k++ {
 			// TradeMaximizer's search: equal costs shuffled by a random
 			// tie-break below one unit of priority
-			t, err := solveOnce(g, opt, func(c int64) int64 { return c*perturbScale + rng.Int64N(perturbScale) }, rng)
+			t, err := solveOnce(g, opt, true, rng)
 			if err != nil {
 				return Result{}, err
 			}
@@ -149,7 +149,7 @@ func Solve(g *Graph, opt Options) (Result, error) {
 }
 
 // solveOnce builds the solver and finds a minimum-cost perfect matching.
-func solveOnce(g *Graph, opt Options, perturb func(int64) int64, rng *rand.Rand) (*solver, error) {
+func solveOnce(g *Graph, opt Options, perturb bool, rng *rand.Rand) (*solver, error) {
 	s, err := newSolver(g, opt, perturb, rng)
 	if err != nil {
 		return nil, err
@@ -178,14 +178,14 @@ func usersRestarts(s *solver, restarts int, rng *rand.Rand) (*solver, error) {
 	}
 	var best *solver
 	bestUsers, bestPrio := -1, int64(0)
+	var base snapshot
+	s.save(&base)
+	baseCost := slices.Clone(s.m.cost)
 	for k := range restarts {
 		t := s
 		if k > 0 {
-			var err error
-			t, err = solveOnce(s.g, s.opt, func(c int64) int64 { return c*perturbScale + rng.Int64N(perturbScale) }, rng)
-			if err != nil {
-				return nil, err
-			}
+			t = s.shuffled(baseCost, rng)
+			t.warmStart(&base)
 		}
 		t.usersSearch(k > 0)
 		_, users := t.counts(seenUser)
@@ -204,8 +204,8 @@ func usersRestarts(s *solver, restarts int, rng *rand.Rand) (*solver, error) {
 // search, whatever ITERATIONS says.
 const MinUsersRestarts = 16
 
-// perturbScale scales priority costs in restarts after the first, leaving
-// room for a random tie-break below one unit of priority.
+// perturbScale scales every priority cost, leaving room for a random
+// tie-break below one unit of priority in the restarts that shuffle ties.
 const perturbScale = 64
 
 func (o Options) progressf(phase string, done, total int) {
@@ -214,7 +214,7 @@ func (o Options) progressf(phase string, done, total int) {
 	}
 }
 
-func newSolver(g *Graph, opt Options, perturb func(int64) int64, rng *rand.Rand) (*solver, error) {
+func newSolver(g *Graph, opt Options, perturb bool, rng *rand.Rand) (*solver, error) {
 	n := len(g.Items)
 	s := &solver{g: g, opt: opt, n: n, userOf: make([]int, n), nUsers: g.Users, rng: rng}
 	for i, it := range g.Items {
@@ -235,9 +235,7 @@ func newSolver(g *Graph, opt Options, perturb func(int64) int64, rng *rand.Rand)
 			maxP = max(maxP, w.Cost)
 		}
 	}
-	if perturb != nil {
-		maxP = maxP*perturbScale + perturbScale
-	}
+	maxP = maxP*perturbScale + perturbScale
 	const limit = math.MaxInt64 / 4
 	nn := int64(n) + 2
 	if maxP > limit/nn/nn/nn {
@@ -263,8 +261,9 @@ func newSolver(g *Graph, opt Options, perturb func(int64) int64, rng *rand.Rand)
 		start[i] = int32(len(col))
 		for _, w := range it.Wants {
 			c, p := w.Cost, w.Cost
-			if perturb != nil {
-				c = perturb(c)
+			c *= perturbScale
+			if perturb {
+				c += rng.Int64N(perturbScale)
 			}
 			if it.Dummy {
 				c, p = s.big, 0 // every edge out of a dummy costs like not trading
@@ -306,6 +305,47 @@ func (s *solver) progress(phase string, done, total int) {
 	if s.opt.Progress != nil {
 		s.opt.Progress(phase, done, total)
 	}
+}
+
+// shuffled is a copy of the solver sharing its graph, with the unshuffled
+// costs base given a random tie-break below one unit of priority on every
+// want of a real item.
+func (s *solver) shuffled(base []int64, rng *rand.Rand) *solver {
+	t := *s
+	cost := slices.Clone(base)
+	for i, it := range s.g.Items {
+		if it.Dummy {
+			continue
+		}
+		for e := s.m.start[i]; e < s.m.start[i+1]; e++ {
+			if e != s.selfEdge[i] && cost[e] != banned {
+				cost[e] += rng.Int64N(perturbScale)
+			}
+		}
+	}
+	t.m = newMatcher(s.n, s.m.start, s.m.col, cost)
+	return &t
+}
+
+// warmStart starts the matcher from another solver's matching and prices
+// on the same graph with unshuffled costs (a snapshot taken right after its
+// solve): every row whose matched edge is no longer its cheapest in reduced
+// cost under the shuffled costs is freed, which keeps the prices feasible
+// for the others, and the freed rows are augmented again.
+func (s *solver) warmStart(base *snapshot) {
+	s.restore(base)
+	m := s.m
+	for i := range s.n {
+		e0 := m.rowEdge[i]
+		rc := m.cost[e0] - m.price[m.col[e0]]
+		for e := m.start[i]; e < m.start[i+1]; e++ {
+			if c := m.cost[e]; c != banned && c-m.price[m.col[e]] < rc {
+				m.free(int32(i))
+				break
+			}
+		}
+	}
+	m.solve(nil)
 }
 
 // canTrade reports whether item i has a want that some loop could use.
