@@ -235,22 +235,26 @@ func newSolver(g *Graph, opt Options, perturb bool, rng *rand.Rand) (*solver, er
 			maxP = max(maxP, w.Cost)
 		}
 	}
-	maxP = maxP*perturbScale + perturbScale
 	const limit = math.MaxInt64 / 4
 	nn := int64(n) + 2
-	if maxP > limit/nn/nn/nn {
+	if maxP > limit/perturbScale/nn/nn {
 		return nil, ErrCostRange
 	}
-	if opt.NonTradeCost > 0 {
-		s.big = opt.NonTradeCost
-		if s.big > limit/nn {
+	maxP = maxP*perturbScale + perturbScale
+	switch {
+	case opt.NonTradeCost > 0:
+		if opt.NonTradeCost > limit/perturbScale/nn {
 			return nil, ErrCostRange
 		}
-	} else {
+		s.big = opt.NonTradeCost * perturbScale
+	case maxP <= limit/nn/nn/nn:
 		// one anchored item not trading costs more than every priority cost
 		// together; one item not trading costs more than every anchor.
 		s.anchor = nn*maxP + 1
 		s.big = nn * s.anchor
+	default:
+		// no room for the anchor tier: no users-trading search
+		s.big = nn*maxP + 1
 	}
 	start := make([]int32, n+1)
 	col := make([]int32, 0, edges)

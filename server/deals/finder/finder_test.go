@@ -200,3 +200,30 @@ func TestComponents(t *testing.T) {
 		t.Fatalf("components = %v", c)
 	}
 }
+
+func TestNonTradeCost(t *testing.T) {
+	// 0 and 1 want each other (cost 5 each); 2 and 3 too (cost 2 each).
+	g := &Graph{Users: 4, Items: []Item{
+		{User: 0, Wants: []Want{{1, 5}}}, {User: 1, Wants: []Want{{0, 5}}},
+		{User: 2, Wants: []Want{{3, 2}}}, {User: 3, Wants: []Want{{2, 2}}},
+	}}
+	for _, tt := range []struct {
+		cost   int64
+		trades int
+	}{{0, 4}, {100, 4}, {4, 2}, {1, 0}} {
+		r, err := Solve(g, Options{NonTradeCost: tt.cost})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Trades != tt.trades {
+			t.Fatalf("NonTradeCost %d: %d trades, want %d", tt.cost, r.Trades, tt.trades)
+		}
+	}
+}
+
+func TestCostRange(t *testing.T) {
+	g := &Graph{Users: 2, Items: []Item{{User: 0, Wants: []Want{{1, 1 << 60}}}, {User: 1, Wants: []Want{{0, 1}}}}}
+	if _, err := Solve(g, Options{}); err != ErrCostRange {
+		t.Fatalf("got %v, want ErrCostRange", err)
+	}
+}
