@@ -30,39 +30,46 @@ func smallGraph(rng *rand.Rand) *Graph {
 	return g
 }
 
-// bruteForce is the most real items trading: over every permutation (each
-// item receives one item, itself when it does not trade, along its wants),
-// by dynamic programming over the set of items already received.
-func bruteForce(g *Graph) int {
+// bruteForce is the most real items trading and the least priority cost
+// among those: over every permutation (each item receives one item, itself
+// when it does not trade, along its wants), by dynamic programming over the
+// set of items already received.
+func bruteForce(g *Graph) (int, int64) {
 	n := len(g.Items)
-	dp := make([]int, 1<<n)
-	for i := range dp {
-		dp[i] = -1
+	type value struct {
+		trades int
+		cost   int64
 	}
-	dp[0] = 0
+	better := func(a, b value) bool { return a.trades > b.trades || a.trades == b.trades && a.cost < b.cost }
+	dp := make([]value, 1<<n)
+	for i := range dp {
+		dp[i].trades = -1
+	}
+	dp[0] = value{}
 	for mask := 0; mask < 1<<n; mask++ {
-		if dp[mask] < 0 {
+		if dp[mask].trades < 0 {
 			continue
 		}
 		i := bits.OnesCount(uint(mask)) // row i receives next
 		if i == n {
 			continue
 		}
-		try := func(j, gain int) {
-			if mask&(1<<j) == 0 && dp[mask]+gain > dp[mask|1<<j] {
-				dp[mask|1<<j] = dp[mask] + gain
+		try := func(j int, v value) {
+			if mask&(1<<j) == 0 && (dp[mask|1<<j].trades < 0 || better(v, dp[mask|1<<j])) {
+				dp[mask|1<<j] = v
 			}
 		}
-		try(i, 0)
-		gain := 1
-		if g.Items[i].Dummy {
-			gain = 0
-		}
+		try(i, dp[mask])
 		for _, w := range g.Items[i].Wants {
-			try(w.Item, gain)
+			v := dp[mask]
+			if !g.Items[i].Dummy {
+				v.trades++
+				v.cost += w.Cost
+			}
+			try(w.Item, v)
 		}
 	}
-	return dp[1<<n-1]
+	return dp[1<<n-1].trades, dp[1<<n-1].cost
 }
 
 // checkLoops verifies every loop against the graph: each real item gives
@@ -138,7 +145,10 @@ func TestSolveMatchesBruteForce(t *testing.T) {
 	}
 	for k := range graphs {
 		g := smallGraph(rng)
-		want := bruteForce(g)
+		want, wantCost := bruteForce(g)
+		if p := plain(t, g); p.Trades != want || p.Cost != wantCost {
+			t.Fatalf("graph %d: plain solve %d trades at cost %d, brute force %d at %d\n%+v", k, p.Trades, p.Cost, want, wantCost, g)
+		}
 		for _, metric := range []Metric{UsersTrading, ChainSizesSOS} {
 			opt := Options{Seed: uint64(k + 1), Metric: metric, Iterations: 2}
 			r, err := Solve(g, opt)

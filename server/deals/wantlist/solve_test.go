@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"runtime"
+	"runtime/metrics"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sxp-network/sxp/server/deals/finder"
 )
@@ -34,11 +37,62 @@ func solveFile(t testing.TB, f *File, opt finder.Options) finder.Result {
 	return r
 }
 
+// BenchmarkBR2024May solves the real BR2024May want lists as the file asks
+// (Users-Trading) and for the most trades only, reporting the peak heap.
 func BenchmarkBR2024May(b *testing.B) {
 	f := parseFile(b, "BR2024May.txt")
-	for b.Loop() {
-		solveFile(b, f, finder.Options{})
+	for _, bm := range []struct {
+		name string
+		opt  finder.Options
+	}{
+		{"users-trading", finder.Options{Metric: finder.UsersTrading, Seed: f.Options.Seed}},
+		{"max-trades", finder.Options{Metric: finder.ChainSizesSOS}},
+	} {
+		b.Run(bm.name, func(b *testing.B) {
+			var peak uint64
+			var r finder.Result
+			for b.Loop() {
+				peak = max(peak, peakHeap(func() {
+					var err error
+					if r, err = finder.Solve(&f.Graph, bm.opt); err != nil {
+						b.Fatal(err)
+					}
+				}))
+			}
+			b.ReportMetric(float64(peak)/(1<<20), "peak-MiB")
+			b.ReportMetric(float64(r.Trades), "trades")
+			b.ReportMetric(float64(r.Users), "users")
+		})
 	}
+}
+
+// peakHeap samples the heap in use while f runs (every millisecond, and at
+// the end) and returns its peak above the heap before.
+func peakHeap(f func()) uint64 {
+	runtime.GC()
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	read := func() uint64 { metrics.Read(sample); return sample[0].Value.Uint64() }
+	base := read()
+	var peak uint64
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				peak = max(peak, read())
+			}
+		}
+	}()
+	f()
+	close(stop)
+	<-done
+	peak = max(peak, read())
+	return max(peak, base) - base
 }
 
 // checkReport reads the TRADE LOOPS section of a report back and checks each
