@@ -65,27 +65,34 @@
 // communities. Finding the most trades under a loop-length cap of 3 or more
 // is NP-hard, so the capped result is a heuristic, never exceeding a cap
 // and never more than the uncapped optimum (its upper bound). It is the
-// better of two runs: (a) the loops of the uncapped optimum that respect
-// the caps are kept, the others dissolved, and the items left out are
-// packed greedily with the shortest loop through each (a 0-1 breadth-first
-// search in which dummies cost nothing), until a pass adds none; (b) the
-// same after up to 256 rounds that each remove one random edge of every
-// loop over a cap and re-augment, steering the matcher away from long
-// loops. Measured (trades; uncapped optimum 196 on BR2024May, 356 on
-// xmas.txt, whose items have no users so every item is its own community):
+// best (trades, then users, then priority cost) of several runs of one
+// packing step from different starts. The packing step dissolves every
+// loop over a cap and then, for each item that does not trade in turn,
+// adds the shortest loop through it among items that do not trade either
+// (a 0-1 breadth-first search in which dummies cost nothing) when that loop
+// is within the caps, until a pass adds none. The starts: the uncapped
+// optimum (its loops within the caps are kept); the optimum after
+// applyCaps, which for up to 256 rounds removes one random edge of every
+// loop over a cap and re-augments, steering the matcher away from long
+// loops (three times); everything dissolved; and each of the first and
+// third with four random item orders. Measured (trades; the uncapped
+// optimum is 196 on BR2024May and 356 on xmas.txt, whose items have no
+// users so that every item is its own community; BR2024May's users have no
+// '@', so each user is a community):
 //
 //	cap                 BR2024May  xmas.txt
 //	--max-loop 2               30        36
-//	--max-loop 3               73       109
-//	--max-loop 5              106       165
-//	--max-loop 10             120       198
-//	--max-loop 20             139       192
-//	--max-loop 50             193       231
-//	--max-communities 3        71       109
-//	--max-communities 10      139       198
+//	--max-loop 3               79       112
+//	--max-loop 5              109       176
+//	--max-loop 10             125       198
+//	--max-loop 20             134       195
+//	--max-loop 50             181       241
+//	--max-communities 3        83       112
+//	--max-communities 10      121       198
 //
-// (BR2024May's users have no '@', so each user is a community.) The gap to
-// the uncapped optimum is partly the cap itself (the optimum has a loop of
-// 133 items) and partly the heuristic: the result is not monotone in the
-// cap (xmas.txt, 10 against 20), which shows it is not optimal under it.
+// The gap to the uncapped optimum is partly the cap itself (BR2024May's
+// optimum has a loop of 133 items, xmas.txt's one of 267) and partly the
+// heuristic: the numbers move by a few percent with the seed, and are not
+// monotone in the cap (xmas.txt, 10 against 20), which shows they are not
+// optimal under it. A capped run takes about a second on these files.
 package finder

@@ -566,6 +566,14 @@ func (s *solver) violates(loop []int) bool {
 	return false
 }
 
+// capShuffles is the number of random item orders the packing of capped
+// loops also tries.
+var capShuffles = 4
+
+// capSteers is the number of runs of applyCaps (each bans other random
+// edges) the caps try.
+var capSteers = 3
+
 // capRounds bounds the cap search: each round removes one edge of every
 // loop over a cap and repairs the matching.
 const capRounds = 256
@@ -614,17 +622,34 @@ func (s *solver) capped() Result {
 	var sn snapshot
 	s.save(&sn)
 	costs := slices.Clone(s.m.cost)
-	s.pack()
-	a := s.result()
-	s.restore(&sn)
-	copy(s.m.cost, costs)
-	s.applyCaps()
-	s.pack()
-	b := s.result()
-	if a.Trades > b.Trades || a.Trades == b.Trades && (a.Users > b.Users || a.Users == b.Users && a.Cost < b.Cost) {
-		return a
+	inOrder := make([]int, s.n)
+	for i := range inOrder {
+		inOrder[i] = i
 	}
-	return b
+	var best Result
+	first := true
+	try := func(steer, all bool, order []int) {
+		s.restore(&sn)
+		copy(s.m.cost, costs)
+		if steer {
+			s.applyCaps()
+		}
+		s.pack(all, order)
+		r := s.result()
+		if first || r.Trades > best.Trades || r.Trades == best.Trades && (r.Users > best.Users || r.Users == best.Users && r.Cost < best.Cost) {
+			best, first = r, false
+		}
+	}
+	try(false, false, inOrder)
+	for range capSteers {
+		try(true, false, inOrder)
+	}
+	try(false, true, inOrder)
+	for range capShuffles {
+		try(false, false, s.rng.Perm(s.n))
+		try(false, true, s.rng.Perm(s.n))
+	}
+	return best
 }
 
 func (s *solver) result() Result {

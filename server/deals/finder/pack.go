@@ -8,11 +8,12 @@ const packBudget = 100_000_000
 // loop over a cap is dissolved (its items, dummies included, go back to not
 // trading), and then, for each item that does not trade in turn, the
 // shortest loop back to it through items that do not trade either is added
-// when it is within the caps. It repeats until a pass adds nothing. The
+// when it is within the caps. With all, every loop is dissolved first.
+// Items are taken in the given order. It repeats until a pass adds nothing. The
 // prices are not kept up to date: no augmentation may follow.
-func (s *solver) pack() {
+func (s *solver) pack(all bool, order []int) {
 	for _, l := range s.loops() {
-		if s.violates(l) {
+		if all || s.violates(l) {
 			for _, v := range s.cycleOf(l) {
 				s.m.rowCol[v], s.m.rowEdge[v], s.m.colRow[v] = v, s.selfEdge[v], v
 			}
@@ -27,7 +28,7 @@ func (s *solver) pack() {
 	}
 	for added := true; added && p.budget > 0; {
 		added = false
-		for src := range s.n {
+		for _, src := range order {
 			if s.g.Items[src].Dummy || !s.canTrade(src) || s.trading(src) {
 				continue
 			}
