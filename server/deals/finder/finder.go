@@ -114,26 +114,26 @@ type solver struct {
 // then the lowest priority cost; then, if asked, the caps.
 func Solve(g *Graph, opt Options) (Result, error) {
 	rng := rand.New(rand.NewPCG(opt.Seed, opt.Seed^0x9e3779b97f4a7c15))
-	s, err := solveOnce(g, opt, false, rng)
+	s, err := solveOnce(g, opt, rng)
 	if err != nil {
 		return Result{}, err
 	}
 	if opt.Metric == UsersTrading {
 		if s.anchor > 0 && g.Users > 0 {
-			if s, err = usersRestarts(s, max(opt.Iterations, MinUsersRestarts), rng); err != nil {
-				return Result{}, err
-			}
+			s = usersRestarts(s, max(opt.Iterations, MinUsersRestarts), rng)
 		}
 	} else {
 		bestScore, _ := s.score(s.loops())
 		bestCost := s.prioCost()
+		var base snapshot
+		s.save(&base)
+		baseCost := slices.Clone(s.m.cost)
+		first := s
 		for k := 1; k < opt.Iterations; k++ {
 			// TradeMaximizer's search: equal costs shuffled by a random
 			// tie-break below one unit of priority
-			t, err := solveOnce(g, opt, true, rng)
-			if err != nil {
-				return Result{}, err
-			}
+			t := first.shuffled(baseCost, rng)
+			t.warmStart(&base)
 			sc, _ := t.score(t.loops())
 			if c := t.prioCost(); sc < bestScore || sc == bestScore && c < bestCost {
 				s, bestScore, bestCost = t, sc, c
@@ -149,8 +149,8 @@ func Solve(g *Graph, opt Options) (Result, error) {
 }
 
 // solveOnce builds the solver and finds a minimum-cost perfect matching.
-func solveOnce(g *Graph, opt Options, perturb bool, rng *rand.Rand) (*solver, error) {
-	s, err := newSolver(g, opt, perturb, rng)
+func solveOnce(g *Graph, opt Options, rng *rand.Rand) (*solver, error) {
+	s, err := newSolver(g, opt, rng)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +167,7 @@ func solveOnce(g *Graph, opt Options, perturb bool, rng *rand.Rand) (*solver, er
 // shuffled by a random tie-break, each with a random order of users and
 // random anchors. It keeps the best and stops early once every user with a
 // want list trades.
-func usersRestarts(s *solver, restarts int, rng *rand.Rand) (*solver, error) {
+func usersRestarts(s *solver, restarts int, rng *rand.Rand) *solver {
 	bound := 0
 	seenUser := make([]bool, s.nUsers+s.n)
 	for i, it := range s.g.Items {
@@ -197,7 +197,7 @@ func usersRestarts(s *solver, restarts int, rng *rand.Rand) (*solver, error) {
 			break
 		}
 	}
-	return best, nil
+	return best
 }
 
 // MinUsersRestarts is the least number of restarts of the Users-Trading
@@ -214,7 +214,7 @@ func (o Options) progressf(phase string, done, total int) {
 	}
 }
 
-func newSolver(g *Graph, opt Options, perturb bool, rng *rand.Rand) (*solver, error) {
+func newSolver(g *Graph, opt Options, rng *rand.Rand) (*solver, error) {
 	n := len(g.Items)
 	s := &solver{g: g, opt: opt, n: n, userOf: make([]int, n), nUsers: g.Users, rng: rng}
 	for i, it := range g.Items {
@@ -266,9 +266,6 @@ func newSolver(g *Graph, opt Options, perturb bool, rng *rand.Rand) (*solver, er
 		for _, w := range it.Wants {
 			c, p := w.Cost, w.Cost
 			c *= perturbScale
-			if perturb {
-				c += rng.Int64N(perturbScale)
-			}
 			if it.Dummy {
 				c, p = s.big, 0 // every edge out of a dummy costs like not trading
 			}
