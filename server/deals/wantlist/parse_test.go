@@ -91,17 +91,24 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		r, err := finder.Solve(&file.Graph, finder.Options{Iterations: 2})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out bytes.Buffer
-		if err := WriteReport(&out, file, r, Report{}); err != nil {
-			t.Fatal(err)
-		}
-		if !file.Options.HideLoops && !file.Options.HideSummary {
-			if n := checkReport(t, file, out.String()); n != r.Trades {
-				t.Fatalf("%d trade lines, %d trades", n, r.Trades)
+		for _, opt := range []finder.Options{{Iterations: 2}, {MaxLoop: 3, MaxCommunities: 2}} {
+			r, err := finder.Solve(&file.Graph, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range r.Loops {
+				if opt.MaxLoop > 0 && len(l) > opt.MaxLoop {
+					t.Fatalf("loop of %d over the cap %d", len(l), opt.MaxLoop)
+				}
+			}
+			var out bytes.Buffer
+			if err := WriteReport(&out, file, r, Report{}); err != nil {
+				t.Fatal(err)
+			}
+			if !file.Options.HideLoops && !file.Options.HideSummary {
+				if n := checkReport(t, file, out.String()); n != r.Trades {
+					t.Fatalf("%d trade lines, %d trades", n, r.Trades)
+				}
 			}
 		}
 	})
