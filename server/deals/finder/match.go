@@ -100,29 +100,7 @@ func (m *matcher) solve(progress func(done, total int)) bool {
 // column, updates the prices of the columns it settled and flips the path.
 func (m *matcher) augment(r0 int32) bool {
 	m.heap = m.heap[:0]
-	relax := func(i int32, base int64) {
-		for e := m.start[i]; e < m.start[i+1]; e++ {
-			c := m.cost[e]
-			if c == banned {
-				continue
-			}
-			j := m.col[e]
-			if m.done[j] {
-				continue
-			}
-			d := base + c - m.price[j]
-			if d < m.dist[j] {
-				if m.dist[j] == math.MaxInt64 {
-					m.touched = append(m.touched, j)
-				}
-				m.dist[j] = d
-				m.predEdge[j] = e
-				m.predRow[j] = i
-				m.heap.push(d, j)
-			}
-		}
-	}
-	relax(r0, 0)
+	m.relax(r0, 0)
 	end, delta := int32(-1), int64(0)
 	for len(m.heap) > 0 {
 		d, j := m.heap.pop()
@@ -138,7 +116,7 @@ func (m *matcher) augment(r0 int32) bool {
 		i := m.colRow[j]
 		// the row's own reduced cost on its matched edge is its dual u_i
 		u := m.cost[m.rowEdge[i]] - m.price[j]
-		relax(i, d-u)
+		m.relax(i, d-u)
 	}
 	if end >= 0 {
 		for _, j := range m.scanned {
@@ -162,6 +140,29 @@ func (m *matcher) augment(r0 int32) bool {
 	}
 	m.touched, m.scanned = m.touched[:0], m.scanned[:0]
 	return end >= 0
+}
+
+// relax labels the columns of row i's edges reached at distance base to
+// the row.
+func (m *matcher) relax(i int32, base int64) {
+	cols, costs := m.col[m.start[i]:m.start[i+1]], m.cost[m.start[i]:m.start[i+1]]
+	dist, done, price := m.dist, m.done, m.price
+	for k, j := range cols {
+		c := costs[k]
+		if c == banned || done[j] {
+			continue
+		}
+		d := base + c - price[j]
+		if d < dist[j] {
+			if dist[j] == math.MaxInt64 {
+				m.touched = append(m.touched, j)
+			}
+			dist[j] = d
+			m.predEdge[j] = m.start[i] + int32(k)
+			m.predRow[j] = i
+			m.heap.push(d, j)
+		}
+	}
 }
 
 // distHeap is a binary min-heap of (distance, column) with lazy deletion.
