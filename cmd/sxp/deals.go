@@ -26,8 +26,8 @@ func dealsCommand(stdin io.Reader, stdout, stderr io.Writer) *command {
 input) and print TradeMaximizer's report: the most items that can change
 hands, found exactly; among those, the best METRIC (by default the most
 users trading); then the best priorities. Warnings (an unknown want, a want
-repeated on a list) go to standard error as FILE:LINE: text and the solve
-goes on; bad input is FILE:LINE: message on standard error, exit status 2,
+repeated on a list) go to standard error as FILE:LINE: text, and to the
+report's ERRORS: block unless HIDE-ERRORS, and the solve goes on; bad input is FILE:LINE: message on standard error, exit status 2,
 nothing on standard output. Runs longer than a second report their progress
 on standard error.
 
