@@ -1,14 +1,18 @@
 package main
 
-import "io"
+import (
+	"io"
+	"os"
+)
 
 // commands is the table of every subcommand of sxp.
-func commands(stdout io.Writer) []*command {
+func commands(stdout, stderr io.Writer) []*command {
 	return []*command{
 		migrateCommand(stdout),
 		clearingCommand(stdout), adminCommand(stdout), cxpCommand(stdout),
 		demoCommand(stdout), healthcheckCommand(stdout),
 		communityCommand(stdout), membersCommand(stdout),
 		categoriesCommand(stdout),
+		dealsCommand(os.Stdin, stdout, stderr),
 	}
 }

@@ -33,7 +33,7 @@ func main() {
 // run dispatches args to a subcommand and returns the process exit code:
 // 0 success, 1 failure, 2 usage error.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	root := &command{name: "sxp", summary: "local currency servers and their intertrading circle", subs: commands(stdout)}
+	root := &command{name: "sxp", summary: "local currency servers and their intertrading circle", subs: commands(stdout, stderr)}
 	return dispatch(ctx, root, []string{"sxp"}, args, stdout, stderr)
 }
 
@@ -75,6 +75,11 @@ func dispatch(ctx context.Context, cmd *command, path []string, args []string, s
 		return 2
 	}
 	if err := runFn(ctx, fs.Args()); err != nil {
+		var ee exitError
+		if errors.As(err, &ee) {
+			fmt.Fprintln(stderr, ee.msg)
+			return ee.code
+		}
 		var ue usageError
 		if errors.As(err, &ue) {
 			fmt.Fprintf(stderr, "%s: %v\n\n", strings.Join(path, " "), err)
