@@ -460,11 +460,21 @@ func Check(h History, s Snapshot, opt Options) Report {
 			bad("remainder", "%s: rate %q is not a number", id, c.Ticks)
 			continue
 		}
-		// What its import/export account is worth in base minor units.
-		worth := new(big.Rat).Mul(big.NewRat(ie, 1), ticks)
-		worth.Mul(worth, new(big.Rat).SetFrac(baseScale, pow10(c.Divisions)))
-		diff := new(big.Rat).Add(worth, big.NewRat(vc[id], 1))
-		remainder.Add(remainder, diff)
+		// What each completed intertrade's local amount is worth in base
+		// minor units, against the base amount the circle moved: the
+		// conversion's remainder, signed as the import/export account moved.
+		toBase := new(big.Rat).Mul(ticks, new(big.Rat).SetFrac(baseScale, pow10(c.Divisions)))
+		for _, it := range c.Intertrades {
+			if it.State != "completed" {
+				continue
+			}
+			diff := new(big.Rat).Mul(big.NewRat(it.Amount, 1), toBase)
+			diff.Sub(diff, big.NewRat(it.Quantity, 1))
+			if it.Direction == "in" {
+				diff.Neg(diff)
+			}
+			remainder.Add(remainder, diff)
+		}
 		for _, a := range c.Accounts {
 			if isRounding(a.Code) {
 				v := new(big.Rat).Mul(big.NewRat(a.Balance, 1), ticks)
@@ -473,8 +483,10 @@ func Check(h History, s Snapshot, opt Options) Report {
 		}
 	}
 	// The communities' import/export accounts are worth remainder base
-	// units more than the circle's virtual customers: value the
-	// conversions created (or destroyed), unless a rounding account holds it.
+	// units more than the base amounts their intertrades moved (when the
+	// import/export checks above hold, more than the circle's virtual
+	// customers): value the conversions created or destroyed, which a
+	// rounding account must hold.
 	// Either sign convention of a rounding account is accepted: it may
 	// hold the remainder or its opposite.
 	if remainder.Cmp(rounding) != 0 && new(big.Rat).Add(remainder, rounding).Sign() != 0 {
