@@ -539,7 +539,7 @@ func (w *workload) run(ctx context.Context) {
 				if !ok {
 					return
 				}
-				w.pay(ctx, api, &op, 20*time.Second)
+				w.payCopies(ctx, api, &op)
 				w.mu.Lock()
 				w.ops = append(w.ops, op)
 				w.mu.Unlock()
@@ -593,6 +593,54 @@ func (w *workload) pay(ctx context.Context, api *client.Client, op *Op, patience
 		}
 		time.Sleep(backoff)
 		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+// payCopies pays op; one payment in ten is sent as three identical
+// requests at once (same key), as a client that double-submits, and every
+// copy must get the same final answer.
+func (w *workload) payCopies(ctx context.Context, api *client.Client, op *Op) {
+	op.Copies = 1
+	w.mu.Lock()
+	if w.rng.IntN(10) == 0 {
+		op.Copies = 3
+	}
+	w.mu.Unlock()
+	if op.Copies == 1 {
+		w.pay(ctx, api, op, 20*time.Second)
+		return
+	}
+	copies := make([]Op, op.Copies)
+	var wg sync.WaitGroup
+	for i := range copies {
+		copies[i] = *op
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.pay(ctx, api, &copies[i], 20*time.Second)
+		}()
+	}
+	wg.Wait()
+	*op = copies[0]
+	op.Attempts = 0
+	var answers []string
+	final := map[string]bool{}
+	for _, c := range copies {
+		op.Attempts += c.Attempts
+		a := string(c.Outcome)
+		if c.Code != "" {
+			a += " " + c.Code
+		}
+		answers = append(answers, a)
+		if c.Outcome == Completed || c.Outcome == Failed {
+			final[string(c.Outcome)] = true
+		}
+		if c.Outcome == Completed {
+			op.Outcome, op.Code = Completed, "" // what moved is checked against the payment that was made
+		}
+	}
+	if len(final) > 1 {
+		op.Disagree = strings.Join(answers, ", ")
 	}
 }
 

@@ -43,6 +43,12 @@ type Op struct {
 	Outcome        Outcome
 	Attempts       int
 	Code           string // the API error code of a refusal
+	// Copies is how many identical requests (same key) were sent at once,
+	// as a client double-submitting; Disagree names the differing final
+	// answers they got ("" when they agreed): every copy must get the first
+	// result.
+	Copies   int
+	Disagree string
 }
 
 // Remote says whether the payment went through the circle.
@@ -134,7 +140,7 @@ type Options struct {
 
 // Violation is one broken invariant.
 type Violation struct {
-	Kind   string // lost, doubled, one_sided, moved_on_failure, unresolved, limit, sum, import_export, remainder, journal
+	Kind   string // lost, doubled, one_sided, moved_on_failure, mismatch, idempotency, unresolved, limit, sum, journal, import_export, remainder
 	Detail string
 }
 
@@ -188,7 +194,8 @@ func (r Report) String() string {
 //   - an op acknowledged completed is on the payer's ledger, the clearing
 //     house (remote) and the payee's ledger exactly once, with the same
 //     base amount on all three;
-//   - an op acknowledged failed moved nothing anywhere;
+//   - an op acknowledged failed moved nothing anywhere, and concurrent
+//     copies of one op (one key) all got the same answer;
 //   - every intertrade, acknowledged or not, ended completed or failed the
 //     same way on every side (no one-sided credit), and nothing is pending;
 //   - no sampled or final balance is outside its limits;
@@ -274,6 +281,9 @@ func Check(h History, s Snapshot, opt Options) Report {
 			r.Unknown++
 		}
 		name := fmt.Sprintf("%s %s@%s -> %s@%s %d", op.Key, op.Payer, op.PayerCommunity, op.Payee, op.PayeeCommunity, op.Amount)
+		if op.Disagree != "" {
+			bad("idempotency", "%s: %d concurrent copies with one key got different answers: %s", name, op.Copies, op.Disagree)
+		}
 		debits := memberKeyed[txKey{op.PayerCommunity, op.Key}]
 		if !op.Remote() {
 			r.Local++

@@ -112,6 +112,9 @@ func TestCheckFinds(t *testing.T) {
 		{"acknowledged failed, but moved", func(h *History, s *Snapshot) {
 			h.Ops[0].Outcome = Failed
 		}, "moved_on_failure", "k1"},
+		{"concurrent copies of one key answered differently (hole 4)", func(h *History, s *Snapshot) {
+			h.Ops[0].Copies, h.Ops[0].Disagree = 3, "completed, failed over_limit"
+		}, "idempotency", "k1"},
 		{"still pending after recovery", func(h *History, s *Snapshot) {
 			s.Communities["leaf"].Intertrades[1].State = "pending"
 		}, "unresolved", "T3"},
