@@ -203,9 +203,10 @@ func (r Report) String() string {
 //     sum of its journal;
 //   - each community's import/export account matches its intertrades, and
 //     its virtual customer is minus their base amounts;
-//   - the difference between what communities' import/export accounts are
-//     worth in base units and their virtual customers (conversion rounding)
-//     is held by a rounding account.
+//   - the conversion remainder, summed over completed intertrades (the
+//     local amount at the community's rate against the base amount moved),
+//     is held by the rounding accounts (Options.RoundingAccount; either
+//     sign convention is accepted); with no rounding account it must be 0.
 func Check(h History, s Snapshot, opt Options) Report {
 	isRounding := opt.RoundingAccount
 	if isRounding == nil {
