@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -12,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/sxp-network/sxp/server/client"
 )
 
 // demoCommand seeds running community servers with demo members,
@@ -117,51 +117,35 @@ var demoLocal = [][]demoPayment{
 // seedDemo registers the cast, logs each member in, posts announcements and
 // makes payments, printing the logins as it goes.
 func seedDemo(ctx context.Context, stdout io.Writer, hc *http.Client, sites []demoSite) error {
-	tokens := map[string]string{} // "user@community" -> bearer token
+	clients := map[string]*client.Client{} // "user@community" -> logged in
 	for i, s := range sites {
 		for _, m := range demoCast[i] {
 			password := demoPassword()
-			c := demoClient{hc: hc, base: s.base}
-			if err := c.call(ctx, http.MethodPost, "/api/v1/members", "", map[string]string{
-				"username": m.username, "password": password, "display_name": m.displayName,
-			}, nil); err != nil {
+			c := &client.Client{BaseURL: s.base, HTTP: hc}
+			if _, err := c.Register(ctx, m.username, password, m.displayName); err != nil {
 				return fmt.Errorf("register %s@%s: %w", m.username, s.id, err)
 			}
-			var sess struct {
-				Token string `json:"token"`
-			}
-			if err := c.call(ctx, http.MethodPost, "/api/v1/session", "", map[string]string{
-				"username": m.username, "password": password,
-			}, &sess); err != nil {
+			if _, err := c.Login(ctx, m.username, password); err != nil {
 				return fmt.Errorf("log in %s@%s: %w", m.username, s.id, err)
 			}
-			if sess.Token == "" {
-				return fmt.Errorf("log in %s@%s: no token in the answer", m.username, s.id)
-			}
-			tokens[m.username+"@"+s.id] = sess.Token
+			clients[m.username+"@"+s.id] = c
 			fmt.Fprintf(stdout, "  %-20s  password: %s   (%s, member)\n", m.username+"@"+s.id, password, m.displayName)
 			for _, a := range m.offers {
-				body := map[string]any{
-					"kind": a.kind, "title": a.title, "description": a.description, "category": a.category,
-				}
+				na := client.NewAnnouncement{Kind: a.kind, Title: a.title, Description: a.description, Category: a.category, Place: a.place}
 				if a.price != "" {
-					body["price"] = a.price
+					na.Price = &a.price
 				}
-				if a.place != "" {
-					body["place"] = a.place
-				}
-				if err := c.call(ctx, http.MethodPost, "/api/v1/announcements", sess.Token, body, nil); err != nil {
+				if _, err := c.CreateAnnouncement(ctx, na); err != nil {
 					return fmt.Errorf("announcement %q of %s@%s: %w", a.title, m.username, s.id, err)
 				}
 			}
 		}
 	}
 	pay := func(s demoSite, p demoPayment) error {
-		c := demoClient{hc: hc, base: s.base}
-		err := c.call(ctx, http.MethodPost, "/api/v1/payments", tokens[p.from+"@"+s.id], map[string]string{
-			"to": p.to, "amount": p.amount, "description": p.description,
-			"idempotency_key": "demo-" + p.from + "-" + strings.ReplaceAll(p.to, "@", "-") + "-" + p.amount,
-		}, nil)
+		_, err := clients[p.from+"@"+s.id].Pay(ctx, client.PaymentRequest{
+			To: p.to, Amount: p.amount, Description: p.description,
+			IdempotencyKey: "demo-" + p.from + "-" + strings.ReplaceAll(p.to, "@", "-") + "-" + p.amount,
+		})
 		if err != nil {
 			return fmt.Errorf("payment %s@%s -> %s %s: %w", p.from, s.id, p.to, p.amount, err)
 		}
@@ -211,45 +195,4 @@ func demoPassword() string {
 		sb.WriteByte(alphabet[int(x)%len(alphabet)])
 	}
 	return sb.String()
-}
-
-type demoClient struct {
-	hc   *http.Client
-	base string
-}
-
-// call sends a JSON request and decodes a 2xx JSON answer into out (if not
-// nil); any other status is an error quoting the server's answer.
-func (c demoClient) call(ctx context.Context, method, path, token string, in, out any) error {
-	body, err := json.Marshal(in)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, strings.TrimSpace(string(raw)))
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return fmt.Errorf("%s %s: bad answer: %w", method, path, err)
-		}
-	}
-	return nil
 }

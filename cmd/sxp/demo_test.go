@@ -66,7 +66,7 @@ func TestDemoStopsAtFirstRefusal(t *testing.T) {
 	if calls != 1 {
 		t.Errorf("requests: got %d, want 1 (stop at the first refusal)", calls)
 	}
-	want := `register alice@leaf: POST /api/v1/members: HTTP 409: {"error":{"code":"taken","message":"username taken"}}`
+	want := `register alice@leaf: POST /api/v1/members: HTTP 409 taken: username taken`
 	if !strings.Contains(errOut.String(), want) {
 		t.Errorf("stderr: got %q, want %q", errOut.String(), want)
 	}

@@ -1,0 +1,81 @@
+package chaostest
+
+import (
+	"context"
+	"flag"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sxp-network/sxp/migrations/pgtest/proctest"
+)
+
+// deploy/chaos sets these; without them, TestChaos is the short in-suite run.
+var (
+	flagSeed     = flag.Int64("chaos.seed", 1, "seed of the fault schedule and the workload")
+	flagDuration = flag.Duration("chaos.duration", 40*time.Second, "how long the workload runs under faults")
+	flagPayments = flag.Int("chaos.payments", 0, "at most this many payments (0: no cap)")
+	flagClients  = flag.Int("chaos.clients", 6, "concurrent paying clients")
+	flagClusters = flag.String("chaos.clusters", "single", "single (one PostgreSQL cluster), multi (one per server) or both")
+	flagDir      = flag.String("chaos.dir", "", "keep clusters and server logs here (default: a temporary directory)")
+	flagRecovery = flag.Duration("chaos.recovery", 90*time.Second, "how long the servers get to settle after healing")
+)
+
+// TestChaos runs the chaos bank test: a clearing house and three
+// communities as real sxp processes, payments under a seeded fault
+// schedule, then the checker. Violations fail the test only with
+// SXP_CHAOS_STRICT=1: on main today the run finds the holes that other
+// branches are fixing (issue 10), and the suite must stay green until they
+// land; the violations are logged either way.
+func TestChaos(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the chaos run takes about a minute and a half; skipped with -short")
+	}
+	if PGBinDir() == "" {
+		t.Skip("PostgreSQL is not installed (deploy/test and deploy/chaos install it)")
+	}
+	strict := os.Getenv("SXP_CHAOS_STRICT") == "1"
+	bin := proctest.BuildSXP(t)
+	modes := []string{*flagClusters}
+	if *flagClusters == "both" {
+		modes = []string{"single", "multi"}
+	}
+	for _, mode := range modes {
+		t.Run(mode, func(t *testing.T) {
+			dir := *flagDir
+			if dir == "" {
+				dir = t.TempDir()
+			} else {
+				dir = strings.TrimRight(dir, "/") + "/" + mode
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			res, err := Run(context.Background(), Config{Bin: bin, Dir: dir, Seed: *flagSeed, Duration: *flagDuration,
+				Payments: *flagPayments, Clients: *flagClients, Clusters: mode, Recovery: *flagRecovery, Out: testWriter{t}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Report.Ops == 0 || res.Report.Completed == 0 {
+				t.Fatalf("the workload made %d payments, %d completed: the harness did not exercise the circle", res.Report.Ops, res.Report.Completed)
+			}
+			if !res.Report.OK() {
+				if strict {
+					t.Errorf("seed %d, %s: %d violations (replay: deploy/chaos --seed %d)", *flagSeed, mode, len(res.Report.Violations), *flagSeed)
+				} else {
+					t.Logf("seed %d, %s: %d violations, not failing the test (set SXP_CHAOS_STRICT=1 once issue 10's holes are fixed)",
+						*flagSeed, mode, len(res.Report.Violations))
+				}
+			}
+		})
+	}
+}
+
+// testWriter sends the run's output to the test log, line by line.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
