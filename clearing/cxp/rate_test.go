@@ -2,6 +2,7 @@ package cxp
 
 import (
 	"math"
+	"math/big"
 	"testing"
 )
 
@@ -148,6 +149,74 @@ func TestRoundTripFromBase(t *testing.T) {
 			}
 			if back != x {
 				t.Errorf("rate %s: %d → %d → %d, want exact", rate, x, local, back)
+			}
+		}
+	}
+}
+
+// Issue 10, hole 3: 0.03 LEAF (rate 1) paid to a member at rate 2 must not
+// become 0.02 ACORN (worth 0.04 base), and paying it back must not bring home
+// more than was sent. Twenty cycles from 0.03 LEAF may lose to rounding but
+// never gain.
+func TestRoundingLoopCreatesNothing(t *testing.T) {
+	const start = int64(3) // 0.03 LEAF
+	leaf := start
+	for cycle := range 20 {
+		q, err := ToBase(leaf, 2, "1", 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		acorn, err := FromBase(q, 2, "2", 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if acorn*2 > q {
+			t.Fatalf("cycle %d: %d base minor units credited %d ACORN minor units, worth %d", cycle, q, acorn, acorn*2)
+		}
+		if acorn == 0 {
+			break
+		}
+		back, err := ToBase(acorn, 2, "2", 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaf, err = FromBase(back, 2, "1", 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if leaf > start {
+			t.Fatalf("cycle %d: got %d LEAF minor units back from %d, a gain", cycle, leaf, start)
+		}
+	}
+}
+
+// No conversion yields more value than it was given, for any amount and
+// rate: ToBase(x) ≤ x × ticks and FromBase(q) × ticks ≤ q, exactly.
+func TestConversionNeverCreatesValue(t *testing.T) {
+	for _, ticks := range []Decimal{"1", "2", "2.5", "0.333333", "3", "1.000001", "0.5", "7"} {
+		tr := ticks.Rat()
+		for _, div := range [][2]int{{2, 2}, {0, 2}, {2, 0}, {3, 2}} {
+			local, base := div[0], div[1]
+			for x := int64(1); x <= 400; x++ {
+				q, err := ToBase(x, local, ticks, base)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// q / 10^base ≤ x / 10^local × ticks
+				lhs := new(big.Rat).SetFrac(big.NewInt(q), pow10(base))
+				rhs := new(big.Rat).Mul(new(big.Rat).SetFrac(big.NewInt(x), pow10(local)), tr)
+				if lhs.Cmp(rhs) > 0 {
+					t.Fatalf("ToBase(%d, %d, %s, %d) = %d: more than it was given", x, local, ticks, base, q)
+				}
+				l, err := FromBase(x, base, ticks, local)
+				if err != nil {
+					t.Fatal(err)
+				}
+				lhs = new(big.Rat).Mul(new(big.Rat).SetFrac(big.NewInt(l), pow10(local)), tr)
+				rhs = new(big.Rat).SetFrac(big.NewInt(x), pow10(base))
+				if lhs.Cmp(rhs) > 0 {
+					t.Fatalf("FromBase(%d, %d, %s, %d) = %d: worth more than it was given", x, base, ticks, local, l)
+				}
 			}
 		}
 	}
