@@ -8,8 +8,9 @@
 // places ("12.50").
 //
 // Rounding: ToBase and FromBase convert with the declared rate (ticks = base units per
-// unit of the community's currency) exactly with math/big, then round once to the nearest
-// minor unit of the target, halves away from zero.
+// unit of the community's currency) exactly with math/big, then truncate once to a whole
+// minor unit of the target, towards zero: a conversion never yields more value than it
+// was given (see rate.go).
 //
 // Errors: refusals are *Error (code, args for the seed's @-placeholders, rendered
 // message); HTTPStatus maps codes to statuses in one table: 8/11/12/13/15 → 400,

@@ -4,9 +4,14 @@ import "math/big"
 
 // The one conversion rule: a rate (ticks) is the number of base units one unit of a
 // community's currency is worth. A conversion computes the exact rational result with
-// math/big and rounds it to the nearest minor unit of the target currency, halves away
-// from zero (2.5 → 3, -2.5 → -3). ToBase and FromBase are each rounded once; a round
-// trip may therefore differ from the start by the rounding of the coarser side.
+// math/big and truncates it to a whole minor unit of the target currency, towards zero
+// (2.9 → 2, -2.9 → -2). So no conversion ever yields more value than it was given: the
+// payer's community sends the circle at most the base value its member paid (ToBase),
+// and the payee's community credits at most the base value the circle sent (FromBase).
+// The remainder (less than one minor unit of the target) stays with the community that
+// converted, which records it (see server/intertrade). A round trip never gains; it may
+// lose the truncation of each side. Half-away-from-zero rounding created money: 0.03
+// base paid to a rate-2 member became 0.02 units worth 0.04 base.
 
 // ToBase converts localMinor minor units of a currency with localDivisions decimal places
 // at rate ticks into minor units of the base unit (baseDivisions decimal places).
@@ -21,7 +26,7 @@ func ToBase(localMinor int64, localDivisions int, ticks Decimal, baseDivisions i
 	num := new(big.Int).Mul(big.NewInt(localMinor), t.Num())
 	num.Mul(num, pow10(baseDivisions))
 	den := new(big.Int).Mul(t.Denom(), pow10(localDivisions))
-	return roundQuo(num, den)
+	return truncQuo(num, den)
 }
 
 // FromBase converts baseMinor minor units of the base unit into minor units of a currency
@@ -35,7 +40,7 @@ func FromBase(baseMinor int64, baseDivisions int, ticks Decimal, localDivisions 
 	num := new(big.Int).Mul(big.NewInt(baseMinor), t.Denom())
 	num.Mul(num, pow10(localDivisions))
 	den := new(big.Int).Mul(t.Num(), pow10(baseDivisions))
-	return roundQuo(num, den)
+	return truncQuo(num, den)
 }
 
 func positiveRate(ticks Decimal) (*big.Rat, *Error) {
@@ -52,17 +57,9 @@ func positiveRate(ticks Decimal) (*big.Rat, *Error) {
 	return t, nil
 }
 
-// roundQuo is num/den (den > 0) rounded to the nearest integer, halves away from zero.
-func roundQuo(num, den *big.Int) (int64, error) {
-	neg := num.Sign() < 0
-	a := new(big.Int).Abs(num)
-	q, r := new(big.Int).QuoRem(a, den, new(big.Int))
-	if r.Lsh(r, 1).Cmp(den) >= 0 {
-		q.Add(q, big.NewInt(1))
-	}
-	if neg {
-		q.Neg(q)
-	}
+// truncQuo is num/den (den > 0) truncated towards zero.
+func truncQuo(num, den *big.Int) (int64, error) {
+	q := new(big.Int).Quo(num, den) // Quo truncates towards zero
 	if !q.IsInt64() {
 		return 0, InvalidField("quantity", "out of range: "+clip(q.String()))
 	}
