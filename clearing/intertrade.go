@@ -200,7 +200,9 @@ type unknownOutcome struct {
 	refusal     *cxp.Error
 }
 
-func (u *unknownOutcome) Error() string { return "clearing: the payee's answer is unknown: " + u.err.Error() }
+func (u *unknownOutcome) Error() string {
+	return "clearing: the payee's answer is unknown: " + u.err.Error()
+}
 func (u *unknownOutcome) Unwrap() error { return u.err }
 
 // undelivered reports whether a call certainly never reached the server:
