@@ -61,8 +61,9 @@ type Config struct {
 	// Interval between handshakes, integrity checks and retries of
 	// unconfirmed payments (SXP_HANDSHAKE_INTERVAL); 5 minutes by default.
 	Interval time.Duration
-	// HoldTTL is how long a payer's amount stays held while the circle has
-	// not answered (24 hours by default); retries settle it before.
+	// HoldTTL is the deadline of a payer's hold while the circle has not
+	// answered (24 hours by default). Each unanswered retry moves it on: a
+	// hold the circle may have written is never left to expire.
 	HoldTTL time.Duration
 	// Timeout bounds one call to the circle; 30 s by default (the circle
 	// itself waits up to 10 s for the payee's server).

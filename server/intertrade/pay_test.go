@@ -349,7 +349,7 @@ func TestPayRetryWhileCircleDownStaysPending(t *testing.T) {
 	ctx := context.Background()
 	circle := newFakeCircle(t)
 	addr := circle.srv.Listener.Addr().String()
-	e := newEnv(t, circle.srv.URL, func(c *Config) { c.Timeout = 300 * time.Millisecond; c.HoldTTL = time.Hour })
+	e := newEnv(t, circle.srv.URL, func(c *Config) { c.Timeout = 300 * time.Millisecond; c.HoldTTL = time.Minute })
 	circle.set(func(f *fakeCircle) { f.delay = time.Second })
 	p, err := e.svc.Pay(ctx, PayRequest{PayerAccount: e.alice.Account, PayerUsername: "alice", To: "bob@acorn", Amount: 700, IdempotencyKey: "down"})
 	if err != nil || p.State != StatePending {
@@ -358,7 +358,7 @@ func TestPayRetryWhileCircleDownStaysPending(t *testing.T) {
 	circle.srv.Close() // waits for the slow try, which the circle wrote
 	circle.set(func(f *fakeCircle) { f.delay = 0 })
 
-	e.clock.advance(2 * time.Hour) // past the hold's first deadline
+	e.clock.advance(2 * time.Minute) // past the hold's first deadline (within the signature window)
 	if _, err := e.svc.SettlePending(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -379,7 +379,7 @@ func TestPayRetryWhileCircleDownStaysPending(t *testing.T) {
 	back := &httptest.Server{Listener: ln, Config: &http.Server{Handler: circle.srv.Config.Handler}}
 	back.Start()
 	t.Cleanup(back.Close)
-	e.clock.advance(time.Minute)
+	e.clock.advance(30 * time.Second)
 	if n, err := e.svc.SettlePending(ctx); err != nil || n != 1 {
 		t.Fatalf("settle: got %d %v, want 1", n, err)
 	}
