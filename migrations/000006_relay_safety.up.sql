@@ -16,8 +16,9 @@ CREATE INDEX clearing_intertrades_pending ON clearing_intertrades (id) WHERE sta
 -- (conversions truncate towards zero; see clearing/cxp/rate.go). For an
 -- outgoing intertrade amount × ticks = quantity + rounding, for an incoming
 -- one quantity = amount × ticks + rounding; the integrity check proves both.
+-- NULL for intertrades recorded before (rounded half away from zero).
 ALTER TABLE intertrades
-    ADD COLUMN rounding numeric NOT NULL DEFAULT 0,
+    ADD COLUMN rounding numeric,
     ADD CONSTRAINT intertrades_rounding_check CHECK (rounding >= 0);
 
 -- Community: nonces of the circle's relays, kept until their signature

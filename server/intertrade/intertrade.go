@@ -148,7 +148,7 @@ func New(pool *pgxpool.Pool, led *ledger.Ledger, mem *members.Service, cfg Confi
 	}
 	s.relays = &cxp.Verifier{
 		Keys:    cxp.StaticKeys{cfg.CircleID: {[]byte(cfg.Key)}},
-		Nonces:  &cxp.MemoryNonces{Now: opts.Now},
+		Nonces:  relayNonces{pool: pool, now: opts.Now},
 		Now:     opts.Now,
 		BaseURL: strings.TrimRight(cfg.PublicURL, "/"),
 	}
@@ -176,8 +176,8 @@ func (s *Service) Start(ctx context.Context) error {
 }
 
 // Run settles unconfirmed payments, then reconciles with the circle
-// (handshake, balance report, integrity check) every Interval until ctx
-// ends. Start has handshaked once already.
+// (handshake, balance report, integrity check) and prunes old relay nonces
+// every Interval until ctx ends. Start has handshaked once already.
 func (s *Service) Run(ctx context.Context) {
 	t := time.NewTicker(s.cfg.Interval)
 	defer t.Stop()
@@ -194,6 +194,9 @@ func (s *Service) Run(ctx context.Context) {
 		}
 		if _, err := s.Reconcile(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("integrity check failed to run", "err", err)
+		}
+		if _, err := s.PruneNonces(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("pruning relay nonces failed", "err", err)
 		}
 	}
 }

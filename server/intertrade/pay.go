@@ -123,6 +123,7 @@ func (s *Service) Pay(ctx context.Context, r PayRequest) (Payment, error) {
 		SrcURL: s.cfg.PublicURL, DestURL: peer.URI, Community: community,
 		Description: r.Description, Quantity: cxp.FromMinor(q, s.base()),
 		Amount: r.Amount, Ticks: ticks, IdempotencyKey: key, CreatedAt: s.now(),
+		Rounding: roundingOut(r.Amount, s.cfg.Divisions, ticks, q, s.base()),
 	}
 	stored, inserted, err := insertIntertrade(ctx, s.pool, it, nil)
 	if err != nil {
