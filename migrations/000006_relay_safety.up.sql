@@ -20,6 +20,8 @@ CREATE INDEX clearing_intertrades_pending ON clearing_intertrades (id) WHERE sta
 ALTER TABLE intertrades
     ADD COLUMN rounding numeric,
     ADD CONSTRAINT intertrades_rounding_check CHECK (rounding >= 0);
+-- The rounding account (sum of the remainders) at each integrity check.
+ALTER TABLE intertrade_integrity_checks ADD COLUMN rounding numeric;
 
 -- Community: nonces of the circle's relays, kept until their signature
 -- window ends, so a replayed relay is refused across restarts and replicas.

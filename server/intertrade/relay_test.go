@@ -3,6 +3,7 @@ package intertrade
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/sxp-network/sxp/clearing/cxp"
@@ -298,5 +299,43 @@ func TestRelayNoncesSurviveRestart(t *testing.T) {
 	r2, body2 := rebuild(t, once)
 	if status, answer := restarted.Receive(ctx, r2, body2); status != 401 || answer.Code != cxp.CodeAuthData {
 		t.Fatalf("replayed signature after a restart: got %d %+v, want 401 code 18", status, answer)
+	}
+}
+
+// Issue 10, hole 3: each conversion's remainder is recorded, the integrity
+// check proves every completed intertrade is explained by it, sums it as the
+// rounding account, and reports a remainder that does not explain it.
+func TestIntegrityExplainsRounding(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	circle := newFakeCircle(t)
+	e := newEnv(t, circle.srv.URL, nil)
+	// 25.00 base at rate 3 are 8.33 LEAF (8.333… truncated), remainder 0.01 base.
+	r := goodRelay("t-third")
+	r.PayeeTicks = "3"
+	if status, answer := e.receive(relayRequest(t, testKey, r)); status != 200 || answer.Code != cxp.OK {
+		t.Fatalf("relay: got %d %+v", status, answer)
+	}
+	if got := e.account(t, e.bob.Account).Balance; got != 833 {
+		t.Fatalf("bob: got %d, want 833", got)
+	}
+	// 0.03 LEAF paid out at rate 1 are 0.03 base, remainder 0.
+	if _, err := e.svc.Pay(ctx, PayRequest{PayerAccount: e.alice.Account, PayerUsername: "alice", To: "bob@acorn", Amount: 3, IdempotencyKey: "p3"}); err != nil {
+		t.Fatal(err)
+	}
+	circle.set(func(f *fakeCircle) { f.balance = 2500 - 3 })
+	rep, err := e.svc.Reconcile(ctx)
+	if err != nil || !rep.OK || rep.Rounding != "0.01" {
+		t.Fatalf("integrity: got %+v %v, want ok with a rounding account of 0.01", rep, err)
+	}
+	if _, err := e.pool.Exec(ctx, `UPDATE intertrades SET rounding = 0 WHERE temp_id = 't-third'`); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = e.svc.CheckIntegrity(ctx)
+	if err != nil || rep.OK || len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0], "1 completed intertrades are not explained") {
+		t.Fatalf("integrity with an unexplained remainder: got %+v %v, want one problem", rep, err)
+	}
+	if last, ok, err := e.svc.LastIntegrity(ctx); err != nil || !ok || last.OK || last.Rounding != "0" {
+		t.Fatalf("last integrity: got %+v %v %v", last, ok, err)
 	}
 }
