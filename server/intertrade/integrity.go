@@ -15,12 +15,12 @@ import (
 
 // sums are our side of the integrity check.
 type sums struct {
-	AccountBalance int64 // the import/export account's posted balance, local minor units
-	AccountHeld    int64 // held on it by payments in flight
-	LocalSum       int64 // signed sum of completed intertrades' amounts (out +, in −)
-	BaseSum        int64 // signed sum of their base quantities, base minor units
-	Volume         int64 // base quantities of the last 365 days, both ways
-	Pending        int   // intertrades in flight
+	AccountBalance int64       // the import/export account's posted balance, local minor units
+	AccountHeld    int64       // held on it by payments in flight
+	LocalSum       int64       // signed sum of completed intertrades' amounts (out +, in −)
+	BaseSum        int64       // signed sum of their base quantities, base minor units
+	Volume         int64       // base quantities of the last 365 days, both ways
+	Pending        int         // intertrades in flight
 	Rounding       cxp.Decimal // the rounding account: the sum of the remainders, base units
 	Unexplained    int         // completed intertrades whose remainder does not explain their conversion
 }
