@@ -204,6 +204,7 @@ type safetyCommunity struct {
 type safetyCircle struct {
 	t          *testing.T
 	bin        string
+	db         string // the clearing house's database URL
 	clearing   string // base URL
 	listen     string
 	args       []string
@@ -223,21 +224,27 @@ func startSafetyCircle(t *testing.T) *safetyCircle {
 	c.listen = fmt.Sprintf("127.0.0.1:%d", port)
 	c.clearing = "http://" + c.listen
 
-	// acorn's server, behind the proxy whose address is acorn's public URL.
-	var acornSvc atomic.Pointer[intertrade.Service]
-	acornSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, e := cxp.ReadBody(r, intertrade.MaxRelayBody)
-		if e != nil {
-			cxp.WriteError(w, e)
-			return
-		}
-		st, answer := acornSvc.Load().Receive(r.Context(), r, body)
-		cxp.WriteJSON(w, st, answer)
-	}))
-	t.Cleanup(acornSrv.Close)
+	// acorn's server, behind the proxy whose address is acorn's public URL;
+	// leaf's server (for relays to leaf) directly.
+	var acornSvc, leafSvc atomic.Pointer[intertrade.Service]
+	relays := func(svc *atomic.Pointer[intertrade.Service]) *httptest.Server {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, e := cxp.ReadBody(r, intertrade.MaxRelayBody)
+			if e != nil {
+				cxp.WriteError(w, e)
+				return
+			}
+			st, answer := svc.Load().Receive(r.Context(), r, body)
+			cxp.WriteJSON(w, st, answer)
+		}))
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	acornSrv, leafSrv := relays(&acornSvc), relays(&leafSvc)
 	c.proxy = newAnswerProxy(t, acornSrv.Listener.Addr().String())
 	acornURL := "http://" + c.proxy.addr
-	leafURL := "http://leaf.invalid"
+	leafURL := leafSrv.URL
+	c.db = clearingURL
 
 	db := []string{"--database", clearingURL}
 	proctest.RunInput(t, c.bin, proctest.WithoutSettings(), "", append([]string{"admin", "circle", "init", "valley", "--unit", "VAL", "--divisions", "2"}, db...)...)
@@ -262,6 +269,7 @@ func startSafetyCircle(t *testing.T) *safetyCircle {
 	c.leaf = newSafetyCommunity(t, "leaf", "LEAF", "1", leafURL, c.clearing, keys["leaf"])
 	c.acorn = newSafetyCommunity(t, "acorn", "ACORN", "2", acornURL, c.clearing, keys["acorn"])
 	acornSvc.Store(c.acorn.svc)
+	leafSvc.Store(c.leaf.svc)
 	return c
 }
 
@@ -547,4 +555,74 @@ func TestClearingKilledAfterPayeeCommitted(t *testing.T) {
 		t.Fatalf("payment after recovery: got %+v, want completed", p)
 	}
 	c.wantSettled()
+}
+
+// Issue 10, hole 3 through the whole path: alice@leaf (rate 1) pays bob@acorn
+// (rate 2) 0.03 LEAF, and bob pays everything he got back, twenty times.
+// Half-away-from-zero rounding credited 0.02 ACORN (worth 0.04) for 0.03
+// and turned 0.00 into +0.20 LEAF; truncation loses at most a fraction of a
+// minor unit per conversion, never gains, and the rounding accounts explain
+// every remainder.
+func TestRoundingLoopGainsNothing(t *testing.T) {
+	c := startSafetyCircle(t)
+	ctx := context.Background()
+	for i := range 20 {
+		p, err := c.leaf.svc.Pay(ctx, intertrade.PayRequest{PayerAccount: c.leaf.member["alice"].Account, PayerUsername: "alice",
+			To: "bob@acorn", Amount: 3, IdempotencyKey: fmt.Sprintf("out-%d", i)})
+		if err != nil || p.State != intertrade.StateCompleted {
+			t.Fatalf("cycle %d: alice pays 0.03 LEAF: got %+v, %v", i, p, err)
+		}
+		bob, _ := c.acorn.balance(t, "bob")
+		if bob > 0 {
+			p, err := c.acorn.svc.Pay(ctx, intertrade.PayRequest{PayerAccount: c.acorn.member["bob"].Account, PayerUsername: "bob",
+				To: "alice@leaf", Amount: bob, IdempotencyKey: fmt.Sprintf("back-%d", i)})
+			if err != nil || p.State != intertrade.StateCompleted {
+				t.Fatalf("cycle %d: bob pays back %d: got %+v, %v", i, bob, p, err)
+			}
+		}
+		if alice, _ := c.leaf.balance(t, "alice"); alice > 0 {
+			t.Fatalf("cycle %d: alice has %d LEAF minor units: the loop created money", i, alice)
+		}
+	}
+	// 0.03 LEAF = 0.03 VAL = 0.01 ACORN (0.015 truncated) = 0.02 VAL = 0.02 LEAF back: alice loses 0.01 a cycle.
+	alice, _ := c.leaf.balance(t, "alice")
+	bob, _ := c.acorn.balance(t, "bob")
+	leafVC, _ := c.virtualCustomer("leaf")
+	acornVC, _ := c.virtualCustomer("acorn")
+	if alice != -20 || bob != 0 || leafVC != -20 || acornVC != 20 {
+		t.Fatalf("after 20 cycles: alice %d, bob %d, virtual customers leaf %d acorn %d; want -20, 0, -20, 20", alice, bob, leafVC, acornVC)
+	}
+	// acorn kept 0.005 VAL of each 0.03 it received (0.01 ACORN is worth 0.02): its rounding account.
+	for name, tt := range map[string]struct {
+		com  *safetyCommunity
+		want cxp.Decimal
+	}{"leaf": {c.leaf, "0"}, "acorn": {c.acorn, "0.2"}} {
+		rep, err := tt.com.svc.Reconcile(ctx)
+		if err != nil || !rep.OK || rep.Rounding != tt.want {
+			t.Errorf("%s integrity: got %+v, %v; want ok with a rounding account of %s", name, rep, err, tt.want)
+		}
+	}
+}
+
+// Issue 10, hole 7 through the whole path: the circle changes acorn's rate
+// from 2 to 2.5; acorn has not handshaked since (its rate in force is still
+// 2) and credits at the circle's rate, which the relay carries.
+func TestPayeeCreditsAtTheCirclesNewRate(t *testing.T) {
+	c := startSafetyCircle(t)
+	if got := c.acorn.svc.Ticks(); got != "2" {
+		t.Fatalf("acorn's rate in force: got %s, want 2", got)
+	}
+	proctest.RunInput(t, c.bin, proctest.WithoutSettings(), "", "admin", "rate", "set", "acorn", "2.5", "--database", c.db, "--secret", e2eSecret)
+	p, err := c.pay("new-rate")
+	if err != nil || p.State != intertrade.StateCompleted {
+		t.Fatalf("payment: got %+v, %v", p, err)
+	}
+	if bob, _ := c.acorn.balance(t, "bob"); bob != 200 {
+		t.Fatalf("bob: got %d, want 200 (5.00 VAL at the circle's new rate 2.5, not 250 at acorn's stale 2)", bob)
+	}
+	for name, com := range map[string]*safetyCommunity{"leaf": c.leaf, "acorn": c.acorn} {
+		if rep, err := com.svc.Reconcile(context.Background()); err != nil || !rep.OK {
+			t.Errorf("%s integrity: got %+v, %v; want ok", name, rep, err)
+		}
+	}
 }
