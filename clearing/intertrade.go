@@ -555,6 +555,12 @@ func (h *House) relay(ctx context.Context, s trySetup, req cxp.TransactionReques
 		// The payee could not record it, or is still recording it: it may
 		// yet have written it.
 		return cxp.TransactionResponse{}, &unknownOutcome{err: ce}
+	case cxp.CodeInvalidField:
+		if ce.Args["field"] == "temp_id" {
+			// The payee holds this temp_id with other content: what it did
+			// with it is not known here (an admin must look).
+			return cxp.TransactionResponse{}, &unknownOutcome{err: ce}
+		}
 	case cxp.CodeWrongKey, cxp.CodeAuthData, cxp.CodeNotPermitted, cxp.CodeRemoteAuth:
 		return cxp.TransactionResponse{}, cxp.NewError(cxp.CodeRemoteAuth, map[string]string{"server": s.payee.URI})
 	case cxp.CodeRemoteLimits:

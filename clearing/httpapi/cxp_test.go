@@ -623,3 +623,38 @@ func TestRelayGatewayErrorStaysPending(t *testing.T) {
 		t.Fatalf("repeat after recovery: got %d %v, want the written answer", status, out)
 	}
 }
+
+// Answers from the payee that leave open whether it wrote the relay keep
+// the intertrade pending (27 to the payer, the amount held): a 5xx page,
+// its own 5 or 27, and 8 on temp_id (it holds the temp_id with other
+// content).
+func TestRelayOutcomeUnknownStaysPending(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name   string
+		answer func(cxp.TransactionRequest) (int, any)
+	}{
+		{"a 503 page", func(cxp.TransactionRequest) (int, any) { return 503, "unavailable" }},
+		{"its own 5", refuse(cxp.CodeSaving, map[string]string{"message": "could not record"})},
+		{"its own 27", refuse(cxp.CodeOther, map[string]string{"message": "still recording"})},
+		{"8 on temp_id", refuse(cxp.CodeInvalidField, map[string]string{"field": "temp_id", "value": "r"})},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			e.coms["b"].setAnswer(tt.answer)
+			status, out := e.call("a", "PUT", "/transactions", e.tx("1", "r", true))
+			if status != 500 || code(out) != "27" {
+				t.Fatalf("got %d %v, want 500 code 27 (pending)", status, out)
+			}
+			if b, held, _ := e.balance("a"); b != 0 || held != 100 {
+				t.Fatalf("a: got balance %d held %d, want 0 held 100", b, held)
+			}
+			var pending int
+			e.pool.QueryRow(context.Background(), `SELECT count(*) FROM clearing_intertrades WHERE status = 'pending' AND asks = 1 AND last_error <> ''`).Scan(&pending)
+			if pending != 1 {
+				t.Fatalf("pending intertrades asked once: got %d, want 1", pending)
+			}
+		})
+	}
+}
