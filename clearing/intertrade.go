@@ -122,7 +122,7 @@ func (h *House) Try(ctx context.Context, callerID string, req cxp.TransactionReq
 		}
 		relay := s.req
 		relay.Really = false
-		relay.PayeeTicks = cxp.Decimal(s.payee.Ticks)
+		relay.PayeeTicks, relay.PayeeAmount = cxp.Decimal(s.payee.Ticks), ""
 		if _, err := h.relay(ctx, s, relay); err != nil {
 			var unknown *unknownOutcome
 			if errors.As(err, &unknown) { // nothing is written by really=false
@@ -176,6 +176,14 @@ func (h *House) settleRelay(ctx context.Context, s trySetup, t Intertrade, first
 	var unknown *unknownOutcome
 	if errors.As(err, &unknown) && (!first || !unknown.undelivered) {
 		return cxp.TransactionResponse{}, h.keepPending(ctx, t, unknown)
+	}
+	if ce, ok := cxp.AsError(err); ok && !first && ce.Code != cxp.CodeRemoteLimits && ce.Code != cxp.CodeRemoteValidation {
+		// A repeat refused before the payee looked the temp_id up (its
+		// signature, its validation): that says nothing about the first
+		// relay, which it may have written. Only its own refusal of the
+		// payment (24, 25), given after it found no record of the temp_id,
+		// settles it.
+		return cxp.TransactionResponse{}, h.keepPending(ctx, t, err)
 	}
 	ce, ok := cxp.AsError(err)
 	if errors.As(err, &unknown) {

@@ -156,6 +156,7 @@ func (h *House) setupFromParent(ctx context.Context, req cxp.TransactionRequest)
 	n := req
 	n.DestURL, n.PayeeURL = payee.URI, payee.URI
 	n.SrcURL = normURI(req.SrcURL)
+	n.PayeeTicks, n.PayeeAmount = "", "" // the parent's, for this circle: set anew on the relay
 	n.Quantity = cxp.FromMinor(q, circle.Divisions)
 	return trySetup{circle: circle, payer: parent, payee: payee, quantity: q, hash: requestHash(n, q), req: n}, nil
 }
@@ -180,6 +181,7 @@ func (h *House) tryParent(ctx context.Context, s trySetup, req cxp.TransactionRe
 	up.SrcURL, up.PayerURL = h.parent.URI, h.parent.URI
 	up.Quantity = cxp.FromMinor(pq, h.parent.Divisions)
 	up.TempID = parentTempID(s.payer.ID, req.TempID)
+	up.PayeeTicks, up.PayeeAmount = "", "" // a try: the parent sets its own
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.relayTimeout)
 	defer cancel()
 	c := &cxp.Client{BaseURL: h.parent.URL, HTTP: h.http,
