@@ -658,3 +658,51 @@ func TestRelayOutcomeUnknownStaysPending(t *testing.T) {
 		})
 	}
 }
+
+// Recovery asks the payee again; a repeat refused for its signature says
+// nothing about the first relay (still pending), the payee's own refusal of
+// the payment (25) settles it (voided, nothing moved).
+func TestRecoverSettlesOnlyOnThePayeesRefusal(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	e.coms["b"].setAnswer(func(cxp.TransactionRequest) (int, any) { return 504, "gateway timeout" })
+	if _, out := e.call("a", "PUT", "/transactions", e.tx("1", "rec", true)); code(out) != "27" {
+		t.Fatalf("first try: got %v, want 27", out)
+	}
+	askNow := func() {
+		t.Helper()
+		if _, err := e.pool.Exec(ctx, `UPDATE clearing_intertrades SET ask_after = now() - interval '1 second' WHERE temp_id = 'rec'`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	status := func() (string, int) {
+		t.Helper()
+		var s string
+		var asks int
+		if err := e.pool.QueryRow(ctx, `SELECT status, asks FROM clearing_intertrades WHERE temp_id = 'rec'`).Scan(&s, &asks); err != nil {
+			t.Fatal(err)
+		}
+		return s, asks
+	}
+	e.coms["b"].setAnswer(refuse(cxp.CodeAuthData, nil))
+	askNow()
+	if n, err := e.house.Recover(ctx); err != nil || n != 0 {
+		t.Fatalf("recover, signature refused: got %d, %v; want 0 settled", n, err)
+	}
+	if s, asks := status(); s != "pending" || asks != 2 {
+		t.Fatalf("after a refused signature: got %s asked %d times, want pending asked twice", s, asks)
+	}
+	e.coms["b"].setAnswer(refuse(cxp.CodeRemoteValidation, map[string]string{"message": "no member bob"}))
+	askNow()
+	if n, err := e.house.Recover(ctx); err != nil || n != 1 {
+		t.Fatalf("recover, payee refuses: got %d, %v; want 1 settled", n, err)
+	}
+	if s, _ := status(); s != "voided" {
+		t.Fatalf("after the payee's refusal: got %s, want voided", s)
+	}
+	e.wantBalances(map[string]int64{"a": 0, "b": 0})
+	if n := len(e.coms["b"].got()); n != 3 {
+		t.Fatalf("relays: got %d, want 3", n)
+	}
+}
