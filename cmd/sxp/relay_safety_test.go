@@ -11,6 +11,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -446,6 +447,28 @@ func (c *safetyCircle) wantSettled() {
 	lrep, err := ledger.New(c.clearingDB, ledger.Options{}).CheckIntegrity(ctx)
 	if err != nil || !lrep.OK {
 		t.Errorf("clearing ledger integrity: got %+v, %v; want ok", lrep, err)
+	}
+	// The clearing house's own check: each community's reported
+	// import/export balance is minus its virtual customer.
+	var rep struct {
+		Communities []struct {
+			Community string `json:"community"`
+			VC        string `json:"virtual_customer_balance"`
+			OK        *bool  `json:"ok"`
+		} `json:"communities"`
+	}
+	out := proctest.RunInput(t, c.bin, proctest.WithoutSettings(), "", "admin", "integrity", "--database", c.db, "--secret", e2eSecret)
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("admin integrity: %v\n%s", err, out)
+	}
+	for _, com := range rep.Communities {
+		want := map[string]string{"leaf": "-5.00", "acorn": "5.00"}[com.Community]
+		if com.VC != want || com.OK == nil || !*com.OK {
+			t.Errorf("clearing integrity of %s: got %s (ok %v), want %s and ok", com.Community, com.VC, com.OK, want)
+		}
+	}
+	if len(rep.Communities) != 2 {
+		t.Errorf("clearing integrity: got %d communities, want 2", len(rep.Communities))
 	}
 }
 

@@ -12,10 +12,21 @@
 // equals minus the circle's virtual customer balance.
 //
 // Rates and rounding: a rate (ticks) is the number of base units one unit of
-// our currency is worth. We use the rate in force that the circle answered
-// in the last handshake (our declared SXP_RATE until a handshake succeeds),
-// and convert with cxp's conversion functions (one rounding rule for both
-// sides of the circle). The base unit's decimal places are configured
+// our currency is worth. Paying, we convert at the rate in force that the
+// circle answered in the last handshake (our declared SXP_RATE until a
+// handshake succeeds); paid, we convert at the rate the circle used, which
+// its relay carries (payee_ticks), never at our own, possibly stale one, and
+// refuse a relay whose payee_amount is another amount. Both use cxp's
+// conversion functions, which truncate towards zero, so no conversion
+// yields more value than it was given; each intertrade records its
+// remainder (rounding.go) and the integrity check proves every conversion
+// by it.
+//
+// Unknown outcomes: a payment whose final try the circle did not answer, or
+// answered with 27 ("pending": the payee's answer is not known yet), stays
+// pending with its hold extended; SettlePending repeats the try with the
+// same temp_id until the circle answers. Only a first try whose connection
+// could not even be opened fails for being unreachable. The base unit's decimal places are configured
 // learned from the handshake (the decimal places of the circle's `min`,
 // which the circle writes with exactly its base unit's places), 2 (the
 // default of `sxp admin circle init`) until one succeeds; a configured
