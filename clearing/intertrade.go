@@ -697,8 +697,8 @@ func (h *House) post(ctx context.Context, s trySetup, t Intertrade) (cxp.Transac
 func (h *House) Recover(ctx context.Context) (int, error) {
 	now := h.now()
 	rows, err := h.pool.Query(ctx, `SELECT `+intertradeColumns+`, request_hash FROM clearing_intertrades
-		WHERE status = 'pending' AND coalesce(ask_after, created_at + $2::interval) <= $1
-		ORDER BY id LIMIT 100`, now, (2 * h.relayTimeout).String())
+		WHERE status = 'pending' AND coalesce(ask_after, created_at + make_interval(secs => $2)) <= $1
+		ORDER BY id LIMIT 100`, now, (2 * h.relayTimeout).Seconds())
 	if err != nil {
 		return 0, fmt.Errorf("clearing: recover: %w", err)
 	}
