@@ -50,7 +50,8 @@ import (
 // amount in the payee's currency (payee_amount); the payee credits exactly
 // that or refuses, never converting at a rate of its own.
 
-// Intertrade is one try that was written (status pending, posted, voided or expired).
+// Intertrade is one try that was written (status pending, posted or voided;
+// expired only on rows from before holds were kept open while unknown).
 type Intertrade struct {
 	ID             int64      `json:"id"`
 	SrcCommunity   string     `json:"src_community"`
