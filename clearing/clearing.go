@@ -39,7 +39,10 @@ type Options struct {
 	HTTP *http.Client
 	// RelayTimeout bounds one relay to a payee's server (10 s by default).
 	RelayTimeout time.Duration
-	// HoldTTL is how long a hold waits for its relay before it expires (5 min by default).
+	// HoldTTL is the deadline of an intertrade's hold (5 min by default).
+	// A hold is never left to expire: while the payee's answer is unknown it
+	// is extended by this much at every ask, and an accepted one is posted
+	// even past it.
 	HoldTTL time.Duration
 }
 

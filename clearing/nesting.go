@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/sxp-network/sxp/clearing/cxp"
 	"github.com/sxp-network/sxp/ledger"
@@ -32,8 +33,12 @@ import (
 // held from the parent account to the member's virtual customer, relayed to
 // the member's server, and posted or voided.
 //
-// Conversion uses cxp.ToBase / cxp.FromBase at the configured rate (rounded
-// to the nearest minor unit, halves away from zero).
+// Conversion uses cxp.ToBase / cxp.FromBase at the configured rate
+// (truncated towards zero: no level ever passes on more value than it got).
+//
+// An answer from the parent that leaves the outcome open (no answer, or the
+// parent's own "still pending", 27) keeps the intertrade pending here too;
+// recovery asks the parent again with the same temp_id (parentTempID).
 
 // Parent configures the parent circle of a nested circle.
 type Parent struct {
@@ -151,6 +156,7 @@ func (h *House) setupFromParent(ctx context.Context, req cxp.TransactionRequest)
 	n := req
 	n.DestURL, n.PayeeURL = payee.URI, payee.URI
 	n.SrcURL = normURI(req.SrcURL)
+	n.PayeeTicks, n.PayeeAmount = "", "" // the parent's, for this circle: set anew on the relay
 	n.Quantity = cxp.FromMinor(q, circle.Divisions)
 	return trySetup{circle: circle, payer: parent, payee: payee, quantity: q, hash: requestHash(n, q), req: n}, nil
 }
@@ -175,6 +181,7 @@ func (h *House) tryParent(ctx context.Context, s trySetup, req cxp.TransactionRe
 	up.SrcURL, up.PayerURL = h.parent.URI, h.parent.URI
 	up.Quantity = cxp.FromMinor(pq, h.parent.Divisions)
 	up.TempID = parentTempID(s.payer.ID, req.TempID)
+	up.PayeeTicks, up.PayeeAmount = "", "" // a try: the parent sets its own
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.relayTimeout)
 	defer cancel()
 	c := &cxp.Client{BaseURL: h.parent.URL, HTTP: h.http,
@@ -184,7 +191,8 @@ func (h *House) tryParent(ctx context.Context, s trySetup, req cxp.TransactionRe
 		return resp, nil
 	}
 	if cxp.IsUnreachable(err) || errors.Is(err, context.DeadlineExceeded) {
-		return cxp.TransactionResponse{}, cxp.NewError(cxp.CodeServerNotFound, map[string]string{"server": h.parent.URL})
+		return cxp.TransactionResponse{}, &unknownOutcome{err: err, undelivered: undelivered(err),
+			refusal: cxp.NewError(cxp.CodeServerNotFound, map[string]string{"server": h.parent.URL})}
 	}
 	ce, ok := cxp.AsError(err)
 	if !ok {
@@ -193,6 +201,14 @@ func (h *House) tryParent(ctx context.Context, s trySetup, req cxp.TransactionRe
 	switch ce.Code {
 	case cxp.CodeWrongKey, cxp.CodeAuthData, cxp.CodeNotPermitted:
 		return cxp.TransactionResponse{}, cxp.NewError(cxp.CodeRemoteAuth, map[string]string{"server": h.parent.URL})
+	case cxp.CodeOther, cxp.CodeSaving:
+		// Still pending at the parent (its answer while the payee's is
+		// unknown), or not saved there: asked again with the same temp_id.
+		return cxp.TransactionResponse{}, &unknownOutcome{err: ce}
+	case cxp.CodeDiagnostics:
+		if strings.HasPrefix(ce.Args["message"], "HTTP 5") {
+			return cxp.TransactionResponse{}, &unknownOutcome{err: ce}
+		}
 	}
 	return cxp.TransactionResponse{}, ce
 }

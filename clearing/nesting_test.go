@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/sxp-network/sxp/clearing"
 	"github.com/sxp-network/sxp/clearing/cxp"
@@ -30,11 +32,15 @@ func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.ServeHTTP(w, r)
 }
 
-func startHouse(t *testing.T, id string, parent *clearing.Parent, srv *httptest.Server, late *lateHandler) *clearing.House {
+func startHouse(t *testing.T, id string, parent *clearing.Parent, srv *httptest.Server, late *lateHandler, now ...func() time.Time) *clearing.House {
 	t.Helper()
 	pool := pgtest.NewPool(t)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h, err := clearing.New(pool, ledger.New(pool, ledger.Options{}), clearing.Options{Secret: "s-" + id, Logger: logger})
+	clock := time.Now
+	if len(now) > 0 {
+		clock = now[0]
+	}
+	h, err := clearing.New(pool, ledger.New(pool, ledger.Options{Now: clock}), clearing.Options{Secret: "s-" + id, Logger: logger, Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,4 +164,91 @@ func TestNestedCircle(t *testing.T) {
 		t.Fatalf("replay: %v", err)
 	}
 	want("after the replay", 1600, -1600, -800, 800)
+}
+
+// Issue 10, holes 1 and 2 in a nested circle: z (in the root circle) pays
+// leaf (in the child circle), and leaf's server cannot record it (5): the
+// outcome is unknown, so the child keeps it pending and tells the root so
+// (27), which keeps it pending too and tells z. Once leaf answers, the
+// child's recovery posts it, then the root's recovery (asking the child
+// again with the same temp_id) posts it, and z's repeat gets the answer.
+func TestNestedCircleRecoversAnUnknownRelay(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var offset atomic.Int64
+	clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	rootLate, childLate := &lateHandler{}, &lateHandler{}
+	rootSrv, childSrv := httptest.NewServer(rootLate), httptest.NewServer(childLate)
+	defer rootSrv.Close()
+	defer childSrv.Close()
+	z, leaf := &e2eCommunity{circle: "root"}, &e2eCommunity{circle: "child"}
+	zSrv, leafSrv := httptest.NewServer(z), httptest.NewServer(leaf)
+	defer zSrv.Close()
+	defer leafSrv.Close()
+	root := startHouse(t, "root", nil, rootSrv, rootLate, clock)
+	_, zKey, err := root.AddCommunity(ctx, "test", clearing.NewCommunity{ID: "z", Name: "Z", URI: zSrv.URL, Ticks: "1", Min: -10000, Max: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, childKey, err := root.AddCommunity(ctx, "test", clearing.NewCommunity{ID: "child", Name: "Child circle", URI: childSrv.URL, Ticks: "2", Min: -10000, Max: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := startHouse(t, "child", &clearing.Parent{URL: rootSrv.URL, CommunityID: "child", Key: childKey, CircleID: "root",
+		URI: childSrv.URL, Ticks: "2", Divisions: 2}, childSrv, childLate, clock)
+	_, leafKey, err := child.AddCommunity(ctx, "test", clearing.NewCommunity{ID: "leaf", Name: "Leaf", URI: leafSrv.URL, Ticks: "1", Min: -10000, Max: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	z.key, leaf.key = zKey, leafKey
+	zCircle := &cxp.Client{BaseURL: rootSrv.URL, Signer: cxp.Signer{KeyID: "z", Key: []byte(zKey), Now: clock}}
+	leaf.mu.Lock()
+	leaf.refuse = cxp.Errorf(cxp.CodeSaving, "the database is away")
+	leaf.mu.Unlock()
+	try := cxp.TransactionRequest{Payer: "zed", Payee: "alice", SrcURL: zSrv.URL, DestURL: childSrv.URL,
+		PayeeURL: leafSrv.URL, Quantity: "4", Description: "down", Really: true, TempID: "down-unknown"}
+	if _, err := zCircle.Try(ctx, try); cxp.CodeOf(err) != cxp.CodeOther {
+		t.Fatalf("z pays leaf, leaf cannot record it: got %v, want 27 (pending)", err)
+	}
+	held := func(h *clearing.House, code string) (int64, int64) {
+		a, err := h.Ledger().AccountByCode(ctx, code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.Balance, a.PendingDebits
+	}
+	if b, d := held(root, "vc:z"); b != 0 || d != 400 {
+		t.Fatalf("root z while pending: got %d held %d, want 0 held 400", b, d)
+	}
+	if b, d := held(child, "parent:root"); b != 0 || d != 200 {
+		t.Fatalf("child parent account while pending: got %d held %d, want 0 held 200", b, d)
+	}
+
+	leaf.mu.Lock()
+	leaf.refuse = nil
+	leaf.mu.Unlock()
+	offset.Store(int64(30 * time.Second)) // past the first ask delay (10 s) and the try's window (20 s)
+	if n, err := child.Recover(ctx); err != nil || n != 1 {
+		t.Fatalf("child recover: got %d, %v; want 1", n, err)
+	}
+	if n, err := root.Recover(ctx); err != nil || n != 1 {
+		t.Fatalf("root recover: got %d, %v; want 1", n, err)
+	}
+	resp, err := zCircle.Try(ctx, try)
+	if err != nil || resp.ID == "" {
+		t.Fatalf("z repeats the try: got %+v, %v; want the written answer", resp, err)
+	}
+	if n := leaf.count(); n != 2 {
+		t.Fatalf("relays to leaf: got %d, want 2 (the first and recovery's)", n)
+	}
+	for _, c := range []struct {
+		h        *clearing.House
+		code     string
+		wantBal  int64
+		wantHeld int64
+	}{{root, "vc:z", -400, 0}, {root, "vc:child", 400, 0}, {child, "parent:root", -200, 0}, {child, "vc:leaf", 200, 0}} {
+		if b, d := held(c.h, c.code); b != c.wantBal || d != c.wantHeld {
+			t.Errorf("%s: got %d held %d, want %d held %d", c.code, b, d, c.wantBal, c.wantHeld)
+		}
+	}
 }

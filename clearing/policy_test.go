@@ -145,7 +145,12 @@ func TestScheduleDeclaredAndFloatingRates(t *testing.T) {
 	}
 }
 
-func TestExpireDueMarksIntertrades(t *testing.T) {
+// Issue 10, hole 2: a hold whose relay never came back (as after a crash)
+// may have been written by the payee, so it never expires into a void: past
+// its deadline, recovery asks the payee again; a payee that cannot be reached
+// leaves it pending, its hold extended. (Before, the hold expired and the
+// intertrade was marked expired: that was the bug.)
+func TestRecoverNeverExpiresAnUnknownRelay(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	pool := pgtest.NewPool(t)
@@ -178,16 +183,23 @@ func TestExpireDueMarksIntertrades(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := h.ExpireDue(ctx); err != nil || n != 0 {
+	if n, err := h.Recover(ctx); err != nil || n != 0 {
 		t.Fatalf("before the deadline: got %d, %v; want 0", n, err)
 	}
 	now = now.Add(2 * time.Minute)
-	if n, err := h.ExpireDue(ctx); err != nil || n != 1 {
-		t.Fatalf("after the deadline: got %d, %v; want 1", n, err)
+	if n, err := h.Recover(ctx); err != nil || n != 0 {
+		t.Fatalf("after the deadline, payee unreachable: got %d, %v; want 0 settled", n, err)
+	}
+	if n, err := lg.ExpireDue(ctx); err != nil || n != 0 {
+		t.Fatalf("ledger expiry after recovery: got %d, %v; want 0 (the hold was extended)", n, err)
 	}
 	list, _ := h.Intertrades(ctx, "", 0, 10)
 	xa, _ := h.Community(ctx, "x")
-	if len(list) != 1 || list[0].Status != "expired" || xa.Balance != 0 || xa.PendingDebits != 0 {
-		t.Fatalf("got %+v and x balance %d held %d, want an expired intertrade and nothing moved", list, xa.Balance, xa.PendingDebits)
+	if len(list) != 1 || list[0].Status != "pending" || list[0].Asks != 1 || list[0].LastError == "" || xa.Balance != 0 || xa.PendingDebits != 50 {
+		t.Fatalf("got %+v and x balance %d held %d, want a pending intertrade asked once, 50 still held", list, xa.Balance, xa.PendingDebits)
+	}
+	var expires time.Time
+	if err := pool.QueryRow(ctx, `SELECT expires_at FROM ledger_pending WHERE status = 'pending'`).Scan(&expires); err != nil || !expires.Equal(now.Add(time.Minute)) {
+		t.Fatalf("hold deadline: got %s, %v; want it extended to %s", expires, err, now.Add(time.Minute))
 	}
 }

@@ -53,6 +53,15 @@ func (l *Ledger) Void(ctx context.Context, pendingID int64) (Pending, error) {
 	return inTx(ctx, l, func(tx *Tx) (Pending, error) { return tx.Void(ctx, pendingID) })
 }
 
+// Extend moves an open hold's deadline to until (never earlier), also when
+// it is overdue but not yet expired, and returns the hold. A hold whose
+// outcome is not known yet (its relay may have been written) is kept open
+// this way rather than left to expire into a void. Extending a posted,
+// voided or expired hold is refused with CodePendingResolved.
+func (l *Ledger) Extend(ctx context.Context, pendingID int64, until time.Time) (Pending, error) {
+	return inTx(ctx, l, func(tx *Tx) (Pending, error) { return tx.Extend(ctx, pendingID, until) })
+}
+
 // Pending reads a hold; an unknown id is refused with CodePendingNotFound.
 func (l *Ledger) Pending(ctx context.Context, pendingID int64) (Pending, error) {
 	return readPending(ctx, l.pool, pendingID)
@@ -201,6 +210,22 @@ func (t *Tx) Void(ctx context.Context, pendingID int64) (Pending, error) {
 	queueWriteAccounts(b, orderedPair(d, c))
 	if err := t.tx.SendBatch(ctx, b).Close(); err != nil {
 		return Pending{}, storeErr("void hold", err)
+	}
+	return p, nil
+}
+
+func (t *Tx) Extend(ctx context.Context, pendingID int64, until time.Time) (Pending, error) {
+	p, err := scanPending(t.tx.QueryRow(ctx, `UPDATE ledger_pending SET expires_at = greatest(expires_at, $2)
+		WHERE id = $1 AND status = 'pending' RETURNING `+pendingCols, pendingID, until))
+	if errors.Is(err, pgx.ErrNoRows) {
+		cur, rerr := readPending(ctx, t.tx, pendingID)
+		if rerr != nil {
+			return Pending{}, rerr
+		}
+		return Pending{}, resolved(cur, "extend")
+	}
+	if err != nil {
+		return Pending{}, storeErr("extend hold", err)
 	}
 	return p, nil
 }

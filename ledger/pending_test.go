@@ -181,3 +181,41 @@ func TestExpireMany(t *testing.T) {
 	}
 	assertIntegrity(t, l)
 }
+
+// An overdue hold whose outcome is not known yet is extended instead of
+// expiring; it can be posted after its first deadline. Resolved holds are
+// not extended, and a deadline never moves earlier.
+func TestExtendHold(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	l, _, clk := newTestLedger(t)
+	a := mustAccount(t, l, "a", "EUR", -100, 100)
+	b := mustAccount(t, l, "b", "EUR", -100, 100)
+	first := clk.Now().Add(time.Minute)
+	p, err := l.Hold(ctx, HoldRequest{TransferRequest{Debit: a.ID, Credit: b.ID, Amount: 25}, first})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(2 * time.Minute) // overdue, not expired yet
+	later := clk.Now().Add(time.Hour)
+	got, err := l.Extend(ctx, p.ID, later)
+	if err != nil || !got.ExpiresAt.Equal(later) || got.Status != PendingOpen {
+		t.Fatalf("extend: got %+v, %v; want open until %s", got, err, later)
+	}
+	if got, err := l.Extend(ctx, p.ID, first); err != nil || !got.ExpiresAt.Equal(later) {
+		t.Fatalf("extend to an earlier time: got %+v, %v; want the deadline kept at %s", got, err, later)
+	}
+	if n, err := l.ExpireDue(ctx); err != nil || n != 0 {
+		t.Fatalf("expire after extending: got %d, %v; want 0", n, err)
+	}
+	if tr, err := l.Post(ctx, p.ID); err != nil || tr.Amount != 25 {
+		t.Fatalf("post after the first deadline: got %+v, %v", tr, err)
+	}
+	if _, err := l.Extend(ctx, p.ID, later); CodeOf(err) != CodePendingResolved {
+		t.Fatalf("extend a posted hold: got %v, want %s", err, CodePendingResolved)
+	}
+	if _, err := l.Extend(ctx, 999999, later); CodeOf(err) != CodePendingNotFound {
+		t.Fatalf("extend an unknown hold: got %v, want %s", err, CodePendingNotFound)
+	}
+	assertIntegrity(t, l)
+}

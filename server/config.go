@@ -34,6 +34,9 @@ type Config struct {
 	// HandshakeInterval is how often intertrading handshakes, settles and
 	// checks integrity (SXP_HANDSHAKE_INTERVAL); 5 minutes when zero.
 	HandshakeInterval time.Duration
+	// CircleTimeout bounds one call to the circle (SXP_CIRCLE_TIMEOUT); 30 s
+	// when zero. An unanswered payment is retried twice this long after it.
+	CircleTimeout time.Duration
 
 	// SearchLanguage is the PostgreSQL text search configuration of
 	// announcements (SXP_SEARCH_LANGUAGE, --search-language), "english" when empty.

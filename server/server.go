@@ -77,7 +77,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 		s.Intertrade, err = intertrade.New(pool, s.Ledger, s.Members, intertrade.Config{
 			CircleURL: cfg.CircleURL, CircleID: cfg.CircleID, CommunityID: cfg.CommunityID, Key: cfg.CircleKey,
 			Rate: cfg.Rate, PublicURL: cfg.PublicURL, Currency: cfg.Currency, Divisions: cfg.CurrencyDivisions,
-			Interval: cfg.HandshakeInterval,
+			Interval: cfg.HandshakeInterval, Timeout: cfg.CircleTimeout,
 		}, intertrade.Options{Logger: logger})
 		if err != nil {
 			return nil, fmt.Errorf("server: %w", err)

@@ -10,8 +10,9 @@
 // than 0, at most 12 decimal places, at most 10^9.
 //
 // Rounding: ToBase and FromBase convert with the declared rate (ticks = base units per
-// unit of the community's currency) through money.ToBase/FromBase: exact, then rounded
-// once to the nearest minor unit of the target, halves away from zero.
+// unit of the community's currency) exactly (ledger/money), then truncate once to a whole
+// minor unit of the target, towards zero: a conversion never yields more value than it
+// was given (see rate.go).
 //
 // Errors: refusals are *Error (code, args for the seed's @-placeholders, rendered
 // message); HTTPStatus maps codes to statuses in one table: 8/11/12/13/15 → 400,

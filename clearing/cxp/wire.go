@@ -87,6 +87,11 @@ type PrepareResponse struct {
 
 // TransactionRequest is PUT /transactions (try) and PUT {payee uri}/transactions (relay).
 // Quantity is in base units.
+//
+// PayeeTicks and PayeeAmount are optional, on relays only (a try's are ignored): the
+// payee's rate the clearing house converted with, and the amount in the payee's currency
+// that quantity is at that rate (by ToBase/FromBase's rule). A payee credits exactly that
+// amount, or refuses (25), and never converts at a rate of its own, which may be stale.
 type TransactionRequest struct {
 	Payer       string  `json:"payer"`
 	PayerURL    string  `json:"payer_url"`
@@ -98,6 +103,8 @@ type TransactionRequest struct {
 	Description string  `json:"description"`
 	Really      bool    `json:"really"`
 	TempID      string  `json:"temp_id"`
+	PayeeTicks  Decimal `json:"payee_ticks,omitempty"`
+	PayeeAmount Decimal `json:"payee_amount,omitempty"`
 }
 
 // TransactionResponse answers a try or a relay. A written transaction carries its id,

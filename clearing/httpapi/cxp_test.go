@@ -170,7 +170,9 @@ func TestTryRefusals(t *testing.T) {
 			e.coms["b"].setAnswer(refuse(cxp.CodeUnknownAccount, nil))
 		}, body: func(e *env) map[string]any { return e.tx("1", "r", true) }, status: 422, code: "25", relays: 1},
 		{name: "payee answers garbage", setup: func(e *env) {
-			e.coms["b"].setAnswer(func(cxp.TransactionRequest) (int, any) { return 500, []int{1} })
+			// A 4xx that is not CXP: refused before anything was written. (A
+			// 5xx page leaves the outcome open: TestRelayGatewayErrorStaysPending.)
+			e.coms["b"].setAnswer(func(cxp.TransactionRequest) (int, any) { return 400, []int{1} })
 		}, body: func(e *env) map[string]any { return e.tx("1", "r", true) }, status: 500, code: "7", relays: 1},
 		{name: "payee answers 401 without an envelope", setup: func(e *env) {
 			e.coms["b"].setAnswer(func(cxp.TransactionRequest) (int, any) { return 401, "no" })
@@ -543,9 +545,11 @@ func TestRecordsExportAndVerify(t *testing.T) {
 	}
 }
 
-// Code 5: the payee accepted but the hold could not be posted (it expired
-// while the relay was on its way). The clock jumps while the payee answers.
-func TestTrySavingProblem(t *testing.T) {
+// The payee accepted after the hold's first deadline (the clock jumps while
+// the payee answers): the payee wrote it, so the hold is posted. (Before,
+// the clearing house answered 5 and expired the hold while the payee kept
+// the credit, issue 10 hole 2.)
+func TestTryPostsAfterTheHoldsDeadline(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.NewPool(t)
 	var offset atomic.Int64
@@ -567,15 +571,138 @@ func TestTrySavingProblem(t *testing.T) {
 		return 200, cxp.TransactionResponse{Status: cxp.StatusOK("ok"), TempID: r.TempID}
 	})
 	status, out := e.call("a", "PUT", "/transactions", e.tx("1", "late", true))
-	if status != 500 || code(out) != "5" {
-		t.Fatalf("got %d %v, want 500 code 5", status, out)
+	if status != 200 || code(out) != "0" {
+		t.Fatalf("got %d %v, want 200 code 0", status, out)
 	}
-	if _, err := house.ExpireDue(ctx); err != nil {
+	if n, err := house.Recover(ctx); err != nil || n != 0 {
+		t.Fatalf("recover: got %d, %v; want nothing to do", n, err)
+	}
+	e.wantBalances(map[string]int64{"a": -100, "b": 100})
+	list, _ := house.Intertrades(ctx, "", 0, 10)
+	if len(list) != 1 || list[0].Status != "posted" || list[0].ResultCode != 0 {
+		t.Fatalf("intertrades: got %+v, want one posted", list)
+	}
+}
+
+// Issue 10, hole 1: a payee's server that answers a written relay with a
+// 5xx page (a gateway's, or a crash after its commit) may have written it:
+// the payer is told it is pending (27), the hold stays, and recovery asks
+// the payee again with the same temp_id and posts on its answer.
+func TestRelayGatewayErrorStaysPending(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	e.coms["b"].setAnswer(func(cxp.TransactionRequest) (int, any) { return 502, "<html>502 Bad Gateway</html>" })
+	status, out := e.call("a", "PUT", "/transactions", e.tx("1", "gw", true))
+	if status != 500 || code(out) != "27" {
+		t.Fatalf("got %d %v, want 500 code 27 (pending)", status, out)
+	}
+	if b, held, _ := e.balance("a"); b != 0 || held != 100 {
+		t.Fatalf("a: got balance %d held %d, want 0 held 100", b, held)
+	}
+	// The payer repeats the try: still pending, nothing relayed again.
+	if _, out := e.call("a", "PUT", "/transactions", e.tx("1", "gw", true)); code(out) != "27" {
+		t.Fatalf("repeat: got %v, want code 27", out)
+	}
+	if n := len(e.coms["b"].got()); n != 1 {
+		t.Fatalf("relays: got %d, want 1", n)
+	}
+	e.coms["b"].setAnswer(nil)
+	if _, err := e.pool.Exec(ctx, `UPDATE clearing_intertrades SET ask_after = now() - interval '1 second' WHERE temp_id = 'gw'`); err != nil {
 		t.Fatal(err)
 	}
+	if n, err := e.house.Recover(ctx); err != nil || n != 1 {
+		t.Fatalf("recover: got %d, %v; want 1 settled", n, err)
+	}
+	got := e.coms["b"].got()
+	if len(got) != 2 || got[1].TempID != "gw" || got[1].Quantity != "1.00" || !got[1].Really || got[1].PayeeTicks != "2" || got[1] != got[0] {
+		t.Fatalf("relays: got %+v, want the same relay again", got)
+	}
+	e.wantBalances(map[string]int64{"a": -100, "b": 100})
+	if status, out := e.call("a", "PUT", "/transactions", e.tx("1", "gw", true)); status != 200 || code(out) != "0" || str(out, "id") == "" {
+		t.Fatalf("repeat after recovery: got %d %v, want the written answer", status, out)
+	}
+}
+
+// Answers from the payee that leave open whether it wrote the relay keep
+// the intertrade pending (27 to the payer, the amount held): a 5xx page,
+// its own 5 or 27, and 8 on temp_id (it holds the temp_id with other
+// content).
+func TestRelayOutcomeUnknownStaysPending(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name   string
+		answer func(cxp.TransactionRequest) (int, any)
+	}{
+		{"a 503 page", func(cxp.TransactionRequest) (int, any) { return 503, "unavailable" }},
+		{"its own 5", refuse(cxp.CodeSaving, map[string]string{"message": "could not record"})},
+		{"its own 27", refuse(cxp.CodeOther, map[string]string{"message": "still recording"})},
+		{"8 on temp_id", refuse(cxp.CodeInvalidField, map[string]string{"field": "temp_id", "value": "r"})},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			e.coms["b"].setAnswer(tt.answer)
+			status, out := e.call("a", "PUT", "/transactions", e.tx("1", "r", true))
+			if status != 500 || code(out) != "27" {
+				t.Fatalf("got %d %v, want 500 code 27 (pending)", status, out)
+			}
+			if b, held, _ := e.balance("a"); b != 0 || held != 100 {
+				t.Fatalf("a: got balance %d held %d, want 0 held 100", b, held)
+			}
+			var pending int
+			e.pool.QueryRow(context.Background(), `SELECT count(*) FROM clearing_intertrades WHERE status = 'pending' AND asks = 1 AND last_error <> ''`).Scan(&pending)
+			if pending != 1 {
+				t.Fatalf("pending intertrades asked once: got %d, want 1", pending)
+			}
+		})
+	}
+}
+
+// Recovery asks the payee again; a repeat refused for its signature says
+// nothing about the first relay (still pending), the payee's own refusal of
+// the payment (25) settles it (voided, nothing moved).
+func TestRecoverSettlesOnlyOnThePayeesRefusal(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	e.coms["b"].setAnswer(func(cxp.TransactionRequest) (int, any) { return 504, "gateway timeout" })
+	if _, out := e.call("a", "PUT", "/transactions", e.tx("1", "rec", true)); code(out) != "27" {
+		t.Fatalf("first try: got %v, want 27", out)
+	}
+	askNow := func() {
+		t.Helper()
+		if _, err := e.pool.Exec(ctx, `UPDATE clearing_intertrades SET ask_after = now() - interval '1 second' WHERE temp_id = 'rec'`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	status := func() (string, int) {
+		t.Helper()
+		var s string
+		var asks int
+		if err := e.pool.QueryRow(ctx, `SELECT status, asks FROM clearing_intertrades WHERE temp_id = 'rec'`).Scan(&s, &asks); err != nil {
+			t.Fatal(err)
+		}
+		return s, asks
+	}
+	e.coms["b"].setAnswer(refuse(cxp.CodeAuthData, nil))
+	askNow()
+	if n, err := e.house.Recover(ctx); err != nil || n != 0 {
+		t.Fatalf("recover, signature refused: got %d, %v; want 0 settled", n, err)
+	}
+	if s, asks := status(); s != "pending" || asks != 2 {
+		t.Fatalf("after a refused signature: got %s asked %d times, want pending asked twice", s, asks)
+	}
+	e.coms["b"].setAnswer(refuse(cxp.CodeRemoteValidation, map[string]string{"message": "no member bob"}))
+	askNow()
+	if n, err := e.house.Recover(ctx); err != nil || n != 1 {
+		t.Fatalf("recover, payee refuses: got %d, %v; want 1 settled", n, err)
+	}
+	if s, _ := status(); s != "voided" {
+		t.Fatalf("after the payee's refusal: got %s, want voided", s)
+	}
 	e.wantBalances(map[string]int64{"a": 0, "b": 0})
-	list, _ := house.Intertrades(ctx, "", 0, 10)
-	if len(list) != 1 || list[0].Status != "expired" || list[0].ResultCode != 5 {
-		t.Fatalf("intertrades: got %+v, want one expired with result code 5", list)
+	if n := len(e.coms["b"].got()); n != 3 {
+		t.Fatalf("relays: got %d, want 3", n)
 	}
 }

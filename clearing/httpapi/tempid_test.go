@@ -128,7 +128,7 @@ func TestRelayRefusalsCarryTheirArgs(t *testing.T) {
 		{"other code", func(cxp.TransactionRequest) (int, any) {
 			return 400, map[string]any{"code": 13, "args": map[string]string{"fieldname": "payee"}, "message": "Field payee contains invalid characters."}
 		}, "25", "message", "Field payee contains invalid characters."},
-		{"not CXP", func(cxp.TransactionRequest) (int, any) { return 500, []int{1} }, "7", "message", ""},
+		{"not CXP", func(cxp.TransactionRequest) (int, any) { return 400, []int{1} }, "7", "message", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -33,7 +33,8 @@ func clearingCommand(stdout io.Writer) *command {
 		help: `Run the clearing house: the CXP Intertrading API 1.0 at the circle's base URL
 (POST /server, GET /server/clients, GET and PUT /transactions), the admin API under
 /admin/api (Authorization: Bearer SXP_ADMIN_TOKEN, or a token from 'sxp admin token
-add'), /healthz, /readyz and /metrics. A background loop expires stale holds, prunes
+add'), /healthz, /readyz and /metrics. A background loop asks payees again about
+pending intertrades whose answer is unknown (never letting their holds expire), prunes
 nonces and runs the circle's schedule (declared rates, floating rates, limit policy).
 Run 'sxp migrate up' and 'sxp admin circle init' on its database first.`,
 		flags: func(fs *flag.FlagSet) func(context.Context, []string) error {
@@ -43,8 +44,8 @@ Run 'sxp migrate up' and 'sxp admin circle init' on its database first.`,
 			secret := envSecret(fs, "secret", "SXP_CLEARING_SECRET", "server secret that encrypts the communities' keys at rest (required)")
 			adminToken := envSecret(fs, "admin-token", "SXP_ADMIN_TOKEN", "bearer token of the admin API (optional; see 'sxp admin token add')")
 			relayTimeout := envDuration(fs, "relay-timeout", "SXP_RELAY_TIMEOUT", 10*time.Second, "how long a relay to a payee's server may take")
-			holdTTL := envDuration(fs, "hold-ttl", "SXP_HOLD_TTL", 5*time.Minute, "how long a hold waits for its relay before it expires")
-			interval := envDuration(fs, "maintenance-interval", "SXP_MAINTENANCE_INTERVAL", 30*time.Second, "how often stale holds expire and old nonces are pruned")
+			holdTTL := envDuration(fs, "hold-ttl", "SXP_HOLD_TTL", 5*time.Minute, "the deadline of a hold; extended, never expired, while the payee's answer is unknown")
+			interval := envDuration(fs, "maintenance-interval", "SXP_MAINTENANCE_INTERVAL", 30*time.Second, "how often pending intertrades are asked about again and old nonces are pruned")
 			schedule := envDuration(fs, "schedule-interval", "SXP_SCHEDULE_INTERVAL", 24*time.Hour, "how often the circle's schedule runs (declared and floating rates, limit policy); 0 disables it")
 			maxBody := envInt64(fs, "max-body", "SXP_MAX_BODY", 64<<10, "largest request body in bytes")
 			parentURL := envString(fs, "parent-url", "SXP_PARENT_URL", "", "nesting: the parent circle's base URL (this circle is one of its communities)")
@@ -151,9 +152,10 @@ Run 'sxp migrate up' and 'sxp admin circle init' on its database first.`,
 	}
 }
 
-// maintain is the clearing house's background loop: every interval it
-// expires stale holds and prunes old nonces; every schedule it runs the
-// circle's schedule. It returns when ctx ends.
+// maintain is the clearing house's background loop: every interval it asks
+// the payees of pending intertrades again (House.Recover: a hold is never
+// expired while the payee's answer is unknown) and prunes old nonces; every
+// schedule it runs the circle's schedule. It returns when ctx ends.
 func maintain(ctx context.Context, house *clearing.House, log *slog.Logger, interval, schedule time.Duration) {
 	if interval <= 0 {
 		interval = 30 * time.Second
@@ -171,10 +173,10 @@ func maintain(ctx context.Context, house *clearing.House, log *slog.Logger, inte
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			if n, err := house.ExpireDue(ctx); err != nil {
-				log.Warn("expire holds", "err", err)
+			if n, err := house.Recover(ctx); err != nil {
+				log.Warn("recover pending intertrades", "err", err)
 			} else if n > 0 {
-				log.Info("expired holds", "count", n)
+				log.Info("settled pending intertrades", "count", n)
 			}
 			if _, err := house.PruneNonces(ctx); err != nil {
 				log.Warn("prune nonces", "err", err)

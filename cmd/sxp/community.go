@@ -74,13 +74,14 @@ func communitySettings(fs *flag.FlagSet) func() server.Config {
 	key := envSecret(fs, "circle-key", "SXP_CIRCLE_KEY", "the key printed by 'sxp admin community add'")
 	rate := envString(fs, "rate", "SXP_RATE", "", "base units per unit of the currency (decimal), as registered in the circle")
 	hs := envDuration(fs, "handshake-interval", "SXP_HANDSHAKE_INTERVAL", 5*time.Minute, "how often to handshake with the circle and check integrity")
+	ctimeout := envDuration(fs, "circle-timeout", "SXP_CIRCLE_TIMEOUT", 30*time.Second, "how long one call to the circle may take; an unanswered payment is retried twice this long after")
 	lang := envString(fs, "search-language", "SXP_SEARCH_LANGUAGE", "english", "PostgreSQL text search configuration of announcements")
 	return func() server.Config {
 		return server.Config{
 			DatabaseURL: *db, CommunityID: *id, CommunityName: *name, Currency: *cur,
 			CurrencyDivisions: int(*div), PublicURL: *pub, DefaultMin: *min, DefaultMax: *max,
 			Registration: *reg, CircleURL: *curl, CircleID: *cid, CircleKey: *key, Rate: *rate,
-			HandshakeInterval: *hs, SearchLanguage: *lang,
+			HandshakeInterval: *hs, CircleTimeout: *ctimeout, SearchLanguage: *lang,
 		}
 	}
 }

@@ -21,6 +21,10 @@ const (
 	Floor
 	// Ceiling rounds toward plus infinity: 2.1 → 3, -2.9 → -2.
 	Ceiling
+	// TowardZero truncates: 2.9 → 2, -2.9 → -2. It never gives a result
+	// larger in magnitude than the exact value: the circle's one conversion
+	// rule (clearing/cxp), so that no conversion creates value.
+	TowardZero
 )
 
 // String names the rounding.
@@ -32,6 +36,8 @@ func (m Rounding) String() string {
 		return "floor"
 	case Ceiling:
 		return "ceiling"
+	case TowardZero:
+		return "toward zero"
 	}
 	return fmt.Sprintf("Rounding(%d)", int(m))
 }
@@ -89,6 +95,7 @@ func quoRound(n, d *apd.Decimal, mode Rounding) (int64, error) {
 	}
 	step := 0 // added to q
 	switch mode {
+	case TowardZero: // QuoInteger truncates
 	case Floor:
 		if rem.Sign() < 0 {
 			step = -1

@@ -15,12 +15,14 @@ import (
 
 // sums are our side of the integrity check.
 type sums struct {
-	AccountBalance int64 // the import/export account's posted balance, local minor units
-	AccountHeld    int64 // held on it by payments in flight
-	LocalSum       int64 // signed sum of completed intertrades' amounts (out +, in −)
-	BaseSum        int64 // signed sum of their base quantities, base minor units
-	Volume         int64 // base quantities of the last 365 days, both ways
-	Pending        int   // intertrades in flight
+	AccountBalance int64       // the import/export account's posted balance, local minor units
+	AccountHeld    int64       // held on it by payments in flight
+	LocalSum       int64       // signed sum of completed intertrades' amounts (out +, in −)
+	BaseSum        int64       // signed sum of their base quantities, base minor units
+	Volume         int64       // base quantities of the last 365 days, both ways
+	Pending        int         // intertrades in flight
+	Rounding       cxp.Decimal // the rounding account: the sum of the remainders, base units
+	Unexplained    int         // completed intertrades whose remainder does not explain their conversion
 }
 
 func (s *Service) sums(ctx context.Context) (sums, error) {
@@ -50,14 +52,32 @@ func (s *Service) sums(ctx context.Context) (sums, error) {
 	if out.Volume, err = cxp.Decimal(volume).Minor(s.base()); err != nil {
 		return sums{}, fmt.Errorf("intertrade: volume %s: %w", volume, err)
 	}
+	// Every completed intertrade's conversion is explained by its remainder
+	// (see rounding.go), which is less than one minor unit of what it was
+	// converted to. Rows recorded before remainders were (NULL) are skipped.
+	var rounding string
+	err = s.pool.QueryRow(ctx, `
+		SELECT count(*) FILTER (WHERE
+		         (direction = 'out' AND (amount * ticks * power(10::numeric, -$1::int) <> quantity + rounding
+		                                 OR rounding >= power(10::numeric, -$2::int)))
+		      OR (direction = 'in' AND (quantity <> amount * ticks * power(10::numeric, -$1::int) + rounding
+		                                 OR rounding >= ticks * power(10::numeric, -$1::int)))),
+		       COALESCE(sum(rounding), 0)::text
+		FROM intertrades WHERE state = 'completed' AND rounding IS NOT NULL`, s.cfg.Divisions, s.base(),
+	).Scan(&out.Unexplained, &rounding)
+	if err != nil {
+		return sums{}, fmt.Errorf("intertrade: rounding: %w", err)
+	}
+	out.Rounding = exactDecimal(cxp.Decimal(rounding).Rat())
 	out.AccountBalance, out.AccountHeld = acc.Balance, acc.PendingCredits
 	return out, nil
 }
 
 // IntegrityReport is one reconciliation of the import/export account with
 // the circle. OK when the account's balance equals the signed sum of the
-// completed intertrades' local amounts, and the signed sum of their base
-// quantities equals minus the circle's virtual customer balance.
+// completed intertrades' local amounts, the signed sum of their base
+// quantities equals minus the circle's virtual customer balance, and every
+// conversion is explained by its recorded remainder (the rounding account).
 type IntegrityReport struct {
 	ID             int64
 	At             time.Time
@@ -68,6 +88,7 @@ type IntegrityReport struct {
 	CircleBalance  cxp.Decimal // base units, from the last successful handshake ("" if none)
 	HandshakeAt    time.Time   // when the circle reported CircleBalance
 	Pending        int         // intertrades in flight at the time
+	Rounding       cxp.Decimal // the rounding account: remainders kept by truncation, base units
 	Problems       []string
 }
 
@@ -85,7 +106,12 @@ func (s *Service) CheckIntegrity(ctx context.Context) (IntegrityReport, error) {
 	}
 	rep := IntegrityReport{
 		At: s.now(), AccountBalance: sm.AccountBalance, LocalSum: sm.LocalSum,
-		BaseSum: cxp.FromMinor(sm.BaseSum, s.base()), Pending: sm.Pending,
+		BaseSum: cxp.FromMinor(sm.BaseSum, s.base()), Pending: sm.Pending, Rounding: sm.Rounding,
+	}
+	if sm.Unexplained > 0 {
+		rep.Problems = append(rep.Problems, fmt.Sprintf(
+			"%d completed intertrades are not explained by their rate and rounding remainder (amount × rate and base quantity differ by more than the recorded remainder)",
+			sm.Unexplained))
 	}
 	if sm.AccountBalance != sm.LocalSum {
 		rep.Problems = append(rep.Problems, fmt.Sprintf(
@@ -117,9 +143,9 @@ func (s *Service) CheckIntegrity(ctx context.Context) (IntegrityReport, error) {
 		circle = &v
 	}
 	err = s.pool.QueryRow(ctx, `
-		INSERT INTO intertrade_integrity_checks (at, ok, account_balance, local_sum, base_sum, circle_balance, problems)
-		VALUES ($1, $2, $3, $4, $5::numeric, $6::numeric, $7) RETURNING id`,
-		rep.At, rep.OK, rep.AccountBalance, rep.LocalSum, string(rep.BaseSum), circle, strings.Join(rep.Problems, "\n"),
+		INSERT INTO intertrade_integrity_checks (at, ok, account_balance, local_sum, base_sum, circle_balance, problems, rounding)
+		VALUES ($1, $2, $3, $4, $5::numeric, $6::numeric, $7, $8::numeric) RETURNING id`,
+		rep.At, rep.OK, rep.AccountBalance, rep.LocalSum, string(rep.BaseSum), circle, strings.Join(rep.Problems, "\n"), string(rep.Rounding),
 	).Scan(&rep.ID)
 	if err != nil {
 		return IntegrityReport{}, fmt.Errorf("intertrade: record integrity check: %w", err)
@@ -152,9 +178,9 @@ func (s *Service) LastIntegrity(ctx context.Context) (IntegrityReport, bool, err
 	var circle *string
 	var problems string
 	err := s.pool.QueryRow(ctx, `
-		SELECT id, at, ok, account_balance, local_sum, base_sum::text, circle_balance::text, problems
+		SELECT id, at, ok, account_balance, local_sum, base_sum::text, circle_balance::text, problems, coalesce(rounding::text, '')
 		FROM intertrade_integrity_checks ORDER BY id DESC LIMIT 1`,
-	).Scan(&rep.ID, &rep.At, &rep.OK, &rep.AccountBalance, &rep.LocalSum, &base, &circle, &problems)
+	).Scan(&rep.ID, &rep.At, &rep.OK, &rep.AccountBalance, &rep.LocalSum, &base, &circle, &problems, &rep.Rounding)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return IntegrityReport{}, false, nil
 	}

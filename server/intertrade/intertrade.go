@@ -12,10 +12,21 @@
 // equals minus the circle's virtual customer balance.
 //
 // Rates and rounding: a rate (ticks) is the number of base units one unit of
-// our currency is worth. We use the rate in force that the circle answered
-// in the last handshake (our declared SXP_RATE until a handshake succeeds),
-// and convert with cxp's conversion functions (one rounding rule for both
-// sides of the circle). The base unit's decimal places are configured
+// our currency is worth. Paying, we convert at the rate in force that the
+// circle answered in the last handshake (our declared SXP_RATE until a
+// handshake succeeds); paid, we convert at the rate the circle used, which
+// its relay carries (payee_ticks), never at our own, possibly stale one, and
+// refuse a relay whose payee_amount is another amount. Both use cxp's
+// conversion functions, which truncate towards zero, so no conversion
+// yields more value than it was given; each intertrade records its
+// remainder (rounding.go) and the integrity check proves every conversion
+// by it.
+//
+// Unknown outcomes: a payment whose final try the circle did not answer, or
+// answered with 27 ("pending": the payee's answer is not known yet), stays
+// pending with its hold extended; SettlePending repeats the try with the
+// same temp_id until the circle answers. Only a first try whose connection
+// could not even be opened fails for being unreachable. The base unit's decimal places are configured
 // learned from the handshake (the decimal places of the circle's `min`,
 // which the circle writes with exactly its base unit's places), 2 (the
 // default of `sxp admin circle init`) until one succeeds; a configured
@@ -62,8 +73,9 @@ type Config struct {
 	// Interval between handshakes, integrity checks and retries of
 	// unconfirmed payments (SXP_HANDSHAKE_INTERVAL); 5 minutes by default.
 	Interval time.Duration
-	// HoldTTL is how long a payer's amount stays held while the circle has
-	// not answered (24 hours by default); retries settle it before.
+	// HoldTTL is the deadline of a payer's hold while the circle has not
+	// answered (24 hours by default). Each unanswered retry moves it on: a
+	// hold the circle may have written is never left to expire.
 	HoldTTL time.Duration
 	// Timeout bounds one call to the circle; 30 s by default (the circle
 	// itself waits up to 10 s for the payee's server).
@@ -148,7 +160,7 @@ func New(pool *pgxpool.Pool, led *ledger.Ledger, mem *members.Service, cfg Confi
 	}
 	s.relays = &cxp.Verifier{
 		Keys:    cxp.StaticKeys{cfg.CircleID: {[]byte(cfg.Key)}},
-		Nonces:  &cxp.MemoryNonces{Now: opts.Now},
+		Nonces:  relayNonces{pool: pool, now: opts.Now},
 		Now:     opts.Now,
 		BaseURL: strings.TrimRight(cfg.PublicURL, "/"),
 	}
@@ -176,8 +188,8 @@ func (s *Service) Start(ctx context.Context) error {
 }
 
 // Run settles unconfirmed payments, then reconciles with the circle
-// (handshake, balance report, integrity check) every Interval until ctx
-// ends. Start has handshaked once already.
+// (handshake, balance report, integrity check) and prunes old relay nonces
+// every Interval until ctx ends. Start has handshaked once already.
 func (s *Service) Run(ctx context.Context) {
 	t := time.NewTicker(s.cfg.Interval)
 	defer t.Stop()
@@ -194,6 +206,9 @@ func (s *Service) Run(ctx context.Context) {
 		}
 		if _, err := s.Reconcile(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("integrity check failed to run", "err", err)
+		}
+		if _, err := s.PruneNonces(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("pruning relay nonces failed", "err", err)
 		}
 	}
 }

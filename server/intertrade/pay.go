@@ -123,6 +123,7 @@ func (s *Service) Pay(ctx context.Context, r PayRequest) (Payment, error) {
 		SrcURL: s.cfg.PublicURL, DestURL: peer.URI, Community: community,
 		Description: r.Description, Quantity: cxp.FromMinor(q, s.base()),
 		Amount: r.Amount, Ticks: ticks, IdempotencyKey: key, CreatedAt: s.now(),
+		Rounding: roundingOut(r.Amount, s.cfg.Divisions, ticks, q, s.base()),
 	}
 	stored, inserted, err := insertIntertrade(ctx, s.pool, it, nil)
 	if err != nil {
@@ -178,18 +179,21 @@ func (s *Service) send(ctx context.Context, it Intertrade, quantity int64) (Paym
 	it.HoldID = hold.ID
 	try.Really = true
 	resp, err = s.client.Try(ctx, try)
-	return s.settle(ctx, it, resp, err)
+	return s.settle(ctx, it, resp, err, true)
 }
 
 // settle applies the circle's answer to the final try (really=true) of a
 // held payment: post on code 0, void on a refusal, keep holding when the
-// circle may or may not have written it.
-func (s *Service) settle(ctx context.Context, it Intertrade, resp cxp.TransactionResponse, callErr error) (Payment, error) {
+// circle may or may not have written it (no answer, or its 27 "pending").
+// first is true for the payment's first final try: only then does a
+// connection that could not be opened prove the circle never wrote it (a
+// retry's earlier try may have reached it).
+func (s *Service) settle(ctx context.Context, it Intertrade, resp cxp.TransactionResponse, callErr error, first bool) (Payment, error) {
 	if callErr == nil {
 		callErr = errOf(resp.Status)
 	}
 	if callErr != nil {
-		if undelivered(callErr) {
+		if first && undelivered(callErr) {
 			return s.fail(ctx, it, it.HoldID, callErr)
 		}
 		// The circle's own refusal (an answer with a code) is final, except
@@ -198,9 +202,13 @@ func (s *Service) settle(ctx context.Context, it Intertrade, resp cxp.Transactio
 		if resp.Code != cxp.OK && resp.Code != cxp.CodeOther {
 			return s.fail(ctx, it, it.HoldID, callErr)
 		}
-		// No answer: the circle may have written it. Keep the hold; Run
-		// repeats the try with the same temp_id until the circle answers.
+		// No answer: the circle may have written it. Keep the hold (its
+		// deadline moved on, so it can still be posted); Run repeats the try
+		// with the same temp_id until the circle answers.
 		s.log.Warn("the circle did not answer a payment; keeping it on hold", "intertrade", it.ID, "temp_id", it.TempID, "err", callErr)
+		if _, err := s.ledger.Extend(ctx, it.HoldID, s.now().Add(s.cfg.HoldTTL)); err != nil && ledger.CodeOf(err) != ledger.CodePendingResolved {
+			return Payment{}, fmt.Errorf("intertrade: keep hold %d: %w", it.HoldID, err)
+		}
 		saved, err := saveUpdate(ctx, s.pool, it.ID, update{State: StatePending, Reason: reasonUnconfirmed, Message: callErr.Error()}, s.now())
 		if err != nil {
 			return Payment{}, err
@@ -216,6 +224,10 @@ func (s *Service) settle(ctx context.Context, it Intertrade, resp cxp.Transactio
 		if cur.State != StatePending {
 			saved = cur // settled meanwhile (by Run)
 			return nil
+		}
+		// The circle wrote it: post the hold even past its deadline.
+		if _, err := tx.Extend(ctx, it.HoldID, s.now().Add(time.Minute)); err != nil {
+			return fmt.Errorf("post hold %d: %w", it.HoldID, err)
 		}
 		tr, err := tx.Post(ctx, it.HoldID)
 		if err != nil {
@@ -344,7 +356,7 @@ func (s *Service) SettlePending(ctx context.Context) (int, error) {
 			try := wireRequest(it)
 			try.Really = true
 			resp, err := s.client.Try(ctx, try)
-			p, _ = s.settle(ctx, it, resp, err)
+			p, _ = s.settle(ctx, it, resp, err, false)
 		}
 		if p.State != StatePending {
 			settled++

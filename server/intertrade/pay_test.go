@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -333,5 +336,61 @@ func TestPayUnreadableAnswer(t *testing.T) {
 	}
 	if balance, writes, _ := circle.snapshot(); writes != 1 || balance != -400 {
 		t.Fatalf("circle: writes %d balance %d, want 1, -400", writes, balance)
+	}
+}
+
+// Issue 10, hole 2 on the payer's side: a payment whose final try went
+// unanswered may have been written by the circle, so a retry that cannot
+// reach the circle (connection refused) does not fail it, and its hold is
+// extended rather than left to pass its deadline. Once the circle is back
+// the retry completes it, after the hold's first deadline.
+func TestPayRetryWhileCircleDownStaysPending(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	circle := newFakeCircle(t)
+	addr := circle.srv.Listener.Addr().String()
+	e := newEnv(t, circle.srv.URL, func(c *Config) { c.Timeout = 300 * time.Millisecond; c.HoldTTL = time.Minute })
+	circle.set(func(f *fakeCircle) { f.delay = time.Second })
+	p, err := e.svc.Pay(ctx, PayRequest{PayerAccount: e.alice.Account, PayerUsername: "alice", To: "bob@acorn", Amount: 700, IdempotencyKey: "down"})
+	if err != nil || p.State != StatePending {
+		t.Fatalf("unanswered: got %+v %v, want pending", p, err)
+	}
+	circle.srv.Close() // waits for the slow try, which the circle wrote
+	circle.set(func(f *fakeCircle) { f.delay = 0 })
+
+	e.clock.advance(2 * time.Minute) // past the hold's first deadline (within the signature window)
+	if _, err := e.svc.SettlePending(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.svc.Get(ctx, p.ID)
+	if err != nil || got.State != StatePending {
+		t.Fatalf("retry while the circle is down: got %+v %v, want pending", got, err)
+	}
+	var expires time.Time
+	if err := e.pool.QueryRow(ctx, `SELECT expires_at FROM ledger_pending WHERE id = $1`, got.HoldID).Scan(&expires); err != nil || !expires.After(e.clock.Now()) {
+		t.Fatalf("hold deadline: got %s %v, want it extended past %s", expires, err, e.clock.Now())
+	}
+
+	// The circle is back on the same address.
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := &httptest.Server{Listener: ln, Config: &http.Server{Handler: circle.srv.Config.Handler}}
+	back.Start()
+	t.Cleanup(back.Close)
+	e.clock.advance(30 * time.Second)
+	if n, err := e.svc.SettlePending(ctx); err != nil || n != 1 {
+		t.Fatalf("settle: got %d %v, want 1", n, err)
+	}
+	if got, err := e.svc.Get(ctx, p.ID); err != nil || got.State != StateCompleted {
+		t.Fatalf("after the circle is back: got %+v %v, want completed", got, err)
+	}
+	alice, acc := e.account(t, e.alice.Account), e.importExport(t)
+	if alice.Balance != -700 || alice.PendingDebits != 0 || acc.Balance != 700 {
+		t.Fatalf("alice %d held %d, import/export %d; want -700, 0, 700", alice.Balance, alice.PendingDebits, acc.Balance)
+	}
+	if balance, writes, _ := circle.snapshot(); writes != 1 || balance != -700 {
+		t.Fatalf("circle: writes %d balance %d; want 1, -700", writes, balance)
 	}
 }

@@ -24,12 +24,14 @@ const MaxRelayBody = 64 << 10
 // accepted twice), decodes and validates the transaction strictly, checks
 // that it is addressed to us, that the payee is an active member whose
 // upper limit allows the amount (24 or 25 back otherwise), converts the base
-// quantity to our currency at our rate in force, and with really=true
+// quantity to our currency at the rate the circle used (payee_ticks; our
+// rate in force only when the circle sent none), refusing (25) when the
+// circle's payee_amount is another amount, and with really=true
 // credits the payee from the import/export account in one database
 // transaction together with the intertrade's record. A repeated temp_id with
 // the same content gets the first answer and writes nothing; with other
-// content it is refused with code 8 on temp_id. It returns the HTTP status
-// and the answer.
+// content it is refused with code 8 on temp_id; src_url is compared without
+// a trailing slash. It returns the HTTP status and the answer.
 func (s *Service) Receive(ctx context.Context, r *http.Request, body []byte) (int, cxp.TransactionResponse) {
 	answer, err := s.receive(ctx, r, body)
 	if err != nil {
@@ -63,11 +65,20 @@ func (s *Service) receive(ctx context.Context, r *http.Request, body []byte) (cx
 	if err != nil {
 		return cxp.TransactionResponse{}, err
 	}
+	// The rate the circle converted with: never our own, which may be
+	// stale (the circle changed it since our last handshake).
 	ticks := s.Ticks()
+	if req.PayeeTicks != "" {
+		if e := cxp.ValidateRate("payee_ticks", req.PayeeTicks); e != nil {
+			return cxp.TransactionResponse{}, e
+		}
+		ticks = req.PayeeTicks
+	}
+	src := strings.TrimRight(strings.TrimSpace(req.SrcURL), "/")
 	it := Intertrade{
 		Direction: In, State: StatePending, TempID: req.TempID,
 		Payer: req.Payer, PayerURL: req.PayerURL, Payee: req.Payee, PayeeURL: req.PayeeURL,
-		SrcURL: req.SrcURL, DestURL: req.DestURL, Community: s.communityOf(req.SrcURL), Description: req.Description,
+		SrcURL: src, DestURL: req.DestURL, Community: s.communityOf(src), Description: req.Description,
 		Quantity: cxp.FromMinor(q, s.base()), Ticks: ticks, CreatedAt: s.now(),
 	}
 	// A temp_id seen before gets its first answer.
@@ -95,7 +106,15 @@ func (s *Service) receive(ctx context.Context, r *http.Request, body []byte) (cx
 	if amount <= 0 {
 		return cxp.TransactionResponse{}, cxp.Errorf(cxp.CodeRemoteValidation, "%s base units are less than the smallest amount of %s", it.Quantity, s.cfg.Currency)
 	}
+	if req.PayeeAmount != "" {
+		if want, e := req.PayeeAmount.MinorField("payee_amount", s.cfg.Divisions); e != nil || want != amount {
+			return cxp.TransactionResponse{}, cxp.Errorf(cxp.CodeRemoteValidation,
+				"the circle's payee_amount %s is not %s %s, which %s base units are at payee_ticks %s; refused rather than credit another amount",
+				clipText(string(req.PayeeAmount)), cxp.FromMinor(amount, s.cfg.Divisions), s.cfg.Currency, it.Quantity, ticks)
+		}
+	}
 	it.Amount = amount
+	it.Rounding = roundingIn(amount, s.cfg.Divisions, ticks, q, s.base())
 	ok := s.accepted(it)
 	if !req.Really {
 		acc, err := s.ledger.Account(ctx, account)
@@ -209,7 +228,7 @@ func ledgerRefusal(err error) *cxp.Error {
 // content, code 8 on temp_id for other content.
 func replay(prev Intertrade, stored []byte, it Intertrade) (cxp.TransactionResponse, error) {
 	same := prev.Payer == it.Payer && prev.PayerURL == it.PayerURL && prev.Payee == it.Payee &&
-		prev.PayeeURL == it.PayeeURL && prev.SrcURL == it.SrcURL && prev.DestURL == it.DestURL &&
+		prev.PayeeURL == it.PayeeURL && strings.TrimRight(prev.SrcURL, "/") == it.SrcURL && prev.DestURL == it.DestURL &&
 		prev.Description == it.Description && sameQuantity(prev.Quantity, it.Quantity)
 	if !same {
 		return cxp.TransactionResponse{}, cxp.InvalidField("temp_id", it.TempID)

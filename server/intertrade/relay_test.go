@@ -3,6 +3,7 @@ package intertrade
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/sxp-network/sxp/clearing/cxp"
@@ -201,4 +202,140 @@ func rebuild(t *testing.T, s signed) (*http.Request, []byte) {
 	r := signedRelay(t, "", s.body)
 	r.Header = s.r.Header.Clone()
 	return r, s.body
+}
+
+// Issue 10, hole 7: the payee credits exactly at the rate the clearing
+// house used (payee_ticks), not at its own rate in force, which may be
+// stale; a payee_amount that does not match is refused (25) and nothing is
+// written.
+func TestReceiveCreditsAtTheCirclesRate(t *testing.T) {
+	t.Parallel()
+	circle := newFakeCircle(t)
+	circle.set(func(f *fakeCircle) { f.ticks = "2.5" }) // our rate in force, from the handshake
+	e := newEnv(t, circle.srv.URL, nil)
+	with := func(tempID, ticks, amount string) cxp.TransactionRequest {
+		r := goodRelay(tempID)
+		r.PayeeTicks, r.PayeeAmount = cxp.Decimal(ticks), cxp.Decimal(amount)
+		return r
+	}
+	tests := []struct {
+		name       string
+		req        cxp.TransactionRequest
+		wantStatus int
+		wantCode   cxp.Code
+		wantBob    int64
+	}{
+		// The circle changed our rate to 2: 25.00 base are 12.50 LEAF, not 10.00.
+		{"the circle's new rate", with("t-rate-1", "2", ""), 200, cxp.OK, 1250},
+		{"rate and amount", with("t-rate-2", "2", "12.50"), 200, cxp.OK, 2500},
+		{"an amount that does not match", with("t-rate-3", "2", "12.51"), 422, cxp.CodeRemoteValidation, 2500},
+		{"an amount with too many decimals", with("t-rate-4", "2", "12.501"), 422, cxp.CodeRemoteValidation, 2500},
+		{"a rate that is no rate", with("t-rate-5", "0", ""), 400, cxp.CodeSign, 2500},
+		// Without payee_ticks (a circle that does not send it): our rate in force.
+		{"no rate sent", with("t-rate-6", "", ""), 200, cxp.OK, 3500},
+	}
+	for _, tt := range tests {
+		status, answer := e.receive(relayRequest(t, testKey, tt.req))
+		if status != tt.wantStatus || answer.Code != tt.wantCode {
+			t.Fatalf("%s: got %d %+v, want %d code %d", tt.name, status, answer, tt.wantStatus, tt.wantCode)
+		}
+		if tt.wantCode == cxp.CodeRemoteValidation && answer.Args["message"] == "" {
+			t.Errorf("%s: no message in %+v", tt.name, answer)
+		}
+		if tt.wantCode == cxp.OK && tt.req.PayeeTicks != "" && answer.PayeeTicks != tt.req.PayeeTicks {
+			t.Errorf("%s: answer's payee_ticks %s, want %s", tt.name, answer.PayeeTicks, tt.req.PayeeTicks)
+		}
+		if got := e.account(t, e.bob.Account).Balance; got != tt.wantBob {
+			t.Fatalf("%s: bob got %d, want %d", tt.name, got, tt.wantBob)
+		}
+	}
+	if n := e.count(t, `temp_id IN ('t-rate-1', 't-rate-2') AND ticks = 2 AND amount = 1250 AND state = 'completed'`); n != 2 {
+		t.Fatalf("rows at the circle's rate: got %d, want 2", n)
+	}
+}
+
+// Issue 10, hole 8: a relay repeated with src_url written with a trailing
+// slash is the same relay: the first answer, no second credit.
+func TestReceiveDedupesNormalisedSrcURL(t *testing.T) {
+	t.Parallel()
+	circle := newFakeCircle(t)
+	e := newEnv(t, circle.srv.URL, nil)
+	first := goodRelay("t-slash")
+	status, answer := e.receive(relayRequest(t, testKey, first))
+	if status != 200 || answer.Code != cxp.OK {
+		t.Fatalf("first: got %d %+v", status, answer)
+	}
+	slash := first
+	slash.SrcURL = testPeerURI + "/"
+	status, again := e.receive(relayRequest(t, testKey, slash))
+	if status != 200 || again.ID != answer.ID {
+		t.Fatalf("with a trailing slash: got %d %+v, want the first answer %+v", status, again, answer)
+	}
+	if got := e.account(t, e.bob.Account).Balance; got != 2500 {
+		t.Fatalf("bob: got %d, want 2500 (credited once)", got)
+	}
+	if n := e.count(t, `direction = 'in'`); n != 1 {
+		t.Fatalf("rows: got %d, want 1", n)
+	}
+}
+
+// Issue 10, hole 8: relay nonces are kept in PostgreSQL: a relay replayed
+// with the same signature after a restart is refused (18).
+func TestRelayNoncesSurviveRestart(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	circle := newFakeCircle(t)
+	e := newEnv(t, circle.srv.URL, nil)
+	r, body := relayRequest(t, testKey, goodRelay("t-nonce"))
+	once := signed{r, body}
+	if status, answer := e.svc.Receive(ctx, once.r, once.body); status != 200 || answer.Code != cxp.OK {
+		t.Fatalf("first: got %d %+v", status, answer)
+	}
+	// The server restarts: a new service on the same database.
+	restarted, err := New(e.pool, e.ledger, e.members, e.svc.cfg, Options{Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, body2 := rebuild(t, once)
+	if status, answer := restarted.Receive(ctx, r2, body2); status != 401 || answer.Code != cxp.CodeAuthData {
+		t.Fatalf("replayed signature after a restart: got %d %+v, want 401 code 18", status, answer)
+	}
+}
+
+// Issue 10, hole 3: each conversion's remainder is recorded, the integrity
+// check proves every completed intertrade is explained by it, sums it as the
+// rounding account, and reports a remainder that does not explain it.
+func TestIntegrityExplainsRounding(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	circle := newFakeCircle(t)
+	e := newEnv(t, circle.srv.URL, nil)
+	// 25.00 base at rate 3 are 8.33 LEAF (8.333… truncated), remainder 0.01 base.
+	r := goodRelay("t-third")
+	r.PayeeTicks = "3"
+	if status, answer := e.receive(relayRequest(t, testKey, r)); status != 200 || answer.Code != cxp.OK {
+		t.Fatalf("relay: got %d %+v", status, answer)
+	}
+	if got := e.account(t, e.bob.Account).Balance; got != 833 {
+		t.Fatalf("bob: got %d, want 833", got)
+	}
+	// 0.03 LEAF paid out at rate 1 are 0.03 base, remainder 0.
+	if _, err := e.svc.Pay(ctx, PayRequest{PayerAccount: e.alice.Account, PayerUsername: "alice", To: "bob@acorn", Amount: 3, IdempotencyKey: "p3"}); err != nil {
+		t.Fatal(err)
+	}
+	circle.set(func(f *fakeCircle) { f.balance = 2500 - 3 })
+	rep, err := e.svc.Reconcile(ctx)
+	if err != nil || !rep.OK || rep.Rounding != "0.01" {
+		t.Fatalf("integrity: got %+v %v, want ok with a rounding account of 0.01", rep, err)
+	}
+	if _, err := e.pool.Exec(ctx, `UPDATE intertrades SET rounding = 0 WHERE temp_id = 't-third'`); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = e.svc.CheckIntegrity(ctx)
+	if err != nil || rep.OK || len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0], "1 completed intertrades are not explained") {
+		t.Fatalf("integrity with an unexplained remainder: got %+v %v, want one problem", rep, err)
+	}
+	if last, ok, err := e.svc.LastIntegrity(ctx); err != nil || !ok || last.OK || last.Rounding != "0" {
+		t.Fatalf("last integrity: got %+v %v %v", last, ok, err)
+	}
 }

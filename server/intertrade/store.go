@@ -46,6 +46,7 @@ type Intertrade struct {
 	Quantity                                          cxp.Decimal // base units
 	Amount                                            int64       // local minor units
 	Ticks                                             cxp.Decimal // our rate used
+	Rounding                                          cxp.Decimal // the conversion's remainder, base units ("" if not recorded)
 	IdempotencyKey                                    string
 	HoldID, TransferID                                int64
 	Answered                                          bool     // CXP holds the circle's code
@@ -60,22 +61,22 @@ type Intertrade struct {
 const intertradeColumns = `id, direction, state, temp_id, local_account, local_username,
 	payer, payer_url, payee, payee_url, src_url, dest_url, remote_community, description,
 	quantity::text, amount, ticks::text, idempotency_key, hold_id, transfer_id, cxp_code, cxp_message,
-	reason, circle_id, attempts, created_at, updated_at`
+	reason, circle_id, attempts, created_at, updated_at, coalesce(rounding::text, '')`
 
 func scanIntertrade(row pgx.Row) (Intertrade, error) {
 	var it Intertrade
 	var account, holdID, transferID *int64
 	var key *string
 	var code *int
-	var quantity, ticks string
+	var quantity, ticks, rounding string
 	err := row.Scan(&it.ID, &it.Direction, &it.State, &it.TempID, &account, &it.Username,
 		&it.Payer, &it.PayerURL, &it.Payee, &it.PayeeURL, &it.SrcURL, &it.DestURL, &it.Community, &it.Description,
 		&quantity, &it.Amount, &ticks, &key, &holdID, &transferID, &code, &it.Message,
-		&it.Reason, &it.CircleTxID, &it.Attempts, &it.CreatedAt, &it.UpdatedAt)
+		&it.Reason, &it.CircleTxID, &it.Attempts, &it.CreatedAt, &it.UpdatedAt, &rounding)
 	if err != nil {
 		return Intertrade{}, err
 	}
-	it.Quantity, it.Ticks = cxp.Decimal(quantity), cxp.Decimal(ticks)
+	it.Quantity, it.Ticks, it.Rounding = cxp.Decimal(quantity), cxp.Decimal(ticks), cxp.Decimal(rounding)
 	if account != nil {
 		it.Account = ledger.AccountID(*account)
 	}
@@ -129,19 +130,24 @@ func insertIntertrade(ctx context.Context, q querier, it Intertrade, answer any)
 	if it.TransferID != 0 {
 		transferID = &it.TransferID
 	}
+	var rounding *string
+	if it.Rounding != "" {
+		r := string(it.Rounding)
+		rounding = &r
+	}
 	row := q.QueryRow(ctx, `
 		INSERT INTO intertrades (direction, state, temp_id, local_account, local_username,
 			payer, payer_url, payee, payee_url, src_url, dest_url, remote_community, description,
 			quantity, amount, ticks, idempotency_key, transfer_id, cxp_code, cxp_message, reason, answer,
-			created_at, updated_at)
+			created_at, updated_at, rounding)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::numeric, $15, $16::numeric,
-			$17, $18, $19, $20, $21, $22, $23, $23)
+			$17, $18, $19, $20, $21, $22, $23, $23, $24::numeric)
 		ON CONFLICT DO NOTHING
 		RETURNING `+intertradeColumns,
 		it.Direction, it.State, it.TempID, account, it.Username,
 		it.Payer, it.PayerURL, it.Payee, it.PayeeURL, it.SrcURL, it.DestURL, it.Community, it.Description,
 		string(it.Quantity), it.Amount, string(it.Ticks), key, transferID, code, it.Message, it.Reason, answerJSON,
-		it.CreatedAt)
+		it.CreatedAt, rounding)
 	stored, err = scanIntertrade(row)
 	if err == nil {
 		return stored, true, nil
@@ -154,7 +160,7 @@ func insertIntertrade(ctx context.Context, q querier, it Intertrade, answer any)
 		stored, err = outByKey(ctx, q, it.Account, it.IdempotencyKey)
 	} else {
 		stored, err = scanIntertrade(q.QueryRow(ctx, `SELECT `+intertradeColumns+` FROM intertrades
-			WHERE direction = 'in' AND src_url = $1 AND temp_id = $2`, it.SrcURL, it.TempID))
+			WHERE direction = 'in' AND src_url IN ($1, $1 || '/') AND temp_id = $2 ORDER BY id LIMIT 1`, it.SrcURL, it.TempID))
 	}
 	if err != nil {
 		return Intertrade{}, false, fmt.Errorf("intertrade: read existing: %w", err)
@@ -168,12 +174,13 @@ func outByKey(ctx context.Context, q querier, account ledger.AccountID, key stri
 		WHERE direction = 'out' AND local_account = $1 AND idempotency_key = $2`, int64(account), key))
 }
 
-// inByTempID is the relay received with temp_id from src_url, locked, with
-// the answer we gave; pgx.ErrNoRows when there is none.
+// inByTempID is the relay received with temp_id from src_url (normalised:
+// no trailing slash; a row recorded before with one is found too), locked,
+// with the answer we gave; pgx.ErrNoRows when there is none.
 func inByTempID(ctx context.Context, q querier, srcURL, tempID string) (Intertrade, []byte, error) {
 	var answer []byte
 	it, err := scanIntertrade(q.QueryRow(ctx, `SELECT `+intertradeColumns+` FROM intertrades
-		WHERE direction = 'in' AND src_url = $1 AND temp_id = $2 FOR UPDATE`, srcURL, tempID))
+		WHERE direction = 'in' AND src_url IN ($1, $1 || '/') AND temp_id = $2 ORDER BY id LIMIT 1 FOR UPDATE`, srcURL, tempID))
 	if err != nil {
 		return Intertrade{}, nil, err
 	}
