@@ -75,3 +75,17 @@ func (s *Service) checkThrottle(ctx context.Context, username, ip string, now ti
 	}
 	return nil
 }
+
+// Unlock forgets every failed log-in for username, from any address, so
+// that a member locked out by the throttle can log in at once (admins only;
+// the caller checks).
+func (s *Service) Unlock(ctx context.Context, username string) error {
+	m, err := s.ByUsername(ctx, username)
+	if err != nil {
+		return err
+	}
+	if _, err := s.pool.Exec(ctx, `DELETE FROM member_login_failures WHERE username = $1`, m.Username); err != nil {
+		return fmt.Errorf("members: unlock: %w", err)
+	}
+	return nil
+}
