@@ -51,8 +51,9 @@ func (h *Handlers) Engine() *gin.Engine {
 	admin.POST("/members/:username/approve", h.adminApprove)
 	admin.POST("/members/:username/block", h.adminBlock)
 	admin.POST("/members/:username/unblock", h.adminUnblock)
-	admin.PUT("/members/:username/limits", h.adminLimits) // {"min","max"}
-	admin.PUT("/members/:username/role", h.adminRole)     // {"role":"member|admin"}
+	admin.POST("/members/:username/unlock", h.adminUnlock) // forget failed log-ins (lift the throttle)
+	admin.PUT("/members/:username/limits", h.adminLimits)  // {"min","max"}
+	admin.PUT("/members/:username/role", h.adminRole)      // {"role":"member|admin"}
 	admin.GET("/members/:username/statement", h.adminStatement)
 	// announcements routes
 	me.GET("/announcements", h.listAnnouncements) // ?q&kind&category&member&min_price&max_price&lat&lon&radius_km&include_inactive&origin&limit&offset
@@ -92,7 +93,7 @@ func (h *Handlers) Engine() *gin.Engine {
 	pages.POST("/profile/password", h.passwordForm)
 	adminPages := pages.Group("/admin", h.requirePageAdmin)
 	adminPages.GET("/members", h.adminMembersPage)
-	adminPages.POST("/members/:username/:action", h.adminMemberForm) // approve | block | unblock | limits | role
+	adminPages.POST("/members/:username/:action", h.adminMemberForm) // approve | block | unblock | unlock | limits | role
 	// announcements pages
 	pages.GET("/offers", h.offersPage) // browse and search
 	pages.GET("/offers/new", h.newOfferPage)

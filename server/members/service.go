@@ -422,6 +422,10 @@ func (s *Service) storePassword(ctx context.Context, id int64, hash, only string
 	if _, err := tx.Exec(ctx, `DELETE FROM member_sessions WHERE member_id = $1`+only, append([]any{id}, onlyArgs...)...); err != nil {
 		return fmt.Errorf("members: password: %w", err)
 	}
+	// A new password lifts any log-in lock on the account.
+	if _, err := tx.Exec(ctx, `DELETE FROM member_login_failures WHERE username = (SELECT username FROM members WHERE id = $1)`, id); err != nil {
+		return fmt.Errorf("members: password: %w", err)
+	}
 	return tx.Commit(ctx)
 }
 

@@ -74,10 +74,10 @@ func TestLoginThrottleBySource(t *testing.T) {
 		t.Fatalf("dave from his own address: got %v, want a session", err)
 	}
 	// An admin unlocks: the attacker's address may try again.
-	if err := s.Unlock(ctx, "dave"); err != nil {
+	if _, err := s.Unlock(ctx, "dave"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Unlock(ctx, "nobody"); CodeOf(err) != CodeNotFound {
+	if _, err := s.Unlock(ctx, "nobody"); CodeOf(err) != CodeNotFound {
 		t.Fatalf("unlock nobody: got %v, want %s", err, CodeNotFound)
 	}
 	attack(3)
