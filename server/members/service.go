@@ -28,15 +28,21 @@ type Options struct {
 	SessionTTL time.Duration
 	// Throttle is the brute-force slowdown of log-ins; defaults below.
 	Throttle Throttle
+	// MaxHashing bounds the argon2 password hashes computed at once
+	// (GOMAXPROCS by default); HashWait is how long one waits for a turn
+	// before it is refused with CodeBusy (2 s by default).
+	MaxHashing int
+	HashWait   time.Duration
 	// Now is the clock; time.Now by default.
 	Now func() time.Time
 }
 
 // Service is the members of one community.
 type Service struct {
-	pool   *pgxpool.Pool
-	ledger *ledger.Ledger
-	opts   Options
+	pool    *pgxpool.Pool
+	ledger  *ledger.Ledger
+	opts    Options
+	hashing hashGate
 }
 
 // New returns the members service on pool, creating accounts in led.
@@ -48,7 +54,7 @@ func New(pool *pgxpool.Pool, led *ledger.Ledger, opts Options) *Service {
 		opts.SessionTTL = 7 * 24 * time.Hour
 	}
 	opts.Throttle = opts.Throttle.withDefaults()
-	return &Service{pool: pool, ledger: led, opts: opts}
+	return &Service{pool: pool, ledger: led, opts: opts, hashing: newHashGate(opts.MaxHashing, opts.HashWait)}
 }
 
 // Registration is a request to become a member.
