@@ -74,13 +74,14 @@ func communitySettings(fs *flag.FlagSet) func() server.Config {
 	key := envSecret(fs, "circle-key", "SXP_CIRCLE_KEY", "the key printed by 'sxp admin community add'")
 	rate := envString(fs, "rate", "SXP_RATE", "", "base units per unit of the currency (decimal), as registered in the circle")
 	hs := envDuration(fs, "handshake-interval", "SXP_HANDSHAKE_INTERVAL", 5*time.Minute, "how often to handshake with the circle and check integrity")
+	hashes := envInt64(fs, "hash-concurrency", "SXP_HASH_CONCURRENCY", 0, "password hashes computed at once (19 MiB each); 0: the number of CPUs. Beyond it log-ins wait up to 2 s, then get 429")
 	lang := envString(fs, "search-language", "SXP_SEARCH_LANGUAGE", "english", "PostgreSQL text search configuration of announcements")
 	return func() server.Config {
 		return server.Config{
 			DatabaseURL: *db, CommunityID: *id, CommunityName: *name, Currency: *cur,
 			CurrencyDivisions: int(*div), PublicURL: *pub, DefaultMin: *min, DefaultMax: *max,
 			Registration: *reg, CircleURL: *curl, CircleID: *cid, CircleKey: *key, Rate: *rate,
-			HandshakeInterval: *hs, SearchLanguage: *lang,
+			HandshakeInterval: *hs, SearchLanguage: *lang, HashConcurrency: int(*hashes),
 		}
 	}
 }

@@ -49,3 +49,23 @@ func (g hashGate) enter(ctx context.Context) (func(), error) {
 		return nil, ctx.Err()
 	}
 }
+
+// hashPassword is HashPassword within the bound.
+func (s *Service) hashPassword(ctx context.Context, password string) (string, error) {
+	release, err := s.hashing.enter(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	return HashPassword(password)
+}
+
+// checkPassword is CheckPassword within the bound.
+func (s *Service) checkPassword(ctx context.Context, encoded, password string) (bool, error) {
+	release, err := s.hashing.enter(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer release()
+	return CheckPassword(encoded, password)
+}

@@ -104,7 +104,7 @@ func (s *Service) create(ctx context.Context, r Registration, role Role, status 
 	} else if CodeOf(err) != CodeNotFound {
 		return Member{}, err
 	}
-	hash, err := HashPassword(r.Password)
+	hash, err := s.hashPassword(ctx, r.Password)
 	if err != nil {
 		return Member{}, err
 	}
@@ -405,7 +405,7 @@ func (s *Service) SetPassword(ctx context.Context, username, password string) er
 	if err != nil {
 		return err
 	}
-	hash, err := HashPassword(password)
+	hash, err := s.hashPassword(ctx, password)
 	if err != nil {
 		return err
 	}
@@ -446,7 +446,7 @@ func (s *Service) ChangePassword(ctx context.Context, id int64, current, next, k
 	if err != nil {
 		return fmt.Errorf("members: password: %w", err)
 	}
-	ok, err := CheckPassword(hash, current)
+	ok, err := s.checkPassword(ctx, hash, current)
 	if err != nil {
 		return err
 	}
@@ -457,7 +457,7 @@ func (s *Service) ChangePassword(ctx context.Context, id int64, current, next, k
 		err.(*Error).Field = "new_password"
 		return err
 	}
-	newHash, err := HashPassword(next)
+	newHash, err := s.hashPassword(ctx, next)
 	if err != nil {
 		return err
 	}

@@ -40,26 +40,30 @@ var dummyHash, _ = HashPassword("not a password of anyone")
 func (s *Service) Login(ctx context.Context, r LoginRequest) (Session, error) {
 	now := s.opts.Now()
 	r.Username = strings.ToLower(strings.TrimSpace(r.Username)) // phones capitalise the first letter
-	if err := s.reserveAttempt(ctx, r.Username, r.IP, now); err != nil {
+	attempt, err := s.reserveAttempt(ctx, r.Username, r.IP, now)
+	if err != nil {
 		return Session{}, err
 	}
 	var (
 		id   int64
 		hash string
 	)
-	err := s.pool.QueryRow(ctx, `SELECT id, password_hash FROM members WHERE username = $1`, r.Username).Scan(&id, &hash)
+	err = s.pool.QueryRow(ctx, `SELECT id, password_hash FROM members WHERE username = $1`, r.Username).Scan(&id, &hash)
+	known := err == nil
 	if errors.Is(err, pgx.ErrNoRows) {
-		CheckPassword(dummyHash, r.Password)
-		return Session{}, badCredentials()
-	}
-	if err != nil {
+		hash = dummyHash // an unknown name costs a hash too, within the same bound
+	} else if err != nil {
 		return Session{}, fmt.Errorf("members: login: %w", err)
 	}
-	ok, err := CheckPassword(hash, r.Password)
+	ok, err := s.checkPassword(ctx, hash, r.Password)
+	if CodeOf(err) == CodeBusy {
+		// Not checked, so not a failure.
+		return Session{}, errors.Join(err, s.unreserve(ctx, attempt))
+	}
 	if err != nil {
 		return Session{}, err
 	}
-	if !ok {
+	if !ok || !known {
 		return Session{}, badCredentials()
 	}
 	m, err := s.ByID(ctx, id)

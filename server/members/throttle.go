@@ -54,16 +54,17 @@ const throttleLockClass = 0x5850_4c47 // "SXPLG"
 // and recording happen in one transaction under a lock on the address, so
 // concurrent attempts cannot all pass the check before any is recorded; a
 // successful log-in then forgets the failures (forgive).
-func (s *Service) reserveAttempt(ctx context.Context, username, ip string, now time.Time) error {
+// It returns the id of the recorded attempt.
+func (s *Service) reserveAttempt(ctx context.Context, username, ip string, now time.Time) (int64, error) {
 	t := s.opts.Throttle
 	since := now.Add(-t.Window)
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("members: throttle: %w", err)
+		return 0, fmt.Errorf("members: throttle: %w", err)
 	}
 	defer tx.Rollback(ctx)
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, throttleLockClass, ip); err != nil {
-		return fmt.Errorf("members: throttle: %w", err)
+		return 0, fmt.Errorf("members: throttle: %w", err)
 	}
 	var latest time.Time
 	for _, q := range []struct {
@@ -81,11 +82,11 @@ func (s *Service) reserveAttempt(ctx context.Context, username, ip string, now t
 		rows, err := tx.Query(ctx, `SELECT at FROM member_login_failures WHERE at > $1 AND `+q.where+` ORDER BY at DESC LIMIT $2`,
 			append([]any{since, q.limit}, q.args...)...)
 		if err != nil {
-			return fmt.Errorf("members: throttle: %w", err)
+			return 0, fmt.Errorf("members: throttle: %w", err)
 		}
 		times, err := pgx.CollectRows(rows, pgx.RowTo[time.Time])
 		if err != nil {
-			return fmt.Errorf("members: throttle: %w", err)
+			return 0, fmt.Errorf("members: throttle: %w", err)
 		}
 		if at, over := t.retryAt(times, q.limit); over && at.After(latest) {
 			latest = at
@@ -96,16 +97,25 @@ func (s *Service) reserveAttempt(ctx context.Context, username, ip string, now t
 		if wait < time.Second {
 			wait = time.Second
 		}
-		return &Error{Code: CodeTooManyAttempts, RetryAfter: wait,
+		return 0, &Error{Code: CodeTooManyAttempts, RetryAfter: wait,
 			Message: fmt.Sprintf("too many failed log-ins; try again in %s", wait)}
 	}
-	if _, err := tx.Exec(ctx, `
+	var id int64
+	if err := tx.QueryRow(ctx, `
 		WITH pruned AS (DELETE FROM member_login_failures WHERE at < $4)
-		INSERT INTO member_login_failures (username, ip, at) VALUES ($1, $2, $3)`,
-		username, ip, now, since); err != nil {
-		return fmt.Errorf("members: throttle: %w", err)
+		INSERT INTO member_login_failures (username, ip, at) VALUES ($1, $2, $3) RETURNING id`,
+		username, ip, now, since).Scan(&id); err != nil {
+		return 0, fmt.Errorf("members: throttle: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("members: throttle: %w", err)
+	}
+	return id, nil
+}
+
+// unreserve forgets an attempt whose password was not checked.
+func (s *Service) unreserve(ctx context.Context, attempt int64) error {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM member_login_failures WHERE id = $1`, attempt); err != nil {
 		return fmt.Errorf("members: throttle: %w", err)
 	}
 	return nil
