@@ -1,0 +1,41 @@
+package server_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/sxp-network/sxp/server/members"
+)
+
+// TestDuplicateJSONKeys: every JSON body of the community API refuses a
+// repeated key, as CXP does (issue 10): {"to":"bob",...,"to":"root"} must
+// not pay whichever one a decoder happens to keep.
+func TestDuplicateJSONKeys(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	e.member("alice", members.RoleMember)
+	e.member("bob", members.RoleMember)
+	e.member("root", members.RoleAdmin)
+	for _, tt := range []struct {
+		name, user, method, path, body, field string
+	}{
+		{"pay", "alice", "POST", "/api/v1/payments", `{"to":"bob","amount":"1.00","to":"root"}`, "to"},
+		{"pay amount", "alice", "POST", "/api/v1/payments", `{"to":"bob","amount":"1.00","amount":"90.00"}`, "amount"},
+		{"register", "", "POST", "/api/v1/members", `{"username":"carol","password":"password1","username":"root2"}`, "username"},
+		{"login", "", "POST", "/api/v1/session", `{"username":"alice","password":"x","password":"password-alice"}`, "password"},
+		{"limits", "root", "PUT", "/api/v1/admin/members/alice/limits", `{"min":"-10","max":"10","min":"-1000"}`, "min"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st, body := e.call(tt.user, tt.method, tt.path, tt.body)
+			if code, field := errCode(body); st != http.StatusBadRequest || code != "invalid" || field != tt.field {
+				t.Fatalf("got %d %v, want 400 invalid on %q", st, body, tt.field)
+			}
+		})
+	}
+	if got := e.balances("alice", "bob", "root"); !equal(got, []string{"0.00", "0.00", "0.00"}) {
+		t.Fatalf("balances: got %v, want all 0.00", got)
+	}
+	if n := e.count("members"); n != 3 {
+		t.Fatalf("members: got %d, want 3", n)
+	}
+}
