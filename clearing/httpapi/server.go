@@ -19,8 +19,10 @@ import (
 
 // Options configures the HTTP layer.
 type Options struct {
-	// PublicURL is the circle's base URL as communities call it (scheme and
-	// host of the signed @target-uri); empty means http:// + the Host header.
+	// PublicURL is the circle's base URL as communities call it: the scheme
+	// and host of the signed @target-uri. Required: a signature is never
+	// checked against the Host header a caller chose (sxp clearing defaults
+	// it to http://<listen address>).
 	PublicURL string
 	// AdminToken is SXP_ADMIN_TOKEN: a bearer token for the admin API (besides
 	// tokens made with `sxp admin token add`). Empty disables it.
@@ -52,6 +54,9 @@ type Server struct {
 
 // New returns the HTTP layer over house.
 func New(house *clearing.House, opts Options) *Server {
+	if opts.PublicURL == "" {
+		panic("httpapi: Options.PublicURL is required")
+	}
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = 64 << 10
 	}

@@ -103,15 +103,22 @@ Run 'sxp migrate up' and 'sxp admin circle init' on its database first.`,
 				if err := house.CheckSecret(ctx); err != nil {
 					return err
 				}
-				api := httpapi.New(house, httpapi.Options{
-					PublicURL: *public, AdminToken: *adminToken, MaxBody: *maxBody, Ready: ready,
-					Window:  time.Duration(circle.SignatureWindow) * time.Second,
-					Observe: m.HTTP.Observe, Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), Logger: logger,
-				})
 				ln, err := net.Listen("tcp", *listen)
 				if err != nil {
 					return err
 				}
+				defer ln.Close()
+				publicURL := *public
+				if publicURL == "" {
+					// The signed @target-uri is checked against this, never
+					// against the Host header a caller sends.
+					publicURL = "http://" + ln.Addr().String()
+				}
+				api := httpapi.New(house, httpapi.Options{
+					PublicURL: publicURL, AdminToken: *adminToken, MaxBody: *maxBody, Ready: ready,
+					Window:  time.Duration(circle.SignatureWindow) * time.Second,
+					Observe: m.HTTP.Observe, Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), Logger: logger,
+				})
 				srv := &http.Server{
 					Handler:           api.Handler(),
 					ReadHeaderTimeout: 5 * time.Second,
