@@ -1,7 +1,10 @@
 package server_test
 
 import (
+	"context"
+	"errors"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/sxp-network/sxp/server/members"
@@ -37,5 +40,24 @@ func TestDuplicateJSONKeys(t *testing.T) {
 	}
 	if n := e.count("members"); n != 3 {
 		t.Fatalf("members: got %d, want 3", n)
+	}
+}
+
+// TestReadyzHidesDetails (issue 10): /readyz answers 503 with a generic
+// reason; the database's user, host and port stay in the log.
+func TestReadyzHidesDetails(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	e.srv.Handlers.Ready = func(context.Context) error {
+		return errors.New("database: failed to connect to `user=sxp_leaf database=leaf`: 10.7.7.7:6543 (db.internal): dial error")
+	}
+	st, raw, _ := e.raw("", "GET", "/readyz", "")
+	if st != http.StatusServiceUnavailable {
+		t.Fatalf("got %d %s, want 503", st, raw)
+	}
+	for _, secret := range []string{"sxp_leaf", "10.7.7.7", "6543", "db.internal"} {
+		if strings.Contains(raw, secret) {
+			t.Errorf("readyz shows %q: %s", secret, raw)
+		}
 	}
 }
