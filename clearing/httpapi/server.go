@@ -187,8 +187,10 @@ func (s *Server) readyz(c *gin.Context) {
 		err = s.opts.Ready(ctx)
 	}
 	if err != nil {
+		// The cause names the database's user, host and port: log only.
 		s.log.WarnContext(ctx, "not ready", "err", err)
-		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "reason": err.Error()})
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable",
+			"reason": "the database is unreachable or its schema is not current; see the server's log"})
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ready"})

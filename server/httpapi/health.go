@@ -11,11 +11,17 @@ func (h *Handlers) healthz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
 }
 
+// notReadyReason is all /readyz tells a caller when the server is not
+// ready: the cause (which names the database's user, host and port) goes
+// to the log only.
+const notReadyReason = "the database is unreachable or its schema is not current; see the server's log"
+
 // readyz answers 200 when the database is reachable and its schema current.
 func (h *Handlers) readyz(c *gin.Context) {
 	if h.Ready != nil {
 		if err := h.Ready(c.Request.Context()); err != nil {
-			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "reason": err.Error()})
+			h.logger().Warn("not ready", "err", err)
+			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "reason": notReadyReason})
 			return
 		}
 	}
