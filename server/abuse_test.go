@@ -3,10 +3,12 @@ package server_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/sxp-network/sxp/server"
 	"github.com/sxp-network/sxp/server/members"
 )
 
@@ -58,6 +60,39 @@ func TestReadyzHidesDetails(t *testing.T) {
 	for _, secret := range []string{"sxp_leaf", "10.7.7.7", "6543", "db.internal"} {
 		if strings.Contains(raw, secret) {
 			t.Errorf("readyz shows %q: %s", secret, raw)
+		}
+	}
+}
+
+// TestMetricsToken (issue 10): with SXP_METRICS_TOKEN set, /metrics (which
+// shows balances and counts) answers only a bearer of that token.
+func TestMetricsToken(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *server.Config) { c.MetricsToken = "metrics-token-of-leaf" })
+	for _, tt := range []struct {
+		name, auth string
+		status     int
+	}{
+		{"no token", "", http.StatusUnauthorized},
+		{"wrong token", "Bearer not-the-token", http.StatusUnauthorized},
+		{"basic", "Basic bWV0cmljczptZXRyaWNzLXRva2VuLW9mLWxlYWY=", http.StatusUnauthorized},
+		{"right token", "Bearer metrics-token-of-leaf", http.StatusOK},
+	} {
+		req, _ := http.NewRequest("GET", e.http.URL+"/metrics", nil)
+		if tt.auth != "" {
+			req.Header.Set("Authorization", tt.auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.status {
+			t.Errorf("%s: got %d, want %d", tt.name, resp.StatusCode, tt.status)
+		}
+		if tt.status != http.StatusOK && strings.Contains(string(b), "sxp_") {
+			t.Errorf("%s: metrics shown: %.200s", tt.name, b)
 		}
 	}
 }

@@ -39,6 +39,10 @@ type Config struct {
 	// when zero. Log-ins and registrations beyond it wait up to 2 s, then get 429.
 	HashConcurrency int
 
+	// MetricsToken, when set, is the bearer token GET /metrics requires
+	// (SXP_METRICS_TOKEN, --metrics-token).
+	MetricsToken string
+
 	// SearchLanguage is the PostgreSQL text search configuration of
 	// announcements (SXP_SEARCH_LANGUAGE, --search-language), "english" when empty.
 	SearchLanguage string

@@ -93,6 +93,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 		Ready:          s.Ready,
 		Metrics:        m.HTTP,
 		MetricsHandler: promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}),
+		MetricsToken:   cfg.MetricsToken,
 		Logger:         logger,
 		SecureCookies:  strings.HasPrefix(cfg.PublicURL, "https://"),
 	}

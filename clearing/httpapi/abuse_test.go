@@ -35,3 +35,34 @@ func TestReadyzHidesDetails(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsToken (issue 10): with --metrics-token set, /metrics (which
+// shows every community's balance) answers only a bearer of that token.
+func TestMetricsToken(t *testing.T) {
+	t.Parallel()
+	metrics := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "sxp_secret_balance 1\n") })
+	e := newEnvWith(t, func(o *httpapi.Options) { o.Metrics, o.MetricsToken = metrics, "metrics-token-of-circle" })
+	for _, tt := range []struct {
+		name, auth string
+		status     int
+	}{
+		{"no token", "", http.StatusUnauthorized},
+		{"wrong token", "Bearer not-the-token", http.StatusUnauthorized},
+		{"admin token", "Bearer " + adminToken, http.StatusUnauthorized},
+		{"right token", "Bearer metrics-token-of-circle", http.StatusOK},
+	} {
+		req, _ := http.NewRequest("GET", e.srv.URL+"/metrics", nil)
+		if tt.auth != "" {
+			req.Header.Set("Authorization", tt.auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.status || (tt.status != http.StatusOK) == strings.Contains(string(b), "sxp_secret_balance") {
+			t.Errorf("%s: got %d %.100q, want %d", tt.name, resp.StatusCode, b, tt.status)
+		}
+	}
+}

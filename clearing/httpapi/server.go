@@ -40,8 +40,11 @@ type Options struct {
 	Observe func(route, method string, status int, d time.Duration)
 	// Metrics, when set, is served at GET /metrics.
 	Metrics http.Handler
-	Logger  *slog.Logger
-	Now     func() time.Time
+	// MetricsToken, when set, is the bearer token GET /metrics requires
+	// (SXP_METRICS_TOKEN): the metrics show every community's balance.
+	MetricsToken string
+	Logger       *slog.Logger
+	Now          func() time.Time
 }
 
 // Server serves the clearing house's HTTP API.

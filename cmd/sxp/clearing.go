@@ -46,6 +46,7 @@ Run 'sxp migrate up' and 'sxp admin circle init' on its database first.`,
 			holdTTL := envDuration(fs, "hold-ttl", "SXP_HOLD_TTL", 5*time.Minute, "how long a hold waits for its relay before it expires")
 			interval := envDuration(fs, "maintenance-interval", "SXP_MAINTENANCE_INTERVAL", 30*time.Second, "how often stale holds expire and old nonces are pruned")
 			schedule := envDuration(fs, "schedule-interval", "SXP_SCHEDULE_INTERVAL", 24*time.Hour, "how often the circle's schedule runs (declared and floating rates, limit policy); 0 disables it")
+			metricsToken := envSecret(fs, "metrics-token", "SXP_METRICS_TOKEN", "bearer token that GET /metrics requires (optional; without it /metrics is open)")
 			maxBody := envInt64(fs, "max-body", "SXP_MAX_BODY", 64<<10, "largest request body in bytes")
 			parentURL := envString(fs, "parent-url", "SXP_PARENT_URL", "", "nesting: the parent circle's base URL (this circle is one of its communities)")
 			parentID := envString(fs, "parent-community-id", "SXP_PARENT_COMMUNITY_ID", "", "nesting: this circle's community id at the parent")
@@ -117,7 +118,8 @@ Run 'sxp migrate up' and 'sxp admin circle init' on its database first.`,
 				api := httpapi.New(house, httpapi.Options{
 					PublicURL: publicURL, AdminToken: *adminToken, MaxBody: *maxBody, Ready: ready,
 					Window:  time.Duration(circle.SignatureWindow) * time.Second,
-					Observe: m.HTTP.Observe, Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), Logger: logger,
+					Observe: m.HTTP.Observe, Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), MetricsToken: *metricsToken,
+					Logger: logger,
 				})
 				srv := &http.Server{
 					Handler:           api.Handler(),
