@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/sxp-network/sxp/ledger/ledgermetrics"
 )
 
 func (h *Handlers) healthz(c *gin.Context) {
@@ -37,11 +39,15 @@ func (h *Handlers) notFound(c *gin.Context) {
 	h.pageError(c, http.StatusNotFound, "There is no page here.")
 }
 
-// serveMetrics serves the Prometheus metrics, when there are any.
+// metricsPath is the route of the Prometheus metrics.
+const metricsPath = "/metrics"
+
+// serveMetrics serves the Prometheus metrics, when there are any: to
+// anyone, or with MetricsToken set only to a bearer of it.
 func (h *Handlers) serveMetrics(c *gin.Context) {
 	if h.MetricsHandler == nil {
 		writeError(c, http.StatusNotFound, "not_found", "this server has no metrics", "")
 		return
 	}
-	h.MetricsHandler.ServeHTTP(c.Writer, c.Request)
+	ledgermetrics.Protect(h.MetricsHandler, h.MetricsToken).ServeHTTP(c.Writer, c.Request)
 }

@@ -29,6 +29,10 @@ const (
 // context. It never refuses: requireMember and requireAdmin do. A bad
 // bearer token is answered 401 at once, so API clients learn it.
 func (h *Handlers) authenticate(c *gin.Context) {
+	if c.FullPath() == metricsPath {
+		c.Next() // its bearer token is the metrics token, not a session (serveMetrics)
+		return
+	}
 	token, viaCookie := "", false
 	if auth := c.GetHeader("Authorization"); auth != "" {
 		scheme, t, _ := strings.Cut(auth, " ")

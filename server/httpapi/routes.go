@@ -23,7 +23,7 @@ func (h *Handlers) Engine() *gin.Engine {
 
 	r.GET("/healthz", h.healthz)
 	r.GET("/readyz", h.readyz)
-	r.GET("/metrics", h.serveMetrics) // Prometheus text format
+	r.GET(metricsPath, h.serveMetrics) // Prometheus text format; bearer metrics token when set
 
 	api := r.Group("/api/v1")
 	api.POST("/members", h.register)     // {"username","password","display_name"}
