@@ -161,7 +161,7 @@ func TestAdminPageSession(t *testing.T) {
 	}
 	// An expired session does not work.
 	ck = login(adminToken)
-	if _, err := e.pool.Exec(ctx, `UPDATE clearing_admin_sessions SET expires_at = now() - interval '1 second'`); err != nil {
+	if _, err := e.pool.Exec(ctx, `UPDATE clearing_admin_sessions SET created_at = now() - interval '13 hours', expires_at = now() - interval '1 second'`); err != nil {
 		t.Fatal(err)
 	}
 	if st := page(ck); st != http.StatusSeeOther {
