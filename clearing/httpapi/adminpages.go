@@ -126,7 +126,7 @@ func csrfOf(token string) string {
 // session (and, for a POST, the form's CSRF token matches); otherwise it
 // sends the browser to the log-in page.
 func (s *Server) pageAuth(c *gin.Context) {
-	token, _ := c.Cookie(adminCookie) // the session id
+	token, _ := c.Cookie(adminCookie)                                  // the session id
 	actor, ok, err := s.house.AdminSession(c.Request.Context(), token) // "" is not ok
 	if err != nil {
 		s.pageFail(c, err)
