@@ -8,8 +8,11 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/sxp-network/sxp/clearing/cxp"
 	"github.com/sxp-network/sxp/clearing/httpapi"
 )
 
@@ -181,5 +184,44 @@ func TestAdminPageSession(t *testing.T) {
 	}
 	if st := page(ck); st != http.StatusSeeOther {
 		t.Fatalf("session of a revoked token: got %d, want 303", st)
+	}
+}
+
+// TestCXPRateLimit (issue 10): each community key gets its own budget of
+// CXP calls; the excess is refused with 429 and Retry-After, other
+// communities are not affected, and the budget refills with time.
+func TestCXPRateLimit(t *testing.T) {
+	t.Parallel()
+	var offset atomic.Int64
+	clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	e := newEnvWith(t, func(o *httpapi.Options) { o.CXPRate, o.CXPBurst, o.Now = 1, 2, clock })
+	clients := func(id string) int {
+		st, _ := e.call(id, "GET", "/server/clients", nil)
+		return st
+	}
+	for i, want := range []int{200, 200, 429} {
+		if st := clients("a"); st != want {
+			t.Fatalf("a's call %d: got %d, want %d", i+1, st, want)
+		}
+	}
+	if st := clients("b"); st != 200 {
+		t.Fatalf("b while a is limited: got %d, want 200", st)
+	}
+	// The refusal says when to come back.
+	req, _ := http.NewRequest("GET", e.srv.URL+"/server/clients", nil)
+	if err := (cxp.Signer{KeyID: "a", Key: []byte(e.coms["a"].key)}).Sign(req, nil); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "1" {
+		t.Fatalf("limited call: got %d Retry-After %q, want 429 and 1", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	offset.Store(int64(1100 * time.Millisecond))
+	if st := clients("a"); st != 200 {
+		t.Fatalf("a after a second: got %d, want 200", st)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -33,6 +34,11 @@ type Options struct {
 	Window time.Duration
 	// MaxBody bounds request bodies (64 KiB by default).
 	MaxBody int64
+	// CXPRate is how many CXP calls a second each community key may make on
+	// average, CXPBurst how many at once (SXP_CXP_RATE, SXP_CXP_BURST); the
+	// excess gets 429 with Retry-After. Zero CXPRate: no limit.
+	CXPRate  float64
+	CXPBurst int
 	// Ready reports whether the server can serve (database reachable,
 	// migrations current); nil means always ready.
 	Ready func(ctx context.Context) error
@@ -52,6 +58,7 @@ type Options struct {
 type Server struct {
 	house    *clearing.House
 	verifier cxp.Verifier
+	limiter  *rateLimiter
 	opts     Options
 	log      *slog.Logger
 }
@@ -77,8 +84,9 @@ func New(house *clearing.House, opts Options) *Server {
 		house: house,
 		verifier: cxp.Verifier{Keys: house.KeyStore(), Nonces: house.NonceStore(), Now: opts.Now,
 			Window: opts.Window, BaseURL: opts.PublicURL},
-		opts: opts,
-		log:  opts.Logger,
+		limiter: newRateLimiter(opts.CXPRate, opts.CXPBurst),
+		opts:    opts,
+		log:     opts.Logger,
 	}
 }
 
@@ -87,7 +95,7 @@ func (s *Server) Handler() http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	r.Use(s.logRequests, gin.CustomRecovery(s.recovered))
+	r.Use(s.logRequests, gin.CustomRecovery(s.recovered), s.limitBody)
 	r.NoRoute(func(c *gin.Context) {
 		s.writeCXP(c, http.StatusNotFound, cxp.Errorf(cxp.CodeOther, "no route %s %s", c.Request.Method, c.Request.URL.Path).Status())
 	})
@@ -135,9 +143,9 @@ func (s *Server) Handler() http.Handler {
 	a.POST("/schedule/run", s.runSchedule)
 
 	// Governing body, HTML pages (session cookie holding an admin token, CSRF on forms).
-	r.GET("/admin/login", s.pageLogin)
-	r.POST("/admin/login", s.pageLoginForm)
-	p := r.Group("/admin", s.pageAuth)
+	r.GET("/admin/login", pageHeaders, s.pageLogin)
+	r.POST("/admin/login", pageHeaders, s.pageLoginForm)
+	p := r.Group("/admin", pageHeaders, s.pageAuth)
 	p.GET("", s.pageOverview)
 	p.POST("/logout", s.pageLogout)
 	p.GET("/trade", s.pageTrade)
@@ -151,6 +159,21 @@ func (s *Server) Handler() http.Handler {
 }
 
 const communityKey = "sxp.community"
+
+// limitBody bounds every request body to MaxBody, whatever the route: a
+// declared length above it is refused with 413 before any handler runs, an
+// undeclared (chunked) body stops being read one byte past it, which the
+// handlers' own reads (cxp.ReadBody, bind, forms) then refuse.
+func (s *Server) limitBody(c *gin.Context) {
+	if c.Request.ContentLength > s.opts.MaxBody {
+		s.writeCXP(c, http.StatusRequestEntityTooLarge,
+			cxp.InvalidField("body", "more than "+strconv.FormatInt(s.opts.MaxBody, 10)+" bytes").Status())
+		c.Abort()
+		return
+	}
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.opts.MaxBody+1)
+	c.Next()
+}
 
 // logRequests logs each request once: route template, status, duration and
 // the community that signed it.

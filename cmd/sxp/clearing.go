@@ -47,6 +47,8 @@ Run 'sxp migrate up' and 'sxp admin circle init' on its database first.`,
 			interval := envDuration(fs, "maintenance-interval", "SXP_MAINTENANCE_INTERVAL", 30*time.Second, "how often stale holds expire and old nonces are pruned")
 			schedule := envDuration(fs, "schedule-interval", "SXP_SCHEDULE_INTERVAL", 24*time.Hour, "how often the circle's schedule runs (declared and floating rates, limit policy); 0 disables it")
 			metricsToken := envSecret(fs, "metrics-token", "SXP_METRICS_TOKEN", "bearer token that GET /metrics requires (optional; without it /metrics is open)")
+			cxpRate := envInt64(fs, "cxp-rate", "SXP_CXP_RATE", 200, "CXP calls a second each community may make on average (the excess gets 429); 0: no limit")
+			cxpBurst := envInt64(fs, "cxp-burst", "SXP_CXP_BURST", 400, "CXP calls each community may make at once before --cxp-rate applies")
 			maxBody := envInt64(fs, "max-body", "SXP_MAX_BODY", 64<<10, "largest request body in bytes")
 			parentURL := envString(fs, "parent-url", "SXP_PARENT_URL", "", "nesting: the parent circle's base URL (this circle is one of its communities)")
 			parentID := envString(fs, "parent-community-id", "SXP_PARENT_COMMUNITY_ID", "", "nesting: this circle's community id at the parent")
@@ -60,6 +62,9 @@ Run 'sxp migrate up' and 'sxp admin circle init' on its database first.`,
 				}
 				if *db == "" {
 					return usagef("set DATABASE_URL or --database")
+				}
+				if *cxpRate < 0 || *cxpBurst < 0 {
+					return usagef("--cxp-rate (SXP_CXP_RATE) and --cxp-burst (SXP_CXP_BURST) must be zero or more")
 				}
 				if *secret == "" {
 					return usagef("set SXP_CLEARING_SECRET or --secret (it encrypts the communities' keys)")
@@ -117,6 +122,7 @@ Run 'sxp migrate up' and 'sxp admin circle init' on its database first.`,
 				}
 				api := httpapi.New(house, httpapi.Options{
 					PublicURL: publicURL, AdminToken: *adminToken, MaxBody: *maxBody, Ready: ready,
+					CXPRate: float64(*cxpRate), CXPBurst: int(*cxpBurst),
 					Window:  time.Duration(circle.SignatureWindow) * time.Second,
 					Observe: m.HTTP.Observe, Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), MetricsToken: *metricsToken,
 					Logger: logger,
