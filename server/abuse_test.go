@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/sxp-network/sxp/server"
@@ -94,5 +95,50 @@ func TestMetricsToken(t *testing.T) {
 		if tt.status != http.StatusOK && strings.Contains(string(b), "sxp_") {
 			t.Errorf("%s: metrics shown: %.200s", tt.name, b)
 		}
+	}
+}
+
+// TestPaymentKeyNearLimit is issue 10's hole 4 through the API: alice at
+// -95.00 (limit -100.00) sends 40 concurrent 5.00 payments with one
+// idempotency key; every one answers the same paid payment, none 422.
+// (Through HTTP and a small pool the race is rare: the ledger's
+// TestIdempotencyNearLimit is the test that failed before the fix.)
+func TestPaymentKeyNearLimit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	e.member("alice", members.RoleMember)
+	e.member("bob", members.RoleMember)
+	if st, body := e.call("alice", "POST", "/api/v1/payments", `{"to":"bob","amount":"95.00"}`); st != http.StatusCreated {
+		t.Fatalf("first payment: got %d %v", st, body)
+	}
+	const n = 40
+	type answer struct {
+		status int
+		id     any
+	}
+	answers := make([]answer, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			st, body := e.call("alice", "POST", "/api/v1/payments", `{"to":"bob","amount":"5.00","idempotency_key":"one-key"}`)
+			answers[i] = answer{st, body["id"]}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	for i, a := range answers {
+		if a.status != http.StatusCreated || a.id != answers[0].id {
+			t.Fatalf("payment %d: got %d id %v, want 201 with the first payment's id %v", i, a.status, a.id, answers[0].id)
+		}
+	}
+	if got := e.balances("alice", "bob"); !equal(got, []string{"-100.00", "100.00"}) {
+		t.Fatalf("balances: got %v, want [-100.00 100.00]", got)
+	}
+	if n := e.count("ledger_transfers"); n != 2 {
+		t.Fatalf("transfers: got %d, want 2", n)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -166,8 +167,12 @@ const communityKey = "sxp.community"
 // handlers' own reads (cxp.ReadBody, bind, forms) then refuse.
 func (s *Server) limitBody(c *gin.Context) {
 	if c.Request.ContentLength > s.opts.MaxBody {
-		s.writeCXP(c, http.StatusRequestEntityTooLarge,
-			cxp.InvalidField("body", "more than "+strconv.FormatInt(s.opts.MaxBody, 10)+" bytes").Status())
+		msg := "more than " + strconv.FormatInt(s.opts.MaxBody, 10) + " bytes"
+		if strings.HasPrefix(c.Request.URL.Path, "/admin/") {
+			adminError(c, http.StatusRequestEntityTooLarge, "invalid", "body", msg) // the admin API's and pages' shape
+		} else {
+			s.writeCXP(c, http.StatusRequestEntityTooLarge, cxp.InvalidField("body", msg).Status())
+		}
 		c.Abort()
 		return
 	}
