@@ -91,6 +91,14 @@ func (s *Service) Pay(ctx context.Context, r PayRequest) (Payment, error) {
 	if used, err := s.ledger.KeyUsed(ctx, payments.LedgerKey(r.PayerAccount, key)); err != nil {
 		return Payment{}, fmt.Errorf("intertrade: pay: %w", err)
 	} else if used {
+		// A concurrent copy of this very payment may have recorded its
+		// row and claimed the key between the look-up above and this
+		// check: then this is a repeat, not another payment.
+		if prev, err := outByKey(ctx, s.pool, r.PayerAccount, key); err == nil {
+			return s.repeat(prev, r)
+		} else if !errors.Is(err, pgx.ErrNoRows) {
+			return Payment{}, fmt.Errorf("intertrade: pay: %w", err)
+		}
 		return Payment{}, &Error{Code: ErrConflict, Field: "idempotency_key",
 			Message: "this idempotency key was used for another payment"}
 	}
