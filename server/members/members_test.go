@@ -33,7 +33,10 @@ func newService(t *testing.T, approval bool) (*Service, *ledger.Ledger, *clock) 
 	clk := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	led := ledger.New(pool, ledger.Options{})
 	s := New(pool, led, Options{Currency: "LEAF", DefaultMin: -10000, DefaultMax: 100000, Approval: approval,
-		Throttle: Throttle{PerUsername: 3, PerIP: 5, Window: 10 * time.Minute}, Now: clk.Now})
+		Throttle: Throttle{PerUsername: 3, PerIP: 5, Window: 10 * time.Minute}, Now: clk.Now,
+		// More hashing slots than any test here runs at once: under -race a
+		// hash is slow, and only TestHashingBounded is about the bound.
+		MaxHashing: 8})
 	return s, led, clk
 }
 
