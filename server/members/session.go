@@ -40,6 +40,7 @@ var dummyHash, _ = HashPassword("not a password of anyone")
 func (s *Service) Login(ctx context.Context, r LoginRequest) (Session, error) {
 	now := s.opts.Now()
 	r.Username = strings.ToLower(strings.TrimSpace(r.Username)) // phones capitalise the first letter
+	r.IP = sourceOf(r.IP)
 	attempt, err := s.reserveAttempt(ctx, r.Username, r.IP, now)
 	if err != nil {
 		return Session{}, err

@@ -3,6 +3,7 @@ package members
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,7 +15,8 @@ import (
 // Window, further attempts from that address are refused until enough
 // failures age out of the window. Failures from one address never lock a
 // member out from another, so a stranger cannot lock anyone out; an admin
-// can lift a lock (Unlock), and a password reset lifts it too.
+// can lift a lock (Unlock), and a password reset lifts it too. An address
+// is an IPv4 address or an IPv6 /64 (sourceOf).
 type Throttle struct {
 	PerUsername int
 	PerIP       int
@@ -42,6 +44,22 @@ func (t Throttle) retryAt(failures []time.Time, limit int) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return failures[limit-1].Add(t.Window), true
+}
+
+// sourceOf is the source a log-in attempt is counted under: an IPv4
+// address as is, an IPv6 address as its /64 (one host or household
+// usually has a whole /64, and could rotate through it), anything else
+// (no or an unparsable address) as given.
+func sourceOf(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	addr = addr.Unmap()
+	if addr.Is4() {
+		return addr.String()
+	}
+	return netip.PrefixFrom(addr, 64).Masked().String()
 }
 
 // throttleLockClass is the first key of the advisory locks that serialise

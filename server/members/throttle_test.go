@@ -90,3 +90,43 @@ func TestLoginThrottleBySource(t *testing.T) {
 		t.Fatalf("after a password reset: got %v, want a session", err)
 	}
 }
+
+// TestLoginThrottleIPv6Prefix: an IPv6 source is its /64 (one host's
+// usual allocation), so rotating addresses within it does not reset the
+// count.
+func TestLoginThrottleIPv6Prefix(t *testing.T) {
+	t.Parallel()
+	s, _, _ := newService(t, false) // PerUsername 3
+	ctx := context.Background()
+	if _, err := s.Register(ctx, Registration{Username: "dave", Password: "password1"}); err != nil {
+		t.Fatal(err)
+	}
+	for i, ip := range []string{"2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::3"} {
+		if _, err := s.Login(ctx, LoginRequest{Username: "dave", Password: "wrong-pass", IP: ip}); CodeOf(err) != CodeBadCredentials {
+			t.Fatalf("attempt %d: got %v, want %s", i, err, CodeBadCredentials)
+		}
+	}
+	if _, err := s.Login(ctx, LoginRequest{Username: "dave", Password: "password1", IP: "2001:db8:1:2::99"}); CodeOf(err) != CodeTooManyAttempts {
+		t.Fatalf("another address of the /64: got %v, want %s", err, CodeTooManyAttempts)
+	}
+	for _, ip := range []string{"2001:db8:1:3::1", "192.0.2.7", "::ffff:192.0.2.8"} {
+		if _, err := s.Login(ctx, LoginRequest{Username: "dave", Password: "password1", IP: ip}); err != nil {
+			t.Fatalf("from %s: got %v, want a session", ip, err)
+		}
+	}
+}
+
+func TestSourceOf(t *testing.T) {
+	for _, tt := range []struct{ ip, want string }{
+		{"192.0.2.7", "192.0.2.7"},
+		{"::ffff:192.0.2.8", "192.0.2.8"},
+		{"2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"},
+		{"2001:DB8:1:2::1", "2001:db8:1:2::/64"},
+		{"", ""},
+		{"not an address", "not an address"},
+	} {
+		if got := sourceOf(tt.ip); got != tt.want {
+			t.Errorf("sourceOf(%q): got %q, want %q", tt.ip, got, tt.want)
+		}
+	}
+}
