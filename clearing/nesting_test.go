@@ -54,7 +54,7 @@ func startHouse(t *testing.T, id string, parent *clearing.Parent, srv *httptest.
 		}
 	}
 	late.mu.Lock()
-	late.h = httpapi.New(h, httpapi.Options{Logger: logger}).Handler()
+	late.h = httpapi.New(h, httpapi.Options{PublicURL: srv.URL, Logger: logger}).Handler()
 	late.mu.Unlock()
 	return h
 }

@@ -52,16 +52,24 @@ func (t *Tx) Batch(ctx context.Context, items []BatchItem) ([]BatchResult, error
 		ids = append(ids, it.Debit, it.Credit)
 	}
 
-	// One round trip: what the keys already stand for, and the locks.
+	// One round trip: claim the keys, find what the ones already committed
+	// stand for, and lock the accounts. The claim comes first, so that a
+	// repeat racing with the first request gets its result rather than
+	// being checked against balances the first one already moved.
 	known := map[string]keyRecord{}
+	claimed := map[string]bool{}
 	accounts := map[AccountID]*Account{}
 	b := &pgx.Batch{}
+	queueClaimKeys(b, kindTransfer, keys, claimed)
 	queueLookupKeys(b, keys, known)
 	if len(ids) > 0 {
 		queueLockAccounts(b, sortedIDs(ids), accounts)
 	}
 	if err := t.tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, storeErr("prepare batch", err)
+	}
+	if err := claimsSettled(keys, claimed, known); err != nil {
+		return nil, err
 	}
 	for k, rec := range known {
 		i := firstOfKey[k]
@@ -93,14 +101,12 @@ func (t *Tx) Batch(ctx context.Context, items []BatchItem) ([]BatchResult, error
 		plans = t.planGroup(it.Group, items, repeatOf, decided, hashes, accounts, plans, res)
 	}
 
-	if len(plans) > 0 {
-		written, err := t.writeTransfers(ctx, plans, accounts)
-		if err != nil {
-			return nil, err
-		}
-		for k, tr := range written {
-			res[plans[k].item].Transfer = tr
-		}
+	written, err := t.writeTransfers(ctx, plans, accounts, unused(claimed, plans))
+	if err != nil {
+		return nil, err
+	}
+	for k, tr := range written {
+		res[plans[k].item].Transfer = tr
 	}
 	for i, j := range repeatOf {
 		if j >= 0 && !decided[i] {
@@ -203,24 +209,40 @@ func pair(accounts map[AccountID]*Account, debit, credit AccountID) (*Account, *
 	return d, c, nil
 }
 
-// writeTransfers writes planned transfers, claims their keys and writes the
-// accounts they touched, in one round trip.
-func (t *Tx) writeTransfers(ctx context.Context, plans []plannedTransfer, accounts map[AccountID]*Account) ([]Transfer, error) {
-	var keys []string
+// unused returns the claimed keys that no planned transfer uses.
+func unused(claimed map[string]bool, plans []plannedTransfer) []string {
+	used := map[string]bool{}
+	for _, p := range plans {
+		used[p.req.IdempotencyKey] = true
+	}
+	var out []string
+	for k := range claimed {
+		if !used[k] {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// writeTransfers writes planned transfers and the accounts they touched,
+// and releases the claimed keys of refused items, in one round trip.
+func (t *Tx) writeTransfers(ctx context.Context, plans []plannedTransfer, accounts map[AccountID]*Account, release []string) ([]Transfer, error) {
+	if len(plans) == 0 && len(release) == 0 {
+		return nil, nil
+	}
 	var touched []AccountID
 	for _, p := range plans {
-		if p.req.IdempotencyKey != "" {
-			keys = append(keys, p.req.IdempotencyKey)
-		}
 		touched = append(touched, p.req.Debit, p.req.Credit)
 	}
 	var written []Transfer
 	b := &pgx.Batch{}
-	queueClaimKeys(b, kindTransfer, keys)
-	if err := queueInsertTransfers(b, plans, t.now(), &written); err != nil {
-		return nil, err
+	queueReleaseKeys(b, release)
+	if len(plans) > 0 {
+		if err := queueInsertTransfers(b, plans, t.now(), &written); err != nil {
+			return nil, err
+		}
+		queueWriteAccounts(b, lockedIn(accounts, touched))
 	}
-	queueWriteAccounts(b, lockedIn(accounts, touched))
 	if err := t.tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, storeErr("write transfers", err)
 	}

@@ -79,14 +79,22 @@ func (t *Tx) Hold(ctx context.Context, r HoldRequest) (Pending, error) {
 	hash := contentHash(kindHold, r.TransferRequest)
 	key := r.IdempotencyKey
 	known := map[string]keyRecord{}
+	claimed := map[string]bool{}
 	accounts := map[AccountID]*Account{}
-	b := &pgx.Batch{}
+	var keys []string
 	if key != "" {
-		queueLookupKeys(b, []string{key}, known)
+		keys = []string{key}
 	}
+	// Claim the key before reading balances (see Batch).
+	b := &pgx.Batch{}
+	queueClaimKeys(b, kindHold, keys, claimed)
+	queueLookupKeys(b, keys, known)
 	queueLockAccounts(b, sortedIDs([]AccountID{r.Debit, r.Credit}), accounts)
 	if err := t.tx.SendBatch(ctx, b).Close(); err != nil {
 		return Pending{}, storeErr("prepare hold", err)
+	}
+	if err := claimsSettled(keys, claimed, known); err != nil {
+		return Pending{}, err
 	}
 	if rec, ok := known[key]; ok {
 		if rec.kind != kindHold || !bytes.Equal(rec.hash, hash) {
@@ -99,15 +107,19 @@ func (t *Tx) Hold(ctx context.Context, r HoldRequest) (Pending, error) {
 		e = checkMove(*d, *c, r.Amount)
 	}
 	if e != nil {
+		if len(keys) > 0 {
+			b = &pgx.Batch{}
+			queueReleaseKeys(b, keys)
+			if err := t.tx.SendBatch(ctx, b).Close(); err != nil {
+				return Pending{}, storeErr("release key", err)
+			}
+		}
 		return Pending{}, e
 	}
 	applyHold(d, c, r.Amount)
 
 	var p Pending
 	b = &pgx.Batch{}
-	if key != "" {
-		queueClaimKeys(b, kindHold, []string{key})
-	}
 	b.Queue(`INSERT INTO ledger_pending (debit_account_id, credit_account_id, amount, currency, description,
 			metadata, idempotency_key, content_hash, expires_at, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, nullif($7, ''), $8, $9, $10)

@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 const transferCols = `id, debit_account_id, credit_account_id, amount, currency, description, metadata,
@@ -106,20 +106,49 @@ func queueLookupKeys(b *pgx.Batch, keys []string, into map[string]keyRecord) {
 		})
 }
 
-// queueClaimKeys adds to b the claiming of keys for kind. If a concurrent
-// transaction committed one of them first, the batch fails with errRetry:
-// running again finds that key's first result.
-func queueClaimKeys(b *pgx.Batch, kind string, keys []string) {
+// queueClaimKeys adds to b the claiming of keys for kind; the keys this
+// transaction claimed land in claimed. A key is claimed before anything
+// else is read, so that a concurrent request with the same key waits here
+// until the first one ends, then finds its result (a key committed by
+// another transaction is not claimed, and the lookup queued after this
+// sees it). Keys are claimed in sorted order, so two batches sharing keys
+// never wait on each other in a cycle.
+func queueClaimKeys(b *pgx.Batch, kind string, keys []string, claimed map[string]bool) {
 	if len(keys) == 0 {
 		return
 	}
-	b.Queue(`INSERT INTO ledger_idempotency (key, kind) SELECT k, $2 FROM unnest($1::text[]) AS k
-		ON CONFLICT (key) DO NOTHING`, keys, kind).Exec(func(ct pgconn.CommandTag) error {
-		if ct.RowsAffected() != int64(len(keys)) {
+	keys = slices.Sorted(slices.Values(keys))
+	b.Queue(`INSERT INTO ledger_idempotency (key, kind) SELECT k, $2 FROM unnest($1::text[]) WITH ORDINALITY AS u(k, ord)
+		ORDER BY ord ON CONFLICT (key) DO NOTHING RETURNING key`, keys, kind).Query(func(rows pgx.Rows) error {
+		got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		for _, k := range got {
+			claimed[k] = true
+		}
+		return err
+	})
+}
+
+// claimsSettled checks that every key is either claimed by this
+// transaction or known (committed by another). A key neither claimed nor
+// found was committed between the two statements by a transaction this one
+// cannot see yet; running again finds it.
+func claimsSettled(keys []string, claimed map[string]bool, known map[string]keyRecord) error {
+	for _, k := range keys {
+		if _, ok := known[k]; !ok && !claimed[k] {
 			return errRetry
 		}
-		return nil
-	})
+	}
+	return nil
+}
+
+// queueReleaseKeys adds to b the release of keys this transaction claimed
+// but did not use (their request was refused): a refusal writes nothing,
+// and a later request with the same key may still succeed.
+func queueReleaseKeys(b *pgx.Batch, keys []string) {
+	if len(keys) == 0 {
+		return
+	}
+	b.Queue(`DELETE FROM ledger_idempotency WHERE key = ANY($1)`, keys)
 }
 
 // plannedTransfer is a transfer the rules accepted, waiting to be written.

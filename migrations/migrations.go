@@ -114,14 +114,26 @@ func (m *Migrator) Version() (version uint, dirty bool, err error) {
 // Latest is the highest version among the embedded migrations: the version a
 // current database reports.
 func Latest() uint {
-	var latest uint
+	vs := Versions()
+	if len(vs) == 0 {
+		return 0
+	}
+	return vs[len(vs)-1]
+}
+
+// Versions returns the versions of the embedded migrations, ascending.
+// They need not be contiguous: parallel branches are given numbers ahead,
+// and golang-migrate steps over the gaps.
+func Versions() []uint {
+	var out []uint
 	for _, name := range names() {
 		var v uint
-		if _, err := fmt.Sscanf(name, "%d_", &v); err == nil && v > latest {
-			latest = v
+		if _, err := fmt.Sscanf(name, "%d_", &v); err == nil && (len(out) == 0 || out[len(out)-1] != v) {
+			out = append(out, v)
 		}
 	}
-	return latest
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
 }
 
 // Fingerprint is a hash of every embedded migration file, used by tests to

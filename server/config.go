@@ -38,6 +38,15 @@ type Config struct {
 	// when zero. An unanswered payment is retried twice this long after it.
 	CircleTimeout time.Duration
 
+	// HashConcurrency bounds the password hashes (argon2id, 19 MiB each)
+	// computed at once (SXP_HASH_CONCURRENCY, --hash-concurrency); GOMAXPROCS
+	// when zero. Log-ins and registrations beyond it wait up to 2 s, then get 429.
+	HashConcurrency int
+
+	// MetricsToken, when set, is the bearer token GET /metrics requires
+	// (SXP_METRICS_TOKEN, --metrics-token).
+	MetricsToken string
+
 	// SearchLanguage is the PostgreSQL text search configuration of
 	// announcements (SXP_SEARCH_LANGUAGE, --search-language), "english" when empty.
 	SearchLanguage string
@@ -116,6 +125,9 @@ func (c Config) Validate() error {
 	case RegistrationOpen, RegistrationApproval:
 	default:
 		return bad("SXP_REGISTRATION", "registration", "%q must be open or approval", c.Registration)
+	}
+	if c.HashConcurrency < 0 || c.HashConcurrency > 1024 {
+		return bad("SXP_HASH_CONCURRENCY", "hash-concurrency", "%d must be between 0 (the number of CPUs) and 1024", c.HashConcurrency)
 	}
 	if !c.InCircle() {
 		return nil

@@ -62,7 +62,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 	s.Registry.MustRegister(metrics.NewCommunity(pool, s.Ledger, logger))
 	s.Members = members.New(pool, s.Ledger, members.Options{
 		Currency: cfg.Currency, DefaultMin: min, DefaultMax: max,
-		Approval: cfg.Registration == RegistrationApproval,
+		Approval: cfg.Registration == RegistrationApproval, MaxHashing: cfg.HashConcurrency,
 	})
 	if err := s.Members.CheckCurrency(ctx); err != nil {
 		return nil, fmt.Errorf("setting SXP_CURRENCY (--currency): %w", err)
@@ -93,6 +93,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 		Ready:          s.Ready,
 		Metrics:        m.HTTP,
 		MetricsHandler: promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}),
+		MetricsToken:   cfg.MetricsToken,
 		Logger:         logger,
 		SecureCookies:  strings.HasPrefix(cfg.PublicURL, "https://"),
 	}

@@ -82,6 +82,78 @@ func decode(body []byte, v any, strict bool) *Error {
 	return nil
 }
 
+// DuplicateKey finds the first key that an object in the JSON text body
+// repeats, at any depth, and returns its path (keys joined by ".", array
+// elements by their index). encoding/json keeps the last of repeated keys,
+// so two parties can read one body differently; CXP refuses such bodies
+// (Decode), and so does the community API. Malformed JSON has no duplicate:
+// the decoder that follows reports it.
+func DuplicateKey(body []byte) (path string, found bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	type frame struct {
+		object bool
+		keys   map[string]bool
+		key    string // the current key (object) or index (array)
+		index  int
+		expect bool // object: the next token is a key
+	}
+	var stack []*frame
+	pathOf := func() string {
+		parts := make([]string, len(stack))
+		for i, f := range stack {
+			parts[i] = f.key
+		}
+		return strings.Join(parts, ".")
+	}
+	// value is called after a whole value was read inside the top frame.
+	value := func() {
+		if len(stack) == 0 {
+			return
+		}
+		top := stack[len(stack)-1]
+		if top.object {
+			top.expect = true
+		} else {
+			top.index++
+			top.key = strconv.Itoa(top.index)
+		}
+	}
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		if len(stack) > 0 {
+			if top := stack[len(stack)-1]; top.object && top.expect {
+				if k, ok := tok.(string); ok {
+					if top.keys[k] {
+						top.key = k
+						return pathOf(), true
+					}
+					top.keys[k] = true
+					top.key, top.expect = k, false
+					continue
+				}
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{object: true, keys: map[string]bool{}, expect: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, &frame{key: "0"})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		value()
+		if len(stack) == 0 {
+			return "", false
+		}
+	}
+}
+
 type fieldInfo struct{ index []int }
 
 var fieldCache sync.Map // reflect.Type → map[string]fieldInfo
@@ -170,7 +242,11 @@ func setField(f reflect.Value, key string, raw json.RawMessage) *Error {
 		f.SetInt(n)
 		return nil
 	}
-	// Objects and arrays (clients, exchanges): plain encoding/json on the value.
+	// Objects and arrays (clients, exchanges): plain encoding/json on the
+	// value, which keeps the last of repeated keys: refuse those first.
+	if path, dup := DuplicateKey(raw); dup {
+		return InvalidField(key+"."+path, clip(string(raw)))
+	}
 	p := reflect.New(f.Type())
 	if err := json.Unmarshal(raw, p.Interface()); err != nil {
 		return TypeError(key, jsonTypeName(f.Type()))

@@ -166,3 +166,27 @@ func TestDecodeNeverPanics(t *testing.T) {
 		}
 	}
 }
+
+func TestDuplicateKey(t *testing.T) {
+	for _, tt := range []struct {
+		body, path string
+		found      bool
+	}{
+		{`{"a":1,"b":2}`, "", false},
+		{`{"a":1,"a":2}`, "a", true},
+		{`{"a":{"b":1,"c":{"d":1,"d":2}}}`, "a.c.d", true},
+		{`{"a":[{"x":1},{"x":1,"y":2,"x":3}]}`, "a.1.x", true},
+		{`{"a":[1,2,{"k":[],"k":{}}]}`, "a.2.k", true},
+		{`{"a":{"b":1},"b":{"a":1}}`, "", false},
+		{`[{"a":1},{"a":1}]`, "", false},
+		{`{"a":1,"a"`, "a", true},
+		{`{"a":`, "", false},
+		{`nonsense`, "", false},
+		{``, "", false},
+	} {
+		path, found := DuplicateKey([]byte(tt.body))
+		if path != tt.path || found != tt.found {
+			t.Errorf("%s: got %q %v, want %q %v", tt.body, path, found, tt.path, tt.found)
+		}
+	}
+}

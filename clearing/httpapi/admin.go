@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/sxp-network/sxp/clearing"
+	"github.com/sxp-network/sxp/clearing/cxp"
 )
 
 // The admin API answers JSON; errors are {"error": {"code", "message", "field"}}.
@@ -75,7 +76,8 @@ func (s *Server) fail(c *gin.Context, err error) {
 	adminError(c, http.StatusInternalServerError, "internal", "", "internal error")
 }
 
-// bind decodes a JSON body strictly into v (unknown fields refused).
+// bind decodes a JSON body strictly into v (unknown fields and repeated
+// keys refused).
 func (s *Server) bind(c *gin.Context, v any) bool {
 	body, err := io.ReadAll(io.LimitReader(c.Request.Body, s.opts.MaxBody+1))
 	if err != nil {
@@ -84,6 +86,10 @@ func (s *Server) bind(c *gin.Context, v any) bool {
 	}
 	if int64(len(body)) > s.opts.MaxBody {
 		adminError(c, http.StatusRequestEntityTooLarge, "invalid", "body", fmt.Sprintf("more than %d bytes", s.opts.MaxBody))
+		return false
+	}
+	if path, dup := cxp.DuplicateKey(body); dup {
+		adminError(c, http.StatusBadRequest, "invalid", path, fmt.Sprintf("the key %q appears more than once", path))
 		return false
 	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))

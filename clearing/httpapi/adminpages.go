@@ -7,8 +7,10 @@ package httpapi
 // drawn here (ledger/chart); nothing is loaded from elsewhere.
 //
 // Log-in takes an admin token (SXP_ADMIN_TOKEN or one from `sxp admin token
-// add`) and keeps it in an HTTP-only, SameSite=Strict cookie scoped to
-// /admin. Every form carries a CSRF token derived from the session's token.
+// add`) and opens a server-side session (clearing.OpenAdminSession) whose
+// random id goes in an HTTP-only, SameSite=Strict cookie scoped to /admin:
+// the token itself never sits in the browser. Every form carries a CSRF
+// token derived from the session id.
 
 import (
 	"crypto/hmac"
@@ -85,9 +87,6 @@ func (s *Server) renderPage(c *gin.Context, status int, name string, d pageData)
 		}
 	}
 	c.Header("Content-Type", "text/html; charset=utf-8")
-	c.Header("Cache-Control", "no-store")
-	c.Header("X-Frame-Options", "DENY")
-	c.Header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'")
 	c.Status(status)
 	if err := pageTemplates[name].Execute(c.Writer, d); err != nil {
 		s.log.ErrorContext(c.Request.Context(), "render admin page", "page", name, "err", err)
@@ -120,12 +119,25 @@ func csrfOf(token string) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// pageAuth lets a request through when its cookie holds a valid admin token
-// (and, for a POST, the form's CSRF token matches); otherwise it sends the
-// browser to the log-in page.
+// pageHeaders sets the security headers of every admin page response
+// (redirects included): no framing, no sniffing, no referrer outside, no
+// caching, and a CSP that allows only inline styles and local images.
+func pageHeaders(c *gin.Context) {
+	hd := c.Writer.Header()
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Referrer-Policy", "same-origin")
+	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'")
+	c.Next()
+}
+
+// pageAuth lets a request through when its cookie holds an open admin
+// session (and, for a POST, the form's CSRF token matches); otherwise it
+// sends the browser to the log-in page.
 func (s *Server) pageAuth(c *gin.Context) {
-	token, _ := c.Cookie(adminCookie)
-	actor, ok, err := s.house.AdminActor(c.Request.Context(), token, s.opts.AdminToken) // "" is not ok
+	token, _ := c.Cookie(adminCookie)                                  // the session id
+	actor, ok, err := s.house.AdminSession(c.Request.Context(), token) // "" is not ok
 	if err != nil {
 		s.pageFail(c, err)
 		c.Abort()
@@ -178,12 +190,22 @@ func (s *Server) pageLoginForm(c *gin.Context) {
 		s.renderPage(c, http.StatusUnauthorized, "login", pageData{Title: "Log in", Error: "unknown or revoked token", Body: next})
 		return
 	}
+	session, err := s.house.OpenAdminSession(c.Request.Context(), actor, sessionHours*time.Hour)
+	if err != nil {
+		s.pageFail(c, err)
+		return
+	}
 	s.log.InfoContext(c.Request.Context(), "admin logged in to the pages", "actor", actor)
-	s.setAdminCookie(c, token, sessionHours*3600)
+	s.setAdminCookie(c, session, sessionHours*3600)
 	c.Redirect(http.StatusSeeOther, next)
 }
 
 func (s *Server) pageLogout(c *gin.Context) {
+	session, _ := c.Cookie(adminCookie)
+	if err := s.house.CloseAdminSession(c.Request.Context(), session); err != nil {
+		s.pageFail(c, err)
+		return
+	}
 	s.setAdminCookie(c, "", -1)
 	c.Redirect(http.StatusSeeOther, "/admin/login")
 }

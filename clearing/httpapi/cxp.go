@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -33,6 +35,12 @@ func (s *Server) signed(h signedHandler) gin.HandlerFunc {
 		who, err := s.verifier.Verify(c.Request.Context(), c.Request, body)
 		if err != nil {
 			s.domainError(c, err)
+			return
+		}
+		if ok, wait := s.limiter.allow(who.KeyID, s.opts.Now()); !ok {
+			c.Set(communityKey, who.KeyID)
+			c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+			s.writeCXP(c, http.StatusTooManyRequests, cxp.Errorf(cxp.CodeOther, "too many requests from community %s; try again later", who.KeyID).Status())
 			return
 		}
 		if err := s.house.CheckCaller(c.Request.Context(), who.KeyID, c.FullPath()); err != nil {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -562,7 +561,9 @@ func TestTryPostsAfterTheHoldsDeadline(t *testing.T) {
 	ctx := context.Background()
 	house.InitCircle(ctx, "test", circleID, "", "HOUR", 2)
 	e := &env{t: t, pool: pool, house: house, coms: map[string]*community{}}
-	e.srv = httptest.NewServer(httpapi.New(house, httpapi.Options{Logger: logger}).Handler())
+	e.srv = serve(func(publicURL string) http.Handler {
+		return httpapi.New(house, httpapi.Options{PublicURL: publicURL, Logger: logger}).Handler()
+	})
 	defer e.srv.Close()
 	e.addCommunity("a", "1", -10000, 10000)
 	e.addCommunity("b", "1", -10000, 10000)

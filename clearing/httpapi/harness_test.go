@@ -116,9 +116,21 @@ func refuse(code cxp.Code, args map[string]string) func(cxp.TransactionRequest) 
 	return func(cxp.TransactionRequest) (int, any) { return e.HTTPStatus(), e.Status() }
 }
 
+// serve starts a test server whose handler knows the server's own URL
+// (Options.PublicURL is required).
+func serve(handler func(publicURL string) http.Handler) *httptest.Server {
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config.Handler = handler("http://" + srv.Listener.Addr().String())
+	srv.Start()
+	return srv
+}
+
 // newEnv starts a clearing house with circle "circle" (unit HOUR, 2
 // divisions) and communities a (rate 1) and b (rate 2), limits -100..100.
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
+
+// newEnvWith is newEnv with the HTTP layer's options changed by change.
+func newEnvWith(t *testing.T, change func(*httpapi.Options)) *env {
 	t.Helper()
 	pool := pgtest.NewPool(t)
 	lg := ledger.New(pool, ledger.Options{})
@@ -131,8 +143,14 @@ func newEnv(t *testing.T) *env {
 	if _, _, err := house.InitCircle(ctx, "test", circleID, "Test circle", "HOUR", 2); err != nil {
 		t.Fatal(err)
 	}
-	api := httpapi.New(house, httpapi.Options{AdminToken: adminToken, Logger: logger})
-	e := &env{t: t, pool: pool, house: house, srv: httptest.NewServer(api.Handler()), coms: map[string]*community{}}
+	e := &env{t: t, pool: pool, house: house, coms: map[string]*community{}}
+	e.srv = serve(func(publicURL string) http.Handler {
+		opts := httpapi.Options{PublicURL: publicURL, AdminToken: adminToken, Logger: logger}
+		if change != nil {
+			change(&opts)
+		}
+		return httpapi.New(house, opts).Handler()
+	})
 	t.Cleanup(e.srv.Close)
 	e.addCommunity("a", "1", -10000, 10000)
 	e.addCommunity("b", "2", -10000, 10000)

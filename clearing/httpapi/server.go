@@ -9,18 +9,23 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/sxp-network/sxp/clearing"
 	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/ledger/ledgermetrics"
 )
 
 // Options configures the HTTP layer.
 type Options struct {
-	// PublicURL is the circle's base URL as communities call it (scheme and
-	// host of the signed @target-uri); empty means http:// + the Host header.
+	// PublicURL is the circle's base URL as communities call it: the scheme
+	// and host of the signed @target-uri. Required: a signature is never
+	// checked against the Host header a caller chose (sxp clearing defaults
+	// it to http://<listen address>).
 	PublicURL string
 	// AdminToken is SXP_ADMIN_TOKEN: a bearer token for the admin API (besides
 	// tokens made with `sxp admin token add`). Empty disables it.
@@ -30,6 +35,11 @@ type Options struct {
 	Window time.Duration
 	// MaxBody bounds request bodies (64 KiB by default).
 	MaxBody int64
+	// CXPRate is how many CXP calls a second each community key may make on
+	// average, CXPBurst how many at once (SXP_CXP_RATE, SXP_CXP_BURST); the
+	// excess gets 429 with Retry-After. Zero CXPRate: no limit.
+	CXPRate  float64
+	CXPBurst int
 	// Ready reports whether the server can serve (database reachable,
 	// migrations current); nil means always ready.
 	Ready func(ctx context.Context) error
@@ -38,20 +48,27 @@ type Options struct {
 	Observe func(route, method string, status int, d time.Duration)
 	// Metrics, when set, is served at GET /metrics.
 	Metrics http.Handler
-	Logger  *slog.Logger
-	Now     func() time.Time
+	// MetricsToken, when set, is the bearer token GET /metrics requires
+	// (SXP_METRICS_TOKEN): the metrics show every community's balance.
+	MetricsToken string
+	Logger       *slog.Logger
+	Now          func() time.Time
 }
 
 // Server serves the clearing house's HTTP API.
 type Server struct {
 	house    *clearing.House
 	verifier cxp.Verifier
+	limiter  *rateLimiter
 	opts     Options
 	log      *slog.Logger
 }
 
 // New returns the HTTP layer over house.
 func New(house *clearing.House, opts Options) *Server {
+	if opts.PublicURL == "" {
+		panic("httpapi: Options.PublicURL is required")
+	}
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = 64 << 10
 	}
@@ -68,8 +85,9 @@ func New(house *clearing.House, opts Options) *Server {
 		house: house,
 		verifier: cxp.Verifier{Keys: house.KeyStore(), Nonces: house.NonceStore(), Now: opts.Now,
 			Window: opts.Window, BaseURL: opts.PublicURL},
-		opts: opts,
-		log:  opts.Logger,
+		limiter: newRateLimiter(opts.CXPRate, opts.CXPBurst),
+		opts:    opts,
+		log:     opts.Logger,
 	}
 }
 
@@ -78,7 +96,7 @@ func (s *Server) Handler() http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	r.Use(s.logRequests, gin.CustomRecovery(s.recovered))
+	r.Use(s.logRequests, gin.CustomRecovery(s.recovered), s.limitBody)
 	r.NoRoute(func(c *gin.Context) {
 		s.writeCXP(c, http.StatusNotFound, cxp.Errorf(cxp.CodeOther, "no route %s %s", c.Request.Method, c.Request.URL.Path).Status())
 	})
@@ -90,7 +108,7 @@ func (s *Server) Handler() http.Handler {
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
 	if s.opts.Metrics != nil {
-		r.GET("/metrics", gin.WrapH(s.opts.Metrics))
+		r.GET("/metrics", gin.WrapH(ledgermetrics.Protect(s.opts.Metrics, s.opts.MetricsToken)))
 	}
 
 	// CXP Intertrading API 1.0, signed by member communities.
@@ -126,9 +144,9 @@ func (s *Server) Handler() http.Handler {
 	a.POST("/schedule/run", s.runSchedule)
 
 	// Governing body, HTML pages (session cookie holding an admin token, CSRF on forms).
-	r.GET("/admin/login", s.pageLogin)
-	r.POST("/admin/login", s.pageLoginForm)
-	p := r.Group("/admin", s.pageAuth)
+	r.GET("/admin/login", pageHeaders, s.pageLogin)
+	r.POST("/admin/login", pageHeaders, s.pageLoginForm)
+	p := r.Group("/admin", pageHeaders, s.pageAuth)
 	p.GET("", s.pageOverview)
 	p.POST("/logout", s.pageLogout)
 	p.GET("/trade", s.pageTrade)
@@ -142,6 +160,25 @@ func (s *Server) Handler() http.Handler {
 }
 
 const communityKey = "sxp.community"
+
+// limitBody bounds every request body to MaxBody, whatever the route: a
+// declared length above it is refused with 413 before any handler runs, an
+// undeclared (chunked) body stops being read one byte past it, which the
+// handlers' own reads (cxp.ReadBody, bind, forms) then refuse.
+func (s *Server) limitBody(c *gin.Context) {
+	if c.Request.ContentLength > s.opts.MaxBody {
+		msg := "more than " + strconv.FormatInt(s.opts.MaxBody, 10) + " bytes"
+		if strings.HasPrefix(c.Request.URL.Path, "/admin/") {
+			adminError(c, http.StatusRequestEntityTooLarge, "invalid", "body", msg) // the admin API's and pages' shape
+		} else {
+			s.writeCXP(c, http.StatusRequestEntityTooLarge, cxp.InvalidField("body", msg).Status())
+		}
+		c.Abort()
+		return
+	}
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.opts.MaxBody+1)
+	c.Next()
+}
 
 // logRequests logs each request once: route template, status, duration and
 // the community that signed it.
@@ -182,8 +219,10 @@ func (s *Server) readyz(c *gin.Context) {
 		err = s.opts.Ready(ctx)
 	}
 	if err != nil {
+		// The cause names the database's user, host and port: log only.
 		s.log.WarnContext(ctx, "not ready", "err", err)
-		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "reason": err.Error()})
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable",
+			"reason": "the database is unreachable or its schema is not current; see the server's log"})
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ready"})

@@ -47,6 +47,9 @@ Run 'sxp migrate up' and 'sxp admin circle init' on its database first.`,
 			holdTTL := envDuration(fs, "hold-ttl", "SXP_HOLD_TTL", 5*time.Minute, "the deadline of a hold; extended, never expired, while the payee's answer is unknown")
 			interval := envDuration(fs, "maintenance-interval", "SXP_MAINTENANCE_INTERVAL", 30*time.Second, "how often pending intertrades are asked about again and old nonces are pruned")
 			schedule := envDuration(fs, "schedule-interval", "SXP_SCHEDULE_INTERVAL", 24*time.Hour, "how often the circle's schedule runs (declared and floating rates, limit policy); 0 disables it")
+			metricsToken := envSecret(fs, "metrics-token", "SXP_METRICS_TOKEN", "bearer token that GET /metrics requires (optional; without it /metrics is open)")
+			cxpRate := envInt64(fs, "cxp-rate", "SXP_CXP_RATE", 1000, "CXP calls a second each community may make on average (the excess gets 429); 0: no limit")
+			cxpBurst := envInt64(fs, "cxp-burst", "SXP_CXP_BURST", 2000, "CXP calls each community may make at once before --cxp-rate applies")
 			maxBody := envInt64(fs, "max-body", "SXP_MAX_BODY", 64<<10, "largest request body in bytes")
 			parentURL := envString(fs, "parent-url", "SXP_PARENT_URL", "", "nesting: the parent circle's base URL (this circle is one of its communities)")
 			parentID := envString(fs, "parent-community-id", "SXP_PARENT_COMMUNITY_ID", "", "nesting: this circle's community id at the parent")
@@ -60,6 +63,9 @@ Run 'sxp migrate up' and 'sxp admin circle init' on its database first.`,
 				}
 				if *db == "" {
 					return usagef("set DATABASE_URL or --database")
+				}
+				if *cxpRate < 0 || *cxpBurst < 0 {
+					return usagef("--cxp-rate (SXP_CXP_RATE) and --cxp-burst (SXP_CXP_BURST) must be zero or more")
 				}
 				if *secret == "" {
 					return usagef("set SXP_CLEARING_SECRET or --secret (it encrypts the communities' keys)")
@@ -104,15 +110,24 @@ Run 'sxp migrate up' and 'sxp admin circle init' on its database first.`,
 				if err := house.CheckSecret(ctx); err != nil {
 					return err
 				}
-				api := httpapi.New(house, httpapi.Options{
-					PublicURL: *public, AdminToken: *adminToken, MaxBody: *maxBody, Ready: ready,
-					Window:  time.Duration(circle.SignatureWindow) * time.Second,
-					Observe: m.HTTP.Observe, Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), Logger: logger,
-				})
 				ln, err := net.Listen("tcp", *listen)
 				if err != nil {
 					return err
 				}
+				defer ln.Close()
+				publicURL := *public
+				if publicURL == "" {
+					// The signed @target-uri is checked against this, never
+					// against the Host header a caller sends.
+					publicURL = "http://" + ln.Addr().String()
+				}
+				api := httpapi.New(house, httpapi.Options{
+					PublicURL: publicURL, AdminToken: *adminToken, MaxBody: *maxBody, Ready: ready,
+					CXPRate: float64(*cxpRate), CXPBurst: int(*cxpBurst),
+					Window:  time.Duration(circle.SignatureWindow) * time.Second,
+					Observe: m.HTTP.Observe, Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), MetricsToken: *metricsToken,
+					Logger: logger,
+				})
 				srv := &http.Server{
 					Handler:           api.Handler(),
 					ReadHeaderTimeout: 5 * time.Second,

@@ -75,6 +75,8 @@ func communitySettings(fs *flag.FlagSet) func() server.Config {
 	rate := envString(fs, "rate", "SXP_RATE", "", "base units per unit of the currency (decimal), as registered in the circle")
 	hs := envDuration(fs, "handshake-interval", "SXP_HANDSHAKE_INTERVAL", 5*time.Minute, "how often to handshake with the circle and check integrity")
 	ctimeout := envDuration(fs, "circle-timeout", "SXP_CIRCLE_TIMEOUT", 30*time.Second, "how long one call to the circle may take; an unanswered payment is retried twice this long after")
+	hashes := envInt64(fs, "hash-concurrency", "SXP_HASH_CONCURRENCY", 0, "password hashes computed at once (19 MiB each); 0: the number of CPUs. Beyond it log-ins wait up to 2 s, then get 429")
+	metricsToken := envSecret(fs, "metrics-token", "SXP_METRICS_TOKEN", "bearer token that GET /metrics requires (optional; without it /metrics is open)")
 	lang := envString(fs, "search-language", "SXP_SEARCH_LANGUAGE", "english", "PostgreSQL text search configuration of announcements")
 	return func() server.Config {
 		return server.Config{
@@ -82,6 +84,7 @@ func communitySettings(fs *flag.FlagSet) func() server.Config {
 			CurrencyDivisions: int(*div), PublicURL: *pub, DefaultMin: *min, DefaultMax: *max,
 			Registration: *reg, CircleURL: *curl, CircleID: *cid, CircleKey: *key, Rate: *rate,
 			HandshakeInterval: *hs, CircleTimeout: *ctimeout, SearchLanguage: *lang,
+			HashConcurrency: int(*hashes), MetricsToken: *metricsToken,
 		}
 	}
 }

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sxp-network/sxp/migrations/pgtest"
 	"github.com/sxp-network/sxp/migrations/pgtest/proctest"
@@ -52,6 +55,22 @@ func TestCommunityBinary(t *testing.T) {
 	}
 	if code, _, errOut := runSXP(t, env, "", "members", "block", "zed"); code != 1 || !strings.Contains(errOut, "no member") {
 		t.Fatalf("block unknown: exit %d %s, want 1", code, errOut)
+	}
+	// sxp members unlock lifts a log-in lock (issue 10): it forgets alice's failures.
+	pool, err := pgxpool.New(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := pool.Exec(context.Background(), `INSERT INTO member_login_failures (username, ip, at) SELECT 'alice', '203.0.113.9', now() FROM generate_series(1, 5)`); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := runSXP(t, env, "", "members", "unlock", "alice"); code != 0 || out != "alice: member, active\n" {
+		t.Fatalf("members unlock: exit %d %q %s", code, out, errOut)
+	}
+	var failures int
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM member_login_failures WHERE username = 'alice'`).Scan(&failures); err != nil || failures != 0 {
+		t.Fatalf("alice's failures after unlock: got %d (%v), want 0", failures, err)
 	}
 
 	addr := fmt.Sprintf("127.0.0.1:%d", proctest.FreePort(t))

@@ -109,6 +109,9 @@ the currency and default limits matter here). Use it to create the first admin:
 			leaf("unblock", "unblock a member", "sxp members unblock USERNAME", 1, e2(func(ctx context.Context, e *membersEnv, u string) (members.Member, error) {
 				return e.members.Unblock(ctx, u)
 			}), nil),
+			leaf("unlock", "lift a log-in lock: forget the member's failed log-ins", "sxp members unlock USERNAME", 1, e2(func(ctx context.Context, e *membersEnv, u string) (members.Member, error) {
+				return e.members.Unlock(ctx, u)
+			}), nil),
 			leaf("make-admin", "make a member an admin", "sxp members make-admin USERNAME", 1, e2(func(ctx context.Context, e *membersEnv, u string) (members.Member, error) {
 				return e.members.SetRole(ctx, u, members.RoleAdmin)
 			}), nil),

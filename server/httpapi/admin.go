@@ -77,6 +77,7 @@ func (h *Handlers) answerAdminMember(c *gin.Context, m members.Member) {
 func (h *Handlers) adminApprove(c *gin.Context) { h.adminDo(c, h.Members.Approve) }
 func (h *Handlers) adminBlock(c *gin.Context)   { h.adminDo(c, h.Members.Block) }
 func (h *Handlers) adminUnblock(c *gin.Context) { h.adminDo(c, h.Members.Unblock) }
+func (h *Handlers) adminUnlock(c *gin.Context)  { h.adminDo(c, h.Members.Unlock) }
 
 func (h *Handlers) adminDo(c *gin.Context, do func(ctx context.Context, username string) (members.Member, error)) {
 	if c.Param("username") == currentMember(c).Username && c.FullPath() == "/api/v1/admin/members/:username/block" {

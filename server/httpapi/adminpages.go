@@ -61,6 +61,8 @@ func (h *Handlers) adminMemberForm(c *gin.Context) {
 		_, err = h.Members.Block(ctx, user)
 	case "unblock":
 		_, err = h.Members.Unblock(ctx, user)
+	case "unlock":
+		_, err = h.Members.Unlock(ctx, user)
 	case "role":
 		role := members.Role(c.PostForm("role"))
 		if user == p.Member.Username && role != members.RoleAdmin {

@@ -46,7 +46,10 @@ type Handlers struct {
 	// /metrics. Both may be nil (no metrics).
 	Metrics        *ledgermetrics.HTTP
 	MetricsHandler http.Handler
-	Logger         *slog.Logger
+	// MetricsToken, when set, is the bearer token /metrics requires
+	// (SXP_METRICS_TOKEN): the metrics show the community's balances.
+	MetricsToken string
+	Logger       *slog.Logger
 	// Now is the clock of cookies and pages; time.Now by default.
 	Now func() time.Time
 	// SecureCookies marks cookies Secure (when the public URL is https).

@@ -48,6 +48,7 @@ var statusOf = map[string]int{
 	string(members.CodeTooManyAttempts): http.StatusTooManyRequests,
 	string(members.CodeUnauthenticated): http.StatusUnauthorized,
 	string(members.CodeNotFound):        http.StatusNotFound,
+	string(members.CodeBusy):            http.StatusTooManyRequests,
 	// payments
 	string(payments.CodeUnknownPayee):        http.StatusUnprocessableEntity,
 	string(payments.CodePayeeInactive):       http.StatusUnprocessableEntity,

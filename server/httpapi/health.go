@@ -5,17 +5,25 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/sxp-network/sxp/ledger/ledgermetrics"
 )
 
 func (h *Handlers) healthz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
 }
 
+// notReadyReason is all /readyz tells a caller when the server is not
+// ready: the cause (which names the database's user, host and port) goes
+// to the log only.
+const notReadyReason = "the database is unreachable or its schema is not current; see the server's log"
+
 // readyz answers 200 when the database is reachable and its schema current.
 func (h *Handlers) readyz(c *gin.Context) {
 	if h.Ready != nil {
 		if err := h.Ready(c.Request.Context()); err != nil {
-			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "reason": err.Error()})
+			h.logger().Warn("not ready", "err", err)
+			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "reason": notReadyReason})
 			return
 		}
 	}
@@ -31,11 +39,15 @@ func (h *Handlers) notFound(c *gin.Context) {
 	h.pageError(c, http.StatusNotFound, "There is no page here.")
 }
 
-// serveMetrics serves the Prometheus metrics, when there are any.
+// metricsPath is the route of the Prometheus metrics.
+const metricsPath = "/metrics"
+
+// serveMetrics serves the Prometheus metrics, when there are any: to
+// anyone, or with MetricsToken set only to a bearer of it.
 func (h *Handlers) serveMetrics(c *gin.Context) {
 	if h.MetricsHandler == nil {
 		writeError(c, http.StatusNotFound, "not_found", "this server has no metrics", "")
 		return
 	}
-	h.MetricsHandler.ServeHTTP(c.Writer, c.Request)
+	ledgermetrics.Protect(h.MetricsHandler, h.MetricsToken).ServeHTTP(c.Writer, c.Request)
 }

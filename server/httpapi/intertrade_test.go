@@ -210,6 +210,13 @@ func TestIntertradeRoutes(t *testing.T) {
 	if got := e.balance("alice"); got != 0 {
 		t.Fatalf("alice: got %d, want 0", got)
 	}
+	// A NUL byte in the key is bad input (issue 10), locally and remotely.
+	for _, to := range []string{"bob@acorn", "carol"} {
+		st, out = e.do("alice", "POST", "/api/v1/payments", `{"to":"`+to+`","amount":"1.00","idempotency_key":"k\u0000"}`)
+		if errBody, _ := out["error"].(map[string]any); st != 400 || errBody["field"] != "idempotency_key" {
+			t.Fatalf("pay %s with a NUL in the key: got %d %v, want 400 on idempotency_key", to, st, out)
+		}
+	}
 	st, out = e.do("alice", "GET", "/api/v1/intertrade/communities", "")
 	if errBody, _ := out["error"].(map[string]any); st != 422 || errBody["cxp"] != float64(26) {
 		t.Fatalf("communities with the circle down: got %d %v, want 422 cxp 26", st, out)

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,20 +11,33 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/sxp-network/sxp/clearing/cxp"
 )
 
 // maxBody bounds request bodies.
 const maxBody = 1 << 20
 
 // bindJSON decodes the request body strictly into v: a JSON object with
-// known fields of the right types and nothing after it. On failure it
-// answers 400 naming the field and returns false.
+// known fields of the right types, each key once (CXP's rule,
+// cxp.DuplicateKey), and nothing after it. On failure it answers 400 naming
+// the field and returns false.
 func bindJSON(c *gin.Context, v any) bool {
 	if ct := c.ContentType(); ct != "application/json" {
 		writeError(c, http.StatusUnsupportedMediaType, "invalid", "send a JSON body with Content-Type: application/json", "")
 		return false
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, maxBody))
+	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxBody))
+	if err != nil {
+		field, msg := jsonProblem(err)
+		badRequest(c, field, msg)
+		return false
+	}
+	if path, dup := cxp.DuplicateKey(raw); dup {
+		badRequest(c, path, fmt.Sprintf("the key %q appears more than once; send each key once", path))
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		field, msg := jsonProblem(err)

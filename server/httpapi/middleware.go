@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"crypto/subtle"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -29,6 +30,10 @@ const (
 // context. It never refuses: requireMember and requireAdmin do. A bad
 // bearer token is answered 401 at once, so API clients learn it.
 func (h *Handlers) authenticate(c *gin.Context) {
+	if c.FullPath() == metricsPath {
+		c.Next() // its bearer token is the metrics token, not a session (serveMetrics)
+		return
+	}
 	token, viaCookie := "", false
 	if auth := c.GetHeader("Authorization"); auth != "" {
 		scheme, t, _ := strings.Cut(auth, " ")
@@ -159,6 +164,19 @@ func (h *Handlers) logRequests(c *gin.Context) {
 }
 
 // securityHeaders sets the headers every answer carries.
+// limitBody bounds every request body to maxBody, whatever the route: a
+// declared length above it is refused with 413 before any handler runs
+// (before authentication too), an undeclared (chunked) body stops being
+// read past it, which bindJSON and form parsing then refuse.
+func limitBody(c *gin.Context) {
+	if c.Request.ContentLength > maxBody {
+		writeError(c, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body is larger than %d bytes", maxBody), "")
+		return
+	}
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBody)
+	c.Next()
+}
+
 func securityHeaders(c *gin.Context) {
 	hd := c.Writer.Header()
 	hd.Set("X-Content-Type-Options", "nosniff")

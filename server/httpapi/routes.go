@@ -15,7 +15,7 @@ func (h *Handlers) Engine() *gin.Engine {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.SetTrustedProxies(nil) // ClientIP is the peer address: X-Forwarded-For must not dodge the log-in slowdown
-	r.Use(gin.Recovery(), securityHeaders, h.logRequests, h.authenticate)
+	r.Use(gin.Recovery(), securityHeaders, h.logRequests, limitBody, h.authenticate)
 	r.NoRoute(h.notFound)
 	r.NoMethod(func(c *gin.Context) {
 		writeError(c, http.StatusMethodNotAllowed, "method_not_allowed", "this route does not take "+c.Request.Method, "")
@@ -23,7 +23,7 @@ func (h *Handlers) Engine() *gin.Engine {
 
 	r.GET("/healthz", h.healthz)
 	r.GET("/readyz", h.readyz)
-	r.GET("/metrics", h.serveMetrics) // Prometheus text format
+	r.GET(metricsPath, h.serveMetrics) // Prometheus text format; bearer metrics token when set
 
 	api := r.Group("/api/v1")
 	api.POST("/members", h.register)     // {"username","password","display_name"}
@@ -51,8 +51,9 @@ func (h *Handlers) Engine() *gin.Engine {
 	admin.POST("/members/:username/approve", h.adminApprove)
 	admin.POST("/members/:username/block", h.adminBlock)
 	admin.POST("/members/:username/unblock", h.adminUnblock)
-	admin.PUT("/members/:username/limits", h.adminLimits) // {"min","max"}
-	admin.PUT("/members/:username/role", h.adminRole)     // {"role":"member|admin"}
+	admin.POST("/members/:username/unlock", h.adminUnlock) // forget failed log-ins (lift the throttle)
+	admin.PUT("/members/:username/limits", h.adminLimits)  // {"min","max"}
+	admin.PUT("/members/:username/role", h.adminRole)      // {"role":"member|admin"}
 	admin.GET("/members/:username/statement", h.adminStatement)
 	// announcements routes
 	me.GET("/announcements", h.listAnnouncements) // ?q&kind&category&member&min_price&max_price&lat&lon&radius_km&include_inactive&origin&limit&offset
@@ -92,7 +93,7 @@ func (h *Handlers) Engine() *gin.Engine {
 	pages.POST("/profile/password", h.passwordForm)
 	adminPages := pages.Group("/admin", h.requirePageAdmin)
 	adminPages.GET("/members", h.adminMembersPage)
-	adminPages.POST("/members/:username/:action", h.adminMemberForm) // approve | block | unblock | limits | role
+	adminPages.POST("/members/:username/:action", h.adminMemberForm) // approve | block | unblock | unlock | limits | role
 	// announcements pages
 	pages.GET("/offers", h.offersPage) // browse and search
 	pages.GET("/offers/new", h.newOfferPage)

@@ -47,9 +47,6 @@ type Payment struct {
 	CreatedAt      time.Time
 }
 
-// maxKey bounds an idempotency key.
-const maxKey = 200
-
 // Pay pays r.Amount from the payer's account to r.To through the circle:
 // it converts the amount to base units at our rate in force, prepares, tries
 // with really=false, holds the amount (payer → import/export), tries with
@@ -77,8 +74,8 @@ func (s *Service) Pay(ctx context.Context, r PayRequest) (Payment, error) {
 		return Payment{}, err
 	}
 	key := r.IdempotencyKey
-	if len(key) > maxKey || !utf8.ValidString(key) {
-		return Payment{}, invalid("idempotency_key", "the idempotency key must be at most %d bytes of text", maxKey)
+	if err := payments.CheckIdempotencyKey(key); err != nil {
+		return Payment{}, invalid("idempotency_key", "%v", err)
 	}
 	if key == "" {
 		key = "auto:" + randomHex(16)
@@ -94,6 +91,14 @@ func (s *Service) Pay(ctx context.Context, r PayRequest) (Payment, error) {
 	if used, err := s.ledger.KeyUsed(ctx, payments.LedgerKey(r.PayerAccount, key)); err != nil {
 		return Payment{}, fmt.Errorf("intertrade: pay: %w", err)
 	} else if used {
+		// A concurrent copy of this very payment may have recorded its
+		// row and claimed the key between the look-up above and this
+		// check: then this is a repeat, not another payment.
+		if prev, err := outByKey(ctx, s.pool, r.PayerAccount, key); err == nil {
+			return s.repeat(prev, r)
+		} else if !errors.Is(err, pgx.ErrNoRows) {
+			return Payment{}, fmt.Errorf("intertrade: pay: %w", err)
+		}
 		return Payment{}, &Error{Code: ErrConflict, Field: "idempotency_key",
 			Message: "this idempotency key was used for another payment"}
 	}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -182,21 +183,27 @@ func TestPayBadInput(t *testing.T) {
 		to        string
 		amount    int64
 		desc      string
+		key       string
 		wantCode  ErrorCode
 		wantField string
 	}{
-		{"no community", "bob", 100, "", ErrInvalid, "to"},
-		{"our own community", "bob@leaf", 100, "", ErrInvalid, "to"},
-		{"two @", "bob@acorn@x", 100, "", ErrInvalid, "to"},
-		{"space", "bo b@acorn", 100, "", ErrInvalid, "to"},
-		{"zero amount", "bob@acorn", 0, "", ErrInvalid, "amount"},
-		{"negative amount", "bob@acorn", -5, "", ErrInvalid, "amount"},
-		{"control character", "bob@acorn", 100, "a\x00b", ErrInvalid, "description"},
-		{"unknown community", "bob@nowhere", 100, "", ErrNotFound, "to"},
-		{"blocked community", "bob@pine", 100, "", ErrRefused, "to"},
+		{"no community", "bob", 100, "", "", ErrInvalid, "to"},
+		{"our own community", "bob@leaf", 100, "", "", ErrInvalid, "to"},
+		{"two @", "bob@acorn@x", 100, "", "", ErrInvalid, "to"},
+		{"space", "bo b@acorn", 100, "", "", ErrInvalid, "to"},
+		{"zero amount", "bob@acorn", 0, "", "", ErrInvalid, "amount"},
+		{"negative amount", "bob@acorn", -5, "", "", ErrInvalid, "amount"},
+		{"control character", "bob@acorn", 100, "a\x00b", "", ErrInvalid, "description"},
+		{"unknown community", "bob@nowhere", 100, "", "", ErrNotFound, "to"},
+		{"blocked community", "bob@pine", 100, "", "", ErrRefused, "to"},
+		// Issue 10: keys follow the rules of local payments' keys.
+		{"NUL in key", "bob@acorn", 100, "", "k\x00", ErrInvalid, "idempotency_key"},
+		{"control character in key", "bob@acorn", 100, "", "k\n1", ErrInvalid, "idempotency_key"},
+		{"space in key", "bob@acorn", 100, "", "k 1", ErrInvalid, "idempotency_key"},
+		{"key too long", "bob@acorn", 100, "", strings.Repeat("k", 101), ErrInvalid, "idempotency_key"},
 	}
 	for _, tt := range tests {
-		_, err := e.svc.Pay(ctx, PayRequest{PayerAccount: e.alice.Account, PayerUsername: "alice", To: tt.to, Amount: tt.amount, Description: tt.desc})
+		_, err := e.svc.Pay(ctx, PayRequest{PayerAccount: e.alice.Account, PayerUsername: "alice", To: tt.to, Amount: tt.amount, Description: tt.desc, IdempotencyKey: tt.key})
 		var ie *Error
 		if !asError(err, &ie) || ie.Code != tt.wantCode || ie.Field != tt.wantField {
 			t.Errorf("%s: got %v, want %s on %s", tt.name, err, tt.wantCode, tt.wantField)

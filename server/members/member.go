@@ -59,6 +59,7 @@ const (
 	CodeTooManyAttempts Code = "too_many_attempts" // brute-force slowdown; RetryAfter set
 	CodeUnauthenticated Code = "unauthenticated"   // no, unknown or expired session
 	CodeNotFound        Code = "not_found"         // no such member
+	CodeBusy            Code = "busy"              // too many passwords being hashed; RetryAfter set
 )
 
 // Error is a refusal; nothing was written when an operation returns one.
@@ -66,7 +67,7 @@ type Error struct {
 	Code       Code
 	Message    string
 	Field      string        // the input field at fault, for CodeInvalid
-	RetryAfter time.Duration // for CodeTooManyAttempts
+	RetryAfter time.Duration // for CodeTooManyAttempts and CodeBusy
 }
 
 func (e *Error) Error() string { return "members: " + string(e.Code) + ": " + e.Message }

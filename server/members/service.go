@@ -28,15 +28,21 @@ type Options struct {
 	SessionTTL time.Duration
 	// Throttle is the brute-force slowdown of log-ins; defaults below.
 	Throttle Throttle
+	// MaxHashing bounds the argon2 password hashes computed at once
+	// (GOMAXPROCS by default); HashWait is how long one waits for a turn
+	// before it is refused with CodeBusy (2 s by default).
+	MaxHashing int
+	HashWait   time.Duration
 	// Now is the clock; time.Now by default.
 	Now func() time.Time
 }
 
 // Service is the members of one community.
 type Service struct {
-	pool   *pgxpool.Pool
-	ledger *ledger.Ledger
-	opts   Options
+	pool    *pgxpool.Pool
+	ledger  *ledger.Ledger
+	opts    Options
+	hashing hashGate
 }
 
 // New returns the members service on pool, creating accounts in led.
@@ -48,7 +54,7 @@ func New(pool *pgxpool.Pool, led *ledger.Ledger, opts Options) *Service {
 		opts.SessionTTL = 7 * 24 * time.Hour
 	}
 	opts.Throttle = opts.Throttle.withDefaults()
-	return &Service{pool: pool, ledger: led, opts: opts}
+	return &Service{pool: pool, ledger: led, opts: opts, hashing: newHashGate(opts.MaxHashing, opts.HashWait)}
 }
 
 // Registration is a request to become a member.
@@ -98,7 +104,7 @@ func (s *Service) create(ctx context.Context, r Registration, role Role, status 
 	} else if CodeOf(err) != CodeNotFound {
 		return Member{}, err
 	}
-	hash, err := HashPassword(r.Password)
+	hash, err := s.hashPassword(ctx, r.Password)
 	if err != nil {
 		return Member{}, err
 	}
@@ -399,7 +405,7 @@ func (s *Service) SetPassword(ctx context.Context, username, password string) er
 	if err != nil {
 		return err
 	}
-	hash, err := HashPassword(password)
+	hash, err := s.hashPassword(ctx, password)
 	if err != nil {
 		return err
 	}
@@ -422,6 +428,10 @@ func (s *Service) storePassword(ctx context.Context, id int64, hash, only string
 	if _, err := tx.Exec(ctx, `DELETE FROM member_sessions WHERE member_id = $1`+only, append([]any{id}, onlyArgs...)...); err != nil {
 		return fmt.Errorf("members: password: %w", err)
 	}
+	// A new password lifts any log-in lock on the account.
+	if _, err := tx.Exec(ctx, `DELETE FROM member_login_failures WHERE username = (SELECT username FROM members WHERE id = $1)`, id); err != nil {
+		return fmt.Errorf("members: password: %w", err)
+	}
 	return tx.Commit(ctx)
 }
 
@@ -436,7 +446,7 @@ func (s *Service) ChangePassword(ctx context.Context, id int64, current, next, k
 	if err != nil {
 		return fmt.Errorf("members: password: %w", err)
 	}
-	ok, err := CheckPassword(hash, current)
+	ok, err := s.checkPassword(ctx, hash, current)
 	if err != nil {
 		return err
 	}
@@ -447,7 +457,7 @@ func (s *Service) ChangePassword(ctx context.Context, id int64, current, next, k
 		err.(*Error).Field = "new_password"
 		return err
 	}
-	newHash, err := HashPassword(next)
+	newHash, err := s.hashPassword(ctx, next)
 	if err != nil {
 		return err
 	}

@@ -40,27 +40,32 @@ var dummyHash, _ = HashPassword("not a password of anyone")
 func (s *Service) Login(ctx context.Context, r LoginRequest) (Session, error) {
 	now := s.opts.Now()
 	r.Username = strings.ToLower(strings.TrimSpace(r.Username)) // phones capitalise the first letter
-	if err := s.checkThrottle(ctx, r.Username, r.IP, now); err != nil {
+	r.IP = sourceOf(r.IP)
+	attempt, err := s.reserveAttempt(ctx, r.Username, r.IP, now)
+	if err != nil {
 		return Session{}, err
 	}
 	var (
 		id   int64
 		hash string
 	)
-	err := s.pool.QueryRow(ctx, `SELECT id, password_hash FROM members WHERE username = $1`, r.Username).Scan(&id, &hash)
+	err = s.pool.QueryRow(ctx, `SELECT id, password_hash FROM members WHERE username = $1`, r.Username).Scan(&id, &hash)
+	known := err == nil
 	if errors.Is(err, pgx.ErrNoRows) {
-		CheckPassword(dummyHash, r.Password)
-		return Session{}, s.failed(ctx, r, now)
-	}
-	if err != nil {
+		hash = dummyHash // an unknown name costs a hash too, within the same bound
+	} else if err != nil {
 		return Session{}, fmt.Errorf("members: login: %w", err)
 	}
-	ok, err := CheckPassword(hash, r.Password)
+	ok, err := s.checkPassword(ctx, hash, r.Password)
+	if CodeOf(err) == CodeBusy {
+		// Not checked, so not a failure.
+		return Session{}, errors.Join(err, s.unreserve(ctx, attempt))
+	}
 	if err != nil {
 		return Session{}, err
 	}
-	if !ok {
-		return Session{}, s.failed(ctx, r, now)
+	if !ok || !known {
+		return Session{}, badCredentials()
 	}
 	m, err := s.ByID(ctx, id)
 	if err != nil {
@@ -72,22 +77,15 @@ func (s *Service) Login(ctx context.Context, r LoginRequest) (Session, error) {
 	case StatusBlocked:
 		return Session{}, refuse(CodeBlocked, "your membership is blocked; ask the community's admins")
 	}
-	if _, err := s.pool.Exec(ctx, `DELETE FROM member_login_failures WHERE username = $1`, r.Username); err != nil {
-		return Session{}, fmt.Errorf("members: login: %w", err)
+	if err := s.forgive(ctx, r.Username, r.IP); err != nil {
+		return Session{}, err
 	}
 	return s.newSession(ctx, m, now)
 }
 
-// failed records a failed attempt and returns the refusal.
-func (s *Service) failed(ctx context.Context, r LoginRequest, now time.Time) error {
-	if _, err := s.pool.Exec(ctx, `
-		WITH pruned AS (DELETE FROM member_login_failures WHERE at < $4)
-		INSERT INTO member_login_failures (username, ip, at) VALUES ($1, $2, $3)`,
-		r.Username, r.IP, now, now.Add(-s.opts.Throttle.Window)); err != nil {
-		return fmt.Errorf("members: login: %w", err)
-	}
-	return refuse(CodeBadCredentials, "wrong username or password")
-}
+// badCredentials refuses a wrong password or an unknown username alike;
+// the attempt was already counted as a failure (reserveAttempt).
+func badCredentials() error { return refuse(CodeBadCredentials, "wrong username or password") }
 
 func (s *Service) newSession(ctx context.Context, m Member, now time.Time) (Session, error) {
 	token, err := randomToken()

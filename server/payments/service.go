@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -177,15 +178,26 @@ func idempotencyKey(k string) (string, error) {
 		}
 		return hex.EncodeToString(b), nil
 	}
+	if err := CheckIdempotencyKey(k); err != nil {
+		return "", invalid("idempotency_key", "%v", err)
+	}
+	return k, nil
+}
+
+// CheckIdempotencyKey checks a member's non-empty payment idempotency key:
+// at most MaxIdempotencyKey bytes of printable ASCII without spaces. Local
+// payments and payments through the circle (package intertrade) share the
+// rule, as they share the key space (LedgerKey).
+func CheckIdempotencyKey(k string) error {
 	if len(k) > MaxIdempotencyKey {
-		return "", invalid("idempotency_key", "idempotency_key must have at most %d characters", MaxIdempotencyKey)
+		return fmt.Errorf("idempotency_key must have at most %d characters", MaxIdempotencyKey)
 	}
 	for _, r := range k {
 		if r < 0x21 || r > 0x7e {
-			return "", invalid("idempotency_key", "idempotency_key must be printable ASCII without spaces")
+			return errors.New("idempotency_key must be printable ASCII without spaces")
 		}
 	}
-	return k, nil
+	return nil
 }
 
 // LedgerKey scopes a member's payment idempotency key to the member's

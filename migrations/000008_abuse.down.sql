@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS clearing_admin_sessions;

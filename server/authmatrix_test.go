@@ -1,0 +1,297 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/server"
+	"github.com/sxp-network/sxp/server/members"
+)
+
+// The roles of the community server's authorisation matrix, in the order of
+// the expectation strings below.
+var matrixRoles = []string{"anonymous", "member", "other member", "community admin", "circle admin", "circle", "other community"}
+
+// Expectations: one letter per role, y (let through) or n (refused: 401,
+// 403, 404 for another's object, or a redirect to /login).
+const (
+	open      = "yyyyyyy" // answers everyone
+	public    = "yyyynyy" // no session needed; an unknown bearer token is still refused
+	preCSRF   = "nnnnnnn" // a form that needs the pre-session CSRF cookie, which none of them has
+	member    = "nyyynnn" // any member's session
+	owner     = "nynnnnn" // only the member whose object it is
+	ownerOrAd = "nynynnn" // that member or an admin
+	admin     = "nnnynnn" // admins only
+	relay     = "nnnnnyn" // only the circle, signed with its key
+	nobody    = "nnnnnnn"
+)
+
+// communityMatrix is the expected outcome of every route of the community
+// server (its gin route table) for every role. A route missing here fails
+// TestAuthorisationMatrix: a new route needs a row.
+var communityMatrix = map[string]string{
+	"GET /healthz":      public,
+	"GET /readyz":       public,
+	"GET /metrics":      open,
+	"PUT /transactions": relay,
+
+	"POST /api/v1/members":                          public,
+	"POST /api/v1/session":                          public,
+	"DELETE /api/v1/session":                        member,
+	"GET /api/v1/me":                                member,
+	"PATCH /api/v1/me":                              member,
+	"PUT /api/v1/me/public-key":                     member,
+	"PUT /api/v1/me/password":                       member,
+	"GET /api/v1/me/account":                        member,
+	"GET /api/v1/me/statement":                      member,
+	"GET /api/v1/members":                           member,
+	"GET /api/v1/members/:username":                 member,
+	"POST /api/v1/payments":                         member,
+	"GET /api/v1/payment-requests":                  member,
+	"POST /api/v1/payment-requests":                 member,
+	"GET /api/v1/payment-requests/:id":              owner,
+	"POST /api/v1/payment-requests/:id/accept":      owner,
+	"POST /api/v1/payment-requests/:id/reject":      owner,
+	"POST /api/v1/payment-requests/:id/cancel":      nobody, // only the payee (carol, not a role here) cancels
+	"GET /api/v1/admin/members":                     admin,
+	"GET /api/v1/admin/members/:username":           admin,
+	"POST /api/v1/admin/members/:username/approve":  admin,
+	"POST /api/v1/admin/members/:username/block":    admin,
+	"POST /api/v1/admin/members/:username/unblock":  admin,
+	"POST /api/v1/admin/members/:username/unlock":   admin,
+	"PUT /api/v1/admin/members/:username/limits":    admin,
+	"PUT /api/v1/admin/members/:username/role":      admin,
+	"GET /api/v1/admin/members/:username/statement": admin,
+	"GET /api/v1/announcements":                     member,
+	"POST /api/v1/announcements":                    member,
+	"GET /api/v1/announcements/:id":                 member,
+	"PATCH /api/v1/announcements/:id":               ownerOrAd,
+	"DELETE /api/v1/announcements/:id":              ownerOrAd,
+	"GET /api/v1/categories":                        member,
+	"POST /api/v1/admin/categories":                 admin,
+	"PATCH /api/v1/admin/categories/:slug":          admin,
+	"DELETE /api/v1/admin/categories/:slug":         admin,
+	"GET /api/v1/intertrade/communities":            member,
+	"GET /api/v1/admin/intertrade":                  admin,
+	"GET /api/v1/admin/intertrade/history":          admin,
+	"POST /api/v1/admin/intertrade/handshake":       admin,
+	"POST /api/v1/admin/intertrade/reconcile":       admin,
+	"POST /api/v1/admin/intertrade/settle":          admin,
+
+	"GET /login":                            public,
+	"POST /login":                           preCSRF,
+	"GET /register":                         public,
+	"POST /register":                        preCSRF,
+	"GET /":                                 member,
+	"POST /logout":                          member,
+	"GET /pay":                              member,
+	"POST /pay":                             member,
+	"GET /requests":                         member,
+	"POST /requests":                        member,
+	"POST /requests/:id/:action":            owner,
+	"GET /statement":                        member,
+	"GET /statement.csv":                    member,
+	"GET /profile":                          member,
+	"POST /profile":                         member,
+	"POST /profile/password":                member,
+	"GET /admin/members":                    admin,
+	"POST /admin/members/:username/:action": admin,
+	"GET /offers":                           member,
+	"GET /offers/new":                       member,
+	"POST /offers/new":                      member,
+	"GET /offers/:id":                       member,
+	"GET /offers/:id/edit":                  ownerOrAd,
+	"POST /offers/:id/edit":                 ownerOrAd,
+	"POST /offers/:id/close":                ownerOrAd,
+	"POST /offers/:id/reopen":               ownerOrAd,
+	"POST /offers/:id/delete":               ownerOrAd,
+	"GET /admin/categories":                 admin,
+	"POST /admin/categories":                admin,
+	"POST /admin/categories/:slug/:action":  admin,
+	"GET /admin/intertrade":                 admin,
+	"POST /admin/intertrade/:action":        admin,
+}
+
+// TestAuthorisationMatrix sends every route of the community server's
+// route table (gin's Routes(), so a new route is covered or fails here) as
+// each role, and checks who is let through; on every route it also checks
+// the body size limit, and on every page the security headers.
+func TestAuthorisationMatrix(t *testing.T) {
+	t.Parallel()
+	const circleKey = "the circle's key for leaf"
+	e := newEnv(t, func(c *server.Config) {
+		c.CircleURL, c.CircleID, c.CircleKey, c.Rate = "http://127.0.0.1:1", "valley", circleKey, "1"
+	})
+	ctx := context.Background()
+	csrf := map[string]string{}
+	login := func(name string) {
+		t.Helper()
+		st, body := e.call("", "POST", "/api/v1/session", `{"username":"`+name+`","password":"password-`+name+`"}`)
+		if st != http.StatusCreated {
+			t.Fatalf("login %s: got %d %v", name, st, body)
+		}
+		e.tokens[name], csrf[name] = body["token"].(string), body["csrf_token"].(string)
+	}
+	for _, m := range []struct {
+		name string
+		role members.Role
+	}{{"alice", members.RoleMember}, {"bob", members.RoleMember}, {"carol", members.RoleMember}, {"root", members.RoleAdmin}} {
+		if _, err := e.srv.Members.Add(ctx, members.Registration{Username: m.name, Password: "password-" + m.name}, m.role); err != nil {
+			t.Fatal(err)
+		}
+		login(m.name)
+	}
+	e.tokens["circle admin"] = "sxpa_the-clearing-houses-admin-token"
+	// carol bills alice: the request is alice's (as payer) and carol's.
+	st, body := e.call("carol", "POST", "/api/v1/payment-requests", `{"from":"alice","amount":"1.00"}`)
+	if st != http.StatusCreated {
+		t.Fatalf("payment request: got %d %v", st, body)
+	}
+	requestID := jsonNumber(body["id"].(float64))
+	if st, body := e.call("root", "POST", "/api/v1/admin/categories", `{"slug":"boats","name":"Boats"}`); st != http.StatusCreated {
+		t.Fatalf("category: got %d %v", st, body)
+	}
+	// announcement makes a fresh offer of alice's: deleting routes use one each.
+	announcement := func() string {
+		st, body := e.call("alice", "POST", "/api/v1/announcements", `{"kind":"offer","title":"Eggs","category":"food"}`)
+		if st != http.StatusCreated {
+			t.Fatalf("announcement: got %d %v", st, body)
+		}
+		return jsonNumber(body["id"].(float64))
+	}
+	params := func(route string) map[string]string {
+		p := map[string]string{"username": "carol", "id": requestID, "action": "reject", "slug": "boats"}
+		switch {
+		case strings.Contains(route, "announcements/:id"), strings.Contains(route, "offers/:id"):
+			p["id"] = announcement()
+		case strings.HasPrefix(route, "POST /admin/members/"):
+			p["action"] = "unlock"
+		case strings.HasPrefix(route, "POST /admin/categories/"):
+			p["action"] = "rename"
+		case strings.HasPrefix(route, "POST /admin/intertrade/"):
+			p["action"] = "reconcile"
+		}
+		return p
+	}
+	as := map[string]string{"member": "alice", "other member": "bob", "community admin": "root"}
+	signers := map[string]cxp.Signer{
+		"circle":          {KeyID: "valley", Key: []byte(circleKey)},
+		"other community": {KeyID: "acorn", Key: []byte("acorn's key")},
+	}
+	paramRE := regexp.MustCompile(`:([a-z_]+)`)
+	bigBody := bytes.Repeat([]byte("x"), 1<<20+1)
+
+	send := func(role, method, path string, body []byte) *http.Response {
+		t.Helper()
+		req, err := http.NewRequest(method, e.http.URL+path, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		user := as[role]
+		if role == "circle admin" {
+			user = role
+		}
+		if user != "" {
+			req.Header.Set("Authorization", "Bearer "+e.tokens[user])
+		}
+		if s, ok := signers[role]; ok {
+			// Signed for the server's public URL, as the circle calls it.
+			signed, _ := http.NewRequest(method, "http://127.0.0.1:1"+path, bytes.NewReader(body))
+			if err := s.Sign(signed, body); err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range signed.Header {
+				req.Header[k] = v
+			}
+		}
+		switch {
+		case len(body) > 1000:
+		case strings.HasPrefix(path, "/api/") || path == "/transactions":
+			req.Header.Set("Content-Type", "application/json")
+		default:
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+
+	routes := e.srv.Handlers.Engine().Routes()
+	sort.Slice(routes, func(i, j int) bool { return routes[i].Path+routes[i].Method < routes[j].Path+routes[j].Method })
+	seen := map[string]bool{}
+	for _, r := range routes {
+		route := r.Method + " " + r.Path
+		seen[route] = true
+		want, ok := communityMatrix[route]
+		if !ok {
+			t.Errorf("%s: no row in communityMatrix: say who may use it", route)
+			continue
+		}
+		for i, role := range matrixRoles {
+			p := params(route)
+			path := paramRE.ReplaceAllStringFunc(r.Path, func(m string) string { return url.PathEscape(p[m[1:]]) })
+			var body []byte
+			switch {
+			case path == "/transactions":
+				body = []byte(`{}`)
+			case r.Method == "PATCH" && strings.HasPrefix(path, "/api/v1/announcements/"):
+				body = []byte(`{"title":"Changed"}`) // a valid change, so that only authorisation can refuse it
+			case !strings.HasPrefix(path, "/api/") && r.Method == "POST" && as[role] != "":
+				body = []byte(url.Values{"csrf": {csrf[as[role]]}}.Encode())
+			}
+			resp := send(role, r.Method, path, body)
+			loc := resp.Header.Get("Location")
+			refused := resp.StatusCode == 401 || resp.StatusCode == 403 || resp.StatusCode == 404 ||
+				(resp.StatusCode == 303 && strings.HasPrefix(loc, "/login"))
+			if route == "POST /logout" && as[role] != "" {
+				// Its success redirects to /login as well: it was let
+				// through when the session has ended.
+				st, _ := e.call(as[role], "GET", "/api/v1/me", "")
+				refused = st != http.StatusUnauthorized
+			}
+			if got := map[bool]byte{true: 'n', false: 'y'}[refused]; got != want[i] {
+				t.Errorf("%s as %s: got %d %s, want %s", route, role, resp.StatusCode, loc,
+					map[byte]string{'y': "let through", 'n': "refused"}[want[i]])
+			}
+			if resp.StatusCode == http.StatusInternalServerError {
+				t.Errorf("%s as %s: got %d", route, role, resp.StatusCode)
+			}
+			// Logging out ends the session the matrix goes on with.
+			if (route == "DELETE /api/v1/session" || route == "POST /logout") && as[role] != "" && !refused {
+				login(as[role])
+			}
+			if role == "member" && !strings.HasPrefix(path, "/api/") && path != "/transactions" && r.Method == "GET" &&
+				path != "/healthz" && path != "/readyz" && path != "/metrics" {
+				for h, v := range map[string]string{"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
+					"Referrer-Policy": "same-origin", "Content-Security-Policy": "frame-ancestors 'none'"} {
+					if !strings.Contains(resp.Header.Get(h), v) {
+						t.Errorf("%s: header %s %q, want %q", route, h, resp.Header.Get(h), v)
+					}
+				}
+			}
+		}
+		// Body size: one byte over the limit is refused before anything else.
+		p := params(route)
+		path := paramRE.ReplaceAllStringFunc(r.Path, func(m string) string { return url.PathEscape(p[m[1:]]) })
+		if resp := send("member", r.Method, path, bigBody); resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("%s with %d bytes: got %d, want 413", route, len(bigBody), resp.StatusCode)
+		}
+	}
+	for route := range communityMatrix {
+		if !seen[route] {
+			t.Errorf("communityMatrix has %s, which is not a route", route)
+		}
+	}
+}
