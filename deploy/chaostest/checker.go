@@ -95,6 +95,8 @@ type Intertrade struct {
 	Key       string // the member's idempotency key (out only)
 	Amount    int64  // local minor units
 	Quantity  int64  // base minor units
+	Ticks     string // the rate the conversion used; "": the community's Ticks
+	Rounding  string // the remainder the community recorded, in base units; "": none recorded
 }
 
 // ClearingIntertrade is a row of the clearing house.
@@ -474,17 +476,45 @@ func Check(h History, s Snapshot, opt Options) Report {
 		// What each completed intertrade's local amount is worth in base
 		// minor units, against the base amount the circle moved: the
 		// conversion's remainder, signed as the import/export account moved.
-		toBase := new(big.Rat).Mul(ticks, new(big.Rat).SetFrac(baseScale, pow10(c.Divisions)))
+		// A community that records each conversion's remainder (its
+		// rounding column, in base units) keeps its rounding account that
+		// way: each recorded remainder must be the conversion's exact one,
+		// and none may be negative (value created).
 		for _, it := range c.Intertrades {
 			if it.State != "completed" {
 				continue
 			}
+			rate := ticks
+			if it.Ticks != "" {
+				if rate, ok = new(big.Rat).SetString(it.Ticks); !ok {
+					bad("remainder", "%s: intertrade %s: rate %q is not a number", id, it.TempID, it.Ticks)
+					continue
+				}
+			}
+			toBase := new(big.Rat).Mul(rate, new(big.Rat).SetFrac(baseScale, pow10(c.Divisions)))
 			diff := new(big.Rat).Mul(big.NewRat(it.Amount, 1), toBase)
 			diff.Sub(diff, big.NewRat(it.Quantity, 1))
 			if it.Direction == "in" {
 				diff.Neg(diff)
 			}
 			remainder.Add(remainder, diff)
+			if it.Rounding == "" {
+				continue
+			}
+			rec, ok := new(big.Rat).SetString(it.Rounding)
+			if !ok {
+				bad("remainder", "%s: intertrade %s: recorded rounding %q is not a number", id, it.TempID, it.Rounding)
+				continue
+			}
+			rec.Mul(rec, new(big.Rat).SetInt(baseScale))
+			if rec.Cmp(diff) != 0 {
+				bad("remainder", "%s: intertrade %s: recorded remainder %s base minor units, the conversion left %s",
+					id, it.TempID, rec.RatString(), diff.RatString())
+			}
+			if diff.Sign() < 0 {
+				bad("remainder", "%s: intertrade %s: the conversion created %s base minor units", id, it.TempID, new(big.Rat).Neg(diff).RatString())
+			}
+			rounding.Add(rounding, rec)
 		}
 		for _, a := range c.Accounts {
 			if isRounding(a.Code) {

@@ -137,6 +137,19 @@ func TestCheckFinds(t *testing.T) {
 			acorn.Transfers[0].Amount = 151
 			acorn.Accounts[0].Balance, acorn.Accounts[1].Balance = 151, -151
 		}, "remainder", "-2 base"},
+		{"recorded remainder that is not the conversion's", func(h *History, s *Snapshot) {
+			// acorn received 3.00 base as 1.49 ACORN: 0.02 base left, recorded as 0.01.
+			acorn := s.Communities["acorn"]
+			acorn.Intertrades[0].Amount, acorn.Intertrades[0].Rounding = 149, "0.01"
+			acorn.Transfers[0].Amount = 149
+			acorn.Accounts[0].Balance, acorn.Accounts[1].Balance = 149, -149
+		}, "remainder", "recorded remainder 1 base minor units, the conversion left 2"},
+		{"recorded remainder hiding a conversion that created value", func(h *History, s *Snapshot) {
+			acorn := s.Communities["acorn"]
+			acorn.Intertrades[0].Amount, acorn.Intertrades[0].Rounding = 151, "-0.02"
+			acorn.Transfers[0].Amount = 151
+			acorn.Accounts[0].Balance, acorn.Accounts[1].Balance = 151, -151
+		}, "remainder", "created 2 base minor units"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -165,6 +178,20 @@ func TestCheckRoundingAccountExplains(t *testing.T) {
 	s.Clearing.Accounts = append(s.Clearing.Accounts, Account{Code: "rounding", Currency: "VAL", Balance: -2, Min: -1000, Max: 1000},
 		Account{Code: "vc:acorn-fix", Currency: "VAL", Balance: 2, Min: -1000, Max: 1000})
 	s.Clearing.Transfers = append(s.Clearing.Transfers, Transfer{Key: "r", Debit: "rounding", Credit: "vc:acorn-fix", Amount: 2})
+	if r := Check(h, s, Options{}); !r.OK() {
+		t.Fatalf("got\n%s\nwant no violation", r)
+	}
+}
+
+// TestCheckRecordedRoundingExplains: a community that records each
+// conversion's remainder (the intertrades' rounding column) explains it.
+func TestCheckRecordedRoundingExplains(t *testing.T) {
+	h, s := consistent()
+	acorn := s.Communities["acorn"]
+	// 3.00 base at rate 2 credited as 1.49 ACORN (worth 2.98): 0.02 base recorded.
+	acorn.Intertrades[0].Amount, acorn.Intertrades[0].Rounding, acorn.Intertrades[0].Ticks = 149, "0.02", "2"
+	acorn.Transfers[0].Amount = 149
+	acorn.Accounts[0].Balance, acorn.Accounts[1].Balance = 149, -149
 	if r := Check(h, s, Options{}); !r.OK() {
 		t.Fatalf("got\n%s\nwant no violation", r)
 	}

@@ -67,7 +67,7 @@ func readCommunity(ctx context.Context, url, id, ticks string, divisions, baseDi
 	}
 	rows, err := conn.Query(ctx, `SELECT direction, state, temp_id, local_username,
 			CASE WHEN direction = 'out' THEN payee || '@' || remote_community ELSE payer || '@' || remote_community END,
-			coalesce(idempotency_key, ''), amount, quantity::text
+			coalesce(idempotency_key, ''), amount, quantity::text, ticks::text, coalesce(rounding::text, '')
 		FROM intertrades ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("%s intertrades: %w", id, err)
@@ -76,7 +76,7 @@ func readCommunity(ctx context.Context, url, id, ticks string, divisions, baseDi
 	c.Intertrades, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Intertrade, error) {
 		var it Intertrade
 		var q string
-		if err := r.Scan(&it.Direction, &it.State, &it.TempID, &it.Local, &it.Remote, &it.Key, &it.Amount, &q); err != nil {
+		if err := r.Scan(&it.Direction, &it.State, &it.TempID, &it.Local, &it.Remote, &it.Key, &it.Amount, &q, &it.Ticks, &it.Rounding); err != nil {
 			return it, err
 		}
 		v, ok := new(big.Rat).SetString(q)
