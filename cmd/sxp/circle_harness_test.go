@@ -37,6 +37,7 @@ type circle struct {
 	leafDB     *pgxpool.Pool
 	acornDB    *pgxpool.Pool
 	keys       map[string]string
+	procs      []*proctest.Process // the clearing house, leaf, acorn
 }
 
 const (
@@ -85,8 +86,9 @@ func startCircle(t *testing.T) *circle {
 			"--rate", com.rate, "--min", "-1000", "--max", "1000", "--secret", e2eSecret}, db...)...)
 		c.keys[com.id] = proctest.KeyLine(t, out)
 	}
-	startSXP(t, c.bin, "clearing", "clearing", "--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--database", clearingURL,
-		"--secret", e2eSecret, "--admin-token", e2eAdminToken, "--public-url", c.clearing).WaitReady(c.clearing+"/readyz", readyWithin)
+	clearing := startSXP(t, c.bin, "clearing", "clearing", "--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--database", clearingURL,
+		"--secret", e2eSecret, "--admin-token", e2eAdminToken, "--public-url", c.clearing)
+	clearing.WaitReady(c.clearing+"/readyz", readyWithin)
 
 	community := func(id, name, cur, rate, base, dbURL string) []string {
 		return []string{"--database", dbURL, "--community-id", id, "--community-name", name, "--currency", cur,
@@ -99,6 +101,7 @@ func startCircle(t *testing.T) *circle {
 	acorn := startSXP(t, c.bin, "acorn", append([]string{"community", "--listen", fmt.Sprintf("127.0.0.1:%d", ports[2]), "--handshake-interval", "2s"}, acornArgs...)...)
 	leaf.WaitReady(c.leaf+"/readyz", readyWithin)
 	acorn.WaitReady(c.acorn+"/readyz", readyWithin)
+	c.procs = []*proctest.Process{clearing, leaf, acorn}
 	// The community admins, made on the command line as an operator would.
 	c.sxp(e2ePassword+"\n", append([]string{"members", "add", "ada", "--password-stdin", "--admin", "--name", "Ada Admin"}, leafArgs...)...)
 
