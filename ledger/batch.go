@@ -73,8 +73,8 @@ func (t *Tx) Batch(ctx context.Context, items []BatchItem) ([]BatchResult, error
 	}
 	for k, rec := range known {
 		i := firstOfKey[k]
-		if rec.kind != kindTransfer || !bytes.Equal(rec.hash, hashes[i]) {
-			res[i].Err = conflict(k)
+		if e, refused := rec.answer(k, kindTransfer, hashes[i]); refused {
+			res[i].Err = e
 		} else {
 			res[i].Transfer = rec.transfer
 		}
@@ -101,7 +101,7 @@ func (t *Tx) Batch(ctx context.Context, items []BatchItem) ([]BatchResult, error
 		plans = t.planGroup(it.Group, items, repeatOf, decided, hashes, accounts, plans, res)
 	}
 
-	written, err := t.writeTransfers(ctx, plans, accounts, unused(claimed, plans))
+	written, err := t.writeTransfers(ctx, plans, accounts, refusedKeys(claimed, plans, firstOfKey, hashes, res))
 	if err != nil {
 		return nil, err
 	}
@@ -187,8 +187,8 @@ func (t *Tx) planGroup(group string, items []BatchItem, repeatOf []int, decided 
 		*accounts[id] = a
 	}
 	for _, i := range members {
-		if i == failed || decided[i] {
-			continue // a committed repeat, or refused for its own reason
+		if i == failed || decided[i] || repeatOf[i] >= 0 {
+			continue // a committed key, refused for its own reason, or a repeat (it gets its key's one answer)
 		}
 		res[i].Err = refuse(CodeGroupFailed, 0, "group %q failed: item %d: %v", group, failed, res[failed].Err)
 		decided[i] = true
@@ -209,25 +209,33 @@ func pair(accounts map[AccountID]*Account, debit, credit AccountID) (*Account, *
 	return d, c, nil
 }
 
-// unused returns the claimed keys that no planned transfer uses.
-func unused(claimed map[string]bool, plans []plannedTransfer) []string {
+// refusedKeys returns the claimed keys that no planned transfer uses, with
+// the refusal of the item that claimed them.
+func refusedKeys(claimed map[string]bool, plans []plannedTransfer, firstOfKey map[string]int, hashes [][]byte, res []BatchResult) []refusedKey {
 	used := map[string]bool{}
 	for _, p := range plans {
 		used[p.req.IdempotencyKey] = true
 	}
-	var out []string
+	var out []refusedKey
 	for k := range claimed {
-		if !used[k] {
-			out = append(out, k)
+		if used[k] {
+			continue
 		}
+		i := firstOfKey[k]
+		e, ok := res[i].Err.(*Error)
+		if !ok || e == nil {
+			e = refuse(CodeInvalid, 0, "refused")
+		}
+		out = append(out, refusedKey{key: k, hash: hashes[i], err: e})
 	}
 	return out
 }
 
 // writeTransfers writes planned transfers and the accounts they touched,
-// and releases the claimed keys of refused items, in one round trip.
-func (t *Tx) writeTransfers(ctx context.Context, plans []plannedTransfer, accounts map[AccountID]*Account, release []string) ([]Transfer, error) {
-	if len(plans) == 0 && len(release) == 0 {
+// and records the refusals of the refused items' claimed keys, in one
+// round trip.
+func (t *Tx) writeTransfers(ctx context.Context, plans []plannedTransfer, accounts map[AccountID]*Account, refused []refusedKey) ([]Transfer, error) {
+	if len(plans) == 0 && len(refused) == 0 {
 		return nil, nil
 	}
 	var touched []AccountID
@@ -236,7 +244,7 @@ func (t *Tx) writeTransfers(ctx context.Context, plans []plannedTransfer, accoun
 	}
 	var written []Transfer
 	b := &pgx.Batch{}
-	queueReleaseKeys(b, release)
+	queueRecordRefusals(b, refused)
 	if len(plans) > 0 {
 		if err := queueInsertTransfers(b, plans, t.now(), &written); err != nil {
 			return nil, err

@@ -213,8 +213,37 @@ func TestConcurrency(t *testing.T) {
 		}
 	}
 	var keysClaimed int
-	if err := pool.QueryRow(ctx, `SELECT count(*) FROM ledger_idempotency`).Scan(&keysClaimed); err != nil || keysClaimed != len(stored) {
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM ledger_idempotency WHERE refusal_code IS NULL`).Scan(&keysClaimed); err != nil || keysClaimed != len(stored) {
 		t.Fatalf("got %d claimed keys (%v), want %d", keysClaimed, err, len(stored))
+	}
+	// A refused request keeps its key with its refusal.
+	refusedKeys := map[string]Code{}
+	rrows, err := pool.Query(ctx, `SELECT key, refusal_code FROM ledger_idempotency WHERE refusal_code IS NOT NULL`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rrows.Next() {
+		var k, c string
+		if err := rrows.Scan(&k, &c); err != nil {
+			t.Fatal(err)
+		}
+		if _, dup := stored[k]; dup {
+			t.Fatalf("key %s both refused and applied", k)
+		}
+		refusedKeys[k] = Code(c)
+	}
+	if rrows.Err() != nil {
+		t.Fatal(rrows.Err())
+	}
+	// Every request with a key's own content got the key's one answer:
+	// its row, or its first refusal (issue 10, hole 4).
+	for _, o := range outcomes {
+		if !o.same || o.code == CodeIdempotencyConflict {
+			continue
+		}
+		if c, refused := refusedKeys[o.key]; refused && o.code != c {
+			t.Fatalf("key %s: answered %q, but the key's first request was refused with %q", o.key, o.code, c)
+		}
 	}
 	repeats := 0
 	seen := map[string]int{}
@@ -227,7 +256,7 @@ func TestConcurrency(t *testing.T) {
 		switch {
 		case o.code == "" && (!ok || row != o.id):
 			t.Fatalf("key %s: answered with %d, but the stored row is %d (stored %v)", o.key, o.id, row, ok)
-		case o.code == CodeIdempotencyConflict && !ok:
+		case o.code == CodeIdempotencyConflict && !ok && refusedKeys[o.key] == "":
 			t.Fatalf("key %s: conflict, but no row holds the key", o.key)
 		case o.code == CodeIdempotencyConflict && o.same && !strings.HasPrefix(o.key, "t-"):
 			t.Fatalf("key %s: conflict for the key's own content", o.key)

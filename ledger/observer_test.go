@@ -82,8 +82,8 @@ func TestObserver(t *testing.T) {
 				return errors.New("want a refusal over the lower limit")
 			}
 			return nil
-		},
-			nil, []ledger.Code{ledger.CodeOverLowerLimit}, nil},
+		}, // it commits the record of its refusal (issue 10, hole 4): a batch of one
+			nil, []ledger.Code{ledger.CodeOverLowerLimit}, []int{1}},
 		{"a batch with two refusals", func() error {
 			_, err := l.Batch(ctx, []ledger.BatchItem{{TransferRequest: pay(5, "")}, {TransferRequest: pay(500, "")},
 				{TransferRequest: ledger.TransferRequest{Debit: a.ID, Credit: a.ID, Amount: 1}}})

@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"time"
@@ -34,7 +33,7 @@ func scanPending(row pgx.Row, extra ...any) (Pending, error) {
 // rules and refusals are those of Transfer; a repeat of a key with the
 // same content returns the hold as it is now.
 func (l *Ledger) Hold(ctx context.Context, r HoldRequest) (Pending, error) {
-	return inTx(ctx, l, func(tx *Tx) (Pending, error) { return tx.Hold(ctx, r) })
+	return refusedIn(ctx, l, func(tx *Tx) (Pending, error) { return tx.Hold(ctx, r) })
 }
 
 // Post turns an open hold into a transfer (without a new limit check: the
@@ -97,8 +96,8 @@ func (t *Tx) Hold(ctx context.Context, r HoldRequest) (Pending, error) {
 		return Pending{}, err
 	}
 	if rec, ok := known[key]; ok {
-		if rec.kind != kindHold || !bytes.Equal(rec.hash, hash) {
-			return Pending{}, conflict(key)
+		if e, refused := rec.answer(key, kindHold, hash); refused {
+			return Pending{}, e
 		}
 		return rec.pending, nil
 	}
@@ -109,9 +108,9 @@ func (t *Tx) Hold(ctx context.Context, r HoldRequest) (Pending, error) {
 	if e != nil {
 		if len(keys) > 0 {
 			b = &pgx.Batch{}
-			queueReleaseKeys(b, keys)
+			queueRecordRefusals(b, []refusedKey{{key: key, hash: hash, err: e}})
 			if err := t.tx.SendBatch(ctx, b).Close(); err != nil {
-				return Pending{}, storeErr("release key", err)
+				return Pending{}, storeErr("record refusal", err)
 			}
 		}
 		return Pending{}, e

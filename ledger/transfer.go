@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,9 +27,10 @@ func scanTransfer(row pgx.Row, extra ...any) (Transfer, error) {
 }
 
 // Transfer moves r.Amount from r.Debit to r.Credit in its own database
-// transaction, or refuses with an *Error and writes nothing.
+// transaction, or refuses with an *Error and moves nothing (a refused
+// request's key keeps its refusal: repeats get the same answer).
 func (l *Ledger) Transfer(ctx context.Context, r TransferRequest) (Transfer, error) {
-	return inTx(ctx, l, func(tx *Tx) (Transfer, error) { return tx.Transfer(ctx, r) })
+	return refusedIn(ctx, l, func(tx *Tx) (Transfer, error) { return tx.Transfer(ctx, r) })
 }
 
 // Transfer is Ledger.Transfer inside the transaction.
@@ -66,12 +68,29 @@ func (l *Ledger) KeyUsed(ctx context.Context, key string) (bool, error) {
 	return used, nil
 }
 
-// keyRecord is what an idempotency key already stands for.
+// keyRecord is what an idempotency key already stands for: a committed
+// transfer or hold, or the refusal of its first request.
 type keyRecord struct {
 	kind     string
 	hash     []byte
 	transfer Transfer // kind transfer
 	pending  Pending  // kind hold
+	refusal  *Error   // the first request was refused
+}
+
+// answer is what a repeat of the key with content hash gets when the key
+// was first used for kind: the first answer's refusal, or a conflict when
+// the content differs; ok is false when the first request succeeded (the
+// caller returns its transfer or hold).
+func (rec keyRecord) answer(key, kind string, hash []byte) (err *Error, refused bool) {
+	if rec.kind != kind || !bytes.Equal(rec.hash, hash) {
+		return conflict(key), true
+	}
+	if rec.refusal != nil {
+		r := *rec.refusal
+		return &r, true
+	}
+	return nil, false
 }
 
 // queueLookupKeys adds to b the lookup of keys among committed transfers
@@ -101,6 +120,21 @@ func queueLookupKeys(b *pgx.Batch, keys []string, into map[string]keyRecord) {
 					return err
 				}
 				into[p.IdempotencyKey] = keyRecord{kind: kindHold, hash: hash, pending: p}
+			}
+			return rows.Err()
+		})
+	b.Queue(`SELECT key, kind, content_hash, refusal_code, coalesce(refusal_message, ''), coalesce(refusal_account, 0)
+		FROM ledger_idempotency WHERE key = ANY($1) AND refusal_code IS NOT NULL`, keys).
+		Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var key string
+				var rec keyRecord
+				e := &Error{}
+				if err := rows.Scan(&key, &rec.kind, &rec.hash, &e.Code, &e.Message, &e.Account); err != nil {
+					return err
+				}
+				rec.refusal = e
+				into[key] = rec
 			}
 			return rows.Err()
 		})
@@ -141,14 +175,23 @@ func claimsSettled(keys []string, claimed map[string]bool, known map[string]keyR
 	return nil
 }
 
-// queueReleaseKeys adds to b the release of keys this transaction claimed
-// but did not use (their request was refused): a refusal writes nothing,
-// and a later request with the same key may still succeed.
-func queueReleaseKeys(b *pgx.Batch, keys []string) {
-	if len(keys) == 0 {
-		return
+// refusedKey is a key this transaction claimed for a request it refused.
+type refusedKey struct {
+	key  string
+	hash []byte
+	err  *Error
+}
+
+// queueRecordRefusals adds to b the recording of refused requests' keys
+// with their refusal: the key stays taken, and every repeat of it gets
+// the same refusal (a refusal moves no money, so remembering it is safe,
+// and forgetting it let a concurrent repeat be paid after the first copy
+// was told "refused").
+func queueRecordRefusals(b *pgx.Batch, refused []refusedKey) {
+	for _, r := range refused {
+		b.Queue(`UPDATE ledger_idempotency SET content_hash = $2, refusal_code = $3, refusal_message = $4,
+			refusal_account = nullif($5, 0) WHERE key = $1`, r.key, r.hash, string(r.err.Code), r.err.Message, int64(r.err.Account))
 	}
-	b.Queue(`DELETE FROM ledger_idempotency WHERE key = ANY($1)`, keys)
 }
 
 // plannedTransfer is a transfer the rules accepted, waiting to be written.

@@ -219,17 +219,34 @@ func TestIdempotency(t *testing.T) {
 			t.Fatalf("changed %+v: got %v, want %s", r, err, CodeIdempotencyConflict)
 		}
 	}
-	// A refused request leaves its key unused.
+	// A refused request keeps its key with its refusal: a repeat gets the
+	// same refusal even once it would fit (issue 10, hole 4: every repeat
+	// gets the first answer), other content is a conflict, and a new key
+	// goes through.
+	before = readState(t, pool)
 	over := TransferRequest{Debit: a.ID, Credit: b.ID, Amount: 95, IdempotencyKey: "k2"}
 	if _, err := l.Transfer(ctx, over); CodeOf(err) != CodeOverUpperLimit {
 		t.Fatalf("got %v, want %s", err, CodeOverUpperLimit)
 	}
-	over.Amount = 90
-	if tr := mustTransfer(t, l, over); tr.CreditBalance != 100 {
-		t.Fatalf("got credit balance %d, want 100", tr.CreditBalance)
+	before.Keys++ // the refused key, with its refusal
+	if after := readState(t, pool); after != before {
+		t.Fatalf("a refusal moved money: got %+v, want %+v", after, before)
 	}
-	if got := balances(t, l, a.ID, b.ID); got[0] != -100 || got[1] != 100 {
-		t.Fatalf("balances: got %v, want [-100 100]", got)
+	mustTransfer(t, l, TransferRequest{Debit: b.ID, Credit: a.ID, Amount: 10, IdempotencyKey: "k3"}) // now 95 would fit
+	if _, err := l.Transfer(ctx, over); CodeOf(err) != CodeOverUpperLimit {
+		t.Fatalf("repeat of a refused key: got %v, want its first answer %s", err, CodeOverUpperLimit)
+	}
+	other := over
+	other.Amount = 90
+	if _, err := l.Transfer(ctx, other); CodeOf(err) != CodeIdempotencyConflict {
+		t.Fatalf("refused key with other content: got %v, want %s", err, CodeIdempotencyConflict)
+	}
+	other.IdempotencyKey = "k4"
+	if tr := mustTransfer(t, l, other); tr.CreditBalance != 90 {
+		t.Fatalf("got credit balance %d, want 90", tr.CreditBalance)
+	}
+	if got := balances(t, l, a.ID, b.ID); got[0] != -90 || got[1] != 90 {
+		t.Fatalf("balances: got %v, want [-90 90]", got)
 	}
 }
 

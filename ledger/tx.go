@@ -156,6 +156,27 @@ func inTx[T any](ctx context.Context, l *Ledger, fn func(tx *Tx) (T, error)) (T,
 	return out, nil
 }
 
+// refusedIn runs fn in its own transaction like inTx, but commits when fn
+// answers with a refusal (*Error): a refused request writes nothing but
+// the record of its idempotency key's refusal, which must outlive the
+// transaction so that every repeat of the key gets the same answer.
+func refusedIn[T any](ctx context.Context, l *Ledger, fn func(tx *Tx) (T, error)) (T, error) {
+	var refusal *Error
+	out, err := inTx(ctx, l, func(tx *Tx) (T, error) {
+		refusal = nil
+		v, err := fn(tx)
+		if errors.As(err, &refusal) {
+			return v, nil
+		}
+		return v, err
+	})
+	if err == nil && refusal != nil {
+		var zero T
+		return zero, refusal
+	}
+	return out, err
+}
+
 // retryable reports whether running the transaction again may succeed.
 func retryable(err error) bool {
 	if errors.Is(err, errRetry) {
