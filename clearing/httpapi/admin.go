@@ -1,9 +1,7 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -59,7 +57,8 @@ func adminError(c *gin.Context, status int, code, field, msg string) {
 // errorStatus is the HTTP status of each governing-body refusal, for the
 // admin API and the pages alike.
 var errorStatus = map[clearing.ErrorCode]int{clearing.ErrNotFound: http.StatusNotFound,
-	clearing.ErrInvalid: http.StatusBadRequest, clearing.ErrConflict: http.StatusConflict}
+	clearing.ErrInvalid: http.StatusBadRequest, clearing.ErrConflict: http.StatusConflict,
+	clearing.ErrUnavailable: http.StatusServiceUnavailable}
 
 func (s *Server) fail(c *gin.Context, err error) {
 	var ce *clearing.Error
@@ -76,28 +75,7 @@ func (s *Server) fail(c *gin.Context, err error) {
 }
 
 // bind decodes a JSON body strictly into v (unknown fields refused).
-func (s *Server) bind(c *gin.Context, v any) bool {
-	body, err := io.ReadAll(io.LimitReader(c.Request.Body, s.opts.MaxBody+1))
-	if err != nil {
-		adminError(c, http.StatusBadRequest, "invalid", "body", "unreadable body")
-		return false
-	}
-	if int64(len(body)) > s.opts.MaxBody {
-		adminError(c, http.StatusRequestEntityTooLarge, "invalid", "body", fmt.Sprintf("more than %d bytes", s.opts.MaxBody))
-		return false
-	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		adminError(c, http.StatusBadRequest, "invalid", "body", "not the expected JSON object: "+err.Error())
-		return false
-	}
-	if dec.More() {
-		adminError(c, http.StatusBadRequest, "invalid", "body", "trailing data after the JSON object")
-		return false
-	}
-	return true
-}
+func (s *Server) bind(c *gin.Context, v any) bool { return s.bindLimit(c, v, s.opts.MaxBody) }
 
 func actor(c *gin.Context) string { return c.GetString(actorKey) }
 
