@@ -44,7 +44,7 @@ func (s *Server) arbiterResolve(c *gin.Context) {
 
 // arbiterContract is GET /arbiter/v1/contracts/{hex h}: T's current decision.
 func (s *Server) arbiterContract(c *gin.Context) {
-	answer, err := s.house.ArbiterDecision(c.Request.Context(), c.Param("hash"))
+	answer, err := s.house.ArbiterDecision(c.Request.Context(), c.Param("h"))
 	s.respond(c, answer, err)
 }
 
@@ -62,7 +62,7 @@ func (s *Server) adminArbiterCases(c *gin.Context) {
 
 // adminArbiterCase is GET /admin/api/arbiter/contracts/{hex h}.
 func (s *Server) adminArbiterCase(c *gin.Context) {
-	cs, err := s.house.ArbiterCase(c.Request.Context(), c.Param("hash"))
+	cs, err := s.house.ArbiterCase(c.Request.Context(), c.Param("h"))
 	s.respond(c, cs, err)
 }
 

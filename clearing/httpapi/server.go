@@ -120,7 +120,7 @@ func (s *Server) Handler() http.Handler {
 
 	// The arbiter T of the contract-signing protocol (requests signed inside their bodies).
 	r.POST("/arbiter/v1/resolve", s.arbiterResolve)
-	r.GET("/arbiter/v1/contracts/:hash", s.arbiterContract)
+	r.GET("/arbiter/v1/contracts/:h", s.arbiterContract)
 	r.GET("/arbiter/v1/key", s.arbiterPublicKey)
 
 	// Governing body, bearer token.
@@ -148,7 +148,7 @@ func (s *Server) Handler() http.Handler {
 	a.GET("/records", s.records)
 	a.GET("/audit", s.auditLog)
 	a.GET("/arbiter/contracts", s.adminArbiterCases)
-	a.GET("/arbiter/contracts/:hash", s.adminArbiterCase)
+	a.GET("/arbiter/contracts/:h", s.adminArbiterCase)
 	a.POST("/schedule/run", s.runSchedule)
 
 	// Governing body, HTML pages (session cookie holding an admin token, CSRF on forms).
