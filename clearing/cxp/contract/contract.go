@@ -136,16 +136,16 @@ func Parse(data []byte) (*Parsed, error) {
 	}
 	canonical, err := Canonical(data)
 	if err != nil {
-		return nil, invalidf("contract: %v", err)
+		return nil, invalidf("%v", err)
 	}
 	var c Contract
 	dec := json.NewDecoder(bytes.NewReader(canonical))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
-		return nil, invalidf("contract: %v", err)
+		return nil, invalidf("%v", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, invalidf("contract: trailing data")
+		return nil, invalidf("trailing data")
 	}
 	if err := requireKeys(canonical); err != nil {
 		return nil, err
@@ -164,11 +164,11 @@ func Parse(data []byte) (*Parsed, error) {
 func requireKeys(canonical []byte) error {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(canonical, &top); err != nil {
-		return invalidf("contract: not an object")
+		return invalidf("not a JSON object")
 	}
 	for _, k := range []string{"type", "id", "proposer", "created_at", "deadline", "round_timeout_s", "nonce", "parties", "legs", "ttp"} {
 		if _, ok := top[k]; !ok {
-			return invalidf("contract: missing %q", k)
+			return invalidf("missing %q", k)
 		}
 	}
 	var parts struct {
@@ -177,12 +177,12 @@ func requireKeys(canonical []byte) error {
 		TTP     map[string]json.RawMessage   `json:"ttp"`
 	}
 	if err := json.Unmarshal(canonical, &parts); err != nil {
-		return invalidf("contract: %v", err)
+		return invalidf("%v", err)
 	}
 	need := func(what string, m map[string]json.RawMessage, keys ...string) error {
 		for _, k := range keys {
 			if _, ok := m[k]; !ok {
-				return invalidf("contract: %s: missing %q", what, k)
+				return invalidf("%s: missing %q", what, k)
 			}
 		}
 		return nil
@@ -199,7 +199,7 @@ func requireKeys(canonical []byte) error {
 		if m := l["money"]; string(m) != "null" {
 			var mm map[string]json.RawMessage
 			if err := json.Unmarshal(m, &mm); err != nil {
-				return invalidf("contract: legs[%d].money: not an object or null", i)
+				return invalidf("legs[%d].money: not an object or null", i)
 			}
 			if err := need(fmt.Sprintf("legs[%d].money", i), mm, "value", "currency"); err != nil {
 				return err
