@@ -66,20 +66,15 @@ func Decide(st State, req Request) (State, string) {
 type rule struct {
 	noDrop    bool // never drop proven-dishonest parties from S
 	dropSlack int  // the drop test is seen[j] > asked[j] + 1 + dropSlack
-	noRepeats bool // a repeated request records nothing in seen
-	addSlack  int  // add i to S if seen[i] ≤ l + 1 + addSlack
 }
 
 func decide(st State, req Request, ru rule) (State, string) {
 	st = st.Clone()
 	i, l := req.Party, req.Level
-	repeat := st.Asked[i] >= 0
-	if !(repeat && ru.noRepeats) {
-		for j, r := range req.Shown {
-			st.Seen[j] = max(st.Seen[j], r)
-		}
+	for j, r := range req.Shown {
+		st.Seen[j] = max(st.Seen[j], r)
 	}
-	if repeat {
+	if st.Asked[i] >= 0 {
 		return st, st.Decision
 	}
 	st.Asked[i] = l
@@ -102,7 +97,7 @@ func decide(st State, req Request, ru rule) (State, string) {
 	case Aborted:
 		if l >= 1 && !slices.Contains(st.S, true) {
 			st.Decision = Resolved
-		} else if st.Seen[i] <= l+1+ru.addSlack {
+		} else if st.Seen[i] <= l+1 {
 			st.S[i] = true
 		}
 	}
