@@ -13,11 +13,13 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -60,6 +62,10 @@ type House struct {
 	// parent is set on a nested circle (ConnectParent).
 	parent        *Parent
 	parentAccount ledger.AccountID
+
+	// arbiterKey is T's key once loaded (ArbiterKey).
+	arbiterMu  sync.Mutex
+	arbiterKey ed25519.PrivateKey
 }
 
 // New returns the clearing house on pool, using lg for the virtual customers.
@@ -110,6 +116,8 @@ const (
 	ErrNotFound ErrorCode = "not_found"
 	ErrInvalid  ErrorCode = "invalid"
 	ErrConflict ErrorCode = "conflict"
+	// ErrUnavailable: the operation needs configuration the house lacks.
+	ErrUnavailable ErrorCode = "unavailable"
 )
 
 // Error is a refused governing-body operation. Nothing was written.

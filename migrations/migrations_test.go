@@ -2,6 +2,8 @@ package migrations_test
 
 import (
 	"context"
+	"fmt"
+	"io/fs"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -77,4 +79,22 @@ func userTables(t *testing.T, url string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// previous is the version before the latest among the embedded migrations
+// (numbers may have gaps: parallel branches take reserved numbers).
+func previous(t *testing.T) uint {
+	t.Helper()
+	entries, err := fs.ReadDir(migrations.Files(), ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prev uint
+	for _, e := range entries {
+		var v uint
+		if _, err := fmt.Sscanf(e.Name(), "%d_", &v); err == nil && v < migrations.Latest() && v > prev {
+			prev = v
+		}
+	}
+	return prev
 }

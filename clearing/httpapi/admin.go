@@ -60,7 +60,8 @@ func adminError(c *gin.Context, status int, code, field, msg string) {
 // errorStatus is the HTTP status of each governing-body refusal, for the
 // admin API and the pages alike.
 var errorStatus = map[clearing.ErrorCode]int{clearing.ErrNotFound: http.StatusNotFound,
-	clearing.ErrInvalid: http.StatusBadRequest, clearing.ErrConflict: http.StatusConflict}
+	clearing.ErrInvalid: http.StatusBadRequest, clearing.ErrConflict: http.StatusConflict,
+	clearing.ErrUnavailable: http.StatusServiceUnavailable}
 
 func (s *Server) fail(c *gin.Context, err error) {
 	var ce *clearing.Error
@@ -77,15 +78,18 @@ func (s *Server) fail(c *gin.Context, err error) {
 }
 
 // bind decodes a JSON body strictly into v (unknown fields and repeated
-// keys refused).
-func (s *Server) bind(c *gin.Context, v any) bool {
-	body, err := io.ReadAll(io.LimitReader(c.Request.Body, s.opts.MaxBody+1))
+// keys refused), of at most MaxBody bytes.
+func (s *Server) bind(c *gin.Context, v any) bool { return s.bindLimit(c, v, s.opts.MaxBody) }
+
+// bindLimit is bind with a body of at most limit bytes.
+func (s *Server) bindLimit(c *gin.Context, v any, limit int64) bool {
+	body, err := io.ReadAll(io.LimitReader(c.Request.Body, limit+1))
 	if err != nil {
 		adminError(c, http.StatusBadRequest, "invalid", "body", "unreadable body")
 		return false
 	}
-	if int64(len(body)) > s.opts.MaxBody {
-		adminError(c, http.StatusRequestEntityTooLarge, "invalid", "body", fmt.Sprintf("more than %d bytes", s.opts.MaxBody))
+	if int64(len(body)) > limit {
+		adminError(c, http.StatusRequestEntityTooLarge, "invalid", "body", fmt.Sprintf("more than %d bytes", limit))
 		return false
 	}
 	if path, dup := cxp.DuplicateKey(body); dup {

@@ -48,9 +48,28 @@ var pageTemplates = func() map[string]*template.Template {
 			}
 			return string(b)
 		},
+		"levels": func(asked []int) string { // the arbiter's asked[j], "—" for not asked
+			parts := make([]string, len(asked))
+			for j, l := range asked {
+				parts[j] = "—"
+				if l >= 0 {
+					parts[j] = strconv.Itoa(l)
+				}
+			}
+			return "[" + strings.Join(parts, " ") + "]"
+		},
+		"members": func(s []bool) string { // the arbiter's S as party indexes
+			var parts []string
+			for j, in := range s {
+				if in {
+					parts = append(parts, strconv.Itoa(j))
+				}
+			}
+			return "{" + strings.Join(parts, ", ") + "}"
+		},
 	}
 	out := map[string]*template.Template{}
-	for _, name := range []string{"login", "overview", "trade", "alerts", "audit", "community", "confirm", "error"} {
+	for _, name := range []string{"login", "overview", "trade", "alerts", "audit", "arbiter", "community", "confirm", "error"} {
 		out[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(pageFiles, "pages/layout.html", "pages/"+name+".html"))
 	}
 	return out

@@ -64,6 +64,14 @@ func TestPageTemplates(t *testing.T) {
 			Summary: []string{"Block leaf"}, Fields: map[string]string{"reason": `a "quoted" reason`}, Cancel: "/admin/communities/leaf", Severity: "danger"}},
 			[]string{`<input type="hidden" name="reason" value="a &#34;quoted&#34; reason">`, `name="confirm" value="yes"`, `class="danger"`}},
 		{"error", pageData{Title: "Refused", Error: "a block needs a reason"}, []string{`id="error">a block needs a reason<`}},
+		{"arbiter", pageData{Title: "Arbiter", Nav: "arbiter", Actor: "ops", Body: struct {
+			Key   string
+			Cases []clearing.ArbiterCase
+		}{"S2V5", []clearing.ArbiterCase{{Hash: strings.Repeat("ab", 32), Parties: 3, Decision: "aborted",
+			Asked: []int{0, -1, 1}, Seen: []int{1, 1, 1}, S: []bool{true, false, true}, Requests: 2, CreatedAt: now, UpdatedAt: now}}}},
+			[]string{`<code id="arbiter-key">S2V5</code>`, `data-hash="` + strings.Repeat("ab", 32) + `"`, `<td data-field="decision">aborted</td>`,
+				`<td data-field="asked">[0 — 1]</td>`, `<td data-field="s">{0, 2}</td>`, `<td data-field="requests">2</td>`,
+				`href="/admin/arbiter" class="on"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.page, func(t *testing.T) {

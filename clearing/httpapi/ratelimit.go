@@ -6,10 +6,12 @@ import (
 	"time"
 )
 
-// rateLimiter is a token bucket per community: each verified community key
-// may make Rate CXP calls a second on average and Burst at once; the
-// excess is refused with 429 before any work is done for it. Only verified
-// key ids get a bucket, so the map is bounded by the circle's communities.
+// rateLimiter is a token bucket per key: each verified community key may
+// make Rate CXP calls a second on average and Burst at once (the arbiter:
+// each party key its resolve requests); the excess is refused with 429
+// before any work is done for it. Only verified keys get a bucket, and
+// buckets that are full again are forgotten when the map grows past
+// maxBuckets.
 type rateLimiter struct {
 	rate  float64 // tokens a second; 0 disables the limit
 	burst float64
@@ -39,6 +41,9 @@ func (l *rateLimiter) allow(key string, now time.Time) (bool, time.Duration) {
 	defer l.mu.Unlock()
 	b, ok := l.seen[key]
 	if !ok {
+		if len(l.seen) >= maxBuckets {
+			l.prune(now)
+		}
 		b = &bucket{tokens: l.burst, at: now}
 		l.seen[key] = b
 	}
@@ -51,4 +56,15 @@ func (l *rateLimiter) allow(key string, now time.Time) (bool, time.Duration) {
 		return true, 0
 	}
 	return false, time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
+}
+
+const maxBuckets = 10000
+
+// prune forgets the buckets that are full again.
+func (l *rateLimiter) prune(now time.Time) {
+	for k, b := range l.seen {
+		if b.tokens+now.Sub(b.at).Seconds()*l.rate >= l.burst {
+			delete(l.seen, k)
+		}
+	}
 }

@@ -40,6 +40,13 @@ type Options struct {
 	// excess gets 429 with Retry-After. Zero CXPRate: no limit.
 	CXPRate  float64
 	CXPBurst int
+	// ArbiterMaxBody bounds a resolve request to the arbiter (a contract with
+	// its evidence; 512 KiB by default).
+	ArbiterMaxBody int64
+	// ArbiterRate and ArbiterBurst limit the resolve requests of each party
+	// key: ArbiterBurst at once, refilled at ArbiterRate a minute (30 and 10
+	// by default); more are answered 429.
+	ArbiterRate, ArbiterBurst int
 	// Ready reports whether the server can serve (database reachable,
 	// migrations current); nil means always ready.
 	Ready func(ctx context.Context) error
@@ -62,6 +69,8 @@ type Server struct {
 	limiter  *rateLimiter
 	opts     Options
 	log      *slog.Logger
+
+	arbiterLimit *rateLimiter
 }
 
 // New returns the HTTP layer over house.
@@ -81,13 +90,23 @@ func New(house *clearing.House, opts Options) *Server {
 	if opts.Window <= 0 {
 		opts.Window = cxp.DefaultWindow
 	}
+	if opts.ArbiterMaxBody <= 0 {
+		opts.ArbiterMaxBody = 512 << 10
+	}
+	if opts.ArbiterRate <= 0 {
+		opts.ArbiterRate = 30
+	}
+	if opts.ArbiterBurst <= 0 {
+		opts.ArbiterBurst = 10
+	}
 	return &Server{
 		house: house,
 		verifier: cxp.Verifier{Keys: house.KeyStore(), Nonces: house.NonceStore(), Now: opts.Now,
 			Window: opts.Window, BaseURL: opts.PublicURL},
-		limiter: newRateLimiter(opts.CXPRate, opts.CXPBurst),
-		opts:    opts,
-		log:     opts.Logger,
+		limiter:      newRateLimiter(opts.CXPRate, opts.CXPBurst),
+		opts:         opts,
+		log:          opts.Logger,
+		arbiterLimit: newRateLimiter(float64(opts.ArbiterRate)/60, opts.ArbiterBurst),
 	}
 }
 
@@ -117,6 +136,11 @@ func (s *Server) Handler() http.Handler {
 	r.GET("/transactions", s.signed(s.prepare))
 	r.PUT("/transactions", s.signed(s.try))
 
+	// The arbiter T of the contract-signing protocol (requests signed inside their bodies).
+	r.POST("/arbiter/v1/resolve", s.arbiterResolve)
+	r.GET("/arbiter/v1/contracts/:h", s.arbiterContract)
+	r.GET("/arbiter/v1/key", s.arbiterPublicKey)
+
 	// Governing body, bearer token.
 	a := r.Group("/admin/api", s.admin)
 	a.GET("/circle", s.getCircle)
@@ -141,6 +165,8 @@ func (s *Server) Handler() http.Handler {
 	a.GET("/reports/summary", s.summary)
 	a.GET("/records", s.records)
 	a.GET("/audit", s.auditLog)
+	a.GET("/arbiter/contracts", s.adminArbiterCases)
+	a.GET("/arbiter/contracts/:h", s.adminArbiterCase)
 	a.POST("/schedule/run", s.runSchedule)
 
 	// Governing body, HTML pages (session cookie holding an admin token, CSRF on forms).
@@ -152,6 +178,7 @@ func (s *Server) Handler() http.Handler {
 	p.GET("/trade", s.pageTrade)
 	p.GET("/alerts", s.pageAlerts)
 	p.GET("/audit", s.pageAudit)
+	p.GET("/arbiter", s.pageArbiter)
 	p.GET("/communities/:id", s.pageCommunity)
 	p.POST("/communities/:id/block", s.pageBlockForm)
 	p.POST("/communities/:id/unblock", s.pageUnblockForm)

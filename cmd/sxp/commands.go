@@ -14,5 +14,6 @@ func commands(stdout, stderr io.Writer) []*command {
 		communityCommand(stdout), membersCommand(stdout),
 		categoriesCommand(stdout),
 		dealsCommand(os.Stdin, stdout, stderr),
+		contractCommand(os.Stdin, stdout),
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io/fs"
+	"sort"
 	"strings"
 	"testing"
 
@@ -53,4 +55,27 @@ func TestMigrateCommand(t *testing.T) {
 	if code := run(context.Background(), []string{"migrate", "up"}, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "DATABASE_URL") {
 		t.Errorf("sxp migrate up without a database: got exit %d, %q; want exit 2 naming DATABASE_URL", code, stderr.String())
 	}
+}
+
+// below is the version k migrations below the latest among the embedded files.
+func below(t *testing.T, k int) uint {
+	t.Helper()
+	entries, err := fs.ReadDir(migrations.Files(), ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[uint]bool{}
+	var versions []uint
+	for _, e := range entries {
+		var v uint
+		if _, err := fmt.Sscanf(e.Name(), "%d_", &v); err == nil && !seen[v] {
+			seen[v] = true
+			versions = append(versions, v)
+		}
+	}
+	sort.Slice(versions, func(i, j int) bool { return versions[i] < versions[j] })
+	if len(versions) <= k {
+		return 0
+	}
+	return versions[len(versions)-1-k]
 }
