@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
 	"github.com/sxp-network/sxp/server/intertrade"
 )
 
@@ -15,8 +16,18 @@ import (
 // to member@community (called from POST /api/v1/payments and the pay page),
 // the circle's communities for the pay form, and the admins' view.
 
-// receiveRelay is PUT /transactions: a relay from the circle, answered in CXP.
-func (h *Handlers) receiveRelay(c *gin.Context) {
+// relayCaller and relayBody hold, in the gin context of PUT /transactions,
+// the verified signer and the exact body that was signed.
+const (
+	relayCaller = "sxp.relay.caller"
+	relayBody   = "sxp.relay.body"
+)
+
+// verifyRelay is the middleware of PUT /transactions: it reads the body
+// (bounded) and verifies the circle's RFC 9421 signature (the service's
+// RelayVerifier), answering a refusal in CXP (16/17/18); the handler gets
+// the verified caller and the signed body.
+func (h *Handlers) verifyRelay(c *gin.Context) {
 	if h.Intertrade == nil {
 		cxp.WriteError(c.Writer, cxp.NewError(cxp.CodeNotPermitted, nil))
 		c.Abort()
@@ -28,8 +39,35 @@ func (h *Handlers) receiveRelay(c *gin.Context) {
 		c.Abort()
 		return
 	}
-	status, answer := h.Intertrade.Receive(c.Request.Context(), c.Request, body)
-	cxp.WriteJSON(c.Writer, status, answer)
+	v := h.Intertrade.RelayVerifier()
+	who, err := v.Verify(c.Request.Context(), c.Request, body)
+	if err != nil {
+		e, ok := cxp.SignatureError(err)
+		if !ok {
+			h.logger().ErrorContext(c.Request.Context(), "relay", "err", err)
+			e = cxp.Errorf(cxp.CodeSaving, "the payee's server could not record the transaction")
+		}
+		h.logger().InfoContext(c.Request.Context(), "relay refused", "code", int(e.Code), "message", e.Message)
+		cxp.WriteJSON(c.Writer, e.HTTPStatus(), cxp.TransactionResponse{Status: e.Status()})
+		c.Abort()
+		return
+	}
+	c.Set(relayCaller, who)
+	c.Set(relayBody, body)
+	c.Next()
+}
+
+// receiveRelay is PUT /transactions: a relay from the circle, answered in CXP.
+func (h *Handlers) receiveRelay(c *gin.Context) {
+	who, _ := c.MustGet(relayCaller).(httpsig.Verified)
+	body, _ := c.MustGet(relayBody).([]byte)
+	answer, e := h.Intertrade.Receive(c.Request.Context(), who.KeyID, body)
+	if e != nil {
+		cxp.WriteJSON(c.Writer, e.HTTPStatus(), cxp.TransactionResponse{Status: e.Status()})
+		c.Abort()
+		return
+	}
+	cxp.WriteJSON(c.Writer, http.StatusOK, answer)
 	c.Abort()
 }
 

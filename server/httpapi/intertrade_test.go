@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
 	"github.com/sxp-network/sxp/ledger"
 	"github.com/sxp-network/sxp/migrations/pgtest"
 	"github.com/sxp-network/sxp/server/announce"
@@ -152,7 +153,7 @@ func (e *itEnv) relay(key, tempID, quantity string) (int, map[string]any) {
 	if key != "" {
 		// Signed for the community's public URL, as the circle addresses it.
 		signed, _ := http.NewRequest(http.MethodPut, itPublic+"/transactions", bytes.NewReader(body))
-		if err := (cxp.Signer{KeyID: "ring", Key: []byte(key)}).Sign(signed, body); err != nil {
+		if err := (httpsig.Signer{KeyID: "ring", Key: []byte(key)}).Sign(signed, body); err != nil {
 			e.t.Fatal(err)
 		}
 		for k, v := range signed.Header {

@@ -66,7 +66,7 @@ func (h *Handlers) Engine() *gin.Engine {
 	admin.PATCH("/categories/:slug", h.adminUpdateCategory) // {"slug"?,"name"?}
 	admin.DELETE("/categories/:slug", h.adminDeleteCategory)
 	// intertrading routes
-	r.PUT("/transactions", h.receiveRelay)                     // CXP relay from the circle, signed by it
+	r.PUT("/transactions", h.verifyRelay, h.receiveRelay)      // CXP relay from the circle, signed by it
 	me.GET("/intertrade/communities", h.intertradeCommunities) // the circle's other communities
 	admin.GET("/intertrade", h.adminIntertrade)                // config, import/export, last handshake, integrity
 	admin.GET("/intertrade/history", h.adminIntertradeHistory) // ?state&direction&before&limit
