@@ -112,6 +112,9 @@ const (
 	ErrConflict ErrorCode = "conflict"
 )
 
+// Codes lists every ErrorCode, for the HTTP layer's code table and its test.
+func Codes() []ErrorCode { return []ErrorCode{ErrNotFound, ErrInvalid, ErrConflict} }
+
 // Error is a refused governing-body operation. Nothing was written.
 type Error struct {
 	Code    ErrorCode

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"math"
 	"net/http"
 	"strconv"
@@ -98,9 +97,8 @@ func (s *Server) domainError(c *gin.Context, err error) {
 		s.cxpError(c, e)
 		return
 	}
-	var ce *clearing.Error
-	if errors.As(err, &ce) && ce.Code == clearing.ErrNotFound {
-		s.cxpError(c, cxp.Errorf(cxp.CodeOther, "%s", ce.Message))
+	if e, ok := describe(err); ok && e.cxp != cxp.OK {
+		s.cxpError(c, cxp.Errorf(e.cxp, "%s", e.message))
 		return
 	}
 	if clientGone(c, err) {

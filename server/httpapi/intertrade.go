@@ -71,15 +71,6 @@ func (h *Handlers) receiveRelay(c *gin.Context) {
 	c.Abort()
 }
 
-// intertradeFail answers an intertrade refusal (see describeIntertrade), or fails.
-func (h *Handlers) intertradeFail(c *gin.Context, err error) {
-	if status, e, ok := describeIntertrade(err); ok {
-		c.AbortWithStatusJSON(status, errorBody{Error: e})
-		return
-	}
-	h.fail(c, err)
-}
-
 type communityJSON struct {
 	ID      string `json:"id"`
 	Name    string `json:"name"`
@@ -96,7 +87,7 @@ func (h *Handlers) intertradeCommunities(c *gin.Context) {
 	}
 	list, err := h.Intertrade.Communities(c.Request.Context())
 	if err != nil {
-		h.intertradeFail(c, err)
+		h.fail(c, err)
 		return
 	}
 	out := make([]communityJSON, 0, len(list))
@@ -241,7 +232,7 @@ func (h *Handlers) adminIntertradeHistory(c *gin.Context) {
 	}
 	list, err := h.Intertrade.History(c.Request.Context(), q)
 	if err != nil {
-		h.intertradeFail(c, err)
+		h.fail(c, err)
 		return
 	}
 	out := make([]intertradeRowJSON, 0, len(list))

@@ -171,13 +171,7 @@ func (h *Handlers) payRemoteForm(c *gin.Context, p page, form payForm, amount in
 	}
 	it, err := h.payThroughCircle(c, payBody{To: form.To, Amount: form.Amount, Description: form.Description, IdempotencyKey: form.Key}, amount)
 	if err != nil {
-		status, e, ok := describeIntertrade(err)
-		if !ok {
-			status = h.pageRefusal(c, &p, err)
-		} else {
-			p.Error, p.Field = e.Message, e.Field
-		}
-		h.render(c, status, "pay.html", p)
+		h.render(c, h.pageRefusal(c, &p, err), "pay.html", p)
 		return
 	}
 	cur := h.Community.Currency

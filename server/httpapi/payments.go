@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -248,7 +247,7 @@ func (h *Handlers) payRemote(c *gin.Context, req payBody, amount int64) {
 	}
 	p, err := h.payThroughCircle(c, req, amount)
 	if err != nil {
-		h.intertradeFail(c, err)
+		h.fail(c, err)
 		return
 	}
 	status := http.StatusCreated
@@ -262,26 +261,6 @@ func (h *Handlers) payThroughCircle(c *gin.Context, req payBody, amount int64) (
 	m := currentMember(c)
 	return h.Intertrade.Pay(c.Request.Context(), intertrade.PayRequest{PayerAccount: m.Account, PayerUsername: m.Username,
 		To: strings.TrimSpace(req.To), Amount: amount, Description: req.Description, IdempotencyKey: req.IdempotencyKey})
-}
-
-// describeIntertrade maps an intertrade refusal to its status and body.
-func describeIntertrade(err error) (int, apiError, bool) {
-	var ie *intertrade.Error
-	if !errors.As(err, &ie) {
-		return 0, apiError{}, false
-	}
-	e := apiError{Code: string(ie.Code), Message: ie.Message, Field: ie.Field, CXP: int(ie.CXP)}
-	switch ie.Code {
-	case intertrade.ErrInvalid:
-		return http.StatusBadRequest, e, true
-	case intertrade.ErrNotFound:
-		e.Code = "unknown_community"
-		return http.StatusUnprocessableEntity, e, true
-	case intertrade.ErrConflict:
-		e.Code = "idempotency_conflict"
-		return http.StatusConflict, e, true
-	}
-	return http.StatusUnprocessableEntity, e, true
 }
 
 // intertradePaymentJSON is a payment to member@community.

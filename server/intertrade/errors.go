@@ -20,6 +20,11 @@ const (
 	ErrRefused ErrorCode = "refused"
 )
 
+// Codes lists every ErrorCode, for the HTTP layer's code → status table and its test.
+func Codes() []ErrorCode {
+	return []ErrorCode{ErrInvalid, ErrNotFound, ErrConflict, ErrRefused}
+}
+
 // Error is a refusal with a message that is safe to show to the member.
 type Error struct {
 	Code    ErrorCode
