@@ -236,7 +236,7 @@ func startSafetyCircle(t *testing.T) *safetyCircle {
 				cxp.WriteError(w, e)
 				return
 			}
-			v := svc.Load().RelayVerifier()
+			v, _ := svc.Load().RelayVerifier()
 			who, err := v.Verify(r.Context(), r, body)
 			if err != nil {
 				e, ok := cxp.SignatureError(err)

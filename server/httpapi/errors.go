@@ -112,6 +112,9 @@ var errorTable = map[errorKey]errorAnswer{
 	{domainIntertrade, string(intertrade.ErrNotFound)}: {status: http.StatusUnprocessableEntity, public: "unknown_community"},
 	{domainIntertrade, string(intertrade.ErrConflict)}: {status: http.StatusConflict, public: "idempotency_conflict"},
 	{domainIntertrade, string(intertrade.ErrRefused)}:  {status: http.StatusUnprocessableEntity},
+	// the community runs alone (intertrade.Alone)
+	{domainIntertrade, string(intertrade.ErrNotInCircle)}: {status: http.StatusNotFound},
+	{domainIntertrade, string(intertrade.ErrNoCircle)}:    {status: http.StatusUnprocessableEntity, public: "not_in_circle"},
 }
 
 // domainError is a domain refusal in one shape: its domain, code and the

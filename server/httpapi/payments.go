@@ -240,11 +240,6 @@ func (h *Handlers) paymentView(p payments.Payment) paymentJSON {
 // when the circle confirmed, 202 while it has not answered (the amount is
 // held and settled later), 422 with the circle's reason when refused.
 func (h *Handlers) payRemote(c *gin.Context, req payBody, amount int64) {
-	if h.Intertrade == nil {
-		writeError(c, http.StatusUnprocessableEntity, "not_in_circle",
-			"this community is not in an intertrading circle, so it cannot pay "+req.To, "to")
-		return
-	}
 	p, err := h.payThroughCircle(c, req, amount)
 	if err != nil {
 		h.fail(c, err)

@@ -11,7 +11,7 @@ import (
 // verifyRelay) runs it: verify the signature with RelayVerifier, then
 // Receive with the verified keyid; it returns the status and the answer.
 func receiveSigned(ctx context.Context, s *Service, r *http.Request, body []byte) (int, cxp.TransactionResponse) {
-	v := s.RelayVerifier()
+	v, _ := s.RelayVerifier()
 	who, err := v.Verify(ctx, r, body)
 	if err != nil {
 		e, ok := cxp.SignatureError(err)

@@ -48,9 +48,10 @@ func (s *Service) Receive(ctx context.Context, from string, body []byte) (cxp.Tr
 
 // RelayVerifier is the verifier of the circle's relays, for the HTTP edge:
 // keyid the circle's id with our key, nonces kept in PostgreSQL (a relay is
-// not accepted twice), @target-uri rebuilt from our public URL.
-func (s *Service) RelayVerifier() httpsig.Verifier {
-	return *s.relays
+// not accepted twice), @target-uri rebuilt from our public URL. The error
+// is always nil here (Alone's is code 16).
+func (s *Service) RelayVerifier() (httpsig.Verifier, *cxp.Error) {
+	return *s.relays, nil
 }
 
 func (s *Service) receive(ctx context.Context, from string, body []byte) (cxp.TransactionResponse, error) {

@@ -164,11 +164,6 @@ func (h *Handlers) payForm(c *gin.Context) {
 
 // payRemoteForm pays member@community from the pay page.
 func (h *Handlers) payRemoteForm(c *gin.Context, p page, form payForm, amount int64) {
-	if h.Intertrade == nil {
-		p.Error, p.Field = "This community is not in an intertrading circle, so it cannot pay "+form.To+".", "to"
-		h.render(c, http.StatusUnprocessableEntity, "pay.html", p)
-		return
-	}
 	it, err := h.payThroughCircle(c, payBody{To: form.To, Amount: form.Amount, Description: form.Description, IdempotencyKey: form.Key}, amount)
 	if err != nil {
 		h.render(c, h.pageRefusal(c, &p, err), "pay.html", p)
