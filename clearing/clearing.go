@@ -120,6 +120,9 @@ const (
 	ErrUnavailable ErrorCode = "unavailable"
 )
 
+// Codes lists every ErrorCode, for the HTTP layer's code table and its test.
+func Codes() []ErrorCode { return []ErrorCode{ErrNotFound, ErrInvalid, ErrConflict, ErrUnavailable} }
+
 // Error is a refused governing-body operation. Nothing was written.
 type Error struct {
 	Code    ErrorCode

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
 	"github.com/sxp-network/sxp/migrations/pgtest"
 	"github.com/sxp-network/sxp/migrations/pgtest/proctest"
 )
@@ -35,7 +36,7 @@ type e2eCommunity struct {
 	key    string
 	relays []cxp.TransactionRequest
 	refuse *cxp.Error
-	nonces cxp.MemoryNonces
+	nonces httpsig.MemoryNonces
 }
 
 func (c *e2eCommunity) VerifyKeys(ctx context.Context, keyID string) ([][]byte, error) {
@@ -57,7 +58,7 @@ func (c *e2eCommunity) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		cxp.WriteError(w, cxp.Errorf(cxp.CodeOther, "no route"))
 		return
 	}
-	if _, err := (cxp.Verifier{Keys: c, Nonces: &c.nonces}).Verify(r.Context(), r, body); err != nil {
+	if _, err := (httpsig.Verifier{Keys: c, Nonces: &c.nonces}).Verify(r.Context(), r, body); err != nil {
 		e, ok := cxp.AsError(err)
 		if !ok {
 			e = cxp.NewError(cxp.CodeAuthData, nil)
@@ -117,8 +118,8 @@ func TestEndToEnd(t *testing.T) {
 	proc.WaitReady(base+"/readyz", 30*time.Second)
 
 	ctx := context.Background()
-	leafC := &cxp.Client{BaseURL: base, Signer: cxp.Signer{KeyID: "leaf", Key: []byte(leaf.key)}}
-	acornC := &cxp.Client{BaseURL: base, Signer: cxp.Signer{KeyID: "acorn", Key: []byte(acorn.key)}}
+	leafC := &cxp.Client{BaseURL: base, Signer: httpsig.Signer{KeyID: "leaf", Key: []byte(leaf.key)}}
+	acornC := &cxp.Client{BaseURL: base, Signer: httpsig.Signer{KeyID: "acorn", Key: []byte(acorn.key)}}
 	try := func(c *cxp.Client, src, dest *httptest.Server, qty, tempID string) (cxp.TransactionResponse, error) {
 		return c.Try(ctx, cxp.TransactionRequest{Payer: "alice", Payee: "bob", SrcURL: src.URL, DestURL: dest.URL,
 			Quantity: cxp.Decimal(qty), Description: "e2e", Really: true, TempID: tempID})

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
 	"github.com/sxp-network/sxp/ledger"
 )
 
@@ -531,7 +532,7 @@ func (h *House) relay(ctx context.Context, s trySetup, req cxp.TransactionReques
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.relayTimeout)
 	defer cancel()
 	c := &cxp.Client{BaseURL: s.payee.URI, HTTP: h.http,
-		Signer: cxp.Signer{KeyID: s.circle.ID, Key: key, Now: h.now}}
+		Signer: httpsig.Signer{KeyID: s.circle.ID, Key: key, Now: h.now}}
 	resp, err := c.Relay(ctx, s.payee.URI, req)
 	if err == nil {
 		return resp, nil
@@ -546,6 +547,9 @@ func (h *House) relay(ctx context.Context, s trySetup, req cxp.TransactionReques
 		h.log.WarnContext(ctx, "clearing: relay failed", "payee", s.payee.ID, "err", err)
 		return cxp.TransactionResponse{}, cxp.Errorf(cxp.CodeRemoteValidation, "the payee's server gave no valid answer")
 	}
+	if cxp.IsSignatureRefusal(ce.Code) || ce.Code == cxp.CodeRemoteAuth {
+		return cxp.TransactionResponse{}, cxp.RemoteAuth(s.payee.URI)
+	}
 	switch ce.Code {
 	case cxp.CodeDiagnostics:
 		// Not a CXP answer: a 401/403 is a refused signature; a 5xx is a
@@ -554,7 +558,7 @@ func (h *House) relay(ctx context.Context, s trySetup, req cxp.TransactionReques
 		// diagnostics.
 		m := ce.Args["message"]
 		if strings.HasPrefix(m, "HTTP 401") || strings.HasPrefix(m, "HTTP 403") {
-			return cxp.TransactionResponse{}, cxp.NewError(cxp.CodeRemoteAuth, map[string]string{"server": s.payee.URI})
+			return cxp.TransactionResponse{}, cxp.RemoteAuth(s.payee.URI)
 		}
 		if strings.HasPrefix(m, "HTTP 5") {
 			return cxp.TransactionResponse{}, &unknownOutcome{err: ce}
@@ -570,8 +574,6 @@ func (h *House) relay(ctx context.Context, s trySetup, req cxp.TransactionReques
 			// with it is not known here (an admin must look).
 			return cxp.TransactionResponse{}, &unknownOutcome{err: ce}
 		}
-	case cxp.CodeWrongKey, cxp.CodeAuthData, cxp.CodeNotPermitted, cxp.CodeRemoteAuth:
-		return cxp.TransactionResponse{}, cxp.NewError(cxp.CodeRemoteAuth, map[string]string{"server": s.payee.URI})
 	case cxp.CodeRemoteLimits:
 		return cxp.TransactionResponse{}, ce
 	case cxp.CodeRemoteValidation:

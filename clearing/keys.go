@@ -179,7 +179,7 @@ func (h *House) currentKey(ctx context.Context, id string) ([]byte, error) {
 	return keys[0], nil
 }
 
-// KeyStore is the cxp.KeyStore of the clearing house: the key id of a
+// KeyStore is the httpsig.KeyStore of the clearing house: the key id of a
 // request is the community id. Unknown communities are refused with code
 // 16. A blocked community's keys still verify, so that its block is told
 // (CheckCaller) only to a caller who proved to be it.
@@ -226,7 +226,7 @@ func (h *House) CheckCaller(ctx context.Context, keyID, route string) error {
 	return nil
 }
 
-// NonceStore is the cxp.NonceStore of the clearing house: nonces are kept in
+// NonceStore is the httpsig.NonceStore of the clearing house: nonces are kept in
 // PostgreSQL until their window ends, so a replay is caught across restarts
 // and across several clearing processes on one database.
 type NonceStore struct{ h *House }

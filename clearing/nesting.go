@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
 	"github.com/sxp-network/sxp/ledger"
 )
 
@@ -185,7 +186,7 @@ func (h *House) tryParent(ctx context.Context, s trySetup, req cxp.TransactionRe
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.relayTimeout)
 	defer cancel()
 	c := &cxp.Client{BaseURL: h.parent.URL, HTTP: h.http,
-		Signer: cxp.Signer{KeyID: h.parent.CommunityID, Key: []byte(h.parent.Key), Now: h.now}}
+		Signer: httpsig.Signer{KeyID: h.parent.CommunityID, Key: []byte(h.parent.Key), Now: h.now}}
 	resp, err := c.Try(ctx, up)
 	if err == nil {
 		return resp, nil
@@ -198,9 +199,10 @@ func (h *House) tryParent(ctx context.Context, s trySetup, req cxp.TransactionRe
 	if !ok {
 		return cxp.TransactionResponse{}, cxp.Errorf(cxp.CodeDiagnostics, "the parent circle gave no valid answer")
 	}
+	if cxp.IsSignatureRefusal(ce.Code) {
+		return cxp.TransactionResponse{}, cxp.RemoteAuth(h.parent.URL)
+	}
 	switch ce.Code {
-	case cxp.CodeWrongKey, cxp.CodeAuthData, cxp.CodeNotPermitted:
-		return cxp.TransactionResponse{}, cxp.NewError(cxp.CodeRemoteAuth, map[string]string{"server": h.parent.URL})
 	case cxp.CodeOther, cxp.CodeSaving:
 		// Still pending at the parent (its answer while the payee's is
 		// unknown), or not saved there: asked again with the same temp_id.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sxp-network/sxp/clearing"
 	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
 	"github.com/sxp-network/sxp/clearing/httpapi"
 	"github.com/sxp-network/sxp/ledger"
 	"github.com/sxp-network/sxp/migrations/pgtest"
@@ -102,8 +103,8 @@ func TestNestedCircle(t *testing.T) {
 	}
 	// The relay endpoints verify the signature of their own circle.
 	z.key, leaf.key = zKey, leafKey
-	zCircle := &cxp.Client{BaseURL: rootSrv.URL, Signer: cxp.Signer{KeyID: "z", Key: []byte(zKey)}}
-	leafCircle := &cxp.Client{BaseURL: childSrv.URL, Signer: cxp.Signer{KeyID: "leaf", Key: []byte(leafKey)}}
+	zCircle := &cxp.Client{BaseURL: rootSrv.URL, Signer: httpsig.Signer{KeyID: "z", Key: []byte(zKey)}}
+	leafCircle := &cxp.Client{BaseURL: childSrv.URL, Signer: httpsig.Signer{KeyID: "leaf", Key: []byte(leafKey)}}
 
 	want := func(step string, rootZ, rootChild, childLeaf, childParent int64) {
 		t.Helper()
@@ -201,7 +202,7 @@ func TestNestedCircleRecoversAnUnknownRelay(t *testing.T) {
 		t.Fatal(err)
 	}
 	z.key, leaf.key = zKey, leafKey
-	zCircle := &cxp.Client{BaseURL: rootSrv.URL, Signer: cxp.Signer{KeyID: "z", Key: []byte(zKey), Now: clock}}
+	zCircle := &cxp.Client{BaseURL: rootSrv.URL, Signer: httpsig.Signer{KeyID: "z", Key: []byte(zKey), Now: clock}}
 	leaf.mu.Lock()
 	leaf.refuse = cxp.Errorf(cxp.CodeSaving, "the database is away")
 	leaf.mu.Unlock()

@@ -25,6 +25,14 @@ const (
 	CodeInvalid              Code = "invalid"
 )
 
+// Codes lists every Code, for the HTTP layers' code → status tables and their tests.
+func Codes() []Code {
+	return []Code{CodeUnknownAccount, CodeCurrencyMismatch, CodeNonPositiveAmount, CodeSameAccount,
+		CodeAccountFrozen, CodeOverLowerLimit, CodeOverUpperLimit, CodeIdempotencyConflict,
+		CodePendingNotFound, CodePendingResolved, CodeGroupFailed, CodeDuplicateAccount,
+		CodeLimitsExcludeBalance, CodeInvalid}
+}
+
 // Error is a refusal. Nothing was written when an operation returns one.
 type Error struct {
 	Code    Code

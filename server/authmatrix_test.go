@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
 	"github.com/sxp-network/sxp/server"
 	"github.com/sxp-network/sxp/server/members"
 )
@@ -182,7 +182,7 @@ func TestAuthorisationMatrix(t *testing.T) {
 		return p
 	}
 	as := map[string]string{"member": "alice", "other member": "bob", "community admin": "root"}
-	signers := map[string]cxp.Signer{
+	signers := map[string]httpsig.Signer{
 		"circle":          {KeyID: "valley", Key: []byte(circleKey)},
 		"other community": {KeyID: "acorn", Key: []byte("acorn's key")},
 	}

@@ -83,13 +83,17 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 			return nil, fmt.Errorf("server: %w", err)
 		}
 	}
+	var inter httpapi.Intertrading = intertrade.Alone{} // running alone says so
+	if s.Intertrade != nil {
+		inter = s.Intertrade
+	}
 	s.Handlers = &httpapi.Handlers{
 		Community: httpapi.Community{ID: cfg.CommunityID, Name: cfg.CommunityName, Currency: cfg.Money(),
 			PublicURL: cfg.PublicURL, Registration: cfg.Registration},
 		Members:        s.Members,
 		Payments:       s.Payments,
 		Announcements:  s.Announcements,
-		Intertrade:     s.Intertrade,
+		Intertrade:     inter,
 		Ready:          s.Ready,
 		Metrics:        m.HTTP,
 		MetricsHandler: promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}),

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
 )
 
 // DefaultTimeout bounds each call of a Client whose HTTP is nil.
@@ -28,9 +30,9 @@ var defaultHTTP = &http.Client{Timeout: DefaultTimeout}
 // *UnreachableError (IsUnreachable). An answer that is not a CXP JSON object is a *Error
 // code 7 whose message tells the HTTP status.
 type Client struct {
-	BaseURL string       // the circle's base URL, e.g. "http://127.0.0.1:8080"
-	Signer  Signer       // signs every request
-	HTTP    *http.Client // default: a client with DefaultTimeout
+	BaseURL string         // the circle's base URL, e.g. "http://127.0.0.1:8080"
+	Signer  httpsig.Signer // signs every request
+	HTTP    *http.Client   // default: a client with DefaultTimeout
 }
 
 // Handshake is POST /server.

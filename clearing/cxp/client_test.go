@@ -10,15 +10,17 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
 )
 
-// testCircle is a minimal clearing house: it verifies every request with a Verifier and
+// testCircle is a minimal clearing house: it verifies every request with a httpsig.Verifier and
 // answers from the request, so the tests see what crossed the wire.
 func testCircle(t *testing.T, keys ...[]byte) *httptest.Server {
 	t.Helper()
-	v := Verifier{Keys: StaticKeys{"community-a": keys}, Nonces: &MemoryNonces{}}
+	v := httpsig.Verifier{Keys: httpsig.StaticKeys{"community-a": keys}, Nonces: &httpsig.MemoryNonces{}}
 	mux := http.NewServeMux()
-	verified := func(h func(w http.ResponseWriter, r *http.Request, body []byte, who Verified)) http.HandlerFunc {
+	verified := func(h func(w http.ResponseWriter, r *http.Request, body []byte, who httpsig.Verified)) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			body, rerr := ReadBody(r, 1<<16)
 			if rerr != nil {
@@ -27,7 +29,7 @@ func testCircle(t *testing.T, keys ...[]byte) *httptest.Server {
 			}
 			who, err := v.Verify(r.Context(), r, body)
 			if err != nil {
-				e, ok := AsError(err)
+				e, ok := SignatureError(err)
 				if !ok {
 					e = Errorf(CodeOther, "%v", err)
 				}
@@ -37,7 +39,7 @@ func testCircle(t *testing.T, keys ...[]byte) *httptest.Server {
 			h(w, r, body, who)
 		}
 	}
-	mux.HandleFunc("POST /server", verified(func(w http.ResponseWriter, r *http.Request, body []byte, who Verified) {
+	mux.HandleFunc("POST /server", verified(func(w http.ResponseWriter, r *http.Request, body []byte, who httpsig.Verified) {
 		var req HandshakeRequest
 		if err := Decode(body, &req); err != nil {
 			WriteError(w, err)
@@ -50,11 +52,11 @@ func testCircle(t *testing.T, keys ...[]byte) *httptest.Server {
 		WriteJSON(w, http.StatusOK, HandshakeResponse{Status: StatusOK("welcome " + req.Mail), AccountStatus: AccountTrading,
 			Balance: "-1.50", Min: "-100.00", Max: "100.00", Count: 7, Keymatch: who.KeyIndex == 0, Ticks: req.Ticks})
 	}))
-	mux.HandleFunc("GET /server/clients", verified(func(w http.ResponseWriter, r *http.Request, body []byte, who Verified) {
+	mux.HandleFunc("GET /server/clients", verified(func(w http.ResponseWriter, r *http.Request, body []byte, who httpsig.Verified) {
 		WriteJSON(w, http.StatusOK, ClientsResponse{Status: StatusOK(""), Clients: map[string]string{"b.example": "B"},
 			Exchanges: []Exchange{{ID: "b", Name: "B", URI: "b.example", Ticks: "2", Status: AccountTrading}}})
 	}))
-	mux.HandleFunc("GET /transactions", verified(func(w http.ResponseWriter, r *http.Request, body []byte, who Verified) {
+	mux.HandleFunc("GET /transactions", verified(func(w http.ResponseWriter, r *http.Request, body []byte, who httpsig.Verified) {
 		req, err := PrepareRequestFromQuery(r.URL.Query())
 		if err != nil {
 			WriteError(w, err)
@@ -67,7 +69,7 @@ func testCircle(t *testing.T, keys ...[]byte) *httptest.Server {
 		}
 		WriteJSON(w, http.StatusOK, PrepareResponse{Status: StatusOK(""), SpendLimit: FromMinor(vol/10, 2), EarnLimit: FromMinor(vol/5, 2)})
 	}))
-	mux.HandleFunc("PUT /transactions", verified(func(w http.ResponseWriter, r *http.Request, body []byte, who Verified) {
+	mux.HandleFunc("PUT /transactions", verified(func(w http.ResponseWriter, r *http.Request, body []byte, who httpsig.Verified) {
 		var req TransactionRequest
 		if err := Decode(body, &req); err != nil {
 			WriteError(w, err)
@@ -94,7 +96,7 @@ func testCircle(t *testing.T, keys ...[]byte) *httptest.Server {
 }
 
 func testClient(url string, key []byte) *Client {
-	return &Client{BaseURL: url + "/", Signer: Signer{KeyID: "community-a", Key: key}}
+	return &Client{BaseURL: url + "/", Signer: httpsig.Signer{KeyID: "community-a", Key: key}}
 }
 
 func TestClientAgainstVerifyingServer(t *testing.T) {

@@ -24,15 +24,13 @@
 // checked: 15 for a wrong type, 8 for an unknown key, 13 for invalid UTF-8); booleans
 // accept true/false/1/0.
 //
-// Signing profile (RFC 9421 HTTP Message Signatures, RFC 9530 Content-Digest):
+// Signing (RFC 9421 HTTP Message Signatures, RFC 9530 Content-Digest) is package
+// clearing/cxp/httpsig, which knows no CXP code. Its refusals become CXP codes in one
+// place, SignatureError (signature.go): malformed data, a stale created or a replayed
+// nonce → 18, an unknown keyid → 16, a mismatch → 17; a payee's server refusing the
+// clearing house's signature is 20 (RemoteAuth).
 //
 //	Content-Digest: sha-256=:<base64 sha256(body)>:                 (requests with a body)
 //	Signature-Input: cxp=("@method" "@target-uri" "content-digest");created=<unix>;nonce="<random>";keyid="<id>";alg="hmac-sha256"
 //	Signature: cxp=:<base64 signature over the signature base>:
-//
-// Requests without a body cover ("@method" "@target-uri"). alg is hmac-sha256 (the key is
-// a shared secret) or ed25519 (federation). A Verifier refuses, in this order: missing or
-// malformed signature data, a created more than Window (300 s) off → 18; an unknown or
-// blocked keyid → 16; a missing or wrong Content-Digest → 18; a signature that matches
-// none of the keyid's keys → 17; a nonce already seen within the window → 18.
 package cxp

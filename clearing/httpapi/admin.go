@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -57,16 +56,9 @@ func adminError(c *gin.Context, status int, code, field, msg string) {
 	c.JSON(status, gin.H{"error": e})
 }
 
-// errorStatus is the HTTP status of each governing-body refusal, for the
-// admin API and the pages alike.
-var errorStatus = map[clearing.ErrorCode]int{clearing.ErrNotFound: http.StatusNotFound,
-	clearing.ErrInvalid: http.StatusBadRequest, clearing.ErrConflict: http.StatusConflict,
-	clearing.ErrUnavailable: http.StatusServiceUnavailable}
-
 func (s *Server) fail(c *gin.Context, err error) {
-	var ce *clearing.Error
-	if errors.As(err, &ce) {
-		adminError(c, errorStatus[ce.Code], string(ce.Code), ce.Field, ce.Message)
+	if e, ok := describe(err); ok {
+		adminError(c, e.status, e.code, e.field, e.message)
 		return
 	}
 	if clientGone(c, err) {

@@ -18,7 +18,6 @@ import (
 	"embed"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -30,7 +29,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/sxp-network/sxp/clearing"
-	"github.com/sxp-network/sxp/ledger"
 	"github.com/sxp-network/sxp/ledger/chart"
 )
 
@@ -114,14 +112,8 @@ func (s *Server) renderPage(c *gin.Context, status int, name string, d pageData)
 
 // pageFail shows a domain refusal on the error page, or logs an internal error.
 func (s *Server) pageFail(c *gin.Context, err error) {
-	var ce *clearing.Error
-	if errors.As(err, &ce) {
-		s.renderPage(c, errorStatus[ce.Code], "error", pageData{Title: "Refused", Error: ce.Message})
-		return
-	}
-	var le *ledger.Error
-	if errors.As(err, &le) {
-		s.renderPage(c, http.StatusConflict, "error", pageData{Title: "Refused", Error: le.Message})
+	if e, ok := describe(err); ok {
+		s.renderPage(c, e.status, "error", pageData{Title: "Refused", Error: e.message})
 		return
 	}
 	if clientGone(c, err) {

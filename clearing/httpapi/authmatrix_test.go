@@ -12,7 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
 	"github.com/sxp-network/sxp/clearing/httpapi"
 )
 
@@ -128,7 +128,7 @@ func TestAuthorisationMatrix(t *testing.T) {
 		switch role {
 		case "community", "other community":
 			id := map[string]string{"community": "a", "other community": "b"}[role]
-			if err := (cxp.Signer{KeyID: id, Key: []byte(e.coms[id].key)}).Sign(req, body); err != nil {
+			if err := (httpsig.Signer{KeyID: id, Key: []byte(e.coms[id].key)}).Sign(req, body); err != nil {
 				t.Fatal(err)
 			}
 		case "circle admin":

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"math"
 	"net/http"
 	"strconv"
@@ -12,44 +11,62 @@ import (
 
 	"github.com/sxp-network/sxp/clearing"
 	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
 )
 
-// signedHandler is a CXP handler after the signature was checked: the body
-// it was given is the exact body that was signed.
-type signedHandler func(c *gin.Context, who cxp.Verified, body []byte)
+// callerKey and bodyKey hold, in the gin context of a CXP call, the verified
+// signer (httpsig.Verified) and the exact body that was signed.
+const (
+	callerKey = "sxp.cxp.caller"
+	bodyKey   = "sxp.cxp.body"
+)
 
-// signed reads the body (bounded), verifies the RFC 9421 signature against
-// the community's keys and the nonce store, refuses a blocked community
-// (16), then calls h.
-func (s *Server) signed(h signedHandler) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		body, berr := cxp.ReadBody(c.Request, s.opts.MaxBody)
-		if berr != nil {
-			if berr.Args["value"] != "unreadable" {
-				s.writeCXP(c, http.StatusRequestEntityTooLarge, berr.Status())
-				return
-			}
+// verifySignature is the middleware of every CXP call: it reads the body
+// (bounded), verifies the RFC 9421 signature against the community's keys
+// and the nonce store, throttles the community, refuses a blocked one (16),
+// and hands the handler the verified caller and the signed body (signedCall).
+func (s *Server) verifySignature(c *gin.Context) {
+	body, berr := cxp.ReadBody(c.Request, s.opts.MaxBody)
+	if berr != nil {
+		if berr.Args["value"] != "unreadable" {
+			s.writeCXP(c, http.StatusRequestEntityTooLarge, berr.Status())
+		} else {
 			s.cxpError(c, berr)
-			return
 		}
-		who, err := s.verifier.Verify(c.Request.Context(), c.Request, body)
-		if err != nil {
-			s.domainError(c, err)
-			return
-		}
-		if ok, wait := s.limiter.allow(who.KeyID, s.opts.Now()); !ok {
-			c.Set(communityKey, who.KeyID)
-			c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-			s.writeCXP(c, http.StatusTooManyRequests, cxp.Errorf(cxp.CodeOther, "too many requests from community %s; try again later", who.KeyID).Status())
-			return
-		}
-		if err := s.house.CheckCaller(c.Request.Context(), who.KeyID, c.FullPath()); err != nil {
-			s.domainError(c, err)
-			return
-		}
-		c.Set(communityKey, who.KeyID)
-		h(c, who, body)
+		c.Abort()
+		return
 	}
+	who, err := s.verifier.Verify(c.Request.Context(), c.Request, body)
+	if err != nil {
+		s.domainError(c, err)
+		c.Abort()
+		return
+	}
+	if ok, wait := s.limiter.allow(who.KeyID, s.opts.Now()); !ok {
+		c.Set(communityKey, who.KeyID)
+		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		s.writeCXP(c, http.StatusTooManyRequests, cxp.Errorf(cxp.CodeOther, "too many requests from community %s; try again later", who.KeyID).Status())
+		c.Abort()
+		return
+	}
+	if err := s.house.CheckCaller(c.Request.Context(), who.KeyID, c.FullPath()); err != nil {
+		s.domainError(c, err)
+		c.Abort()
+		return
+	}
+	c.Set(communityKey, who.KeyID)
+	c.Set(callerKey, who)
+	c.Set(bodyKey, body)
+	c.Next()
+}
+
+// signedCall is the verified caller and the signed body of a CXP call (set by
+// verifySignature, which every CXP route runs first).
+func signedCall(c *gin.Context) (httpsig.Verified, []byte) {
+	who, _ := c.MustGet(callerKey).(httpsig.Verified)
+	body, _ := c.Get(bodyKey)
+	b, _ := body.([]byte)
+	return who, b
 }
 
 func (s *Server) writeCXP(c *gin.Context, status int, v any) {
@@ -76,13 +93,12 @@ func (s *Server) cxpError(c *gin.Context, e *cxp.Error) {
 // domainError answers an error of a CXP call: refusals with their code,
 // anything else as code 27 (logged here, never sent).
 func (s *Server) domainError(c *gin.Context, err error) {
-	if e, ok := cxp.AsError(err); ok {
+	if e, ok := cxp.SignatureError(err); ok { // a refusal: a *cxp.Error or a signature's
 		s.cxpError(c, e)
 		return
 	}
-	var ce *clearing.Error
-	if errors.As(err, &ce) && ce.Code == clearing.ErrNotFound {
-		s.cxpError(c, cxp.Errorf(cxp.CodeOther, "%s", ce.Message))
+	if e, ok := describe(err); ok && e.cxp != cxp.OK {
+		s.cxpError(c, cxp.Errorf(e.cxp, "%s", e.message))
 		return
 	}
 	if clientGone(c, err) {
@@ -94,7 +110,8 @@ func (s *Server) domainError(c *gin.Context, err error) {
 }
 
 // POST /server
-func (s *Server) handshake(c *gin.Context, who cxp.Verified, body []byte) {
+func (s *Server) handshake(c *gin.Context) {
+	who, body := signedCall(c)
 	var req cxp.HandshakeRequest
 	if e := cxp.Decode(body, &req); e != nil {
 		s.cxpError(c, e)
@@ -109,7 +126,8 @@ func (s *Server) handshake(c *gin.Context, who cxp.Verified, body []byte) {
 }
 
 // GET /server/clients
-func (s *Server) clients(c *gin.Context, who cxp.Verified, body []byte) {
+func (s *Server) clients(c *gin.Context) {
+	who, body := signedCall(c)
 	if len(bytes.TrimSpace(body)) > 0 {
 		s.cxpError(c, cxp.InvalidField("body", "GET /server/clients takes no body"))
 		return
@@ -144,7 +162,8 @@ func (s *Server) notBlocked(c *gin.Context, id string) error {
 }
 
 // GET /transactions: the prepare form, from the query parameters or a JSON body.
-func (s *Server) prepare(c *gin.Context, who cxp.Verified, body []byte) {
+func (s *Server) prepare(c *gin.Context) {
+	who, body := signedCall(c)
 	var req cxp.PrepareRequest
 	if len(bytes.TrimSpace(body)) > 0 {
 		if len(c.Request.URL.Query()) > 0 {
@@ -172,7 +191,8 @@ func (s *Server) prepare(c *gin.Context, who cxp.Verified, body []byte) {
 }
 
 // PUT /transactions: try (really=false validates, really=true writes and relays).
-func (s *Server) try(c *gin.Context, who cxp.Verified, body []byte) {
+func (s *Server) try(c *gin.Context) {
+	who, body := signedCall(c)
 	var req cxp.TransactionRequest
 	if e := cxp.Decode(body, &req); e != nil {
 		s.cxpError(c, e)

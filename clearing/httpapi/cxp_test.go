@@ -14,6 +14,7 @@ import (
 
 	"github.com/sxp-network/sxp/clearing"
 	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
 	"github.com/sxp-network/sxp/clearing/httpapi"
 	"github.com/sxp-network/sxp/ledger"
 	"github.com/sxp-network/sxp/migrations/pgtest"
@@ -244,7 +245,7 @@ func TestSignatureRefusals(t *testing.T) {
 	signed := func(id, key string, mutate func(r *http.Request)) (int, map[string]any) {
 		req, _ := http.NewRequest("PUT", e.srv.URL+"/transactions", bytes.NewReader(body))
 		if id != "" {
-			(cxp.Signer{KeyID: id, Key: []byte(key)}).Sign(req, body)
+			(httpsig.Signer{KeyID: id, Key: []byte(key)}).Sign(req, body)
 		}
 		if mutate != nil {
 			mutate(req)
@@ -265,7 +266,7 @@ func TestSignatureRefusals(t *testing.T) {
 		}, 401, "18"},
 		{"tampered body", func() (int, map[string]any) {
 			req, _ := http.NewRequest("PUT", e.srv.URL+"/transactions", bytes.NewReader(body))
-			(cxp.Signer{KeyID: "a", Key: []byte(e.coms["a"].key)}).Sign(req, body)
+			(httpsig.Signer{KeyID: "a", Key: []byte(e.coms["a"].key)}).Sign(req, body)
 			other := bytes.Replace(body, []byte(`"1"`), []byte(`"9"`), 1)
 			other = bytes.Replace(other, []byte(`:1,`), []byte(`:9,`), 1)
 			req.Body = http.NoBody
@@ -276,13 +277,13 @@ func TestSignatureRefusals(t *testing.T) {
 		{"stale created", func() (int, map[string]any) {
 			old := func() time.Time { return time.Now().Add(-10 * time.Minute) }
 			req, _ := http.NewRequest("PUT", e.srv.URL+"/transactions", bytes.NewReader(body))
-			(cxp.Signer{KeyID: "a", Key: []byte(e.coms["a"].key), Now: old}).Sign(req, body)
+			(httpsig.Signer{KeyID: "a", Key: []byte(e.coms["a"].key), Now: old}).Sign(req, body)
 			return e.do(req)
 		}, 401, "18"},
 		{"replayed nonce", func() (int, map[string]any) {
 			req, _ := http.NewRequest("PUT", e.srv.URL+"/transactions", bytes.NewReader(e.mustJSON(e.tx("1", "n1", false))))
 			raw := e.mustJSON(e.tx("1", "n1", false))
-			(cxp.Signer{KeyID: "a", Key: []byte(e.coms["a"].key), Nonce: func() string { return "fixed-nonce" }}).Sign(req, raw)
+			(httpsig.Signer{KeyID: "a", Key: []byte(e.coms["a"].key), Nonce: func() string { return "fixed-nonce" }}).Sign(req, raw)
 			if st, out := e.do(req); st != 200 {
 				t.Fatalf("first use of the nonce: got %d %v", st, out)
 			}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sxp-network/sxp/clearing"
 	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
 	"github.com/sxp-network/sxp/clearing/httpapi"
 	"github.com/sxp-network/sxp/ledger"
 	"github.com/sxp-network/sxp/migrations/pgtest"
@@ -46,7 +47,7 @@ type community struct {
 	mu     sync.Mutex
 	relays []cxp.TransactionRequest
 	answer func(cxp.TransactionRequest) (int, any)
-	nonces cxp.MemoryNonces
+	nonces httpsig.MemoryNonces
 	// verifyKey, when set, is the key the community believes in (to simulate a wrong one).
 	verifyKey string
 }
@@ -73,7 +74,7 @@ func (c *community) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		key = c.verifyKey
 	}
 	c.mu.Unlock()
-	v := cxp.Verifier{Keys: staticKeys{circleID: []byte(key)}, Nonces: &c.nonces}
+	v := httpsig.Verifier{Keys: staticKeys{circleID: []byte(key)}, Nonces: &c.nonces}
 	if _, err := v.Verify(r.Context(), r, body); err != nil {
 		e, _ := cxp.AsError(err)
 		if e == nil {
@@ -204,7 +205,7 @@ func (e *env) call(id, method, path string, body any, key ...string) (int, map[s
 		k = key[0]
 	}
 	if id != "" {
-		if err := (cxp.Signer{KeyID: id, Key: []byte(k)}).Sign(req, raw); err != nil {
+		if err := (httpsig.Signer{KeyID: id, Key: []byte(k)}).Sign(req, raw); err != nil {
 			e.t.Fatal(err)
 		}
 	}

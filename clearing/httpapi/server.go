@@ -17,6 +17,7 @@ import (
 
 	"github.com/sxp-network/sxp/clearing"
 	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
 	"github.com/sxp-network/sxp/ledger/ledgermetrics"
 )
 
@@ -65,7 +66,7 @@ type Options struct {
 // Server serves the clearing house's HTTP API.
 type Server struct {
 	house    *clearing.House
-	verifier cxp.Verifier
+	verifier httpsig.Verifier
 	limiter  *rateLimiter
 	opts     Options
 	log      *slog.Logger
@@ -88,7 +89,7 @@ func New(house *clearing.House, opts Options) *Server {
 		opts.Now = time.Now
 	}
 	if opts.Window <= 0 {
-		opts.Window = cxp.DefaultWindow
+		opts.Window = httpsig.DefaultWindow
 	}
 	if opts.ArbiterMaxBody <= 0 {
 		opts.ArbiterMaxBody = 512 << 10
@@ -101,7 +102,7 @@ func New(house *clearing.House, opts Options) *Server {
 	}
 	return &Server{
 		house: house,
-		verifier: cxp.Verifier{Keys: house.KeyStore(), Nonces: house.NonceStore(), Now: opts.Now,
+		verifier: httpsig.Verifier{Keys: house.KeyStore(), Nonces: house.NonceStore(), Now: opts.Now,
 			Window: opts.Window, BaseURL: opts.PublicURL},
 		limiter:      newRateLimiter(opts.CXPRate, opts.CXPBurst),
 		opts:         opts,
@@ -131,10 +132,11 @@ func (s *Server) Handler() http.Handler {
 	}
 
 	// CXP Intertrading API 1.0, signed by member communities.
-	r.POST("/server", s.signed(s.handshake))
-	r.GET("/server/clients", s.signed(s.clients))
-	r.GET("/transactions", s.signed(s.prepare))
-	r.PUT("/transactions", s.signed(s.try))
+	signed := r.Group("", s.verifySignature) // the caller is verified here, handlers get it
+	signed.POST("/server", s.handshake)
+	signed.GET("/server/clients", s.clients)
+	signed.GET("/transactions", s.prepare)
+	signed.PUT("/transactions", s.try)
 
 	// The arbiter T of the contract-signing protocol (requests signed inside their bodies).
 	r.POST("/arbiter/v1/resolve", s.arbiterResolve)

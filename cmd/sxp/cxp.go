@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
 )
 
 // sxp cxp …: a small signed CXP client, so a person can talk to any circle
@@ -27,7 +28,7 @@ func cxpFlags(fs *flag.FlagSet) func() (*cxp.Client, error) {
 				return nil, usagef("--%s is required", name)
 			}
 		}
-		return &cxp.Client{BaseURL: *url, Signer: cxp.Signer{KeyID: *id, Key: []byte(*key)},
+		return &cxp.Client{BaseURL: *url, Signer: httpsig.Signer{KeyID: *id, Key: []byte(*key)},
 			HTTP: &http.Client{Timeout: *timeout}}, nil
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
 	"github.com/sxp-network/sxp/migrations/pgtest"
 	"github.com/sxp-network/sxp/migrations/pgtest/proctest"
 )
@@ -35,7 +36,7 @@ func TestClearingPublicURLDefault(t *testing.T) {
 	toClearing := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, network, listen)
 	}}}
-	signer := cxp.Signer{KeyID: "leaf", Key: []byte(key)}
+	signer := httpsig.Signer{KeyID: "leaf", Key: []byte(key)}
 	for _, tt := range []struct {
 		name, baseURL string
 		wantCode      cxp.Code

@@ -230,13 +230,28 @@ func startSafetyCircle(t *testing.T) *safetyCircle {
 	var acornSvc, leafSvc atomic.Pointer[intertrade.Service]
 	relays := func(svc *atomic.Pointer[intertrade.Service]) *httptest.Server {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// PUT /transactions as server/httpapi serves it: verify at the edge, then Receive.
 			body, e := cxp.ReadBody(r, intertrade.MaxRelayBody)
 			if e != nil {
 				cxp.WriteError(w, e)
 				return
 			}
-			st, answer := svc.Load().Receive(r.Context(), r, body)
-			cxp.WriteJSON(w, st, answer)
+			v, _ := svc.Load().RelayVerifier()
+			who, err := v.Verify(r.Context(), r, body)
+			if err != nil {
+				e, ok := cxp.SignatureError(err)
+				if !ok {
+					e = cxp.Errorf(cxp.CodeSaving, "verify: %v", err)
+				}
+				cxp.WriteJSON(w, e.HTTPStatus(), cxp.TransactionResponse{Status: e.Status()})
+				return
+			}
+			answer, e := svc.Load().Receive(r.Context(), who.KeyID, body)
+			if e != nil {
+				cxp.WriteJSON(w, e.HTTPStatus(), cxp.TransactionResponse{Status: e.Status()})
+				return
+			}
+			cxp.WriteJSON(w, http.StatusOK, answer)
 		}))
 		t.Cleanup(srv.Close)
 		return srv

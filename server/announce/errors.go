@@ -13,6 +13,11 @@ const (
 	CodeConflict  = "conflict"  // the change clashes with existing data
 )
 
+// Codes lists every code, for the HTTP layer's code → status table and its test.
+func Codes() []string {
+	return []string{CodeInvalid, CodeNotFound, CodeForbidden, CodeConflict}
+}
+
 // Error is the one error type of this package. Message is written for the
 // person who made the request; Field names the offending input, if any.
 type Error struct {

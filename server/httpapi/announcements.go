@@ -217,36 +217,6 @@ func actorOf(c *gin.Context) announce.Actor {
 	return announce.Actor{MemberID: m.ID, Username: m.Username, Admin: m.IsAdmin()}
 }
 
-// announceStatus maps the codes of package announce to HTTP statuses.
-var announceStatus = map[string]int{
-	announce.CodeInvalid:   http.StatusBadRequest,
-	announce.CodeNotFound:  http.StatusNotFound,
-	announce.CodeForbidden: http.StatusForbidden,
-	announce.CodeConflict:  http.StatusConflict,
-}
-
-// describeAnnounce is describe for the errors of package announce.
-func describeAnnounce(err error) (int, apiError, bool) {
-	e, ok := announce.AsError(err)
-	if !ok {
-		return 0, apiError{}, false
-	}
-	status, found := announceStatus[e.Code]
-	if !found {
-		status = http.StatusBadRequest
-	}
-	return status, apiError{Code: e.Code, Message: e.Message, Field: e.Field}, true
-}
-
-// announceFail answers an error of package announce, or hands any other to fail.
-func (h *Handlers) announceFail(c *gin.Context, err error) {
-	if status, e, ok := describeAnnounce(err); ok {
-		writeError(c, status, e.Code, e.Message, e.Field)
-		return
-	}
-	h.fail(c, err)
-}
-
 func announcementID(c *gin.Context) (int64, bool) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil || id <= 0 {
@@ -351,7 +321,7 @@ func (h *Handlers) listAnnouncements(c *gin.Context) {
 	}
 	page, err := h.Announcements.Search(c.Request.Context(), q)
 	if err != nil {
-		h.announceFail(c, err)
+		h.fail(c, err)
 		return
 	}
 	out := announcementPageJSON{Announcements: make([]announcementJSON, len(page.Announcements)),
@@ -378,7 +348,7 @@ func (h *Handlers) createAnnouncement(c *gin.Context) {
 	}
 	a, err := h.Announcements.Create(c.Request.Context(), actorOf(c), draftOf(p))
 	if err != nil {
-		h.announceFail(c, err)
+		h.fail(c, err)
 		return
 	}
 	c.Header("Location", fmt.Sprintf("/api/v1/announcements/%d", a.ID))
@@ -393,7 +363,7 @@ func (h *Handlers) announcement(c *gin.Context) {
 	}
 	a, err := h.Announcements.Get(c.Request.Context(), id)
 	if err != nil {
-		h.announceFail(c, err)
+		h.fail(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, h.announcementOut(a, false))
@@ -416,7 +386,7 @@ func (h *Handlers) updateAnnouncement(c *gin.Context) {
 	}
 	a, err := h.Announcements.Update(c.Request.Context(), actorOf(c), id, p)
 	if err != nil {
-		h.announceFail(c, err)
+		h.fail(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, h.announcementOut(a, false))
@@ -429,7 +399,7 @@ func (h *Handlers) deleteAnnouncement(c *gin.Context) {
 		return
 	}
 	if err := h.Announcements.Delete(c.Request.Context(), actorOf(c), id); err != nil {
-		h.announceFail(c, err)
+		h.fail(c, err)
 		return
 	}
 	c.Status(http.StatusNoContent)
@@ -445,7 +415,7 @@ type categoryJSON struct {
 func (h *Handlers) categories(c *gin.Context) {
 	list, err := h.Announcements.Categories(c.Request.Context())
 	if err != nil {
-		h.announceFail(c, err)
+		h.fail(c, err)
 		return
 	}
 	out := make([]categoryJSON, len(list))
@@ -477,7 +447,7 @@ func (h *Handlers) adminCreateCategory(c *gin.Context) {
 	}
 	cat, err := h.Announcements.CreateCategory(c.Request.Context(), *b.Slug, *b.Name)
 	if err != nil {
-		h.announceFail(c, err)
+		h.fail(c, err)
 		return
 	}
 	c.JSON(http.StatusCreated, categoryJSON{Slug: cat.Slug, Name: cat.Name})
@@ -498,7 +468,7 @@ func (h *Handlers) adminUpdateCategory(c *gin.Context) {
 	}
 	cat, err := h.Announcements.UpdateCategory(c.Request.Context(), c.Param("slug"), slug, name)
 	if err != nil {
-		h.announceFail(c, err)
+		h.fail(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, categoryJSON{Slug: cat.Slug, Name: cat.Name})
@@ -507,7 +477,7 @@ func (h *Handlers) adminUpdateCategory(c *gin.Context) {
 // adminDeleteCategory: DELETE /api/v1/admin/categories/{slug}; refused while announcements use it.
 func (h *Handlers) adminDeleteCategory(c *gin.Context) {
 	if err := h.Announcements.DeleteCategory(c.Request.Context(), c.Param("slug")); err != nil {
-		h.announceFail(c, err)
+		h.fail(c, err)
 		return
 	}
 	c.Status(http.StatusNoContent)

@@ -39,15 +39,6 @@ func (h *Handlers) offerView(c *gin.Context, a announce.Announcement) offerView 
 	return v
 }
 
-// offerRefusal is pageRefusal that also knows the errors of package announce.
-func (h *Handlers) offerRefusal(c *gin.Context, p *page, err error) int {
-	if status, e, ok := describeAnnounce(err); ok {
-		p.Error, p.Field = e.Message, e.Field
-		return status
-	}
-	return h.pageRefusal(c, p, err)
-}
-
 // offersData is the browse and search page.
 type offersData struct {
 	Form       url.Values
@@ -73,7 +64,7 @@ func (h *Handlers) offersPage(c *gin.Context) {
 	d := offersData{Form: form, Inactive: form.Get("include_inactive") == "true", Admin: currentMember(c).IsAdmin()}
 	cats, err := h.Announcements.Categories(ctx)
 	if err != nil {
-		h.pageError(c, h.offerRefusal(c, &p, err), p.Error)
+		h.pageError(c, h.pageRefusal(c, &p, err), p.Error)
 		return
 	}
 	d.Categories = cats
@@ -87,7 +78,7 @@ func (h *Handlers) offersPage(c *gin.Context) {
 	q.Limit = announce.DefaultPageSize
 	page, err := h.Announcements.Search(ctx, q)
 	if err != nil {
-		h.render(c, h.offerRefusal(c, &p, err), "announce_list.html", p)
+		h.render(c, h.pageRefusal(c, &p, err), "announce_list.html", p)
 		return
 	}
 	d.Searched = q.Text != ""
@@ -150,7 +141,7 @@ func (h *Handlers) loadOffer(c *gin.Context, p *page) (announce.Announcement, bo
 	}
 	a, err := h.Announcements.Get(c.Request.Context(), id)
 	if err != nil {
-		status := h.offerRefusal(c, p, err)
+		status := h.pageRefusal(c, p, err)
 		h.pageError(c, status, p.Error)
 		return announce.Announcement{}, false
 	}
@@ -176,7 +167,7 @@ type offerForm struct {
 func (h *Handlers) showOfferForm(c *gin.Context, p page, status int, f offerForm) {
 	cats, err := h.Announcements.Categories(c.Request.Context())
 	if err != nil {
-		h.pageError(c, h.offerRefusal(c, &p, err), p.Error)
+		h.pageError(c, h.pageRefusal(c, &p, err), p.Error)
 		return
 	}
 	f.Categories, f.MaxTitle, f.MaxDesc = cats, announce.MaxTitle, announce.MaxDescription
@@ -242,7 +233,7 @@ func (h *Handlers) newOfferForm(c *gin.Context) {
 	}
 	a, err := h.Announcements.Create(c.Request.Context(), actorOf(c), draftOf(patch))
 	if err != nil {
-		h.showOfferForm(c, p, h.offerRefusal(c, &p, err), f)
+		h.showOfferForm(c, p, h.pageRefusal(c, &p, err), f)
 		return
 	}
 	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/offers/%d?done=created", a.ID))
@@ -288,7 +279,7 @@ func (h *Handlers) editOfferForm(c *gin.Context) {
 		patch.ExpiresAt = announce.Field[time.Time]{}
 	}
 	if _, err := h.Announcements.Update(c.Request.Context(), actorOf(c), a.ID, patch); err != nil {
-		h.showOfferForm(c, p, h.offerRefusal(c, &p, err), f)
+		h.showOfferForm(c, p, h.pageRefusal(c, &p, err), f)
 		return
 	}
 	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/offers/%d?done=saved", a.ID))
@@ -308,7 +299,7 @@ func (h *Handlers) offerStatusForm(c *gin.Context, status announce.Status, done 
 		patch.ExpiresAt = announce.To(h.now().Add(announce.DefaultExpiry))
 	}
 	if _, err := h.Announcements.Update(c.Request.Context(), actorOf(c), a.ID, patch); err != nil {
-		status := h.offerRefusal(c, &p, err)
+		status := h.pageRefusal(c, &p, err)
 		p.Data = h.offerView(c, a)
 		h.render(c, status, "announce_detail.html", p)
 		return
@@ -323,7 +314,7 @@ func (h *Handlers) deleteOfferForm(c *gin.Context) {
 		return
 	}
 	if err := h.Announcements.Delete(c.Request.Context(), actorOf(c), a.ID); err != nil {
-		status := h.offerRefusal(c, &p, err)
+		status := h.pageRefusal(c, &p, err)
 		p.Data = h.offerView(c, a)
 		h.render(c, status, "announce_detail.html", p)
 		return
@@ -344,7 +335,7 @@ func (h *Handlers) adminCategoriesPage(c *gin.Context) {
 func (h *Handlers) showCategories(c *gin.Context, p page, status int, d categoriesData) {
 	cats, err := h.Announcements.Categories(c.Request.Context())
 	if err != nil {
-		h.pageError(c, h.offerRefusal(c, &p, err), p.Error)
+		h.pageError(c, h.pageRefusal(c, &p, err), p.Error)
 		return
 	}
 	d.Categories = cats
@@ -357,7 +348,7 @@ func (h *Handlers) adminCategoryForm(c *gin.Context) {
 	d := categoriesData{Slug: strings.TrimSpace(c.PostForm("slug")), Name: strings.TrimSpace(c.PostForm("name"))}
 	cat, err := h.Announcements.CreateCategory(c.Request.Context(), d.Slug, d.Name)
 	if err != nil {
-		h.showCategories(c, p, h.offerRefusal(c, &p, err), d)
+		h.showCategories(c, p, h.pageRefusal(c, &p, err), d)
 		return
 	}
 	p.Notice = "Added the category " + cat.Name + "."
@@ -386,7 +377,7 @@ func (h *Handlers) adminCategoryActionForm(c *gin.Context) {
 		return
 	}
 	if err != nil {
-		h.showCategories(c, p, h.offerRefusal(c, &p, err), categoriesData{})
+		h.showCategories(c, p, h.pageRefusal(c, &p, err), categoriesData{})
 		return
 	}
 	h.showCategories(c, p, http.StatusOK, categoriesData{})

@@ -1,7 +1,18 @@
-// Package httpapi is the HTTP layer of the community server: the one route
-// table (routes.go), middleware, JSON helpers, and the server-rendered
-// pages for members and admins. Handlers bind and validate the request,
-// call one domain method, and map its result; gin stops here.
+// Package httpapi is the HTTP layer of the community server. Handlers bind
+// and validate the request, call one domain method, and map its result; gin
+// stops here. Files by what they serve:
+//
+//   - routes.go: the one route table, every route of the server;
+//   - the JSON API under /api/v1: admin.go, members.go, payments.go,
+//     announcements.go, intertrade.go, with json.go (binding) and errors.go
+//     (the one error shape and the one code → status table);
+//   - the HTML pages: *_pages.go, with pages.go (templates, CSRF, the page
+//     error view), answering refusals through the same table;
+//   - CXP: relay.go (PUT /transactions, verified at the edge);
+//   - both: middleware.go (authentication, logging, limits), health.go.
+//
+// A feature that is off is a service that says so: a community in no
+// circle has intertrade.Alone, never a nil service.
 package httpapi
 
 import (
@@ -11,6 +22,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
 	"github.com/sxp-network/sxp/ledger/ledgermetrics"
 	"github.com/sxp-network/sxp/server/announce"
 	"github.com/sxp-network/sxp/server/intertrade"
@@ -28,6 +41,28 @@ type Community struct {
 	Registration string
 }
 
+// Intertrading is what the routes need of intertrading. Its two
+// implementations are *intertrade.Service (in a circle) and intertrade.Alone
+// (running alone: every call refused with intertrade.ErrNotInCircle, relays
+// with CXP code 16), so no handler checks for a missing service.
+type Intertrading interface {
+	Pay(ctx context.Context, r intertrade.PayRequest) (intertrade.Payment, error)
+	Communities(ctx context.Context) ([]intertrade.Community, error)
+	Overview(ctx context.Context) (intertrade.Overview, error)
+	History(ctx context.Context, q intertrade.Query) ([]intertrade.Intertrade, error)
+	Handshake(ctx context.Context) (intertrade.HandshakeResult, error)
+	Reconcile(ctx context.Context) (intertrade.IntegrityReport, error)
+	SettlePending(ctx context.Context) (int, error)
+	// RelayVerifier is the verifier of the circle's relays, or code 16.
+	RelayVerifier() (httpsig.Verifier, *cxp.Error)
+	Receive(ctx context.Context, from string, body []byte) (cxp.TransactionResponse, *cxp.Error)
+}
+
+var (
+	_ Intertrading = (*intertrade.Service)(nil)
+	_ Intertrading = intertrade.Alone{}
+)
+
 // Handlers holds the domain services the routes call.
 type Handlers struct {
 	Community Community
@@ -36,8 +71,9 @@ type Handlers struct {
 	// Announcements are the offers and wants (announcements helper's handlers).
 	Announcements *announce.Service
 	// Intertrade pays member@community through the circle and receives its
-	// relays; nil when the community is not in a circle.
-	Intertrade *intertrade.Service
+	// relays: an *intertrade.Service, or intertrade.Alone when the community
+	// is in no circle (never nil).
+	Intertrade Intertrading
 
 	// Ready reports whether the server can serve (database reachable,
 	// schema current); /readyz answers 503 with its error.

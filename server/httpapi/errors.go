@@ -5,10 +5,13 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/sxp-network/sxp/ledger"
+	"github.com/sxp-network/sxp/server/announce"
+	"github.com/sxp-network/sxp/server/intertrade"
 	"github.com/sxp-network/sxp/server/members"
 	"github.com/sxp-network/sxp/server/payments"
 )
@@ -36,72 +39,145 @@ func badRequest(c *gin.Context, field, message string) {
 	writeError(c, http.StatusBadRequest, "invalid", message, field)
 }
 
-// statusOf maps the codes of the domains of this package to HTTP statuses:
-// the one table of them.
-var statusOf = map[string]int{
-	// members
-	string(members.CodeInvalid):         http.StatusBadRequest,
-	string(members.CodeUsernameTaken):   http.StatusConflict,
-	string(members.CodeBadCredentials):  http.StatusUnauthorized,
-	string(members.CodeNotApproved):     http.StatusForbidden,
-	string(members.CodeBlocked):         http.StatusForbidden,
-	string(members.CodeTooManyAttempts): http.StatusTooManyRequests,
-	string(members.CodeUnauthenticated): http.StatusUnauthorized,
-	string(members.CodeNotFound):        http.StatusNotFound,
-	string(members.CodeBusy):            http.StatusTooManyRequests,
-	// payments
-	string(payments.CodeUnknownPayee):        http.StatusUnprocessableEntity,
-	string(payments.CodePayeeInactive):       http.StatusUnprocessableEntity,
-	string(payments.CodeOverLimit):           http.StatusUnprocessableEntity,
-	string(payments.CodePayeeOverLimit):      http.StatusUnprocessableEntity,
-	string(payments.CodeFrozen):              http.StatusForbidden,
-	string(payments.CodePayeeFrozen):         http.StatusUnprocessableEntity,
-	string(payments.CodeIdempotencyConflict): http.StatusConflict,
-	string(payments.CodeNotOpen):             http.StatusConflict,
-	string(payments.CodeLimitsExclude):       http.StatusUnprocessableEntity,
-	// ledger refusals that reach a handler unexplained
-	string(ledger.CodeOverLowerLimit): http.StatusUnprocessableEntity,
-	string(ledger.CodeOverUpperLimit): http.StatusUnprocessableEntity,
+// errorKey is a domain error code: the domain is the package that defines it
+// (codes repeat across domains: "invalid", "not_found").
+type errorKey struct{ domain, code string }
+
+// errorAnswer is how a code is answered: the HTTP status, and the code shown
+// when it is not the domain's own. internal marks a code that is not the
+// caller's fault: logged and answered 500, its cause never shown.
+type errorAnswer struct {
+	status   int
+	public   string
+	internal bool
 }
 
-// describe turns a domain error into its public form; ok is false for
-// internal errors, whose cause must not be shown.
-func describe(err error) (status int, e apiError, ok bool) {
-	var me *members.Error
-	var pe *payments.Error
-	var le *ledger.Error
+// The domains of the community server.
+const (
+	domainMembers    = "members"
+	domainPayments   = "payments"
+	domainLedger     = "ledger"
+	domainAnnounce   = "announce"
+	domainIntertrade = "intertrade"
+)
+
+// errorTable is the one table from the domains' codes to HTTP answers, for
+// the JSON API and the pages alike. A new domain adds rows here (and its
+// Codes() to TestErrorTableKnowsEveryCode), never another mapping function.
+var errorTable = map[errorKey]errorAnswer{
+	{domainMembers, string(members.CodeInvalid)}:         {status: http.StatusBadRequest},
+	{domainMembers, string(members.CodeUsernameTaken)}:   {status: http.StatusConflict},
+	{domainMembers, string(members.CodeBadCredentials)}:  {status: http.StatusUnauthorized},
+	{domainMembers, string(members.CodeNotApproved)}:     {status: http.StatusForbidden},
+	{domainMembers, string(members.CodeBlocked)}:         {status: http.StatusForbidden},
+	{domainMembers, string(members.CodeTooManyAttempts)}: {status: http.StatusTooManyRequests},
+	{domainMembers, string(members.CodeUnauthenticated)}: {status: http.StatusUnauthorized},
+	{domainMembers, string(members.CodeNotFound)}:        {status: http.StatusNotFound},
+	{domainMembers, string(members.CodeBusy)}:            {status: http.StatusTooManyRequests},
+
+	{domainPayments, string(payments.CodeInvalid)}:             {status: http.StatusBadRequest},
+	{domainPayments, string(payments.CodeUnknownPayee)}:        {status: http.StatusUnprocessableEntity},
+	{domainPayments, string(payments.CodePayeeInactive)}:       {status: http.StatusUnprocessableEntity},
+	{domainPayments, string(payments.CodeOverLimit)}:           {status: http.StatusUnprocessableEntity},
+	{domainPayments, string(payments.CodePayeeOverLimit)}:      {status: http.StatusUnprocessableEntity},
+	{domainPayments, string(payments.CodeFrozen)}:              {status: http.StatusForbidden},
+	{domainPayments, string(payments.CodePayeeFrozen)}:         {status: http.StatusUnprocessableEntity},
+	{domainPayments, string(payments.CodeIdempotencyConflict)}: {status: http.StatusConflict},
+	{domainPayments, string(payments.CodeNotFound)}:            {status: http.StatusNotFound},
+	{domainPayments, string(payments.CodeNotOpen)}:             {status: http.StatusConflict},
+	{domainPayments, string(payments.CodeLimitsExclude)}:       {status: http.StatusUnprocessableEntity},
+
+	// ledger refusals that reach a handler unexplained
+	{domainLedger, string(ledger.CodeUnknownAccount)}:       {internal: true},
+	{domainLedger, string(ledger.CodeCurrencyMismatch)}:     {internal: true},
+	{domainLedger, string(ledger.CodeNonPositiveAmount)}:    {status: http.StatusBadRequest},
+	{domainLedger, string(ledger.CodeSameAccount)}:          {status: http.StatusBadRequest},
+	{domainLedger, string(ledger.CodeAccountFrozen)}:        {status: http.StatusBadRequest},
+	{domainLedger, string(ledger.CodeOverLowerLimit)}:       {status: http.StatusUnprocessableEntity},
+	{domainLedger, string(ledger.CodeOverUpperLimit)}:       {status: http.StatusUnprocessableEntity},
+	{domainLedger, string(ledger.CodeIdempotencyConflict)}:  {status: http.StatusBadRequest},
+	{domainLedger, string(ledger.CodePendingNotFound)}:      {status: http.StatusBadRequest},
+	{domainLedger, string(ledger.CodePendingResolved)}:      {status: http.StatusBadRequest},
+	{domainLedger, string(ledger.CodeGroupFailed)}:          {status: http.StatusBadRequest},
+	{domainLedger, string(ledger.CodeDuplicateAccount)}:     {status: http.StatusBadRequest},
+	{domainLedger, string(ledger.CodeLimitsExcludeBalance)}: {status: http.StatusBadRequest},
+	{domainLedger, string(ledger.CodeInvalid)}:              {status: http.StatusBadRequest},
+
+	{domainAnnounce, announce.CodeInvalid}:   {status: http.StatusBadRequest},
+	{domainAnnounce, announce.CodeNotFound}:  {status: http.StatusNotFound},
+	{domainAnnounce, announce.CodeForbidden}: {status: http.StatusForbidden},
+	{domainAnnounce, announce.CodeConflict}:  {status: http.StatusConflict},
+
+	{domainIntertrade, string(intertrade.ErrInvalid)}:  {status: http.StatusBadRequest},
+	{domainIntertrade, string(intertrade.ErrNotFound)}: {status: http.StatusUnprocessableEntity, public: "unknown_community"},
+	{domainIntertrade, string(intertrade.ErrConflict)}: {status: http.StatusConflict, public: "idempotency_conflict"},
+	{domainIntertrade, string(intertrade.ErrRefused)}:  {status: http.StatusUnprocessableEntity},
+	// the community runs alone (intertrade.Alone)
+	{domainIntertrade, string(intertrade.ErrNotInCircle)}: {status: http.StatusNotFound},
+	{domainIntertrade, string(intertrade.ErrNoCircle)}:    {status: http.StatusUnprocessableEntity, public: "not_in_circle"},
+}
+
+// domainError is a domain refusal in one shape: its domain, code and the
+// public parts of its error.
+type domainError struct {
+	key        errorKey
+	message    string
+	field      string
+	cxp        int
+	retryAfter time.Duration
+}
+
+// asDomainError finds a domain refusal in err's chain.
+func asDomainError(err error) (domainError, bool) {
+	var (
+		ie *intertrade.Error
+		ae *announce.Error
+		me *members.Error
+		pe *payments.Error
+		le *ledger.Error
+	)
 	switch {
+	case errors.As(err, &ie):
+		return domainError{key: errorKey{domainIntertrade, string(ie.Code)}, message: ie.Message, field: ie.Field, cxp: int(ie.CXP)}, true
+	case errors.As(err, &ae):
+		return domainError{key: errorKey{domainAnnounce, ae.Code}, message: ae.Message, field: ae.Field}, true
 	case errors.As(err, &me):
-		e = apiError{Code: string(me.Code), Message: me.Message, Field: me.Field}
+		return domainError{key: errorKey{domainMembers, string(me.Code)}, message: me.Message, field: me.Field, retryAfter: me.RetryAfter}, true
 	case errors.As(err, &pe):
-		e = apiError{Code: string(pe.Code), Message: pe.Message, Field: pe.Field}
+		return domainError{key: errorKey{domainPayments, string(pe.Code)}, message: pe.Message, field: pe.Field}, true
 	case errors.As(err, &le):
-		if le.Code == ledger.CodeUnknownAccount || le.Code == ledger.CodeCurrencyMismatch {
-			return 0, apiError{}, false
-		}
-		e = apiError{Code: string(le.Code), Message: le.Message}
-	default:
+		return domainError{key: errorKey{domainLedger, string(le.Code)}, message: le.Message}, true
+	}
+	return domainError{}, false
+}
+
+// describe turns a domain error into its public form by errorTable; ok is
+// false for internal errors, whose cause must not be shown (and for a code
+// the table does not know, which TestErrorTableKnowsEveryCode rules out).
+func describe(err error) (status int, e apiError, ok bool) {
+	de, ok := asDomainError(err)
+	if !ok {
 		return 0, apiError{}, false
 	}
-	status, found := statusOf[e.Code]
-	if !found {
-		status = http.StatusBadRequest
+	a, found := errorTable[de.key]
+	if !found || a.internal {
+		return 0, apiError{}, false
 	}
-	if e.Code == "not_found" {
-		status = http.StatusNotFound
+	code := de.key.code
+	if a.public != "" {
+		code = a.public
 	}
-	return status, e, true
+	return a.status, apiError{Code: code, Message: de.message, Field: de.field, CXP: de.cxp}, true
 }
 
 // fail answers a domain error: refusals with their code and status,
 // a vanished client with 499, anything else with a logged 500.
 func (h *Handlers) fail(c *gin.Context, err error) {
 	if status, e, ok := describe(err); ok {
-		var me *members.Error
-		if errors.As(err, &me) && me.RetryAfter > 0 {
-			c.Header("Retry-After", strconv.Itoa(int(me.RetryAfter.Seconds())))
+		if de, _ := asDomainError(err); de.retryAfter > 0 {
+			c.Header("Retry-After", strconv.Itoa(int(de.retryAfter.Seconds())))
 		}
-		writeError(c, status, e.Code, e.Message, e.Field)
+		c.AbortWithStatusJSON(status, errorBody{Error: e})
 		return
 	}
 	if errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil {

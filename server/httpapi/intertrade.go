@@ -7,40 +7,12 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/sxp-network/sxp/clearing/cxp"
 	"github.com/sxp-network/sxp/server/intertrade"
 )
 
 // Intertrading handlers: the relay receiver (PUT /transactions), payments
 // to member@community (called from POST /api/v1/payments and the pay page),
 // the circle's communities for the pay form, and the admins' view.
-
-// receiveRelay is PUT /transactions: a relay from the circle, answered in CXP.
-func (h *Handlers) receiveRelay(c *gin.Context) {
-	if h.Intertrade == nil {
-		cxp.WriteError(c.Writer, cxp.NewError(cxp.CodeNotPermitted, nil))
-		c.Abort()
-		return
-	}
-	body, e := cxp.ReadBody(c.Request, intertrade.MaxRelayBody)
-	if e != nil {
-		cxp.WriteError(c.Writer, e)
-		c.Abort()
-		return
-	}
-	status, answer := h.Intertrade.Receive(c.Request.Context(), c.Request, body)
-	cxp.WriteJSON(c.Writer, status, answer)
-	c.Abort()
-}
-
-// intertradeFail answers an intertrade refusal (see describeIntertrade), or fails.
-func (h *Handlers) intertradeFail(c *gin.Context, err error) {
-	if status, e, ok := describeIntertrade(err); ok {
-		c.AbortWithStatusJSON(status, errorBody{Error: e})
-		return
-	}
-	h.fail(c, err)
-}
 
 type communityJSON struct {
 	ID      string `json:"id"`
@@ -53,12 +25,9 @@ type communityJSON struct {
 // intertradeCommunities is GET /api/v1/intertrade/communities: the circle's
 // other communities, for the pay form.
 func (h *Handlers) intertradeCommunities(c *gin.Context) {
-	if !h.inCircle(c) {
-		return
-	}
 	list, err := h.Intertrade.Communities(c.Request.Context())
 	if err != nil {
-		h.intertradeFail(c, err)
+		h.fail(c, err)
 		return
 	}
 	out := make([]communityJSON, 0, len(list))
@@ -66,14 +35,6 @@ func (h *Handlers) intertradeCommunities(c *gin.Context) {
 		out = append(out, communityJSON{ID: x.ID, Name: x.Name, URI: x.URI, Ticks: string(x.Ticks), Trading: x.Trading})
 	}
 	c.JSON(http.StatusOK, gin.H{"communities": out})
-}
-
-func (h *Handlers) inCircle(c *gin.Context) bool {
-	if h.Intertrade == nil {
-		writeError(c, http.StatusNotFound, "not_in_circle", "this community is not in an intertrading circle", "")
-		return false
-	}
-	return true
 }
 
 type handshakeJSON struct {
@@ -157,9 +118,6 @@ func (h *Handlers) intertradeRowView(it intertrade.Intertrade) intertradeRowJSON
 // adminIntertrade is GET /api/v1/admin/intertrade: configuration, the
 // import/export account, the last handshake and integrity check, counts.
 func (h *Handlers) adminIntertrade(c *gin.Context) {
-	if !h.inCircle(c) {
-		return
-	}
 	o, err := h.Intertrade.Overview(c.Request.Context())
 	if err != nil {
 		h.fail(c, err)
@@ -194,16 +152,13 @@ func (h *Handlers) overviewView(o intertrade.Overview) gin.H {
 
 // adminIntertradeHistory is GET /api/v1/admin/intertrade/history?state&direction&before&limit.
 func (h *Handlers) adminIntertradeHistory(c *gin.Context) {
-	if !h.inCircle(c) {
-		return
-	}
 	q, ok := historyQuery(c)
 	if !ok {
 		return
 	}
 	list, err := h.Intertrade.History(c.Request.Context(), q)
 	if err != nil {
-		h.intertradeFail(c, err)
+		h.fail(c, err)
 		return
 	}
 	out := make([]intertradeRowJSON, 0, len(list))
@@ -240,9 +195,6 @@ func historyQuery(c *gin.Context) (intertrade.Query, bool) {
 
 // adminIntertradeHandshake is POST /api/v1/admin/intertrade/handshake.
 func (h *Handlers) adminIntertradeHandshake(c *gin.Context) {
-	if !h.inCircle(c) {
-		return
-	}
 	r, err := h.Intertrade.Handshake(c.Request.Context())
 	if err != nil && r.ID == 0 {
 		h.fail(c, err)
@@ -258,9 +210,6 @@ func (h *Handlers) adminIntertradeHandshake(c *gin.Context) {
 // adminIntertradeReconcile is POST /api/v1/admin/intertrade/reconcile:
 // a fresh handshake, then the integrity check.
 func (h *Handlers) adminIntertradeReconcile(c *gin.Context) {
-	if !h.inCircle(c) {
-		return
-	}
 	rep, err := h.Intertrade.Reconcile(c.Request.Context())
 	if err != nil {
 		h.fail(c, err)
@@ -272,88 +221,10 @@ func (h *Handlers) adminIntertradeReconcile(c *gin.Context) {
 // adminIntertradeSettle is POST /api/v1/admin/intertrade/settle: repeat the
 // final try of every payment the circle has not answered.
 func (h *Handlers) adminIntertradeSettle(c *gin.Context) {
-	if !h.inCircle(c) {
-		return
-	}
 	n, err := h.Intertrade.SettlePending(c.Request.Context())
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"settled": n})
-}
-
-// intertradePageData is the admin page's data.
-type intertradePageData struct {
-	Overview intertrade.Overview
-	Problems []intertrade.Intertrade // pending and failed
-	History  []intertrade.Intertrade
-	InCircle bool
-}
-
-// adminIntertradePage is GET /admin/intertrade.
-func (h *Handlers) adminIntertradePage(c *gin.Context) {
-	p := h.newPage(c, "Intertrading")
-	d := intertradePageData{InCircle: h.Intertrade != nil}
-	if h.Intertrade != nil {
-		ctx := c.Request.Context()
-		var err error
-		if d.Overview, err = h.Intertrade.Overview(ctx); err == nil {
-			if d.History, err = h.Intertrade.History(ctx, intertrade.Query{Limit: 50}); err == nil {
-				var pending, failed []intertrade.Intertrade
-				if pending, err = h.Intertrade.History(ctx, intertrade.Query{State: intertrade.StatePending, Limit: 50}); err == nil {
-					failed, err = h.Intertrade.History(ctx, intertrade.Query{State: intertrade.StateFailed, Limit: 20})
-					d.Problems = append(pending, failed...)
-				}
-			}
-		}
-		if err != nil {
-			h.render(c, h.pageRefusal(c, &p, err), "admin_intertrade.html", p)
-			return
-		}
-	}
-	if n := c.Query("notice"); n != "" {
-		p.Notice = noticeText(n)
-	}
-	p.Data = d
-	h.render(c, http.StatusOK, "admin_intertrade.html", p)
-}
-
-func noticeText(n string) string {
-	switch n {
-	case "handshake":
-		return "Handshake done."
-	case "reconcile":
-		return "Integrity checked."
-	case "settle":
-		return "Unconfirmed payments retried."
-	}
-	return ""
-}
-
-// adminIntertradeForm is POST /admin/intertrade/:action (handshake | reconcile | settle).
-func (h *Handlers) adminIntertradeForm(c *gin.Context) {
-	if h.Intertrade == nil {
-		h.pageError(c, http.StatusNotFound, "This community is not in an intertrading circle.")
-		return
-	}
-	ctx := c.Request.Context()
-	action := c.Param("action")
-	var err error
-	switch action {
-	case "handshake":
-		_, err = h.Intertrade.Handshake(ctx)
-	case "reconcile":
-		_, err = h.Intertrade.Reconcile(ctx)
-	case "settle":
-		_, err = h.Intertrade.SettlePending(ctx)
-	default:
-		h.pageError(c, http.StatusNotFound, "Unknown action.")
-		return
-	}
-	if err != nil {
-		// A failed handshake is recorded and shown on the page.
-		h.logger().Warn("intertrading admin action", "action", action, "err", err)
-	}
-	c.Redirect(http.StatusSeeOther, "/admin/intertrade?notice="+action)
 }

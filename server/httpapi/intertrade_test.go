@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
 	"github.com/sxp-network/sxp/ledger"
 	"github.com/sxp-network/sxp/migrations/pgtest"
 	"github.com/sxp-network/sxp/server/announce"
@@ -152,7 +153,7 @@ func (e *itEnv) relay(key, tempID, quantity string) (int, map[string]any) {
 	if key != "" {
 		// Signed for the community's public URL, as the circle addresses it.
 		signed, _ := http.NewRequest(http.MethodPut, itPublic+"/transactions", bytes.NewReader(body))
-		if err := (cxp.Signer{KeyID: "ring", Key: []byte(key)}).Sign(signed, body); err != nil {
+		if err := (httpsig.Signer{KeyID: "ring", Key: []byte(key)}).Sign(signed, body); err != nil {
 			e.t.Fatal(err)
 		}
 		for k, v := range signed.Header {
@@ -332,11 +333,24 @@ func TestIntertradeRoutesAlone(t *testing.T) {
 	if st, out := e.relay(itKey, "t-1", "1"); st != 403 || out["code"] != float64(16) {
 		t.Fatalf("relay to a community outside any circle: got %d %v, want 403 code 16", st, out)
 	}
-	if st, out := e.do("carol", "GET", "/api/v1/admin/intertrade", ""); st != 404 {
-		t.Fatalf("admin overview: got %d %v, want 404", st, out)
+	// intertrade.Alone refuses a relay before its signature is looked at.
+	if st, out := e.relay("", "t-2", "1"); st != 403 || out["code"] != float64(16) {
+		t.Fatalf("unsigned relay to a community outside any circle: got %d %v, want 403 code 16", st, out)
 	}
-	if st, out := e.do("alice", "POST", "/api/v1/payments", `{"to":"bob@acorn","amount":"1.00"}`); st != 422 {
-		t.Fatalf("pay outside any circle: got %d %v, want 422", st, out)
+	for _, r := range [][2]string{{"GET", "/api/v1/admin/intertrade"}, {"GET", "/api/v1/admin/intertrade/history"},
+		{"POST", "/api/v1/admin/intertrade/handshake"}, {"POST", "/api/v1/admin/intertrade/reconcile"},
+		{"POST", "/api/v1/admin/intertrade/settle"}, {"GET", "/api/v1/intertrade/communities"}} {
+		st, out := e.do("carol", r[0], r[1], "")
+		if code, _ := out["error"].(map[string]any)["code"].(string); st != 404 || code != "not_in_circle" {
+			t.Fatalf("%s %s: got %d %v, want 404 not_in_circle", r[0], r[1], st, out)
+		}
+	}
+	st, out := e.do("alice", "POST", "/api/v1/payments", `{"to":"bob@acorn","amount":"1.00"}`)
+	if er, _ := out["error"].(map[string]any); st != 422 || er["code"] != "not_in_circle" || er["field"] != "to" {
+		t.Fatalf("pay outside any circle: got %d %v, want 422 not_in_circle on to", st, out)
+	}
+	if st, _ := e.form("carol", "/admin/intertrade/settle", true); st != 404 {
+		t.Fatalf("admin form outside any circle: got %d, want 404", st)
 	}
 	if st, body := e.page("carol", "/admin/intertrade"); st != 200 || !strings.Contains(body, "not in an intertrading circle") {
 		t.Fatalf("admin page: got %d\n%s", st, body)

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -241,14 +240,9 @@ func (h *Handlers) paymentView(p payments.Payment) paymentJSON {
 // when the circle confirmed, 202 while it has not answered (the amount is
 // held and settled later), 422 with the circle's reason when refused.
 func (h *Handlers) payRemote(c *gin.Context, req payBody, amount int64) {
-	if h.Intertrade == nil {
-		writeError(c, http.StatusUnprocessableEntity, "not_in_circle",
-			"this community is not in an intertrading circle, so it cannot pay "+req.To, "to")
-		return
-	}
 	p, err := h.payThroughCircle(c, req, amount)
 	if err != nil {
-		h.intertradeFail(c, err)
+		h.fail(c, err)
 		return
 	}
 	status := http.StatusCreated
@@ -262,26 +256,6 @@ func (h *Handlers) payThroughCircle(c *gin.Context, req payBody, amount int64) (
 	m := currentMember(c)
 	return h.Intertrade.Pay(c.Request.Context(), intertrade.PayRequest{PayerAccount: m.Account, PayerUsername: m.Username,
 		To: strings.TrimSpace(req.To), Amount: amount, Description: req.Description, IdempotencyKey: req.IdempotencyKey})
-}
-
-// describeIntertrade maps an intertrade refusal to its status and body.
-func describeIntertrade(err error) (int, apiError, bool) {
-	var ie *intertrade.Error
-	if !errors.As(err, &ie) {
-		return 0, apiError{}, false
-	}
-	e := apiError{Code: string(ie.Code), Message: ie.Message, Field: ie.Field, CXP: int(ie.CXP)}
-	switch ie.Code {
-	case intertrade.ErrInvalid:
-		return http.StatusBadRequest, e, true
-	case intertrade.ErrNotFound:
-		e.Code = "unknown_community"
-		return http.StatusUnprocessableEntity, e, true
-	case intertrade.ErrConflict:
-		e.Code = "idempotency_conflict"
-		return http.StatusConflict, e, true
-	}
-	return http.StatusUnprocessableEntity, e, true
 }
 
 // intertradePaymentJSON is a payment to member@community.

@@ -4,13 +4,19 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+	"github.com/sxp-network/sxp/server/intertrade"
 )
 
 // Engine builds the gin engine with every route of the community server:
-// the one route table. API routes answer JSON under /api/v1; pages answer
-// HTML. auth = Bearer token or session cookie; admin = auth + admin role.
+// the one route table. API routes answer JSON under /api/v1 (handlers in
+// admin.go, members.go, payments.go, announcements.go, intertrade.go); pages
+// answer HTML (handlers in *_pages.go); PUT /transactions answers CXP
+// (relay.go). auth = Bearer token or session cookie; admin = auth + admin role.
 func (h *Handlers) Engine() *gin.Engine {
 	h.loadPages()
+	if h.Intertrade == nil {
+		h.Intertrade = intertrade.Alone{} // the community runs alone
+	}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
@@ -25,6 +31,11 @@ func (h *Handlers) Engine() *gin.Engine {
 	r.GET("/readyz", h.readyz)
 	r.GET(metricsPath, h.serveMetrics) // Prometheus text format; bearer metrics token when set
 
+	// CXP (relay.go): a relay from the circle, signed by it, answered in CXP.
+	r.PUT("/transactions", h.verifyRelay, h.receiveRelay)
+
+	// The JSON API (admin.go, members.go, payments.go, announcements.go,
+	// intertrade.go; errors in errors.go's one table).
 	api := r.Group("/api/v1")
 	api.POST("/members", h.register)     // {"username","password","display_name"}
 	api.POST("/session", h.login)        // {"username","password"} → {"token"}
@@ -66,7 +77,6 @@ func (h *Handlers) Engine() *gin.Engine {
 	admin.PATCH("/categories/:slug", h.adminUpdateCategory) // {"slug"?,"name"?}
 	admin.DELETE("/categories/:slug", h.adminDeleteCategory)
 	// intertrading routes
-	r.PUT("/transactions", h.receiveRelay)                     // CXP relay from the circle, signed by it
 	me.GET("/intertrade/communities", h.intertradeCommunities) // the circle's other communities
 	admin.GET("/intertrade", h.adminIntertrade)                // config, import/export, last handshake, integrity
 	admin.GET("/intertrade/history", h.adminIntertradeHistory) // ?state&direction&before&limit
@@ -74,6 +84,7 @@ func (h *Handlers) Engine() *gin.Engine {
 	admin.POST("/intertrade/reconcile", h.adminIntertradeReconcile)
 	admin.POST("/intertrade/settle", h.adminIntertradeSettle)
 
+	// The HTML pages (*_pages.go, pages.go; the same error table).
 	r.GET("/login", h.loginPage)
 	r.POST("/login", h.loginForm)
 	r.GET("/register", h.registerPage)

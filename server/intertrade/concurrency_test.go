@@ -31,7 +31,7 @@ func TestReceiveConcurrentCopies(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			st, a := e.svc.Receive(context.Background(), requests[i], bodies[i])
+			st, a := receiveSigned(context.Background(), e.svc, requests[i], bodies[i])
 			results[i] = result{st, a}
 		}()
 	}

@@ -18,7 +18,17 @@ const (
 	// payment; the Payment is recorded as failed, nothing moved. CXP is the
 	// circle's code (0 when our ledger refused), Message the plain reason.
 	ErrRefused ErrorCode = "refused"
+	// ErrNotInCircle: the community runs alone (Alone), so there is no
+	// intertrading to show or do; ErrNoCircle: a payment to member@community
+	// while alone (Field "to").
+	ErrNotInCircle ErrorCode = "not_in_circle"
+	ErrNoCircle    ErrorCode = "no_circle"
 )
+
+// Codes lists every ErrorCode, for the HTTP layer's code → status table and its test.
+func Codes() []ErrorCode {
+	return []ErrorCode{ErrInvalid, ErrNotFound, ErrConflict, ErrRefused, ErrNotInCircle, ErrNoCircle}
+}
 
 // Error is a refusal with a message that is safe to show to the member.
 type Error struct {

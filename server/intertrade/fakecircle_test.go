@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
 	"github.com/sxp-network/sxp/ledger"
 	"github.com/sxp-network/sxp/migrations/pgtest"
 	"github.com/sxp-network/sxp/server/members"
@@ -27,11 +28,11 @@ const (
 )
 
 // fakeCircle is a clearing house for tests: it checks every request's
-// signature with cxp.Verifier and answers as configured.
+// signature with httpsig.Verifier and answers as configured.
 type fakeCircle struct {
 	t   *testing.T
 	srv *httptest.Server
-	ver cxp.Verifier
+	ver httpsig.Verifier
 
 	mu          sync.Mutex
 	ticks       cxp.Decimal // the rate in force it answers
@@ -52,7 +53,7 @@ type fakeCircle struct {
 func newFakeCircle(t *testing.T) *fakeCircle {
 	f := &fakeCircle{
 		t: t, ticks: "1", div: 2, spendLimit: "1000.00", written: map[string]cxp.TransactionResponse{},
-		ver: cxp.Verifier{Keys: cxp.StaticKeys{"leaf": {[]byte(testKey)}}, Nonces: &cxp.MemoryNonces{}},
+		ver: httpsig.Verifier{Keys: httpsig.StaticKeys{"leaf": {[]byte(testKey)}}, Nonces: &httpsig.MemoryNonces{}},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /server", f.handshake)
@@ -328,7 +329,7 @@ func signedRelay(t *testing.T, key string, body []byte) *http.Request {
 	}
 	r.Header.Set("Content-Type", "application/json")
 	if key != "" {
-		if err := (cxp.Signer{KeyID: testCircle, Key: []byte(key)}).Sign(r, body); err != nil {
+		if err := (httpsig.Signer{KeyID: testCircle, Key: []byte(key)}).Sign(r, body); err != nil {
 			t.Fatal(err)
 		}
 	}

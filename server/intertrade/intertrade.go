@@ -46,6 +46,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
 	"github.com/sxp-network/sxp/ledger"
 	"github.com/sxp-network/sxp/ledger/money"
 	"github.com/sxp-network/sxp/server/members"
@@ -98,7 +99,7 @@ type Service struct {
 	log     *slog.Logger
 	now     func() time.Time
 	client  *cxp.Client
-	relays  *cxp.Verifier
+	relays  *httpsig.Verifier
 
 	mu            sync.Mutex
 	account       ledger.AccountID // the import/export account, once ensured
@@ -155,11 +156,11 @@ func New(pool *pgxpool.Pool, led *ledger.Ledger, mem *members.Service, cfg Confi
 	}
 	s.client = &cxp.Client{
 		BaseURL: strings.TrimRight(cfg.CircleURL, "/"),
-		Signer:  cxp.Signer{KeyID: cfg.CommunityID, Key: []byte(cfg.Key), Now: opts.Now},
+		Signer:  httpsig.Signer{KeyID: cfg.CommunityID, Key: []byte(cfg.Key), Now: opts.Now},
 		HTTP:    opts.HTTP,
 	}
-	s.relays = &cxp.Verifier{
-		Keys:    cxp.StaticKeys{cfg.CircleID: {[]byte(cfg.Key)}},
+	s.relays = &httpsig.Verifier{
+		Keys:    httpsig.StaticKeys{cfg.CircleID: {[]byte(cfg.Key)}},
 		Nonces:  relayNonces{pool: pool, now: opts.Now},
 		Now:     opts.Now,
 		BaseURL: strings.TrimRight(cfg.PublicURL, "/"),

@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// relayNonces is the cxp.NonceStore of the circle's relays: nonces are kept
+// relayNonces is the httpsig.NonceStore of the circle's relays: nonces are kept
 // in PostgreSQL until their signature window ends, so a replayed relay is
 // refused across restarts and across several processes of one community
 // (as the clearing house keeps the communities' nonces).

@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
 	"github.com/sxp-network/sxp/ledger"
 	"github.com/sxp-network/sxp/server/members"
 )
@@ -19,9 +19,9 @@ import (
 // MaxRelayBody bounds the body of a relay.
 const MaxRelayBody = 64 << 10
 
-// Receive answers a relay from the circle (PUT /transactions): it checks the
-// circle's signature (keyid = the circle's id, our key; nonces are not
-// accepted twice), decodes and validates the transaction strictly, checks
+// Receive answers a relay from the circle (PUT /transactions), whose signature
+// the HTTP edge verified with RelayVerifier: from is the verified keyid (the
+// circle's id). It decodes and validates the transaction strictly, checks
 // that it is addressed to us, that the payee is an active member whose
 // upper limit allows the amount (24 or 25 back otherwise), converts the base
 // quantity to our currency at the rate the circle used (payee_ticks; our
@@ -31,9 +31,9 @@ const MaxRelayBody = 64 << 10
 // transaction together with the intertrade's record. A repeated temp_id with
 // the same content gets the first answer and writes nothing; with other
 // content it is refused with code 8 on temp_id; src_url is compared without
-// a trailing slash. It returns the HTTP status and the answer.
-func (s *Service) Receive(ctx context.Context, r *http.Request, body []byte) (int, cxp.TransactionResponse) {
-	answer, err := s.receive(ctx, r, body)
+// a trailing slash. A refusal is a *cxp.Error (a failure of ours is code 5).
+func (s *Service) Receive(ctx context.Context, from string, body []byte) (cxp.TransactionResponse, *cxp.Error) {
+	answer, err := s.receive(ctx, from, body)
 	if err != nil {
 		e, ok := cxp.AsError(err)
 		if !ok {
@@ -41,14 +41,22 @@ func (s *Service) Receive(ctx context.Context, r *http.Request, body []byte) (in
 			e = cxp.Errorf(cxp.CodeSaving, "the payee's server could not record the transaction")
 		}
 		s.log.Info("relay refused", "code", int(e.Code), "message", e.Message)
-		return e.HTTPStatus(), cxp.TransactionResponse{Status: e.Status()}
+		return cxp.TransactionResponse{}, e
 	}
-	return http.StatusOK, answer
+	return answer, nil
 }
 
-func (s *Service) receive(ctx context.Context, r *http.Request, body []byte) (cxp.TransactionResponse, error) {
-	if _, err := s.relays.Verify(ctx, r, body); err != nil {
-		return cxp.TransactionResponse{}, err
+// RelayVerifier is the verifier of the circle's relays, for the HTTP edge:
+// keyid the circle's id with our key, nonces kept in PostgreSQL (a relay is
+// not accepted twice), @target-uri rebuilt from our public URL. The error
+// is always nil here (Alone's is code 16).
+func (s *Service) RelayVerifier() (httpsig.Verifier, *cxp.Error) {
+	return *s.relays, nil
+}
+
+func (s *Service) receive(ctx context.Context, from string, body []byte) (cxp.TransactionResponse, error) {
+	if from != s.cfg.CircleID {
+		return cxp.TransactionResponse{}, cxp.NewError(cxp.CodeNotPermitted, nil)
 	}
 	var req cxp.TransactionRequest
 	if e := cxp.Decode(body, &req); e != nil {

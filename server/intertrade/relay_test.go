@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
 )
 
 func goodRelay(tempID string) cxp.TransactionRequest {
@@ -109,7 +110,7 @@ func TestReceiveRefused(t *testing.T) {
 		{"other keyid", func() (*http.Request, []byte) {
 			body, _ := jsonMarshal(goodRelay("t-x"))
 			r := signedRelay(t, "", body)
-			if err := (cxp.Signer{KeyID: "leaf", Key: []byte(testKey)}).Sign(r, body); err != nil {
+			if err := (httpsig.Signer{KeyID: "leaf", Key: []byte(testKey)}).Sign(r, body); err != nil {
 				t.Fatal(err)
 			}
 			return r, body
@@ -153,7 +154,7 @@ func TestReceiveRefused(t *testing.T) {
 		}, 400, cxp.CodeType, [2]string{"fieldname", "body"}},
 	}
 	// Use the nonce once, successfully for the signature (the payee check refuses nothing here).
-	if status, answer := e.svc.Receive(ctx, signedOnce.r, signedOnce.body); status != 200 || answer.Code != cxp.OK {
+	if status, answer := receiveSigned(ctx, e.svc, signedOnce.r, signedOnce.body); status != 200 || answer.Code != cxp.OK {
 		t.Fatalf("first use of the signed relay: got %d %+v", status, answer)
 	}
 	signedOnce.r, signedOnce.body = rebuild(t, signedOnce)
@@ -162,7 +163,7 @@ func TestReceiveRefused(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r, body := tt.req()
-			status, answer := e.svc.Receive(ctx, r, body)
+			status, answer := receiveSigned(ctx, e.svc, r, body)
 			if status != tt.wantStatus || answer.Code != tt.wantCode {
 				t.Fatalf("got %d code %d (%s), want %d code %d", status, answer.Code, answer.Message, tt.wantStatus, tt.wantCode)
 			}
@@ -183,7 +184,7 @@ func TestReceiveRefused(t *testing.T) {
 }
 
 func (e *env) receive(r *http.Request, body []byte) (int, cxp.TransactionResponse) {
-	return e.svc.Receive(context.Background(), r, body)
+	return receiveSigned(context.Background(), e.svc, r, body)
 }
 
 type signed struct {
@@ -288,7 +289,7 @@ func TestRelayNoncesSurviveRestart(t *testing.T) {
 	e := newEnv(t, circle.srv.URL, nil)
 	r, body := relayRequest(t, testKey, goodRelay("t-nonce"))
 	once := signed{r, body}
-	if status, answer := e.svc.Receive(ctx, once.r, once.body); status != 200 || answer.Code != cxp.OK {
+	if status, answer := receiveSigned(ctx, e.svc, once.r, once.body); status != 200 || answer.Code != cxp.OK {
 		t.Fatalf("first: got %d %+v", status, answer)
 	}
 	// The server restarts: a new service on the same database.
@@ -297,7 +298,7 @@ func TestRelayNoncesSurviveRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	r2, body2 := rebuild(t, once)
-	if status, answer := restarted.Receive(ctx, r2, body2); status != 401 || answer.Code != cxp.CodeAuthData {
+	if status, answer := receiveSigned(ctx, restarted, r2, body2); status != 401 || answer.Code != cxp.CodeAuthData {
 		t.Fatalf("replayed signature after a restart: got %d %+v, want 401 code 18", status, answer)
 	}
 }

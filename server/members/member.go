@@ -62,6 +62,12 @@ const (
 	CodeBusy            Code = "busy"              // too many passwords being hashed; RetryAfter set
 )
 
+// Codes lists every Code, for the HTTP layer's code → status table and its test.
+func Codes() []Code {
+	return []Code{CodeInvalid, CodeUsernameTaken, CodeBadCredentials, CodeNotApproved, CodeBlocked,
+		CodeTooManyAttempts, CodeUnauthenticated, CodeNotFound, CodeBusy}
+}
+
 // Error is a refusal; nothing was written when an operation returns one.
 type Error struct {
 	Code       Code

@@ -27,6 +27,12 @@ const (
 	CodeLimitsExclude       Code = "limits_exclude_balance"
 )
 
+// Codes lists every Code, for the HTTP layer's code → status table and its test.
+func Codes() []Code {
+	return []Code{CodeInvalid, CodeUnknownPayee, CodePayeeInactive, CodeOverLimit, CodePayeeOverLimit,
+		CodeFrozen, CodePayeeFrozen, CodeIdempotencyConflict, CodeNotFound, CodeNotOpen, CodeLimitsExclude}
+}
+
 // Error is a refusal; nothing was written when an operation returns one.
 type Error struct {
 	Code    Code

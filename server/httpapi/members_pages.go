@@ -164,20 +164,9 @@ func (h *Handlers) payForm(c *gin.Context) {
 
 // payRemoteForm pays member@community from the pay page.
 func (h *Handlers) payRemoteForm(c *gin.Context, p page, form payForm, amount int64) {
-	if h.Intertrade == nil {
-		p.Error, p.Field = "This community is not in an intertrading circle, so it cannot pay "+form.To+".", "to"
-		h.render(c, http.StatusUnprocessableEntity, "pay.html", p)
-		return
-	}
 	it, err := h.payThroughCircle(c, payBody{To: form.To, Amount: form.Amount, Description: form.Description, IdempotencyKey: form.Key}, amount)
 	if err != nil {
-		status, e, ok := describeIntertrade(err)
-		if !ok {
-			status = h.pageRefusal(c, &p, err)
-		} else {
-			p.Error, p.Field = e.Message, e.Field
-		}
-		h.render(c, status, "pay.html", p)
+		h.render(c, h.pageRefusal(c, &p, err), "pay.html", p)
 		return
 	}
 	cur := h.Community.Currency

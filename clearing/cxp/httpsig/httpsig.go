@@ -1,4 +1,4 @@
-package cxp
+package httpsig
 
 import (
 	"context"
@@ -25,8 +25,12 @@ const (
 	AlgEd25519    = "ed25519"
 )
 
-// SignatureLabel is the label of CXP signatures in Signature-Input and Signature.
-const SignatureLabel = "cxp"
+// DefaultLabel is the label of a signature in Signature-Input and Signature when
+// Signer.Label is empty: the CXP profile's "cxp" (federation signs with "sxp").
+const DefaultLabel = "cxp"
+
+// MaxKeyIDLen bounds the keyid a Verifier accepts.
+const MaxKeyIDLen = 255
 
 // MaxNonceLen bounds the nonce a Verifier accepts (and so what a NonceStore keeps).
 const MaxNonceLen = 128
@@ -36,6 +40,7 @@ const DefaultWindow = 300 * time.Second
 
 // Signer signs outgoing requests (RFC 9421, with an RFC 9530 Content-Digest).
 type Signer struct {
+	Label      string // default DefaultLabel
 	KeyID      string
 	Key        []byte             // the HMAC key (a community's key as printed: its UTF-8 bytes)
 	Alg        string             // AlgHMACSHA256 (default) or AlgEd25519
@@ -50,7 +55,7 @@ type Signer struct {
 // ("@method" "@target-uri"); the parameters are created, nonce, keyid and alg.
 func (s Signer) Sign(req *http.Request, body []byte) error {
 	if s.KeyID == "" {
-		return errors.New("cxp: sign: no key id")
+		return errors.New("httpsig: sign: no key id")
 	}
 	alg := s.Alg
 	if alg == "" {
@@ -59,14 +64,14 @@ func (s Signer) Sign(req *http.Request, body []byte) error {
 	switch alg {
 	case AlgHMACSHA256:
 		if len(s.Key) == 0 {
-			return errors.New("cxp: sign: no HMAC key")
+			return errors.New("httpsig: sign: no HMAC key")
 		}
 	case AlgEd25519:
 		if len(s.Ed25519Key) != ed25519.PrivateKeySize {
-			return errors.New("cxp: sign: no Ed25519 key")
+			return errors.New("httpsig: sign: no Ed25519 key")
 		}
 	default:
-		return fmt.Errorf("cxp: sign: unknown alg %q", alg)
+		return fmt.Errorf("httpsig: sign: unknown alg %q", alg)
 	}
 	now := time.Now
 	if s.Now != nil {
@@ -90,7 +95,7 @@ func (s Signer) Sign(req *http.Request, body []byte) error {
 	params.Add("alg", alg)
 	base, input, err := signatureBase(req, "", components, params)
 	if err != nil {
-		return fmt.Errorf("cxp: sign: %w", err)
+		return fmt.Errorf("httpsig: sign: %w", err)
 	}
 	var sig []byte
 	if alg == AlgEd25519 {
@@ -98,10 +103,14 @@ func (s Signer) Sign(req *http.Request, body []byte) error {
 	} else {
 		sig = hmacSHA256(s.Key, base)
 	}
-	req.Header.Set("Signature-Input", SignatureLabel+"="+input)
-	sigHeader, err := marshalDict(SignatureLabel, sig)
+	label := s.Label
+	if label == "" {
+		label = DefaultLabel
+	}
+	req.Header.Set("Signature-Input", label+"="+input)
+	sigHeader, err := marshalDict(label, sig)
 	if err != nil {
-		return fmt.Errorf("cxp: sign: %w", err)
+		return fmt.Errorf("httpsig: sign: %w", err)
 	}
 	req.Header.Set("Signature", sigHeader)
 	return nil
@@ -134,13 +143,14 @@ func randomNonce() string {
 
 // KeyStore finds the HMAC keys that may have signed a request with keyID: the current
 // key first, then older ones still in their rotation overlap. An unknown or blocked
-// keyID is a *Error code 16.
+// keyID is an error that Is ErrUnknownKey (or any error of the caller's own,
+// which Verify returns as is).
 type KeyStore interface {
 	VerifyKeys(ctx context.Context, keyID string) ([][]byte, error)
 }
 
 // PublicKeyStore finds the Ed25519 public key of keyID (federation: a server's base URL).
-// An unknown or blocked keyID is a *Error code 16.
+// An unknown keyID is an error that Is ErrUnknownKey (or the caller's own error).
 type PublicKeyStore interface {
 	PublicKey(ctx context.Context, keyID string) (ed25519.PublicKey, error)
 }
@@ -156,8 +166,11 @@ type Verifier struct {
 	Keys       KeyStore       // HMAC keys (alg hmac-sha256, or no alg)
 	PublicKeys PublicKeyStore // Ed25519 keys (alg ed25519); optional
 	Nonces     NonceStore     // required
-	Now        func() time.Time
-	Window     time.Duration // default DefaultWindow
+	// Label is the signature to check: "" means DefaultLabel when present, else the
+	// only signature of the request.
+	Label  string
+	Now    func() time.Time
+	Window time.Duration // default DefaultWindow
 	// BaseURL, when set (e.g. "https://circle.example.org"), gives the scheme and host of
 	// @target-uri; otherwise they are "http://" + req.Host (or req.URL's when absolute).
 	BaseURL string
@@ -171,14 +184,18 @@ type Verified struct {
 }
 
 // Verify checks req's signature over body (the exact body read; nil or empty for none).
-// Refusals are *Error, checked in this order:
+// Refusals are *Error of a Kind, checked in this order:
 //   - no, malformed or incomplete Signature/Signature-Input (missing created, nonce or
 //     keyid; an unknown alg; not covering @method, @target-uri and, with a body,
-//     content-digest), created more than Window off, expires passed → 18
-//   - keyid unknown or blocked → 16 (the KeyStore's error is returned as is)
-//   - Content-Digest missing on a request with a body, or not matching it → 18
-//   - signature matching none of the keyid's keys → 17
-//   - nonce already seen within the window → 18
+//     content-digest) → KindMalformed; created more than Window off, expires passed →
+//     KindStale
+//   - keyid unknown → the KeyStore's error, returned as is (ErrUnknownKey for the
+//     stores of this package)
+//   - Content-Digest missing on a request with a body, or not matching it → KindMalformed
+//   - signature matching none of the keyid's keys → KindMismatch
+//   - nonce already seen within the window → KindReplayed
+//
+// Any other error (the NonceStore failing) is the server's, not the caller's.
 func (v Verifier) Verify(ctx context.Context, req *http.Request, body []byte) (Verified, error) {
 	now := time.Now
 	if v.Now != nil {
@@ -189,9 +206,9 @@ func (v Verifier) Verify(ctx context.Context, req *http.Request, body []byte) (V
 		window = DefaultWindow
 	}
 	if v.Nonces == nil {
-		return Verified{}, errors.New("cxp: verifier has no NonceStore")
+		return Verified{}, errors.New("httpsig: verifier has no NonceStore")
 	}
-	sig, perr := parseSignature(req, "")
+	sig, perr := parseSignature(req, v.Label)
 	if perr != nil {
 		return Verified{}, perr
 	}
@@ -203,10 +220,10 @@ func (v Verifier) Verify(ctx context.Context, req *http.Request, body []byte) (V
 	t := now()
 	created := time.Unix(p.created, 0)
 	if d := t.Sub(created); d > window || d < -window {
-		return Verified{}, authData("created is more than " + window.String() + " off")
+		return Verified{}, refusal(KindStale, "created is more than "+window.String()+" off")
 	}
 	if p.expires != 0 && !t.Before(time.Unix(p.expires, 0)) {
-		return Verified{}, authData("signature expired")
+		return Verified{}, refusal(KindStale, "signature expired")
 	}
 
 	var hmacKeys [][]byte
@@ -249,15 +266,15 @@ func (v Verifier) Verify(ctx context.Context, req *http.Request, body []byte) (V
 		}
 	}
 	if index < 0 {
-		return Verified{}, NewError(CodeWrongKey, nil)
+		return Verified{}, ErrMismatch
 	}
 
 	fresh, err := v.Nonces.Remember(ctx, p.keyID, p.nonce, created.Add(window))
 	if err != nil {
-		return Verified{}, fmt.Errorf("cxp: remember nonce: %w", err)
+		return Verified{}, fmt.Errorf("httpsig: remember nonce: %w", err)
 	}
 	if !fresh {
-		return Verified{}, authData("nonce already used")
+		return Verified{}, refusal(KindReplayed, "nonce already used")
 	}
 	alg := p.alg
 	if alg == "" {
@@ -266,9 +283,9 @@ func (v Verifier) Verify(ctx context.Context, req *http.Request, body []byte) (V
 	return Verified{KeyID: p.keyID, KeyIndex: index, Alg: alg}, nil
 }
 
-// authData is code 18 with the reason in args (the message stays the seed's).
+// authData is a KindMalformed refusal with its reason.
 func authData(reason string) *Error {
-	return NewError(CodeAuthData, map[string]string{"reason": reason})
+	return refusal(KindMalformed, reason)
 }
 
 // checkDigest checks Content-Digest against body: required when body is not empty,
@@ -309,8 +326,8 @@ type signature struct {
 	signature  []byte
 }
 
-// parseSignature finds the signature labelled label ("" means "cxp" when present, else
-// the only one) in req's Signature-Input and Signature fields.
+// parseSignature finds the signature labelled label ("" means DefaultLabel when present,
+// else the only one) in req's Signature-Input and Signature fields.
 func parseSignature(req *http.Request, label string) (signature, *Error) {
 	inputs := req.Header.Values("Signature-Input")
 	sigs := req.Header.Values("Signature")
@@ -328,12 +345,12 @@ func parseSignature(req *http.Request, label string) (signature, *Error) {
 	if label == "" {
 		names := inDict.Names()
 		switch {
-		case slices.Contains(names, SignatureLabel):
-			label = SignatureLabel
+		case slices.Contains(names, DefaultLabel):
+			label = DefaultLabel
 		case len(names) == 1:
 			label = names[0]
 		default:
-			return signature{}, authData("no signature labelled " + SignatureLabel)
+			return signature{}, authData("no signature labelled " + DefaultLabel)
 		}
 	}
 	in, ok := inDict.Get(label)
@@ -370,14 +387,15 @@ func parseSignature(req *http.Request, label string) (signature, *Error) {
 	return s, nil
 }
 
-// profileParams are the parameters the CXP profile requires.
+// profileParams are the parameters the profile requires.
 type profileParams struct {
 	created, expires int64
 	nonce, keyID     string
 	alg              string
 }
 
-// profile checks that s follows the CXP profile.
+// profile checks that s follows the profile: created, nonce and keyid present, alg
+// hmac-sha256 or ed25519, @method, @target-uri (and content-digest with a body) covered.
 func (s signature) profile(hasBody bool) (profileParams, *Error) {
 	var p profileParams
 	var ok bool
@@ -401,8 +419,8 @@ func (s signature) profile(hasBody bool) (profileParams, *Error) {
 	if p.keyID, ok = v.(string); !ok || p.keyID == "" {
 		return p, authData("missing keyid")
 	}
-	if len(p.keyID) > MaxStringLen {
-		return p, authData("keyid longer than " + strconv.Itoa(MaxStringLen))
+	if len(p.keyID) > MaxKeyIDLen {
+		return p, authData("keyid longer than " + strconv.Itoa(MaxKeyIDLen))
 	}
 	if v, present := s.params.Get("alg"); present {
 		p.alg, ok = v.(string)
@@ -565,16 +583,16 @@ func authority(scheme, host string) string {
 	return host
 }
 
-// VerifyHMAC checks the signature labelled label on req ("" for the CXP choice) with key
-// over the signature base rebuilt from req. It checks no freshness, nonce or digest: that
-// is Verifier's job. A mismatch is 17, missing or malformed data 18.
+// VerifyHMAC checks the signature labelled label on req ("" for the default choice) with
+// key over the signature base rebuilt from req. It checks no freshness, nonce or digest:
+// that is Verifier's job. A mismatch is ErrMismatch, missing or malformed data KindMalformed.
 func VerifyHMAC(req *http.Request, label string, key []byte) error {
 	sig, base, err := parseAndBase(req, label)
 	if err != nil {
 		return err
 	}
 	if !hmac.Equal(hmacSHA256(key, base), sig) {
-		return NewError(CodeWrongKey, nil)
+		return ErrMismatch
 	}
 	return nil
 }
@@ -586,7 +604,7 @@ func VerifyEd25519(req *http.Request, label string, pub ed25519.PublicKey) error
 		return err
 	}
 	if len(pub) != ed25519.PublicKeySize || !ed25519.Verify(pub, base, sig) {
-		return NewError(CodeWrongKey, nil)
+		return ErrMismatch
 	}
 	return nil
 }
@@ -604,26 +622,26 @@ func parseAndBase(req *http.Request, label string) ([]byte, []byte, error) {
 }
 
 // StaticKeys is a KeyStore held in memory: keyID → keys, current first. A community
-// server verifying its circle's relays holds one entry. Unknown ids are code 16.
+// server verifying its circle's relays holds one entry. Unknown ids are ErrUnknownKey.
 type StaticKeys map[string][][]byte
 
 // VerifyKeys implements KeyStore.
 func (s StaticKeys) VerifyKeys(ctx context.Context, keyID string) ([][]byte, error) {
 	keys, ok := s[keyID]
 	if !ok || len(keys) == 0 {
-		return nil, NewError(CodeNotPermitted, nil)
+		return nil, unknownKey(keyID)
 	}
 	return keys, nil
 }
 
-// StaticPublicKeys is a PublicKeyStore held in memory. Unknown ids are code 16.
+// StaticPublicKeys is a PublicKeyStore held in memory. Unknown ids are ErrUnknownKey.
 type StaticPublicKeys map[string]ed25519.PublicKey
 
 // PublicKey implements PublicKeyStore.
 func (s StaticPublicKeys) PublicKey(ctx context.Context, keyID string) (ed25519.PublicKey, error) {
 	k, ok := s[keyID]
 	if !ok {
-		return nil, NewError(CodeNotPermitted, nil)
+		return nil, unknownKey(keyID)
 	}
 	return k, nil
 }

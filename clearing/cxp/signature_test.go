@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
 )
 
 var (
@@ -24,20 +26,20 @@ func fixedNonces() func() string {
 	return func() string { i++; return fmt.Sprintf("n%d", i) }
 }
 
-func testSigner(key []byte, at time.Time) Signer {
-	return Signer{KeyID: "community-a", Key: key, Now: func() time.Time { return at }, Nonce: fixedNonces()}
+func testSigner(key []byte, at time.Time) httpsig.Signer {
+	return httpsig.Signer{KeyID: "community-a", Key: key, Now: func() time.Time { return at }, Nonce: fixedNonces()}
 }
 
-func testVerifier(keys ...[]byte) Verifier {
-	return Verifier{
-		Keys:   StaticKeys{"community-a": keys},
-		Nonces: &MemoryNonces{Now: func() time.Time { return testClock }},
+func testVerifier(keys ...[]byte) httpsig.Verifier {
+	return httpsig.Verifier{
+		Keys:   httpsig.StaticKeys{"community-a": keys},
+		Nonces: &httpsig.MemoryNonces{Now: func() time.Time { return testClock }},
 		Now:    func() time.Time { return testClock },
 	}
 }
 
 // signed builds a request as a client signs it and returns it as a server receives it.
-func signed(t *testing.T, s Signer, method, target string, body []byte) *http.Request {
+func signed(t *testing.T, s httpsig.Signer, method, target string, body []byte) *http.Request {
 	t.Helper()
 	req, err := http.NewRequest(method, target, bytes.NewReader(body))
 	if err != nil {
@@ -69,14 +71,14 @@ func TestSignHeaders(t *testing.T) {
 		t.Errorf("Signature-Input: got %s, want %s", got, wantInput)
 	}
 	// sha256 of tryBody, as `printf %s BODY | sha256sum | xxd -r -p | base64` gives it.
-	if got, want := req.Header.Get("Content-Digest"), ContentDigest(tryBody); got != want || !strings.HasPrefix(got, "sha-256=:") || !strings.HasSuffix(got, "=:") {
+	if got, want := req.Header.Get("Content-Digest"), httpsig.ContentDigest(tryBody); got != want || !strings.HasPrefix(got, "sha-256=:") || !strings.HasSuffix(got, "=:") {
 		t.Errorf("Content-Digest: got %s, want %s", got, want)
 	}
-	base, _, err := SignatureBase(req, "", []string{"@method", "@target-uri", "content-digest"}, nil)
+	base, _, err := httpsig.SignatureBase(req, "", []string{"@method", "@target-uri", "content-digest"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantBase := "\"@method\": PUT\n\"@target-uri\": http://127.0.0.1:8080/transactions\n\"content-digest\": " + ContentDigest(tryBody) + "\n\"@signature-params\": (\"@method\" \"@target-uri\" \"content-digest\")"
+	wantBase := "\"@method\": PUT\n\"@target-uri\": http://127.0.0.1:8080/transactions\n\"content-digest\": " + httpsig.ContentDigest(tryBody) + "\n\"@signature-params\": (\"@method\" \"@target-uri\" \"content-digest\")"
 	if string(base) != wantBase {
 		t.Errorf("base:\ngot  %q\nwant %q", base, wantBase)
 	}
@@ -88,14 +90,6 @@ func TestSignHeaders(t *testing.T) {
 	}
 	if got := get.Header.Get("Content-Digest"); got != "" {
 		t.Errorf("GET Content-Digest: got %q, want none", got)
-	}
-}
-
-func TestContentDigestKnownValue(t *testing.T) {
-	// RFC 9530 section 2: {"hello": "world"} with sha-256.
-	want := "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:"
-	if got := ContentDigest([]byte(`{"hello": "world"}`)); got != want {
-		t.Errorf("got %s, want %s", got, want)
 	}
 }
 
@@ -266,7 +260,7 @@ func TestVerify(t *testing.T) {
 			keys: [][]byte{currentKey},
 			request: func(t *testing.T) (*http.Request, []byte) {
 				s := testSigner(currentKey, testClock)
-				s.Nonce = func() string { return strings.Repeat("n", MaxNonceLen+1) }
+				s.Nonce = func() string { return strings.Repeat("n", httpsig.MaxNonceLen+1) }
 				return signed(t, s, http.MethodPut, tryURL, tryBody), tryBody
 			},
 			wantCode: CodeAuthData,
@@ -329,17 +323,17 @@ func TestVerify(t *testing.T) {
 			v := testVerifier(tt.keys...)
 			req, body := tt.request(t)
 			got, err := v.Verify(ctx, req, body)
-			if code := CodeOf(err); code != tt.wantCode {
+			if code := sigCode(err); code != tt.wantCode {
 				t.Fatalf("code: got %d (%v), want %d", code, err, tt.wantCode)
 			}
 			if err != nil {
-				e, _ := AsError(err)
+				e, _ := SignatureError(err)
 				if e.Message != Render(tt.wantCode, nil) {
 					t.Errorf("message: got %q, want %q", e.Message, Render(tt.wantCode, nil))
 				}
 				return
 			}
-			if got.KeyID != "community-a" || got.KeyIndex != tt.wantIndex || got.Alg != AlgHMACSHA256 {
+			if got.KeyID != "community-a" || got.KeyIndex != tt.wantIndex || got.Alg != httpsig.AlgHMACSHA256 {
 				t.Errorf("got %+v, want KeyID community-a, KeyIndex %d, Alg hmac-sha256", got, tt.wantIndex)
 			}
 		})
@@ -356,11 +350,11 @@ func TestVerifyReplayedNonce(t *testing.T) {
 	if _, err := v.Verify(ctx, first, tryBody); err != nil {
 		t.Fatalf("first: %v", err)
 	}
-	if _, err := v.Verify(ctx, replay, tryBody); CodeOf(err) != CodeAuthData {
+	if _, err := v.Verify(ctx, replay, tryBody); sigCode(err) != CodeAuthData {
 		t.Fatalf("replay: got %v, want code 18", err)
 	}
 	// The same nonce under another key id is another nonce.
-	v.Keys = StaticKeys{"community-a": {currentKey}, "community-b": {currentKey}}
+	v.Keys = httpsig.StaticKeys{"community-a": {currentKey}, "community-b": {currentKey}}
 	s.KeyID = "community-b"
 	if _, err := v.Verify(ctx, signed(t, s, http.MethodPut, tryURL, tryBody), tryBody); err != nil {
 		t.Fatalf("community-b with the same nonce: %v", err)
@@ -372,7 +366,7 @@ func TestVerifyFailedSignatureDoesNotUseTheNonce(t *testing.T) {
 	v := testVerifier(currentKey)
 	bad := testSigner([]byte("wrong"), testClock)
 	bad.Nonce = func() string { return "n" }
-	if _, err := v.Verify(ctx, signed(t, bad, http.MethodPut, tryURL, tryBody), tryBody); CodeOf(err) != CodeWrongKey {
+	if _, err := v.Verify(ctx, signed(t, bad, http.MethodPut, tryURL, tryBody), tryBody); sigCode(err) != CodeWrongKey {
 		t.Fatalf("bad signature: got %v, want code 17", err)
 	}
 	good := testSigner(currentKey, testClock)
@@ -399,7 +393,7 @@ func TestVerifyBaseURL(t *testing.T) {
 		return r
 	}
 	v := testVerifier(currentKey)
-	if _, err := v.Verify(ctx, behindProxy(), tryBody); CodeOf(err) != CodeWrongKey {
+	if _, err := v.Verify(ctx, behindProxy(), tryBody); sigCode(err) != CodeWrongKey {
 		t.Fatalf("without BaseURL: got %v, want code 17", err)
 	}
 	v.BaseURL = "https://circle.example.org"
@@ -411,11 +405,11 @@ func TestVerifyBaseURL(t *testing.T) {
 func TestVerifyEd25519Profile(t *testing.T) {
 	ctx := context.Background()
 	priv := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
-	s := Signer{KeyID: "https://a.example", Alg: AlgEd25519, Ed25519Key: priv,
+	s := httpsig.Signer{KeyID: "https://a.example", Alg: httpsig.AlgEd25519, Ed25519Key: priv,
 		Now: func() time.Time { return testClock }, Nonce: fixedNonces()}
-	v := Verifier{
-		PublicKeys: StaticPublicKeys{"https://a.example": priv.Public().(ed25519.PublicKey)},
-		Nonces:     &MemoryNonces{},
+	v := httpsig.Verifier{
+		PublicKeys: httpsig.StaticPublicKeys{"https://a.example": priv.Public().(ed25519.PublicKey)},
+		Nonces:     &httpsig.MemoryNonces{},
 		Now:        func() time.Time { return testClock },
 		BaseURL:    "https://b.example", // the test server sees plain HTTP
 	}
@@ -427,75 +421,57 @@ func TestVerifyEd25519Profile(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
-	if got.KeyID != "https://a.example" || got.Alg != AlgEd25519 {
+	if got.KeyID != "https://a.example" || got.Alg != httpsig.AlgEd25519 {
 		t.Errorf("got %+v", got)
 	}
 	other := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{8}, ed25519.SeedSize))
 	s.Ed25519Key = other
-	if _, err := v.Verify(ctx, signed(t, s, http.MethodPost, "https://b.example/federation/inbox", tryBody), tryBody); CodeOf(err) != CodeWrongKey {
+	if _, err := v.Verify(ctx, signed(t, s, http.MethodPost, "https://b.example/federation/inbox", tryBody), tryBody); sigCode(err) != CodeWrongKey {
 		t.Errorf("other key: got %v, want code 17", err)
 	}
 	// An HMAC-only verifier refuses ed25519 signatures as not enough data (18).
 	hv := testVerifier(currentKey)
 	s.Ed25519Key = priv
-	if _, err := hv.Verify(ctx, signed(t, s, http.MethodPost, "https://b.example/federation/inbox", tryBody), tryBody); CodeOf(err) != CodeAuthData {
+	if _, err := hv.Verify(ctx, signed(t, s, http.MethodPost, "https://b.example/federation/inbox", tryBody), tryBody); sigCode(err) != CodeAuthData {
 		t.Errorf("HMAC-only verifier: got %v, want code 18", err)
 	}
 }
 
-func TestSignerRefusesIncompleteConfig(t *testing.T) {
-	req := httptest.NewRequest(http.MethodGet, "http://x/", nil)
-	for _, s := range []Signer{{Key: currentKey}, {KeyID: "a"}, {KeyID: "a", Alg: AlgEd25519}, {KeyID: "a", Key: currentKey, Alg: "md5"}} {
-		if err := s.Sign(req, nil); err == nil {
-			t.Errorf("Sign with %+v: got nil error, want one", s)
-		}
-	}
-}
-
-func TestMemoryNonces(t *testing.T) {
-	ctx := context.Background()
-	now := testClock
-	m := &MemoryNonces{Now: func() time.Time { return now }}
-	fresh, err := m.Remember(ctx, "a", "x", now.Add(time.Minute))
-	if err != nil || !fresh {
-		t.Fatalf("first: got %v %v, want true nil", fresh, err)
-	}
-	if fresh, _ := m.Remember(ctx, "a", "x", now.Add(time.Minute)); fresh {
-		t.Fatalf("second: got fresh, want seen")
-	}
-	// After expiry, pruning (every 1024 insertions) forgets it.
-	now = now.Add(2 * time.Minute)
-	for i := 0; i < 1024; i++ {
-		if _, err := m.Remember(ctx, "b", fmt.Sprint(i), now.Add(time.Minute)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	m.mu.Lock()
-	_, kept := m.seen[nonceKey{"a", "x"}]
-	n := len(m.seen)
-	m.mu.Unlock()
-	if kept || n != 1024 {
-		t.Errorf("after pruning: kept expired=%v, entries %d; want false, 1024", kept, n)
-	}
-}
-
 func TestKeyStoreFunc(t *testing.T) {
-	ks := KeyStoreFunc(func(ctx context.Context, keyID string) ([][]byte, error) {
+	ks := httpsig.KeyStoreFunc(func(ctx context.Context, keyID string) ([][]byte, error) {
 		if keyID == "community-a" {
 			return [][]byte{currentKey}, nil
 		}
 		return nil, NewError(CodeNotPermitted, map[string]string{"keyid": keyID})
 	})
-	v := Verifier{Keys: ks, Nonces: &MemoryNonces{}, Now: func() time.Time { return testClock }}
+	v := httpsig.Verifier{Keys: ks, Nonces: &httpsig.MemoryNonces{}, Now: func() time.Time { return testClock }}
 	if _, err := v.Verify(context.Background(), signed(t, testSigner(currentKey, testClock), http.MethodPut, tryURL, tryBody), tryBody); err != nil {
 		t.Errorf("known key: %v", err)
 	}
 	s := testSigner(currentKey, testClock)
 	s.KeyID = "blocked"
-	if _, err := v.Verify(context.Background(), signed(t, s, http.MethodPut, tryURL, tryBody), tryBody); CodeOf(err) != CodeNotPermitted {
+	if _, err := v.Verify(context.Background(), signed(t, s, http.MethodPut, tryURL, tryBody), tryBody); sigCode(err) != CodeNotPermitted {
 		t.Errorf("blocked: got %v, want code 16", err)
 	}
-	if _, err := (Verifier{Keys: ks}).Verify(context.Background(), signed(t, testSigner(currentKey, testClock), http.MethodPut, tryURL, tryBody), tryBody); err == nil {
+	if _, err := (httpsig.Verifier{Keys: ks}).Verify(context.Background(), signed(t, testSigner(currentKey, testClock), http.MethodPut, tryURL, tryBody), tryBody); err == nil {
 		t.Errorf("a verifier without a NonceStore: got nil error")
+	}
+}
+
+// sigCode is the CXP code of a Verify error (SignatureError), OK for nil.
+func sigCode(err error) Code {
+	if e, ok := SignatureError(err); ok {
+		return e.Code
+	}
+	return CodeOf(err)
+}
+
+// TestSignatureCodesCoverEveryKind: every refusal httpsig knows has a CXP code.
+func TestSignatureCodesCoverEveryKind(t *testing.T) {
+	for _, k := range httpsig.Kinds() {
+		e, ok := SignatureError(&httpsig.Error{Kind: k, Reason: "r"})
+		if !ok || !IsSignatureRefusal(e.Code) {
+			t.Errorf("kind %v: got %v %v, want a code 16/17/18", k, e, ok)
+		}
 	}
 }

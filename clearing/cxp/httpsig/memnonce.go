@@ -1,4 +1,4 @@
-package cxp
+package httpsig
 
 import (
 	"context"
