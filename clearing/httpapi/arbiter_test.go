@@ -435,7 +435,7 @@ func TestArbiterRateLimit(t *testing.T) {
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	api := httpapi.New(a.house, httpapi.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: clock,
-		ArbiterRate: 2, ArbiterBurst: 3})
+		PublicURL: "http://127.0.0.1", ArbiterRate: 2, ArbiterBurst: 3})
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)
 	limited := arbiterEnv{env: &env{t: t, pool: a.pool, house: a.house, srv: srv}, key: a.key}

@@ -26,7 +26,7 @@ func TestOpenAPIDocumentsArbiter(t *testing.T) {
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
 		t.Fatalf("openapi.yaml: %v", err)
 	}
-	engine, ok := httpapi.New(nil, httpapi.Options{}).Handler().(*gin.Engine)
+	engine, ok := httpapi.New(nil, httpapi.Options{PublicURL: "http://127.0.0.1"}).Handler().(*gin.Engine)
 	if !ok {
 		t.Fatal("the handler is not a gin engine")
 	}

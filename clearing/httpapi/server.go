@@ -190,14 +190,19 @@ func (s *Server) Handler() http.Handler {
 
 const communityKey = "sxp.community"
 
-// limitBody bounds every request body to MaxBody, whatever the route: a
+// limitBody bounds every request body to MaxBody (the arbiter's to
+// ArbiterMaxBody), whatever the route: a
 // declared length above it is refused with 413 before any handler runs, an
 // undeclared (chunked) body stops being read one byte past it, which the
 // handlers' own reads (cxp.ReadBody, bind, forms) then refuse.
 func (s *Server) limitBody(c *gin.Context) {
-	if c.Request.ContentLength > s.opts.MaxBody {
-		msg := "more than " + strconv.FormatInt(s.opts.MaxBody, 10) + " bytes"
-		if strings.HasPrefix(c.Request.URL.Path, "/admin/") {
+	limit, path := s.opts.MaxBody, c.Request.URL.Path
+	if strings.HasPrefix(path, "/arbiter/") {
+		limit = s.opts.ArbiterMaxBody // a contract with its evidence
+	}
+	if c.Request.ContentLength > limit {
+		msg := "more than " + strconv.FormatInt(limit, 10) + " bytes"
+		if strings.HasPrefix(path, "/admin/") || strings.HasPrefix(path, "/arbiter/") {
 			adminError(c, http.StatusRequestEntityTooLarge, "invalid", "body", msg) // the admin API's and pages' shape
 		} else {
 			s.writeCXP(c, http.StatusRequestEntityTooLarge, cxp.InvalidField("body", msg).Status())
@@ -205,7 +210,7 @@ func (s *Server) limitBody(c *gin.Context) {
 		c.Abort()
 		return
 	}
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.opts.MaxBody+1)
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit+1)
 	c.Next()
 }
 
