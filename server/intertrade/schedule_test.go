@@ -4,12 +4,14 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/sxp-network/sxp/ledger/jobs"
 )
 
-// TestRunReconcilesOnSchedule runs the background job: every interval it
+// TestRunReconcilesOnSchedule runs the background jobs: every interval it
 // handshakes (sending the statement data), reports our balance with a
 // prepare and records an integrity check, which shows the circle's
-// mismatching balance as a problem. Run returns when its context ends.
+// mismatching balance as a problem. The runner returns when its context ends.
 func TestRunReconcilesOnSchedule(t *testing.T) {
 	t.Parallel()
 	circle := newFakeCircle(t)
@@ -25,7 +27,7 @@ func TestRunReconcilesOnSchedule(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		e.svc.Run(ctx)
+		jobs.New(nil, jobs.Options{Seed: 1}, e.svc.Jobs()...).Run(ctx)
 	}()
 	// Wait for two scheduled rounds (a wait for work, not a timing assertion).
 	var handshakes, prepares, checks int
