@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/sxp-network/sxp/clearing"
+	"github.com/sxp-network/sxp/clearing/app"
 	"github.com/sxp-network/sxp/clearing/cxp"
-	"github.com/sxp-network/sxp/clearing/httpapi"
 	"github.com/sxp-network/sxp/ledger"
 	"github.com/sxp-network/sxp/migrations/pgtest"
 )
@@ -40,23 +40,23 @@ func startHouse(t *testing.T, id string, parent *clearing.Parent, srv *httptest.
 	if len(now) > 0 {
 		clock = now[0]
 	}
-	h, err := clearing.New(pool, ledger.New(pool, ledger.Options{Now: clock}), clearing.Options{Secret: "s-" + id, Logger: logger, Now: clock})
+	// What `sxp admin circle init` does, then what `sxp clearing` does.
+	initHouse, err := clearing.New(pool, ledger.New(pool, ledger.Options{}), clearing.Options{Secret: "s-" + id})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, _, err := h.InitCircle(ctx, "test", id, "", "U"+id, 2); err != nil {
+	if _, _, err := initHouse.InitCircle(ctx, "test", id, "", "U"+id, 2); err != nil {
 		t.Fatal(err)
 	}
-	if parent != nil {
-		if err := h.ConnectParent(ctx, *parent); err != nil {
-			t.Fatal(err)
-		}
+	a, err := app.New(ctx, app.Config{Secret: "s-" + id, PublicURL: srv.URL, Parent: parent, Now: clock}, pool, logger)
+	if err != nil {
+		t.Fatal(err)
 	}
 	late.mu.Lock()
-	late.h = httpapi.New(h, httpapi.Options{PublicURL: srv.URL, Logger: logger}).Handler()
+	late.h = a.Handler()
 	late.mu.Unlock()
-	return h
+	return a.House
 }
 
 func balanceOf(t *testing.T, h *clearing.House, code string) int64 {

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -13,10 +11,8 @@ import (
 	"time"
 
 	"github.com/sxp-network/sxp/clearing"
+	"github.com/sxp-network/sxp/clearing/app"
 	"github.com/sxp-network/sxp/clearing/cxp"
-	"github.com/sxp-network/sxp/clearing/httpapi"
-	"github.com/sxp-network/sxp/ledger"
-	"github.com/sxp-network/sxp/migrations/pgtest"
 )
 
 func TestTryWritesAndRelaysBothDirections(t *testing.T) {
@@ -550,23 +546,10 @@ func TestRecordsExportAndVerify(t *testing.T) {
 // the credit, issue 10 hole 2.)
 func TestTryPostsAfterTheHoldsDeadline(t *testing.T) {
 	t.Parallel()
-	pool := pgtest.NewPool(t)
 	var offset atomic.Int64
 	clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	house, err := clearing.New(pool, ledger.New(pool, ledger.Options{Now: clock}), clearing.Options{Secret: "s", Now: clock, Logger: logger, HoldTTL: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	house.InitCircle(ctx, "test", circleID, "", "HOUR", 2)
-	e := &env{t: t, pool: pool, house: house, coms: map[string]*community{}}
-	e.srv = serve(func(publicURL string) http.Handler {
-		return httpapi.New(house, httpapi.Options{PublicURL: publicURL, Logger: logger}).Handler()
-	})
-	defer e.srv.Close()
-	e.addCommunity("a", "1", -10000, 10000)
-	e.addCommunity("b", "1", -10000, 10000)
+	e := newEnvConfig(t, app.Config{Now: clock, HoldTTL: time.Minute})
+	ctx, house := context.Background(), e.house
 	e.coms["b"].setAnswer(func(r cxp.TransactionRequest) (int, any) {
 		offset.Store(int64(10 * time.Minute))
 		return 200, cxp.TransactionResponse{Status: cxp.StatusOK("ok"), TempID: r.TempID}

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sxp-network/sxp/clearing"
+	"github.com/sxp-network/sxp/clearing/app"
 	"github.com/sxp-network/sxp/clearing/cxp"
 	"github.com/sxp-network/sxp/clearing/httpapi"
 	"github.com/sxp-network/sxp/ledger"
@@ -116,45 +117,48 @@ func refuse(code cxp.Code, args map[string]string) func(cxp.TransactionRequest) 
 	return func(cxp.TransactionRequest) (int, any) { return e.HTTPStatus(), e.Status() }
 }
 
-// serve starts a test server whose handler knows the server's own URL
-// (Options.PublicURL is required).
-func serve(handler func(publicURL string) http.Handler) *httptest.Server {
-	srv := httptest.NewUnstartedServer(nil)
-	srv.Config.Handler = handler("http://" + srv.Listener.Addr().String())
-	srv.Start()
-	return srv
-}
-
 // newEnv starts a clearing house with circle "circle" (unit HOUR, 2
 // divisions) and communities a (rate 1) and b (rate 2), limits -100..100.
 func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
 
 // newEnvWith is newEnv with the HTTP layer's options changed by change.
 func newEnvWith(t *testing.T, change func(*httpapi.Options)) *env {
+	return newEnvConfig(t, app.Config{HTTPOptions: change})
+}
+
+// newEnvConfig builds the clearing house through app.New with cfg (its
+// secret, admin token and public URL filled in) on a database whose circle
+// is initialised, behind an httptest server, with communities a and b.
+func newEnvConfig(t *testing.T, cfg app.Config) *env {
 	t.Helper()
 	pool := pgtest.NewPool(t)
-	lg := ledger.New(pool, ledger.Options{})
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	house, err := clearing.New(pool, lg, clearing.Options{Secret: "test secret", Logger: logger})
+	initCircle(t, pool)
+	srv := httptest.NewUnstartedServer(nil)
+	cfg.PublicURL = "http://" + srv.Listener.Addr().String()
+	cfg.Secret, cfg.AdminToken = "test secret", adminToken
+	a, err := app.New(context.Background(), cfg, pool, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	if _, _, err := house.InitCircle(ctx, "test", circleID, "Test circle", "HOUR", 2); err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, pool: pool, house: house, coms: map[string]*community{}}
-	e.srv = serve(func(publicURL string) http.Handler {
-		opts := httpapi.Options{PublicURL: publicURL, AdminToken: adminToken, Logger: logger}
-		if change != nil {
-			change(&opts)
-		}
-		return httpapi.New(house, opts).Handler()
-	})
-	t.Cleanup(e.srv.Close)
+	srv.Config.Handler = a.Handler()
+	srv.Start()
+	t.Cleanup(srv.Close)
+	e := &env{t: t, pool: pool, house: a.House, srv: srv, coms: map[string]*community{}}
 	e.addCommunity("a", "1", -10000, 10000)
 	e.addCommunity("b", "2", -10000, 10000)
 	return e
+}
+
+// initCircle does what `sxp admin circle init circle --unit HOUR` does.
+func initCircle(t *testing.T, pool *pgxpool.Pool) {
+	t.Helper()
+	house, err := clearing.New(pool, ledger.New(pool, ledger.Options{}), clearing.Options{Secret: "test secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := house.InitCircle(context.Background(), "test", circleID, "Test circle", "HOUR", 2); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (e *env) addCommunity(id, ticks string, min, max int64) *community {
