@@ -22,8 +22,8 @@ import (
 	"time"
 
 	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/cmd/sxp/sxptest"
 	"github.com/sxp-network/sxp/migrations/pgtest"
-	"github.com/sxp-network/sxp/migrations/pgtest/proctest"
 )
 
 const e2eCircle = "e2e-circle"
@@ -88,17 +88,17 @@ func (c *e2eCommunity) count() int {
 }
 
 func TestEndToEnd(t *testing.T) {
-	bin := proctest.BuildSXP(t)
+	bin := sxptest.BuildSXP(t)
 	db := pgtest.NewEmptyDatabase(t)
 	env := append(os.Environ(), "DATABASE_URL="+db, "SXP_CLEARING_SECRET=e2e secret", "SXP_ADMIN_TOKEN=e2e-admin")
 
-	if out := proctest.Run(t, bin, env, "migrate", "up"); !strings.Contains(out, "schema at version") {
+	if out := sxptest.Run(t, bin, env, "migrate", "up"); !strings.Contains(out, "schema at version") {
 		t.Fatalf("migrate up: got %q", out)
 	}
-	if out := proctest.Run(t, bin, env, "admin", "circle", "init", e2eCircle, "--unit", "HOUR", "--divisions", "2"); !strings.Contains(out, "created") {
+	if out := sxptest.Run(t, bin, env, "admin", "circle", "init", e2eCircle, "--unit", "HOUR", "--divisions", "2"); !strings.Contains(out, "created") {
 		t.Fatalf("circle init: got %q", out)
 	}
-	if out := proctest.Run(t, bin, env, "admin", "circle", "init", e2eCircle, "--unit", "HOUR"); !strings.Contains(out, "exists already") {
+	if out := sxptest.Run(t, bin, env, "admin", "circle", "init", e2eCircle, "--unit", "HOUR"); !strings.Contains(out, "exists already") {
 		t.Fatalf("circle init again: got %q, want it to be idempotent", out)
 	}
 
@@ -106,14 +106,14 @@ func TestEndToEnd(t *testing.T) {
 	leafSrv, acornSrv := httptest.NewServer(leaf), httptest.NewServer(acorn)
 	defer leafSrv.Close()
 	defer acornSrv.Close()
-	leaf.key = proctest.KeyLine(t, proctest.Run(t, bin, env, "admin", "community", "add", "leaf", "--name", "Leaf", "--uri", leafSrv.URL,
+	leaf.key = sxptest.KeyLine(t, sxptest.Run(t, bin, env, "admin", "community", "add", "leaf", "--name", "Leaf", "--uri", leafSrv.URL,
 		"--rate", "1", "--min", "-100", "--max", "100"))
-	acorn.key = proctest.KeyLine(t, proctest.Run(t, bin, env, "admin", "community", "add", "acorn", "--name", "Acorn", "--uri", acornSrv.URL,
+	acorn.key = sxptest.KeyLine(t, sxptest.Run(t, bin, env, "admin", "community", "add", "acorn", "--name", "Acorn", "--uri", acornSrv.URL,
 		"--rate", "2", "--min", "-50.00", "--max", "50.00"))
 
-	port := proctest.FreePort(t)
+	port := sxptest.FreePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	proc := proctest.Start(t, bin, []string{"clearing", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--maintenance-interval", "1s"}, env)
+	proc := sxptest.Start(t, bin, []string{"clearing", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--maintenance-interval", "1s"}, env)
 	proc.WaitReady(base+"/readyz", 30*time.Second)
 
 	ctx := context.Background()
@@ -180,28 +180,28 @@ func TestEndToEnd(t *testing.T) {
 	acorn.mu.Unlock()
 
 	// Blocked, then unblocked.
-	proctest.Run(t, bin, env, "admin", "community", "block", "acorn", "--reason", "e2e test")
+	sxptest.Run(t, bin, env, "admin", "community", "block", "acorn", "--reason", "e2e test")
 	if _, err = try(leafC, leafSrv, acornSrv, "1", "e2e-blocked"); cxp.CodeOf(err) != cxp.CodeNotPermitted {
 		t.Fatalf("payee blocked: got %v, want code 16", err)
 	}
-	proctest.Run(t, bin, env, "admin", "community", "unblock", "acorn")
+	sxptest.Run(t, bin, env, "admin", "community", "unblock", "acorn")
 
 	// sxp cxp from a shell.
 	cli := []string{"--url", base, "--id", "leaf", "--key", leaf.key}
-	out := proctest.Run(t, bin, nil, append([]string{"cxp", "handshake", "--uri", leafSrv.URL, "--mail", "admin@leaf.example", "--ticks", "1", "--traders", "12"}, cli...)...)
+	out := sxptest.Run(t, bin, nil, append([]string{"cxp", "handshake", "--uri", leafSrv.URL, "--mail", "admin@leaf.example", "--ticks", "1", "--traders", "12"}, cli...)...)
 	if !strings.Contains(out, `"keymatch": true`) || !strings.Contains(out, `"balance": -5.50`) || !strings.Contains(out, `"status": 1`) {
 		t.Fatalf("sxp cxp handshake: got %s", out)
 	}
-	out = proctest.Run(t, bin, nil, append([]string{"cxp", "prepare", "--balance", "5.50", "--integrity", "true"}, cli...)...)
+	out = sxptest.Run(t, bin, nil, append([]string{"cxp", "prepare", "--balance", "5.50", "--integrity", "true"}, cli...)...)
 	if !strings.Contains(out, `"spend_limit": 94.50`) || !strings.Contains(out, `"earn_limit": 105.50`) {
 		t.Fatalf("sxp cxp prepare: got %s", out)
 	}
-	out = proctest.Run(t, bin, nil, append([]string{"cxp", "clients"}, cli...)...)
+	out = sxptest.Run(t, bin, nil, append([]string{"cxp", "clients"}, cli...)...)
 	if !strings.Contains(out, acornSrv.URL) || !strings.Contains(out, `"ticks": 2`) {
 		t.Fatalf("sxp cxp clients: got %s", out)
 	}
 
-	out = proctest.Run(t, bin, nil, append([]string{"cxp", "try", "--src", leafSrv.URL, "--dest", acornSrv.URL, "--payer", "alice",
+	out = sxptest.Run(t, bin, nil, append([]string{"cxp", "try", "--src", leafSrv.URL, "--dest", acornSrv.URL, "--payer", "alice",
 		"--payee", "bob", "--quantity", "0.50", "--description", "from a shell", "--really", "--temp-id", "shell-1"}, cli...)...)
 	if !strings.Contains(out, `"code": 0`) || !strings.Contains(out, `"quantity": 0.50`) || !strings.Contains(out, `"payee_ticks": 2`) {
 		t.Fatalf("sxp cxp try: got %s", out)
@@ -217,43 +217,43 @@ func TestEndToEnd(t *testing.T) {
 
 	// The record: exported and verified against the database.
 	file := filepath.Join(t.TempDir(), "records.jsonl")
-	if out := proctest.Run(t, bin, env, "admin", "records", "export", file); !strings.Contains(out, "exported 3 records") {
+	if out := sxptest.Run(t, bin, env, "admin", "records", "export", file); !strings.Contains(out, "exported 3 records") {
 		t.Fatalf("records export: got %q", out)
 	}
-	if out := proctest.Run(t, bin, env, "admin", "records", "verify", file); !strings.Contains(out, "chain ok: 3 records") || !strings.Contains(out, "database ok") {
+	if out := sxptest.Run(t, bin, env, "admin", "records", "verify", file); !strings.Contains(out, "chain ok: 3 records") || !strings.Contains(out, "database ok") {
 		t.Fatalf("records verify: got %q", out)
 	}
-	if out := proctest.Run(t, bin, env, "admin", "community", "list"); !strings.Contains(out, "-6.00") || !strings.Contains(out, "acorn") {
+	if out := sxptest.Run(t, bin, env, "admin", "community", "list"); !strings.Contains(out, "-6.00") || !strings.Contains(out, "acorn") {
 		t.Fatalf("community list: got %q", out)
 	}
 
 	// The other governing-body commands.
-	tok := strings.TrimPrefix(strings.TrimSpace(proctest.Run(t, bin, env, "admin", "token", "add", "ops")), "token: ")
+	tok := strings.TrimPrefix(strings.TrimSpace(sxptest.Run(t, bin, env, "admin", "token", "add", "ops")), "token: ")
 	req, _ := http.NewRequest("GET", base+"/admin/api/circle", nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("admin API with a token from 'sxp admin token add': got %v, %v", resp, err)
 	}
-	if out := proctest.Run(t, bin, env, "admin", "rate", "set", "acorn", "2.5"); !strings.Contains(out, "community acorn rate 2.5") {
+	if out := sxptest.Run(t, bin, env, "admin", "rate", "set", "acorn", "2.5"); !strings.Contains(out, "community acorn rate 2.5") {
 		t.Fatalf("rate set: got %q", out)
 	}
-	out = proctest.Run(t, bin, env, "admin", "report", "summary", "--format", "csv", "--part", "matrix")
+	out = sxptest.Run(t, bin, env, "admin", "report", "summary", "--format", "csv", "--part", "matrix")
 	if want := "payer,payee,count,quantity\nacorn,leaf,1,4.50\nleaf,acorn,2,10.50\n"; out != want {
 		t.Fatalf("summary CSV: got %q, want %q", out, want)
 	}
-	if out := proctest.Run(t, bin, env, "admin", "circle", "policy", "--ratio-percent", "50"); !strings.Contains(out, `"ratio_percent": "50"`) {
+	if out := sxptest.Run(t, bin, env, "admin", "circle", "policy", "--ratio-percent", "50"); !strings.Contains(out, `"ratio_percent": "50"`) {
 		t.Fatalf("circle policy: got %q", out)
 	}
-	newKey := proctest.KeyLine(t, proctest.Run(t, bin, env, "admin", "key", "rotate", "leaf", "--overlap", "1h"))
-	out = proctest.Run(t, bin, nil, append([]string{"cxp", "handshake", "--uri", leafSrv.URL, "--mail", "admin@leaf.example", "--ticks", "1"}, cli...)...)
+	newKey := sxptest.KeyLine(t, sxptest.Run(t, bin, env, "admin", "key", "rotate", "leaf", "--overlap", "1h"))
+	out = sxptest.Run(t, bin, nil, append([]string{"cxp", "handshake", "--uri", leafSrv.URL, "--mail", "admin@leaf.example", "--ticks", "1"}, cli...)...)
 	if !strings.Contains(out, `"keymatch": false`) {
 		t.Fatalf("handshake with the old key during the overlap: got %s", out)
 	}
-	out = proctest.Run(t, bin, nil, "cxp", "handshake", "--url", base, "--id", "leaf", "--key", newKey, "--uri", leafSrv.URL, "--mail", "admin@leaf.example", "--ticks", "1")
+	out = sxptest.Run(t, bin, nil, "cxp", "handshake", "--url", base, "--id", "leaf", "--key", newKey, "--uri", leafSrv.URL, "--mail", "admin@leaf.example", "--ticks", "1")
 	if !strings.Contains(out, `"keymatch": true`) {
 		t.Fatalf("handshake with the new key: got %s", out)
 	}
-	if out := proctest.Run(t, bin, env, "admin", "audit", "--limit", "3"); !strings.Contains(out, "community.key_rotate leaf") || !strings.Contains(out, "circle.policy") {
+	if out := sxptest.Run(t, bin, env, "admin", "audit", "--limit", "3"); !strings.Contains(out, "community.key_rotate leaf") || !strings.Contains(out, "circle.policy") {
 		t.Fatalf("audit: got %q", out)
 	}
 

@@ -21,8 +21,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/sxp-network/sxp/cmd/sxp/sxptest"
 	"github.com/sxp-network/sxp/migrations/pgtest"
-	"github.com/sxp-network/sxp/migrations/pgtest/proctest"
 )
 
 // circle is a running clearing house and two community servers.
@@ -48,15 +48,15 @@ const (
 // sxp runs the binary to completion with stdin and returns its stdout.
 func (c *circle) sxp(stdin string, args ...string) string {
 	c.t.Helper()
-	return proctest.RunInput(c.t, c.bin, proctest.WithoutSettings(), stdin, args...)
+	return sxptest.RunInput(c.t, c.bin, sxptest.WithoutSettings(), stdin, args...)
 }
 
 // startSXP runs the server `sxp args...` until the test ends, with no SXP_
 // or DATABASE_URL variable leaking in from the test's own environment; name
 // labels its output, shown when the test fails.
-func startSXP(t *testing.T, bin, name string, args ...string) *proctest.Process {
+func startSXP(t *testing.T, bin, name string, args ...string) *sxptest.Process {
 	t.Helper()
-	p := proctest.Start(t, bin, args, proctest.WithoutSettings())
+	p := sxptest.Start(t, bin, args, sxptest.WithoutSettings())
 	p.Name = name
 	return p
 }
@@ -69,9 +69,9 @@ const readyWithin = 60 * time.Second
 // limits -1000..1000 VAL, members' default limits -100..1000.
 func startCircle(t *testing.T) *circle {
 	t.Helper()
-	c := &circle{t: t, bin: proctest.BuildSXP(t), adminToken: e2eAdminToken, keys: map[string]string{}}
+	c := &circle{t: t, bin: sxptest.BuildSXP(t), adminToken: e2eAdminToken, keys: map[string]string{}}
 	clearingURL, leafURL, acornURL := pgtest.NewDatabase(t), pgtest.NewDatabase(t), pgtest.NewDatabase(t)
-	ports := proctest.FreePorts(t, 3)
+	ports := sxptest.FreePorts(t, 3)
 	c.clearing = fmt.Sprintf("http://127.0.0.1:%d", ports[0])
 	c.leaf = fmt.Sprintf("http://127.0.0.1:%d", ports[1])
 	c.acorn = fmt.Sprintf("http://127.0.0.1:%d", ports[2])
@@ -83,7 +83,7 @@ func startCircle(t *testing.T) *circle {
 	} {
 		out := c.sxp("", append([]string{"admin", "community", "add", com.id, "--name", com.name, "--uri", com.uri,
 			"--rate", com.rate, "--min", "-1000", "--max", "1000", "--secret", e2eSecret}, db...)...)
-		c.keys[com.id] = proctest.KeyLine(t, out)
+		c.keys[com.id] = sxptest.KeyLine(t, out)
 	}
 	startSXP(t, c.bin, "clearing", "clearing", "--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--database", clearingURL,
 		"--secret", e2eSecret, "--admin-token", e2eAdminToken, "--public-url", c.clearing).WaitReady(c.clearing+"/readyz", readyWithin)

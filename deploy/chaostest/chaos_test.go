@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sxp-network/sxp/migrations/pgtest/proctest"
+	"github.com/sxp-network/sxp/cmd/sxp/sxptest"
 )
 
 // deploy/chaos sets these; without them, TestChaos is the short in-suite run.
@@ -36,7 +36,7 @@ func TestChaos(t *testing.T) {
 		t.Skip("PostgreSQL is not installed (deploy/test and deploy/chaos install it)")
 	}
 	strict := os.Getenv("SXP_CHAOS_STRICT") == "1"
-	bin := proctest.BuildSXP(t)
+	bin := sxptest.BuildSXP(t)
 	modes := []string{*flagClusters}
 	if *flagClusters == "both" {
 		modes = []string{"single", "multi"}

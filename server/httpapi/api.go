@@ -11,7 +11,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/sxp-network/sxp/ledger/ledgermetrics"
+	"github.com/sxp-network/sxp/ledger/httpmetrics"
 	"github.com/sxp-network/sxp/server/announce"
 	"github.com/sxp-network/sxp/server/intertrade"
 	"github.com/sxp-network/sxp/server/members"
@@ -44,7 +44,7 @@ type Handlers struct {
 	Ready func(ctx context.Context) error
 	// Metrics counts requests by route template; MetricsHandler serves
 	// /metrics. Both may be nil (no metrics).
-	Metrics        *ledgermetrics.HTTP
+	Metrics        *httpmetrics.HTTP
 	MetricsHandler http.Handler
 	// MetricsToken, when set, is the bearer token /metrics requires
 	// (SXP_METRICS_TOKEN): the metrics show the community's balances.
