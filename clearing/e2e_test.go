@@ -10,82 +10,21 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/clearing/cxp/cxptest"
 	"github.com/sxp-network/sxp/cmd/sxp/sxptest"
 	"github.com/sxp-network/sxp/migrations/pgtest"
 )
 
 const e2eCircle = "e2e-circle"
-
-// e2eCommunity is a community server's relay endpoint.
-type e2eCommunity struct {
-	circle string // the circle's id (keyid of relays); e2eCircle when empty
-	mu     sync.Mutex
-	key    string
-	relays []cxp.TransactionRequest
-	refuse *cxp.Error
-	nonces cxp.MemoryNonces
-}
-
-func (c *e2eCommunity) VerifyKeys(ctx context.Context, keyID string) ([][]byte, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	circle := c.circle
-	if circle == "" {
-		circle = e2eCircle
-	}
-	if keyID != circle {
-		return nil, cxp.NewError(cxp.CodeNotPermitted, nil)
-	}
-	return [][]byte{[]byte(c.key)}, nil
-}
-
-func (c *e2eCommunity) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	if r.Method != http.MethodPut || r.URL.Path != "/transactions" {
-		cxp.WriteError(w, cxp.Errorf(cxp.CodeOther, "no route"))
-		return
-	}
-	if _, err := (cxp.Verifier{Keys: c, Nonces: &c.nonces}).Verify(r.Context(), r, body); err != nil {
-		e, ok := cxp.AsError(err)
-		if !ok {
-			e = cxp.NewError(cxp.CodeAuthData, nil)
-		}
-		cxp.WriteError(w, e)
-		return
-	}
-	var req cxp.TransactionRequest
-	if e := cxp.Decode(body, &req); e != nil {
-		cxp.WriteError(w, e)
-		return
-	}
-	c.mu.Lock()
-	c.relays = append(c.relays, req)
-	refuse := c.refuse
-	c.mu.Unlock()
-	if refuse != nil {
-		cxp.WriteError(w, refuse)
-		return
-	}
-	cxp.WriteJSON(w, http.StatusOK, cxp.TransactionResponse{Status: cxp.StatusOK("accepted"), TempID: req.TempID})
-}
-
-func (c *e2eCommunity) count() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.relays)
-}
 
 func TestEndToEnd(t *testing.T) {
 	bin := sxptest.BuildSXP(t)
@@ -102,14 +41,11 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("circle init again: got %q, want it to be idempotent", out)
 	}
 
-	leaf, acorn := &e2eCommunity{}, &e2eCommunity{}
-	leafSrv, acornSrv := httptest.NewServer(leaf), httptest.NewServer(acorn)
-	defer leafSrv.Close()
-	defer acornSrv.Close()
-	leaf.key = sxptest.KeyLine(t, sxptest.Run(t, bin, env, "admin", "community", "add", "leaf", "--name", "Leaf", "--uri", leafSrv.URL,
-		"--rate", "1", "--min", "-100", "--max", "100"))
-	acorn.key = sxptest.KeyLine(t, sxptest.Run(t, bin, env, "admin", "community", "add", "acorn", "--name", "Acorn", "--uri", acornSrv.URL,
-		"--rate", "2", "--min", "-50.00", "--max", "50.00"))
+	leaf, acorn := cxptest.NewCommunity(t, e2eCircle), cxptest.NewCommunity(t, e2eCircle)
+	leaf.SetKey(sxptest.KeyLine(t, sxptest.Run(t, bin, env, "admin", "community", "add", "leaf", "--name", "Leaf", "--uri", leaf.URL,
+		"--rate", "1", "--min", "-100", "--max", "100")))
+	acorn.SetKey(sxptest.KeyLine(t, sxptest.Run(t, bin, env, "admin", "community", "add", "acorn", "--name", "Acorn", "--uri", acorn.URL,
+		"--rate", "2", "--min", "-50.00", "--max", "50.00")))
 
 	port := sxptest.FreePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
@@ -117,9 +53,9 @@ func TestEndToEnd(t *testing.T) {
 	proc.WaitReady(base+"/readyz", 30*time.Second)
 
 	ctx := context.Background()
-	leafC := &cxp.Client{BaseURL: base, Signer: cxp.Signer{KeyID: "leaf", Key: []byte(leaf.key)}}
-	acornC := &cxp.Client{BaseURL: base, Signer: cxp.Signer{KeyID: "acorn", Key: []byte(acorn.key)}}
-	try := func(c *cxp.Client, src, dest *httptest.Server, qty, tempID string) (cxp.TransactionResponse, error) {
+	leafC := &cxp.Client{BaseURL: base, Signer: cxp.Signer{KeyID: "leaf", Key: []byte(leaf.Key())}}
+	acornC := &cxp.Client{BaseURL: base, Signer: cxp.Signer{KeyID: "acorn", Key: []byte(acorn.Key())}}
+	try := func(c *cxp.Client, src, dest *cxptest.Community, qty, tempID string) (cxp.TransactionResponse, error) {
 		return c.Try(ctx, cxp.TransactionRequest{Payer: "alice", Payee: "bob", SrcURL: src.URL, DestURL: dest.URL,
 			Quantity: cxp.Decimal(qty), Description: "e2e", Really: true, TempID: tempID})
 	}
@@ -135,60 +71,56 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// Payments in both directions, with the rates used.
-	resp, err := try(leafC, leafSrv, acornSrv, "10.00", "e2e-1")
+	resp, err := try(leafC, leaf, acorn, "10.00", "e2e-1")
 	if err != nil || resp.PayerTicks != "1" || resp.PayeeTicks != "2" || resp.Quantity != "10.00" || resp.ID == "" {
 		t.Fatalf("leaf pays acorn: got %+v, %v", resp, err)
 	}
 	want("after leaf pays 10", "-10.00", "10.00")
-	if resp, err := try(acornC, acornSrv, leafSrv, "4.5", "e2e-2"); err != nil || resp.PayerTicks != "2" || resp.PayeeTicks != "1" {
+	if resp, err := try(acornC, acorn, leaf, "4.5", "e2e-2"); err != nil || resp.PayerTicks != "2" || resp.PayeeTicks != "1" {
 		t.Fatalf("acorn pays leaf: got %+v, %v", resp, err)
 	}
 	want("after acorn pays 4.50", "-5.50", "5.50")
-	if leaf.count() != 1 || acorn.count() != 1 {
-		t.Fatalf("relays: got leaf %d acorn %d, want 1 and 1", leaf.count(), acorn.count())
+	if leaf.Count() != 1 || acorn.Count() != 1 {
+		t.Fatalf("relays: got leaf %d acorn %d, want 1 and 1", leaf.Count(), acorn.Count())
 	}
 
 	// A replayed temp_id: the same answer, one write, one relay.
-	again, err := try(leafC, leafSrv, acornSrv, "10.00", "e2e-1")
+	again, err := try(leafC, leaf, acorn, "10.00", "e2e-1")
 	a, _ := json.Marshal(again)
 	r, _ := json.Marshal(resp)
 	if err != nil || !bytes.Equal(a, r) {
 		t.Fatalf("replay: got %s, %v; want the first answer %s", a, err, r)
 	}
 	want("after the replay", "-5.50", "5.50")
-	if acorn.count() != 1 {
-		t.Fatalf("relays to acorn after the replay: got %d, want 1", acorn.count())
+	if acorn.Count() != 1 {
+		t.Fatalf("relays to acorn after the replay: got %d, want 1", acorn.Count())
 	}
 
 	// Over acorn's upper limit (5.50 + 45 > 50): code 4, nothing relayed.
-	_, err = try(leafC, leafSrv, acornSrv, "45", "e2e-limit")
+	_, err = try(leafC, leaf, acorn, "45", "e2e-limit")
 	if cxp.CodeOf(err) != cxp.CodeLimits {
 		t.Fatalf("over the limit: got %v, want code 4", err)
 	}
 	want("after the limits refusal", "-5.50", "5.50")
 
 	// The payee refuses (24): the hold is voided, no trace in the balances.
-	acorn.mu.Lock()
-	acorn.refuse = cxp.NewError(cxp.CodeRemoteLimits, nil)
-	acorn.mu.Unlock()
-	if _, err = try(leafC, leafSrv, acornSrv, "1", "e2e-24"); cxp.CodeOf(err) != cxp.CodeRemoteLimits {
+	acorn.Refuse(cxp.NewError(cxp.CodeRemoteLimits, nil))
+	if _, err = try(leafC, leaf, acorn, "1", "e2e-24"); cxp.CodeOf(err) != cxp.CodeRemoteLimits {
 		t.Fatalf("payee refuses: got %v, want code 24", err)
 	}
 	want("after the payee's refusal", "-5.50", "5.50")
-	acorn.mu.Lock()
-	acorn.refuse = nil
-	acorn.mu.Unlock()
+	acorn.Refuse(nil)
 
 	// Blocked, then unblocked.
 	sxptest.Run(t, bin, env, "admin", "community", "block", "acorn", "--reason", "e2e test")
-	if _, err = try(leafC, leafSrv, acornSrv, "1", "e2e-blocked"); cxp.CodeOf(err) != cxp.CodeNotPermitted {
+	if _, err = try(leafC, leaf, acorn, "1", "e2e-blocked"); cxp.CodeOf(err) != cxp.CodeNotPermitted {
 		t.Fatalf("payee blocked: got %v, want code 16", err)
 	}
 	sxptest.Run(t, bin, env, "admin", "community", "unblock", "acorn")
 
 	// sxp cxp from a shell.
-	cli := []string{"--url", base, "--id", "leaf", "--key", leaf.key}
-	out := sxptest.Run(t, bin, nil, append([]string{"cxp", "handshake", "--uri", leafSrv.URL, "--mail", "admin@leaf.example", "--ticks", "1", "--traders", "12"}, cli...)...)
+	cli := []string{"--url", base, "--id", "leaf", "--key", leaf.Key()}
+	out := sxptest.Run(t, bin, nil, append([]string{"cxp", "handshake", "--uri", leaf.URL, "--mail", "admin@leaf.example", "--ticks", "1", "--traders", "12"}, cli...)...)
 	if !strings.Contains(out, `"keymatch": true`) || !strings.Contains(out, `"balance": -5.50`) || !strings.Contains(out, `"status": 1`) {
 		t.Fatalf("sxp cxp handshake: got %s", out)
 	}
@@ -197,11 +129,11 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("sxp cxp prepare: got %s", out)
 	}
 	out = sxptest.Run(t, bin, nil, append([]string{"cxp", "clients"}, cli...)...)
-	if !strings.Contains(out, acornSrv.URL) || !strings.Contains(out, `"ticks": 2`) {
+	if !strings.Contains(out, acorn.URL) || !strings.Contains(out, `"ticks": 2`) {
 		t.Fatalf("sxp cxp clients: got %s", out)
 	}
 
-	out = sxptest.Run(t, bin, nil, append([]string{"cxp", "try", "--src", leafSrv.URL, "--dest", acornSrv.URL, "--payer", "alice",
+	out = sxptest.Run(t, bin, nil, append([]string{"cxp", "try", "--src", leaf.URL, "--dest", acorn.URL, "--payer", "alice",
 		"--payee", "bob", "--quantity", "0.50", "--description", "from a shell", "--really", "--temp-id", "shell-1"}, cli...)...)
 	if !strings.Contains(out, `"code": 0`) || !strings.Contains(out, `"quantity": 0.50`) || !strings.Contains(out, `"payee_ticks": 2`) {
 		t.Fatalf("sxp cxp try: got %s", out)
@@ -209,8 +141,8 @@ func TestEndToEnd(t *testing.T) {
 	want("after the payment from a shell", "-6.00", "6.00")
 
 	// The payee's server is gone (26): voided, no trace.
-	acornSrv.Close()
-	if _, err = try(leafC, leafSrv, acornSrv, "1", "e2e-26"); cxp.CodeOf(err) != cxp.CodeServerNotFound {
+	acorn.Close()
+	if _, err = try(leafC, leaf, acorn, "1", "e2e-26"); cxp.CodeOf(err) != cxp.CodeServerNotFound {
 		t.Fatalf("payee unreachable: got %v, want code 26", err)
 	}
 	want("after the unreachable payee", "-6.00", "6.00")
@@ -245,11 +177,11 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("circle policy: got %q", out)
 	}
 	newKey := sxptest.KeyLine(t, sxptest.Run(t, bin, env, "admin", "key", "rotate", "leaf", "--overlap", "1h"))
-	out = sxptest.Run(t, bin, nil, append([]string{"cxp", "handshake", "--uri", leafSrv.URL, "--mail", "admin@leaf.example", "--ticks", "1"}, cli...)...)
+	out = sxptest.Run(t, bin, nil, append([]string{"cxp", "handshake", "--uri", leaf.URL, "--mail", "admin@leaf.example", "--ticks", "1"}, cli...)...)
 	if !strings.Contains(out, `"keymatch": false`) {
 		t.Fatalf("handshake with the old key during the overlap: got %s", out)
 	}
-	out = sxptest.Run(t, bin, nil, "cxp", "handshake", "--url", base, "--id", "leaf", "--key", newKey, "--uri", leafSrv.URL, "--mail", "admin@leaf.example", "--ticks", "1")
+	out = sxptest.Run(t, bin, nil, "cxp", "handshake", "--url", base, "--id", "leaf", "--key", newKey, "--uri", leaf.URL, "--mail", "admin@leaf.example", "--ticks", "1")
 	if !strings.Contains(out, `"keymatch": true`) {
 		t.Fatalf("handshake with the new key: got %s", out)
 	}

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -16,6 +15,7 @@ import (
 	"github.com/sxp-network/sxp/clearing"
 	"github.com/sxp-network/sxp/clearing/app"
 	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/clearing/cxp/cxptest"
 	"github.com/sxp-network/sxp/clearing/httpapi"
 	"github.com/sxp-network/sxp/ledger"
 	"github.com/sxp-network/sxp/migrations/pgtest"
@@ -34,82 +34,7 @@ type env struct {
 	pool  *pgxpool.Pool
 	house *clearing.House
 	srv   *httptest.Server
-	coms  map[string]*community
-}
-
-// community stands in for a community server: it verifies relays signed by
-// the circle with its key and answers as answer says.
-type community struct {
-	id  string
-	key string
-	srv *httptest.Server
-
-	mu     sync.Mutex
-	relays []cxp.TransactionRequest
-	answer func(cxp.TransactionRequest) (int, any)
-	nonces cxp.MemoryNonces
-	// verifyKey, when set, is the key the community believes in (to simulate a wrong one).
-	verifyKey string
-}
-
-type staticKeys map[string][]byte
-
-func (k staticKeys) VerifyKeys(ctx context.Context, keyID string) ([][]byte, error) {
-	key, ok := k[keyID]
-	if !ok {
-		return nil, cxp.NewError(cxp.CodeNotPermitted, nil)
-	}
-	return [][]byte{key}, nil
-}
-
-func (c *community) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	if r.Method != http.MethodPut || r.URL.Path != "/transactions" {
-		cxp.WriteError(w, cxp.Errorf(cxp.CodeOther, "no route"))
-		return
-	}
-	c.mu.Lock()
-	key := c.key
-	if c.verifyKey != "" {
-		key = c.verifyKey
-	}
-	c.mu.Unlock()
-	v := cxp.Verifier{Keys: staticKeys{circleID: []byte(key)}, Nonces: &c.nonces}
-	if _, err := v.Verify(r.Context(), r, body); err != nil {
-		e, _ := cxp.AsError(err)
-		if e == nil {
-			e = cxp.NewError(cxp.CodeWrongKey, nil)
-		}
-		cxp.WriteError(w, e)
-		return
-	}
-	var req cxp.TransactionRequest
-	if e := cxp.Decode(body, &req); e != nil {
-		cxp.WriteError(w, e)
-		return
-	}
-	c.mu.Lock()
-	c.relays = append(c.relays, req)
-	answer := c.answer
-	c.mu.Unlock()
-	if answer == nil {
-		cxp.WriteJSON(w, http.StatusOK, cxp.TransactionResponse{Status: cxp.StatusOK("accepted"), TempID: req.TempID})
-		return
-	}
-	status, resp := answer(req)
-	cxp.WriteJSON(w, status, resp)
-}
-
-func (c *community) got() []cxp.TransactionRequest {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]cxp.TransactionRequest(nil), c.relays...)
-}
-
-func (c *community) setAnswer(f func(cxp.TransactionRequest) (int, any)) {
-	c.mu.Lock()
-	c.answer = f
-	c.mu.Unlock()
+	coms  map[string]*cxptest.Community
 }
 
 func refuse(code cxp.Code, args map[string]string) func(cxp.TransactionRequest) (int, any) {
@@ -143,7 +68,7 @@ func newEnvConfig(t *testing.T, cfg app.Config) *env {
 	srv.Config.Handler = a.Handler()
 	srv.Start()
 	t.Cleanup(srv.Close)
-	e := &env{t: t, pool: pool, house: a.House, srv: srv, coms: map[string]*community{}}
+	e := &env{t: t, pool: pool, house: a.House, srv: srv, coms: map[string]*cxptest.Community{}}
 	e.addCommunity("a", "1", -10000, 10000)
 	e.addCommunity("b", "2", -10000, 10000)
 	return e
@@ -161,17 +86,15 @@ func initCircle(t *testing.T, pool *pgxpool.Pool) {
 	}
 }
 
-func (e *env) addCommunity(id, ticks string, min, max int64) *community {
+func (e *env) addCommunity(id, ticks string, min, max int64) *cxptest.Community {
 	e.t.Helper()
-	c := &community{id: id}
-	c.srv = httptest.NewServer(c)
-	e.t.Cleanup(c.srv.Close)
+	c := cxptest.NewCommunity(e.t, circleID)
 	_, key, err := e.house.AddCommunity(context.Background(), "test", clearing.NewCommunity{
-		ID: id, Name: "Community " + id, URI: c.srv.URL, Ticks: ticks, Min: min, Max: max})
+		ID: id, Name: "Community " + id, URI: c.URL, Ticks: ticks, Min: min, Max: max})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	c.key = key
+	c.SetKey(key)
 	e.coms[id] = c
 	return c
 }
@@ -202,7 +125,7 @@ func (e *env) call(id, method, path string, body any, key ...string) (int, map[s
 	}
 	k := ""
 	if c, ok := e.coms[id]; ok {
-		k = c.key
+		k = c.Key()
 	}
 	if len(key) > 0 {
 		k = key[0]
@@ -268,8 +191,8 @@ func (e *env) wantBalances(want map[string]int64) {
 // tx is a try from community a to community b.
 func (e *env) tx(qty string, tempID string, really bool) map[string]any {
 	return map[string]any{
-		"payer": "alice", "payer_url": e.coms["a"].srv.URL, "payee": "bob", "payee_url": e.coms["b"].srv.URL,
-		"src_url": e.coms["a"].srv.URL, "dest_url": e.coms["b"].srv.URL,
+		"payer": "alice", "payer_url": e.coms["a"].URL, "payee": "bob", "payee_url": e.coms["b"].URL,
+		"src_url": e.coms["a"].URL, "dest_url": e.coms["b"].URL,
 		"quantity": json.Number(qty), "description": "apples", "really": really, "temp_id": tempID,
 	}
 }
