@@ -58,8 +58,8 @@ func TestNewAndServe(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, want := range []string{
-		`sxp_job_runs_total{job="clearing_recover",result="ok"} 0`,
-		`sxp_job_runs_total{job="clearing_schedule",result="error"} 0`,
+		`sxp_job_runs_total{name="clearing_recover",result="ok"} 0`,
+		`sxp_job_runs_total{name="clearing_schedule",result="error"} 0`,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics: no line %q", want)

@@ -3,10 +3,12 @@
 // with exponential backoff when a run fails, a log line for each failure
 // and each run that did something, and the metric
 //
-//	sxp_job_runs_total{job,result}    runs of each job, result "ok" or "error"
+//	sxp_job_runs_total{name,result}    runs of each job, result "ok" or "error"
 //
 // exported from start (zero for every job and result), so an idle server's
-// /metrics lists it. A Runner stops when its context ends and waits for the
+// /metrics lists it. The job's label is "name", not "job": Prometheus gives
+// every scraped series its target's "job" label and would rename ours to
+// "exported_job". A Runner stops when its context ends and waits for the
 // run in progress.
 //
 // Every job here is a sweep over state that already sits in the database
@@ -86,7 +88,7 @@ func New(reg prometheus.Registerer, opts Options, jobs ...Job) *Runner {
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sxp_job_runs_total",
 			Help: "Runs of each background job, by result (ok or error; each retry counts).",
-		}, []string{"job", "result"}),
+		}, []string{"name", "result"}),
 		rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 	}
 	if reg != nil {

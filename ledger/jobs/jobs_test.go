@@ -18,10 +18,10 @@ func TestMetricsFromStart(t *testing.T) {
 	want := `
 # HELP sxp_job_runs_total Runs of each background job, by result (ok or error; each retry counts).
 # TYPE sxp_job_runs_total counter
-sxp_job_runs_total{job="a",result="error"} 0
-sxp_job_runs_total{job="a",result="ok"} 0
-sxp_job_runs_total{job="off",result="error"} 0
-sxp_job_runs_total{job="off",result="ok"} 0
+sxp_job_runs_total{name="a",result="error"} 0
+sxp_job_runs_total{name="a",result="ok"} 0
+sxp_job_runs_total{name="off",result="error"} 0
+sxp_job_runs_total{name="off",result="ok"} 0
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "sxp_job_runs_total"); err != nil {
 		t.Fatal(err)
