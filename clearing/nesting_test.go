@@ -12,9 +12,10 @@ import (
 	"time"
 
 	"github.com/sxp-network/sxp/clearing"
+	"github.com/sxp-network/sxp/clearing/app"
 	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/clearing/cxp/cxptest"
 	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
-	"github.com/sxp-network/sxp/clearing/httpapi"
 	"github.com/sxp-network/sxp/ledger"
 	"github.com/sxp-network/sxp/migrations/pgtest"
 )
@@ -41,23 +42,23 @@ func startHouse(t *testing.T, id string, parent *clearing.Parent, srv *httptest.
 	if len(now) > 0 {
 		clock = now[0]
 	}
-	h, err := clearing.New(pool, ledger.New(pool, ledger.Options{Now: clock}), clearing.Options{Secret: "s-" + id, Logger: logger, Now: clock})
+	// What `sxp admin circle init` does, then what `sxp clearing` does.
+	initHouse, err := clearing.New(pool, ledger.New(pool, ledger.Options{}), clearing.Options{Secret: "s-" + id})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, _, err := h.InitCircle(ctx, "test", id, "", "U"+id, 2); err != nil {
+	if _, _, err := initHouse.InitCircle(ctx, "test", id, "", "U"+id, 2); err != nil {
 		t.Fatal(err)
 	}
-	if parent != nil {
-		if err := h.ConnectParent(ctx, *parent); err != nil {
-			t.Fatal(err)
-		}
+	a, err := app.New(ctx, app.Config{Secret: "s-" + id, PublicURL: srv.URL, Parent: parent, Now: clock}, pool, logger)
+	if err != nil {
+		t.Fatal(err)
 	}
 	late.mu.Lock()
-	late.h = httpapi.New(h, httpapi.Options{PublicURL: srv.URL, Logger: logger}).Handler()
+	late.h = a.Handler()
 	late.mu.Unlock()
-	return h
+	return a.House
 }
 
 func balanceOf(t *testing.T, h *clearing.House, code string) int64 {
@@ -81,13 +82,10 @@ func TestNestedCircle(t *testing.T) {
 	rootSrv, childSrv := httptest.NewServer(rootLate), httptest.NewServer(childLate)
 	defer rootSrv.Close()
 	defer childSrv.Close()
-	z, leaf := &e2eCommunity{circle: "root"}, &e2eCommunity{circle: "child"}
-	zSrv, leafSrv := httptest.NewServer(z), httptest.NewServer(leaf)
-	defer zSrv.Close()
-	defer leafSrv.Close()
+	z, leaf := cxptest.NewCommunity(t, "root"), cxptest.NewCommunity(t, "child")
 
 	root := startHouse(t, "root", nil, rootSrv, rootLate)
-	_, zKey, err := root.AddCommunity(ctx, "test", clearing.NewCommunity{ID: "z", Name: "Z", URI: zSrv.URL, Ticks: "1", Min: -10000, Max: 10000})
+	_, zKey, err := root.AddCommunity(ctx, "test", clearing.NewCommunity{ID: "z", Name: "Z", URI: z.URL, Ticks: "1", Min: -10000, Max: 10000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,12 +95,13 @@ func TestNestedCircle(t *testing.T) {
 	}
 	child := startHouse(t, "child", &clearing.Parent{URL: rootSrv.URL, CommunityID: "child", Key: childKey, CircleID: "root",
 		URI: childSrv.URL, Ticks: "2", Divisions: 2}, childSrv, childLate)
-	_, leafKey, err := child.AddCommunity(ctx, "test", clearing.NewCommunity{ID: "leaf", Name: "Leaf", URI: leafSrv.URL, Ticks: "1", Min: -10000, Max: 10000})
+	_, leafKey, err := child.AddCommunity(ctx, "test", clearing.NewCommunity{ID: "leaf", Name: "Leaf", URI: leaf.URL, Ticks: "1", Min: -10000, Max: 10000})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The relay endpoints verify the signature of their own circle.
-	z.key, leaf.key = zKey, leafKey
+	z.SetKey(zKey)
+	leaf.SetKey(leafKey)
 	zCircle := &cxp.Client{BaseURL: rootSrv.URL, Signer: httpsig.Signer{KeyID: "z", Key: []byte(zKey)}}
 	leafCircle := &cxp.Client{BaseURL: childSrv.URL, Signer: httpsig.Signer{KeyID: "leaf", Key: []byte(leafKey)}}
 
@@ -116,32 +115,30 @@ func TestNestedCircle(t *testing.T) {
 	}
 
 	// Up: leaf (in the child circle) pays 10.00 child units to z (in the root): 20.00 root units.
-	resp, err := leafCircle.Try(ctx, cxp.TransactionRequest{Payer: "alice", Payee: "zed", SrcURL: leafSrv.URL, DestURL: zSrv.URL,
+	resp, err := leafCircle.Try(ctx, cxp.TransactionRequest{Payer: "alice", Payee: "zed", SrcURL: leaf.URL, DestURL: z.URL,
 		Quantity: "10.00", Description: "up", Really: true, TempID: "up-1"})
 	if err != nil || resp.Quantity != "10.00" {
 		t.Fatalf("leaf pays z: got %+v, %v", resp, err)
 	}
 	want("after leaf pays z", 2000, -2000, -1000, 1000)
-	if n := z.count(); n != 1 || z.relays[0].Quantity != "20.00" || z.relays[0].SrcURL != childSrv.URL {
-		t.Fatalf("z's relays: got %+v, want one of 20.00 from the child circle", z.relays)
+	if n := z.Count(); n != 1 || z.Relays()[0].Quantity != "20.00" || z.Relays()[0].SrcURL != childSrv.URL {
+		t.Fatalf("z's relays: got %+v, want one of 20.00 from the child circle", z.Relays())
 	}
 
 	// Down: z pays 4.00 root units to leaf inside the child circle: 2.00 child units.
-	resp, err = zCircle.Try(ctx, cxp.TransactionRequest{Payer: "zed", Payee: "alice", SrcURL: zSrv.URL, DestURL: childSrv.URL,
-		PayeeURL: leafSrv.URL, Quantity: "4", Description: "down", Really: true, TempID: "down-1"})
+	resp, err = zCircle.Try(ctx, cxp.TransactionRequest{Payer: "zed", Payee: "alice", SrcURL: z.URL, DestURL: childSrv.URL,
+		PayeeURL: leaf.URL, Quantity: "4", Description: "down", Really: true, TempID: "down-1"})
 	if err != nil {
 		t.Fatalf("z pays leaf: %v", err)
 	}
 	want("after z pays leaf", 1600, -1600, -800, 800)
-	if n := leaf.count(); n != 1 || leaf.relays[0].Quantity != "2.00" || leaf.relays[0].PayeeURL != leafSrv.URL {
-		t.Fatalf("leaf's relays: got %+v, want one of 2.00", leaf.relays)
+	if n := leaf.Count(); n != 1 || leaf.Relays()[0].Quantity != "2.00" || leaf.Relays()[0].PayeeURL != leaf.URL {
+		t.Fatalf("leaf's relays: got %+v, want one of 2.00", leaf.Relays())
 	}
 
 	// All or nothing: z refuses (25) → voided at both levels.
-	z.mu.Lock()
-	z.refuse = cxp.Errorf(cxp.CodeRemoteValidation, "no such member")
-	z.mu.Unlock()
-	_, err = leafCircle.Try(ctx, cxp.TransactionRequest{Payer: "alice", Payee: "nobody", SrcURL: leafSrv.URL, DestURL: zSrv.URL,
+	z.Refuse(cxp.Errorf(cxp.CodeRemoteValidation, "no such member"))
+	_, err = leafCircle.Try(ctx, cxp.TransactionRequest{Payer: "alice", Payee: "nobody", SrcURL: leaf.URL, DestURL: z.URL,
 		Quantity: "1", Description: "up", Really: true, TempID: "up-2"})
 	if cxp.CodeOf(err) != cxp.CodeRemoteValidation {
 		t.Fatalf("refused at the top: got %v, want code 25", err)
@@ -149,18 +146,16 @@ func TestNestedCircle(t *testing.T) {
 	want("after the refusal", 1600, -1600, -800, 800)
 
 	// leaf refuses a payment coming down (24) → voided at both levels.
-	leaf.mu.Lock()
-	leaf.refuse = cxp.NewError(cxp.CodeRemoteLimits, nil)
-	leaf.mu.Unlock()
-	_, err = zCircle.Try(ctx, cxp.TransactionRequest{Payer: "zed", Payee: "alice", SrcURL: zSrv.URL, DestURL: childSrv.URL,
-		PayeeURL: leafSrv.URL, Quantity: "4", Description: "down", Really: true, TempID: "down-2"})
+	leaf.Refuse(cxp.NewError(cxp.CodeRemoteLimits, nil))
+	_, err = zCircle.Try(ctx, cxp.TransactionRequest{Payer: "zed", Payee: "alice", SrcURL: z.URL, DestURL: childSrv.URL,
+		PayeeURL: leaf.URL, Quantity: "4", Description: "down", Really: true, TempID: "down-2"})
 	if cxp.CodeOf(err) != cxp.CodeRemoteLimits {
 		t.Fatalf("refused at the bottom: got %v, want code 24", err)
 	}
 	want("after the refusal below", 1600, -1600, -800, 800)
 
 	// A replay of the first payment writes nothing at either level.
-	if _, err := leafCircle.Try(ctx, cxp.TransactionRequest{Payer: "alice", Payee: "zed", SrcURL: leafSrv.URL, DestURL: zSrv.URL,
+	if _, err := leafCircle.Try(ctx, cxp.TransactionRequest{Payer: "alice", Payee: "zed", SrcURL: leaf.URL, DestURL: z.URL,
 		Quantity: "10.00", Description: "up", Really: true, TempID: "up-1"}); err != nil {
 		t.Fatalf("replay: %v", err)
 	}
@@ -182,12 +177,9 @@ func TestNestedCircleRecoversAnUnknownRelay(t *testing.T) {
 	rootSrv, childSrv := httptest.NewServer(rootLate), httptest.NewServer(childLate)
 	defer rootSrv.Close()
 	defer childSrv.Close()
-	z, leaf := &e2eCommunity{circle: "root"}, &e2eCommunity{circle: "child"}
-	zSrv, leafSrv := httptest.NewServer(z), httptest.NewServer(leaf)
-	defer zSrv.Close()
-	defer leafSrv.Close()
+	z, leaf := cxptest.NewCommunity(t, "root"), cxptest.NewCommunity(t, "child")
 	root := startHouse(t, "root", nil, rootSrv, rootLate, clock)
-	_, zKey, err := root.AddCommunity(ctx, "test", clearing.NewCommunity{ID: "z", Name: "Z", URI: zSrv.URL, Ticks: "1", Min: -10000, Max: 10000})
+	_, zKey, err := root.AddCommunity(ctx, "test", clearing.NewCommunity{ID: "z", Name: "Z", URI: z.URL, Ticks: "1", Min: -10000, Max: 10000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,17 +189,16 @@ func TestNestedCircleRecoversAnUnknownRelay(t *testing.T) {
 	}
 	child := startHouse(t, "child", &clearing.Parent{URL: rootSrv.URL, CommunityID: "child", Key: childKey, CircleID: "root",
 		URI: childSrv.URL, Ticks: "2", Divisions: 2}, childSrv, childLate, clock)
-	_, leafKey, err := child.AddCommunity(ctx, "test", clearing.NewCommunity{ID: "leaf", Name: "Leaf", URI: leafSrv.URL, Ticks: "1", Min: -10000, Max: 10000})
+	_, leafKey, err := child.AddCommunity(ctx, "test", clearing.NewCommunity{ID: "leaf", Name: "Leaf", URI: leaf.URL, Ticks: "1", Min: -10000, Max: 10000})
 	if err != nil {
 		t.Fatal(err)
 	}
-	z.key, leaf.key = zKey, leafKey
+	z.SetKey(zKey)
+	leaf.SetKey(leafKey)
 	zCircle := &cxp.Client{BaseURL: rootSrv.URL, Signer: httpsig.Signer{KeyID: "z", Key: []byte(zKey), Now: clock}}
-	leaf.mu.Lock()
-	leaf.refuse = cxp.Errorf(cxp.CodeSaving, "the database is away")
-	leaf.mu.Unlock()
-	try := cxp.TransactionRequest{Payer: "zed", Payee: "alice", SrcURL: zSrv.URL, DestURL: childSrv.URL,
-		PayeeURL: leafSrv.URL, Quantity: "4", Description: "down", Really: true, TempID: "down-unknown"}
+	leaf.Refuse(cxp.Errorf(cxp.CodeSaving, "the database is away"))
+	try := cxp.TransactionRequest{Payer: "zed", Payee: "alice", SrcURL: z.URL, DestURL: childSrv.URL,
+		PayeeURL: leaf.URL, Quantity: "4", Description: "down", Really: true, TempID: "down-unknown"}
 	if _, err := zCircle.Try(ctx, try); cxp.CodeOf(err) != cxp.CodeOther {
 		t.Fatalf("z pays leaf, leaf cannot record it: got %v, want 27 (pending)", err)
 	}
@@ -225,9 +216,7 @@ func TestNestedCircleRecoversAnUnknownRelay(t *testing.T) {
 		t.Fatalf("child parent account while pending: got %d held %d, want 0 held 200", b, d)
 	}
 
-	leaf.mu.Lock()
-	leaf.refuse = nil
-	leaf.mu.Unlock()
+	leaf.Refuse(nil)
 	offset.Store(int64(30 * time.Second)) // past the first ask delay (10 s) and the try's window (20 s)
 	if n, err := child.Recover(ctx); err != nil || n != 1 {
 		t.Fatalf("child recover: got %d, %v; want 1", n, err)
@@ -239,7 +228,7 @@ func TestNestedCircleRecoversAnUnknownRelay(t *testing.T) {
 	if err != nil || resp.ID == "" {
 		t.Fatalf("z repeats the try: got %+v, %v; want the written answer", resp, err)
 	}
-	if n := leaf.count(); n != 2 {
+	if n := leaf.Count(); n != 2 {
 		t.Fatalf("relays to leaf: got %d, want 2 (the first and recovery's)", n)
 	}
 	for _, c := range []struct {

@@ -12,6 +12,20 @@
 // Limits hold under any concurrency: writes lock the account rows in
 // ascending id order, and CHECK constraints make it impossible to commit a
 // balance (including holds) outside its limits.
+//
+// # The ledger/ tree is the base layer
+//
+// Dependencies point one way (design.md): cmd → server, clearing → ledger;
+// server → clearing/cxp/... (the wire protocols) and nothing else of
+// clearing. Package ledger and its subpackages import no package of server/
+// or clearing/, so every package of the module may import them
+// (`go list -deps ./ledger/...` lists neither). Besides the ledger and its
+// metrics (ledger/ledgermetrics), the tree holds the building blocks both
+// servers need that know no domain of either, each named for what it is:
+// ledger/money (amounts and rates), ledger/jobs (the background-job
+// runner), ledger/httpmetrics (HTTP request metrics, /metrics guard) and
+// ledger/chart (SVG charts of the admin pages). Package ledger imports none
+// of them.
 package ledger
 
 import (

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sxp-network/sxp/ledger"
+	"github.com/sxp-network/sxp/ledger/jobs"
 	"github.com/sxp-network/sxp/migrations"
 	"github.com/sxp-network/sxp/server/announce"
 	"github.com/sxp-network/sxp/server/httpapi"
@@ -40,6 +41,9 @@ type Server struct {
 	Announcements *announce.Service
 	Intertrade    *intertrade.Service // nil when the community runs alone
 	Handlers      *httpapi.Handlers
+	// Jobs runs the background jobs (session pruning; with a circle, the
+	// intertrading jobs) while the server serves.
+	Jobs *jobs.Runner
 	// Registry holds the server's metrics, served on /metrics.
 	Registry *prometheus.Registry
 	handler  http.Handler
@@ -102,26 +106,20 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 		SecureCookies:  strings.HasPrefix(cfg.PublicURL, "https://"),
 	}
 	s.handler = s.Handlers.Engine()
+	s.Jobs = jobs.New(s.Registry, jobs.Options{Logger: logger},
+		jobs.Job{Name: "prune_sessions", Every: time.Hour, Jitter: time.Minute, Run: s.Members.PruneSessions})
+	if s.Intertrade != nil {
+		s.Jobs.Add(s.Intertrade.Jobs()...)
+	}
 	return s, nil
 }
 
 // Handler is the HTTP handler of every route (for tests and embedding).
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Ready reports whether the database is reachable and its schema current.
-func (s *Server) Ready(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	var version int64
-	var dirty bool
-	if err := s.pool.QueryRow(ctx, `SELECT version, dirty FROM schema_migrations LIMIT 1`).Scan(&version, &dirty); err != nil {
-		return fmt.Errorf("database: %w", err)
-	}
-	if dirty || uint(version) != migrations.Latest() {
-		return fmt.Errorf("schema at version %d (dirty=%v), want %d: run sxp migrate up", version, dirty, migrations.Latest())
-	}
-	return nil
-}
+// Ready reports whether the database is reachable and its schema current
+// (migrations.Ready, the check both servers share).
+func (s *Server) Ready(ctx context.Context) error { return migrations.Ready(ctx, s.pool) }
 
 // Run serves on listen until ctx ends, then shuts down gracefully. Background
 // jobs (intertrading handshakes and checks, session pruning) run alongside.
@@ -156,7 +154,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	jobs := make(chan struct{})
 	go func() {
 		defer close(jobs)
-		s.background(ctx)
+		s.Jobs.Run(ctx)
 	}()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -178,30 +176,4 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.log.Info("community server stopped")
 	return nil
-}
-
-// background runs the periodic jobs until ctx ends.
-func (s *Server) background(ctx context.Context) {
-	done := make(chan struct{})
-	if s.Intertrade != nil {
-		go func() {
-			defer close(done)
-			s.Intertrade.Run(ctx)
-		}()
-	} else {
-		close(done)
-	}
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			<-done
-			return
-		case <-t.C:
-			if _, err := s.Members.PruneSessions(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("pruning sessions", "err", err)
-			}
-		}
-	}
 }

@@ -209,7 +209,7 @@ func TestCXPRateLimit(t *testing.T) {
 	}
 	// The refusal says when to come back.
 	req, _ := http.NewRequest("GET", e.srv.URL+"/server/clients", nil)
-	if err := (httpsig.Signer{KeyID: "a", Key: []byte(e.coms["a"].key)}).Sign(req, nil); err != nil {
+	if err := (httpsig.Signer{KeyID: "a", Key: []byte(e.coms["a"].Key())}).Sign(req, nil); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := http.DefaultClient.Do(req)

@@ -133,8 +133,8 @@ func TestAdminReports(t *testing.T) {
 	e := newEnv(t)
 	e.call("a", "PUT", "/transactions", e.tx("10", "x1", true))
 	e.call("a", "PUT", "/transactions", e.tx("5.25", "x2", true))
-	e.call("b", "PUT", "/transactions", map[string]any{"payer": "bob", "payee": "alice", "src_url": e.coms["b"].srv.URL,
-		"dest_url": e.coms["a"].srv.URL, "quantity": json.Number("1"), "description": "back", "really": true, "temp_id": "x3"})
+	e.call("b", "PUT", "/transactions", map[string]any{"payer": "bob", "payee": "alice", "src_url": e.coms["b"].URL,
+		"dest_url": e.coms["a"].URL, "quantity": json.Number("1"), "description": "back", "really": true, "temp_id": "x3"})
 	_, out := e.admin("GET", "/admin/api/reports/summary?period=day", nil)
 	totals, _ := out["totals"].(map[string]any)
 	if str(totals, "count") != "3" || str(totals, "quantity") != "16.25" {

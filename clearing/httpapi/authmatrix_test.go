@@ -136,7 +136,7 @@ func TestAuthorisationMatrix(t *testing.T) {
 		switch role {
 		case "community", "other community":
 			id := map[string]string{"community": "a", "other community": "b"}[role]
-			if err := (httpsig.Signer{KeyID: id, Key: []byte(e.coms[id].key)}).Sign(req, body); err != nil {
+			if err := (httpsig.Signer{KeyID: id, Key: []byte(e.coms[id].Key())}).Sign(req, body); err != nil {
 				t.Fatal(err)
 			}
 		case "circle admin":

@@ -27,7 +27,7 @@ func TestBadInputOtherEndpointsChangesNothing(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
-	uri := e.coms["a"].srv.URL
+	uri := e.coms["a"].URL
 	hs := `"api":1,"mail":"admin@a.example","uri":"` + uri + `"`
 	tests := []struct {
 		name   string
@@ -109,7 +109,7 @@ func TestBadInputOtherEndpointsChangesNothing(t *testing.T) {
 func TestBadTryValuesChangeNothing(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	a, b := e.coms["a"].srv.URL, e.coms["b"].srv.URL
+	a, b := e.coms["a"].URL, e.coms["b"].URL
 	valid := `"payer":"alice","payee":"bob","src_url":"` + a + `","dest_url":"` + b + `","temp_id":"bad"`
 	tests := []struct {
 		name   string
@@ -150,7 +150,7 @@ func TestBadTryValuesChangeNothing(t *testing.T) {
 		}
 	}
 	e.wantBalances(map[string]int64{"a": 0, "b": 0})
-	if n := len(e.coms["b"].got()) + len(e.coms["a"].got()); n != 0 {
+	if n := len(e.coms["b"].Relays()) + len(e.coms["a"].Relays()); n != 0 {
 		t.Errorf("relays: got %d, want 0", n)
 	}
 	var n int

@@ -24,7 +24,7 @@ func TestBlockedCommunityIsRefusedAfterItsSignature(t *testing.T) {
 		}
 		return n
 	}
-	hs := map[string]any{"api": 1, "mail": "x@a", "ticks": 1, "uri": e.coms["a"].srv.URL}
+	hs := map[string]any{"api": 1, "mail": "x@a", "ticks": 1, "uri": e.coms["a"].URL}
 	tests := []struct {
 		name   string
 		send   func() (int, map[string]any)
@@ -55,7 +55,7 @@ func TestBlockedCommunityIsRefusedAfterItsSignature(t *testing.T) {
 		}
 	}
 	e.wantBalances(map[string]int64{"a": 0, "b": 0})
-	if n := len(e.coms["b"].got()); n != 0 {
+	if n := len(e.coms["b"].Relays()); n != 0 {
 		t.Errorf("relays: got %d, want 0", n)
 	}
 	// Unblocked, the same key trades again.

@@ -43,7 +43,7 @@ func TestConcurrentTriesKeepLimits(t *testing.T) {
 		t.Errorf("written: got %d, want 7 (codes %v)", written, codes)
 	}
 	e.wantBalances(map[string]int64{"a": -700 * int64(written), "b": 700 * int64(written)})
-	if n := len(e.coms["b"].got()); n != written {
+	if n := len(e.coms["b"].Relays()); n != written {
 		t.Errorf("relays: got %d, want %d", n, written)
 	}
 	var posted int

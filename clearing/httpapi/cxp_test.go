@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -13,11 +11,9 @@ import (
 	"time"
 
 	"github.com/sxp-network/sxp/clearing"
+	"github.com/sxp-network/sxp/clearing/app"
 	"github.com/sxp-network/sxp/clearing/cxp"
 	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
-	"github.com/sxp-network/sxp/clearing/httpapi"
-	"github.com/sxp-network/sxp/ledger"
-	"github.com/sxp-network/sxp/migrations/pgtest"
 )
 
 func TestTryWritesAndRelaysBothDirections(t *testing.T) {
@@ -36,16 +32,16 @@ func TestTryWritesAndRelaysBothDirections(t *testing.T) {
 		t.Errorf("answer has no id: %v", out)
 	}
 	e.wantBalances(map[string]int64{"a": -1000, "b": 1000})
-	got := e.coms["b"].got()
+	got := e.coms["b"].Relays()
 	if len(got) != 1 || !got[0].Really || got[0].Quantity != "10.00" || got[0].TempID != "t1" || got[0].Payee != "bob" {
 		t.Fatalf("b's relays: got %+v, want one really=true relay of 10.00 for bob", got)
 	}
-	if n := len(e.coms["a"].got()); n != 0 {
+	if n := len(e.coms["a"].Relays()); n != 0 {
 		t.Errorf("a got %d relays, want 0", n)
 	}
 
 	// b pays a back 2.50.
-	back := map[string]any{"payer": "bob", "payee": "alice", "src_url": e.coms["b"].srv.URL, "dest_url": e.coms["a"].srv.URL,
+	back := map[string]any{"payer": "bob", "payee": "alice", "src_url": e.coms["b"].URL, "dest_url": e.coms["a"].URL,
 		"quantity": json.Number("2.5"), "description": "pears", "really": true, "temp_id": "t2"}
 	status, out = e.call("b", "PUT", "/transactions", back)
 	if status != 200 || code(out) != "0" || str(out, "payer_ticks") != "2" || str(out, "payee_ticks") != "1" {
@@ -70,12 +66,12 @@ func TestTryValidateOnlyWritesNothing(t *testing.T) {
 		t.Fatalf("really=false: got %d %v, want 200 code 0 without id", status, out)
 	}
 	e.wantBalances(map[string]int64{"a": 0, "b": 0})
-	got := e.coms["b"].got()
+	got := e.coms["b"].Relays()
 	if len(got) != 1 || got[0].Really {
 		t.Fatalf("b's relays: got %+v, want one really=false relay", got)
 	}
 	// A refusal of the payee passes through, still writing nothing.
-	e.coms["b"].setAnswer(refuse(cxp.CodeRemoteLimits, nil))
+	e.coms["b"].SetAnswer(refuse(cxp.CodeRemoteLimits, nil))
 	status, out = e.call("a", "PUT", "/transactions", e.tx("10", "v2", false))
 	if code(out) != "24" || status != http.StatusConflict {
 		t.Fatalf("really=false refused by payee: got %d %v, want 409 code 24", status, out)
@@ -92,7 +88,7 @@ func TestTryReplayedTempID(t *testing.T) {
 		t.Fatalf("replay: first %v, again %v; want the same answer", first, again)
 	}
 	e.wantBalances(map[string]int64{"a": -300, "b": 300})
-	if n := len(e.coms["b"].got()); n != 1 {
+	if n := len(e.coms["b"].Relays()); n != 1 {
 		t.Fatalf("relays: got %d, want 1", n)
 	}
 	status, diff := e.call("a", "PUT", "/transactions", e.tx("4.00", "same", true))
@@ -126,20 +122,20 @@ func TestTryRefusals(t *testing.T) {
 		}, status: 404, code: "6"},
 		{name: "src_url is not the signer's", body: func(e *env) map[string]any {
 			m := e.tx("1", "r", true)
-			m["src_url"], m["payer_url"] = e.coms["b"].srv.URL, nil
-			m["dest_url"], m["payee_url"] = e.coms["a"].srv.URL, nil
+			m["src_url"], m["payer_url"] = e.coms["b"].URL, nil
+			m["dest_url"], m["payee_url"] = e.coms["a"].URL, nil
 			return m
 		}, status: 400, code: "8", arg: [2]string{"field", "src_url"}},
 		{name: "payer_url is not src_url", body: func(e *env) map[string]any {
 			m := e.tx("1", "r", true)
-			m["payer_url"] = e.coms["b"].srv.URL
+			m["payer_url"] = e.coms["b"].URL
 			return m
 		}, status: 400, code: "8", arg: [2]string{"field", "payer_url"}},
 		{name: "ratio over the circle's percentage", setup: func(e *env) {
 			ctx := context.Background()
 			e.call("a", "PUT", "/transactions", e.tx("10", "seed", true))
-			e.call("b", "PUT", "/transactions", map[string]any{"payer": "bob", "payee": "alice", "src_url": e.coms["b"].srv.URL,
-				"dest_url": e.coms["a"].srv.URL, "quantity": json.Number("10"), "description": "", "really": true, "temp_id": "seed2"})
+			e.call("b", "PUT", "/transactions", map[string]any{"payer": "bob", "payee": "alice", "src_url": e.coms["b"].URL,
+				"dest_url": e.coms["a"].URL, "quantity": json.Number("10"), "description": "", "really": true, "temp_id": "seed2"})
 			c, _ := e.house.Circle(ctx)
 			p := c.Policy
 			p.RatioPercent = "50"
@@ -155,30 +151,28 @@ func TestTryRefusals(t *testing.T) {
 			e.house.Block(context.Background(), "test", "b", "fraud")
 		}, body: func(e *env) map[string]any { return e.tx("1", "r", true) }, status: 403, code: "16"},
 		{name: "payee refuses our signature", setup: func(e *env) {
-			e.coms["b"].mu.Lock()
-			e.coms["b"].verifyKey = "not the key"
-			e.coms["b"].mu.Unlock()
+			e.coms["b"].SetVerifyKey("not the key")
 		}, body: func(e *env) map[string]any { return e.tx("1", "r", true) }, status: 502, code: "20"},
 		{name: "payee refuses for its limits", setup: func(e *env) {
-			e.coms["b"].setAnswer(refuse(cxp.CodeRemoteLimits, nil))
+			e.coms["b"].SetAnswer(refuse(cxp.CodeRemoteLimits, nil))
 		}, body: func(e *env) map[string]any { return e.tx("1", "r", true) }, status: 409, code: "24", relays: 1},
 		{name: "payee refuses (misc)", setup: func(e *env) {
-			e.coms["b"].setAnswer(refuse(cxp.CodeRemoteValidation, map[string]string{"message": "no such member bob"}))
+			e.coms["b"].SetAnswer(refuse(cxp.CodeRemoteValidation, map[string]string{"message": "no such member bob"}))
 		}, body: func(e *env) map[string]any { return e.tx("1", "r", true) }, status: 422, code: "25",
 			arg: [2]string{"message", "no such member bob"}, relays: 1},
 		{name: "payee answers another code", setup: func(e *env) {
-			e.coms["b"].setAnswer(refuse(cxp.CodeUnknownAccount, nil))
+			e.coms["b"].SetAnswer(refuse(cxp.CodeUnknownAccount, nil))
 		}, body: func(e *env) map[string]any { return e.tx("1", "r", true) }, status: 422, code: "25", relays: 1},
 		{name: "payee answers garbage", setup: func(e *env) {
 			// A 4xx that is not CXP: refused before anything was written. (A
 			// 5xx page leaves the outcome open: TestRelayGatewayErrorStaysPending.)
-			e.coms["b"].setAnswer(func(cxp.TransactionRequest) (int, any) { return 400, []int{1} })
+			e.coms["b"].SetAnswer(func(cxp.TransactionRequest) (int, any) { return 400, []int{1} })
 		}, body: func(e *env) map[string]any { return e.tx("1", "r", true) }, status: 500, code: "7", relays: 1},
 		{name: "payee answers 401 without an envelope", setup: func(e *env) {
-			e.coms["b"].setAnswer(func(cxp.TransactionRequest) (int, any) { return 401, "no" })
+			e.coms["b"].SetAnswer(func(cxp.TransactionRequest) (int, any) { return 401, "no" })
 		}, body: func(e *env) map[string]any { return e.tx("1", "r", true) }, status: 502, code: "20", relays: 1},
 		{name: "payee unreachable", setup: func(e *env) {
-			e.coms["b"].srv.Close()
+			e.coms["b"].Close()
 		}, body: func(e *env) map[string]any { return e.tx("1", "r", true) }, status: 502, code: "26"},
 	}
 	for _, tt := range tests {
@@ -190,7 +184,7 @@ func TestTryRefusals(t *testing.T) {
 			}
 			beforeA, _, _ := e.balance("a")
 			beforeB, _, _ := e.balance("b")
-			relaysBefore := len(e.coms["b"].got())
+			relaysBefore := len(e.coms["b"].Relays())
 			status, out := e.call("a", "PUT", "/transactions", tt.body(e))
 			if status != tt.status || code(out) != tt.code {
 				t.Fatalf("got %d %v, want %d code %s", status, out, tt.status, tt.code)
@@ -202,7 +196,7 @@ func TestTryRefusals(t *testing.T) {
 				t.Errorf("no message: %v", out)
 			}
 			e.wantBalances(map[string]int64{"a": beforeA, "b": beforeB})
-			if got := len(e.coms["b"].got()) - relaysBefore; got != tt.relays {
+			if got := len(e.coms["b"].Relays()) - relaysBefore; got != tt.relays {
 				t.Errorf("relays to b: got %d, want %d", got, tt.relays)
 			}
 			var live int
@@ -217,7 +211,7 @@ func TestTryRefusals(t *testing.T) {
 func TestRelayFailureThenRetrySameTempID(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.coms["b"].setAnswer(refuse(cxp.CodeRemoteValidation, map[string]string{"message": "busy"}))
+	e.coms["b"].SetAnswer(refuse(cxp.CodeRemoteValidation, map[string]string{"message": "busy"}))
 	if _, out := e.call("a", "PUT", "/transactions", e.tx("7", "retry", true)); code(out) != "25" {
 		t.Fatalf("first try: got %v, want code 25", out)
 	}
@@ -227,12 +221,12 @@ func TestRelayFailureThenRetrySameTempID(t *testing.T) {
 	if voided != 1 {
 		t.Fatalf("voided intertrades: got %d, want 1", voided)
 	}
-	e.coms["b"].setAnswer(nil)
+	e.coms["b"].SetAnswer(nil)
 	if _, out := e.call("a", "PUT", "/transactions", e.tx("7", "retry", true)); code(out) != "0" {
 		t.Fatalf("retry: got %v, want code 0", out)
 	}
 	e.wantBalances(map[string]int64{"a": -700, "b": 700})
-	got := e.coms["b"].got()
+	got := e.coms["b"].Relays()
 	if len(got) != 2 || got[0].TempID != "retry" || got[1].TempID != "retry" {
 		t.Fatalf("relays: got %+v, want two with temp_id retry", got)
 	}
@@ -262,11 +256,11 @@ func TestSignatureRefusals(t *testing.T) {
 		{"wrong key", func() (int, map[string]any) { return signed("a", "wrong", nil) }, 401, "17"},
 		{"unknown keyid", func() (int, map[string]any) { return signed("zz", "x", nil) }, 403, "16"},
 		{"missing content digest", func() (int, map[string]any) {
-			return signed("a", e.coms["a"].key, func(r *http.Request) { r.Header.Del("Content-Digest") })
+			return signed("a", e.coms["a"].Key(), func(r *http.Request) { r.Header.Del("Content-Digest") })
 		}, 401, "18"},
 		{"tampered body", func() (int, map[string]any) {
 			req, _ := http.NewRequest("PUT", e.srv.URL+"/transactions", bytes.NewReader(body))
-			(httpsig.Signer{KeyID: "a", Key: []byte(e.coms["a"].key)}).Sign(req, body)
+			(httpsig.Signer{KeyID: "a", Key: []byte(e.coms["a"].Key())}).Sign(req, body)
 			other := bytes.Replace(body, []byte(`"1"`), []byte(`"9"`), 1)
 			other = bytes.Replace(other, []byte(`:1,`), []byte(`:9,`), 1)
 			req.Body = http.NoBody
@@ -277,13 +271,13 @@ func TestSignatureRefusals(t *testing.T) {
 		{"stale created", func() (int, map[string]any) {
 			old := func() time.Time { return time.Now().Add(-10 * time.Minute) }
 			req, _ := http.NewRequest("PUT", e.srv.URL+"/transactions", bytes.NewReader(body))
-			(httpsig.Signer{KeyID: "a", Key: []byte(e.coms["a"].key), Now: old}).Sign(req, body)
+			(httpsig.Signer{KeyID: "a", Key: []byte(e.coms["a"].Key()), Now: old}).Sign(req, body)
 			return e.do(req)
 		}, 401, "18"},
 		{"replayed nonce", func() (int, map[string]any) {
 			req, _ := http.NewRequest("PUT", e.srv.URL+"/transactions", bytes.NewReader(e.mustJSON(e.tx("1", "n1", false))))
 			raw := e.mustJSON(e.tx("1", "n1", false))
-			(httpsig.Signer{KeyID: "a", Key: []byte(e.coms["a"].key), Nonce: func() string { return "fixed-nonce" }}).Sign(req, raw)
+			(httpsig.Signer{KeyID: "a", Key: []byte(e.coms["a"].Key()), Nonce: func() string { return "fixed-nonce" }}).Sign(req, raw)
 			if st, out := e.do(req); st != 200 {
 				t.Fatalf("first use of the nonce: got %d %v", st, out)
 			}
@@ -312,7 +306,7 @@ func (e *env) mustJSON(v any) []byte {
 func TestBadInputChangesNothing(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	a, b := e.coms["a"].srv.URL, e.coms["b"].srv.URL
+	a, b := e.coms["a"].URL, e.coms["b"].URL
 	valid := `"payer":"alice","payee":"bob","src_url":"` + a + `","dest_url":"` + b + `","description":"x","temp_id":"bad"`
 	tests := []struct {
 		name   string
@@ -347,7 +341,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		}
 	}
 	e.wantBalances(map[string]int64{"a": 0, "b": 0})
-	if n := len(e.coms["b"].got()); n != 0 {
+	if n := len(e.coms["b"].Relays()); n != 0 {
 		t.Errorf("relays: got %d, want 0", n)
 	}
 	var n int
@@ -361,7 +355,7 @@ func TestHandshake(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	hs := map[string]any{"api": json.Number("1.0"), "mail": "admin@a.example", "ticks": json.Number("1.5"),
-		"first_trade": 1700000000, "traders": 42, "transactions": 7, "uri": e.coms["a"].srv.URL,
+		"first_trade": 1700000000, "traders": 42, "transactions": 7, "uri": e.coms["a"].URL,
 		"visibility": true, "lat": json.Number("51.5"), "lon": json.Number("-0.12")}
 	status, out := e.call("a", "POST", "/server", hs)
 	if status != 200 || code(out) != "0" {
@@ -393,7 +387,7 @@ func TestHandshake(t *testing.T) {
 		t.Fatalf("rate history: got %+v", rates)
 	}
 	// A handshake naming another uri is refused.
-	hs["uri"] = e.coms["b"].srv.URL
+	hs["uri"] = e.coms["b"].URL
 	if status, out := e.call("a", "POST", "/server", hs); status != 400 || code(out) != "8" {
 		t.Fatalf("wrong uri: got %d %v, want 400 code 8", status, out)
 	}
@@ -408,9 +402,9 @@ func TestKeyRotation(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	hs := func(key string) (int, map[string]any) {
-		return e.call("a", "POST", "/server", map[string]any{"api": 1, "mail": "x@a", "ticks": 1, "uri": e.coms["a"].srv.URL}, key)
+		return e.call("a", "POST", "/server", map[string]any{"api": 1, "mail": "x@a", "ticks": 1, "uri": e.coms["a"].URL}, key)
 	}
-	old := e.coms["a"].key
+	old := e.coms["a"].Key()
 	newKey, err := e.house.RotateKey(ctx, "test", "a", time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -422,7 +416,7 @@ func TestKeyRotation(t *testing.T) {
 		t.Fatalf("old key during overlap: got %v, want code 0 with keymatch false", out)
 	}
 	// Relays go out signed with the new key.
-	e.coms["a"].key = newKey
+	e.coms["a"].SetKey(newKey)
 	if _, err := e.house.RotateKey(ctx, "test", "a", 0); err != nil {
 		t.Fatal(err)
 	}
@@ -482,7 +476,7 @@ func TestClients(t *testing.T) {
 		t.Fatalf("clients: got %d %v", status, out)
 	}
 	clients, _ := out["clients"].(map[string]any)
-	if len(clients) != 1 || clients[e.coms["b"].srv.URL] != "Community b" {
+	if len(clients) != 1 || clients[e.coms["b"].URL] != "Community b" {
 		t.Fatalf("clients: got %v, want only b", clients)
 	}
 	ex, _ := out["exchanges"].([]any)
@@ -551,24 +545,11 @@ func TestRecordsExportAndVerify(t *testing.T) {
 // the credit, issue 10 hole 2.)
 func TestTryPostsAfterTheHoldsDeadline(t *testing.T) {
 	t.Parallel()
-	pool := pgtest.NewPool(t)
 	var offset atomic.Int64
 	clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	house, err := clearing.New(pool, ledger.New(pool, ledger.Options{Now: clock}), clearing.Options{Secret: "s", Now: clock, Logger: logger, HoldTTL: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	house.InitCircle(ctx, "test", circleID, "", "HOUR", 2)
-	e := &env{t: t, pool: pool, house: house, coms: map[string]*community{}}
-	e.srv = serve(func(publicURL string) http.Handler {
-		return httpapi.New(house, httpapi.Options{PublicURL: publicURL, Logger: logger}).Handler()
-	})
-	defer e.srv.Close()
-	e.addCommunity("a", "1", -10000, 10000)
-	e.addCommunity("b", "1", -10000, 10000)
-	e.coms["b"].setAnswer(func(r cxp.TransactionRequest) (int, any) {
+	e := newEnvConfig(t, app.Config{Now: clock, HoldTTL: time.Minute})
+	ctx, house := context.Background(), e.house
+	e.coms["b"].SetAnswer(func(r cxp.TransactionRequest) (int, any) {
 		offset.Store(int64(10 * time.Minute))
 		return 200, cxp.TransactionResponse{Status: cxp.StatusOK("ok"), TempID: r.TempID}
 	})
@@ -594,7 +575,7 @@ func TestRelayGatewayErrorStaysPending(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
-	e.coms["b"].setAnswer(func(cxp.TransactionRequest) (int, any) { return 502, "<html>502 Bad Gateway</html>" })
+	e.coms["b"].SetAnswer(func(cxp.TransactionRequest) (int, any) { return 502, "<html>502 Bad Gateway</html>" })
 	status, out := e.call("a", "PUT", "/transactions", e.tx("1", "gw", true))
 	if status != 500 || code(out) != "27" {
 		t.Fatalf("got %d %v, want 500 code 27 (pending)", status, out)
@@ -606,17 +587,17 @@ func TestRelayGatewayErrorStaysPending(t *testing.T) {
 	if _, out := e.call("a", "PUT", "/transactions", e.tx("1", "gw", true)); code(out) != "27" {
 		t.Fatalf("repeat: got %v, want code 27", out)
 	}
-	if n := len(e.coms["b"].got()); n != 1 {
+	if n := len(e.coms["b"].Relays()); n != 1 {
 		t.Fatalf("relays: got %d, want 1", n)
 	}
-	e.coms["b"].setAnswer(nil)
+	e.coms["b"].SetAnswer(nil)
 	if _, err := e.pool.Exec(ctx, `UPDATE clearing_intertrades SET ask_after = now() - interval '1 second' WHERE temp_id = 'gw'`); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := e.house.Recover(ctx); err != nil || n != 1 {
 		t.Fatalf("recover: got %d, %v; want 1 settled", n, err)
 	}
-	got := e.coms["b"].got()
+	got := e.coms["b"].Relays()
 	if len(got) != 2 || got[1].TempID != "gw" || got[1].Quantity != "1.00" || !got[1].Really || got[1].PayeeTicks != "2" || got[1] != got[0] {
 		t.Fatalf("relays: got %+v, want the same relay again", got)
 	}
@@ -644,7 +625,7 @@ func TestRelayOutcomeUnknownStaysPending(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
-			e.coms["b"].setAnswer(tt.answer)
+			e.coms["b"].SetAnswer(tt.answer)
 			status, out := e.call("a", "PUT", "/transactions", e.tx("1", "r", true))
 			if status != 500 || code(out) != "27" {
 				t.Fatalf("got %d %v, want 500 code 27 (pending)", status, out)
@@ -668,7 +649,7 @@ func TestRecoverSettlesOnlyOnThePayeesRefusal(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := newEnv(t)
-	e.coms["b"].setAnswer(func(cxp.TransactionRequest) (int, any) { return 504, "gateway timeout" })
+	e.coms["b"].SetAnswer(func(cxp.TransactionRequest) (int, any) { return 504, "gateway timeout" })
 	if _, out := e.call("a", "PUT", "/transactions", e.tx("1", "rec", true)); code(out) != "27" {
 		t.Fatalf("first try: got %v, want 27", out)
 	}
@@ -687,7 +668,7 @@ func TestRecoverSettlesOnlyOnThePayeesRefusal(t *testing.T) {
 		}
 		return s, asks
 	}
-	e.coms["b"].setAnswer(refuse(cxp.CodeAuthData, nil))
+	e.coms["b"].SetAnswer(refuse(cxp.CodeAuthData, nil))
 	askNow()
 	if n, err := e.house.Recover(ctx); err != nil || n != 0 {
 		t.Fatalf("recover, signature refused: got %d, %v; want 0 settled", n, err)
@@ -695,7 +676,7 @@ func TestRecoverSettlesOnlyOnThePayeesRefusal(t *testing.T) {
 	if s, asks := status(); s != "pending" || asks != 2 {
 		t.Fatalf("after a refused signature: got %s asked %d times, want pending asked twice", s, asks)
 	}
-	e.coms["b"].setAnswer(refuse(cxp.CodeRemoteValidation, map[string]string{"message": "no member bob"}))
+	e.coms["b"].SetAnswer(refuse(cxp.CodeRemoteValidation, map[string]string{"message": "no member bob"}))
 	askNow()
 	if n, err := e.house.Recover(ctx); err != nil || n != 1 {
 		t.Fatalf("recover, payee refuses: got %d, %v; want 1 settled", n, err)
@@ -704,7 +685,7 @@ func TestRecoverSettlesOnlyOnThePayeesRefusal(t *testing.T) {
 		t.Fatalf("after the payee's refusal: got %s, want voided", s)
 	}
 	e.wantBalances(map[string]int64{"a": 0, "b": 0})
-	if n := len(e.coms["b"].got()); n != 3 {
+	if n := len(e.coms["b"].Relays()); n != 3 {
 		t.Fatalf("relays: got %d, want 3", n)
 	}
 }

@@ -8,13 +8,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sxp-network/sxp/clearing"
+	"github.com/sxp-network/sxp/clearing/app"
 	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/clearing/cxp/cxptest"
 	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
 	"github.com/sxp-network/sxp/clearing/httpapi"
 	"github.com/sxp-network/sxp/ledger"
@@ -34,96 +35,12 @@ type env struct {
 	pool  *pgxpool.Pool
 	house *clearing.House
 	srv   *httptest.Server
-	coms  map[string]*community
-}
-
-// community stands in for a community server: it verifies relays signed by
-// the circle with its key and answers as answer says.
-type community struct {
-	id  string
-	key string
-	srv *httptest.Server
-
-	mu     sync.Mutex
-	relays []cxp.TransactionRequest
-	answer func(cxp.TransactionRequest) (int, any)
-	nonces httpsig.MemoryNonces
-	// verifyKey, when set, is the key the community believes in (to simulate a wrong one).
-	verifyKey string
-}
-
-type staticKeys map[string][]byte
-
-func (k staticKeys) VerifyKeys(ctx context.Context, keyID string) ([][]byte, error) {
-	key, ok := k[keyID]
-	if !ok {
-		return nil, cxp.NewError(cxp.CodeNotPermitted, nil)
-	}
-	return [][]byte{key}, nil
-}
-
-func (c *community) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	if r.Method != http.MethodPut || r.URL.Path != "/transactions" {
-		cxp.WriteError(w, cxp.Errorf(cxp.CodeOther, "no route"))
-		return
-	}
-	c.mu.Lock()
-	key := c.key
-	if c.verifyKey != "" {
-		key = c.verifyKey
-	}
-	c.mu.Unlock()
-	v := httpsig.Verifier{Keys: staticKeys{circleID: []byte(key)}, Nonces: &c.nonces}
-	if _, err := v.Verify(r.Context(), r, body); err != nil {
-		e, _ := cxp.AsError(err)
-		if e == nil {
-			e = cxp.NewError(cxp.CodeWrongKey, nil)
-		}
-		cxp.WriteError(w, e)
-		return
-	}
-	var req cxp.TransactionRequest
-	if e := cxp.Decode(body, &req); e != nil {
-		cxp.WriteError(w, e)
-		return
-	}
-	c.mu.Lock()
-	c.relays = append(c.relays, req)
-	answer := c.answer
-	c.mu.Unlock()
-	if answer == nil {
-		cxp.WriteJSON(w, http.StatusOK, cxp.TransactionResponse{Status: cxp.StatusOK("accepted"), TempID: req.TempID})
-		return
-	}
-	status, resp := answer(req)
-	cxp.WriteJSON(w, status, resp)
-}
-
-func (c *community) got() []cxp.TransactionRequest {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]cxp.TransactionRequest(nil), c.relays...)
-}
-
-func (c *community) setAnswer(f func(cxp.TransactionRequest) (int, any)) {
-	c.mu.Lock()
-	c.answer = f
-	c.mu.Unlock()
+	coms  map[string]*cxptest.Community
 }
 
 func refuse(code cxp.Code, args map[string]string) func(cxp.TransactionRequest) (int, any) {
 	e := cxp.NewError(code, args)
 	return func(cxp.TransactionRequest) (int, any) { return e.HTTPStatus(), e.Status() }
-}
-
-// serve starts a test server whose handler knows the server's own URL
-// (Options.PublicURL is required).
-func serve(handler func(publicURL string) http.Handler) *httptest.Server {
-	srv := httptest.NewUnstartedServer(nil)
-	srv.Config.Handler = handler("http://" + srv.Listener.Addr().String())
-	srv.Start()
-	return srv
 }
 
 // newEnv starts a clearing house with circle "circle" (unit HOUR, 2
@@ -132,43 +49,53 @@ func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
 
 // newEnvWith is newEnv with the HTTP layer's options changed by change.
 func newEnvWith(t *testing.T, change func(*httpapi.Options)) *env {
+	return newEnvConfig(t, app.Config{HTTPOptions: change})
+}
+
+// newEnvConfig builds the clearing house through app.New with cfg (its
+// secret, admin token and public URL filled in) on a database whose circle
+// is initialised, behind an httptest server, with communities a and b.
+func newEnvConfig(t *testing.T, cfg app.Config) *env {
 	t.Helper()
 	pool := pgtest.NewPool(t)
-	lg := ledger.New(pool, ledger.Options{})
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	house, err := clearing.New(pool, lg, clearing.Options{Secret: "test secret", Logger: logger})
+	initCircle(t, pool)
+	srv := httptest.NewUnstartedServer(nil)
+	cfg.PublicURL = "http://" + srv.Listener.Addr().String()
+	cfg.Secret, cfg.AdminToken = "test secret", adminToken
+	a, err := app.New(context.Background(), cfg, pool, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	if _, _, err := house.InitCircle(ctx, "test", circleID, "Test circle", "HOUR", 2); err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, pool: pool, house: house, coms: map[string]*community{}}
-	e.srv = serve(func(publicURL string) http.Handler {
-		opts := httpapi.Options{PublicURL: publicURL, AdminToken: adminToken, Logger: logger}
-		if change != nil {
-			change(&opts)
-		}
-		return httpapi.New(house, opts).Handler()
-	})
-	t.Cleanup(e.srv.Close)
+	srv.Config.Handler = a.Handler()
+	srv.Start()
+	t.Cleanup(srv.Close)
+	e := &env{t: t, pool: pool, house: a.House, srv: srv, coms: map[string]*cxptest.Community{}}
 	e.addCommunity("a", "1", -10000, 10000)
 	e.addCommunity("b", "2", -10000, 10000)
 	return e
 }
 
-func (e *env) addCommunity(id, ticks string, min, max int64) *community {
+// initCircle does what `sxp admin circle init circle --unit HOUR` does.
+func initCircle(t *testing.T, pool *pgxpool.Pool) {
+	t.Helper()
+	house, err := clearing.New(pool, ledger.New(pool, ledger.Options{}), clearing.Options{Secret: "test secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := house.InitCircle(context.Background(), "test", circleID, "Test circle", "HOUR", 2); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (e *env) addCommunity(id, ticks string, min, max int64) *cxptest.Community {
 	e.t.Helper()
-	c := &community{id: id}
-	c.srv = httptest.NewServer(c)
-	e.t.Cleanup(c.srv.Close)
+	c := cxptest.NewCommunity(e.t, circleID)
 	_, key, err := e.house.AddCommunity(context.Background(), "test", clearing.NewCommunity{
-		ID: id, Name: "Community " + id, URI: c.srv.URL, Ticks: ticks, Min: min, Max: max})
+		ID: id, Name: "Community " + id, URI: c.URL, Ticks: ticks, Min: min, Max: max})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	c.key = key
+	c.SetKey(key)
 	e.coms[id] = c
 	return c
 }
@@ -199,7 +126,7 @@ func (e *env) call(id, method, path string, body any, key ...string) (int, map[s
 	}
 	k := ""
 	if c, ok := e.coms[id]; ok {
-		k = c.key
+		k = c.Key()
 	}
 	if len(key) > 0 {
 		k = key[0]
@@ -265,8 +192,8 @@ func (e *env) wantBalances(want map[string]int64) {
 // tx is a try from community a to community b.
 func (e *env) tx(qty string, tempID string, really bool) map[string]any {
 	return map[string]any{
-		"payer": "alice", "payer_url": e.coms["a"].srv.URL, "payee": "bob", "payee_url": e.coms["b"].srv.URL,
-		"src_url": e.coms["a"].srv.URL, "dest_url": e.coms["b"].srv.URL,
+		"payer": "alice", "payer_url": e.coms["a"].URL, "payee": "bob", "payee_url": e.coms["b"].URL,
+		"src_url": e.coms["a"].URL, "dest_url": e.coms["b"].URL,
 		"quantity": json.Number(qty), "description": "apples", "really": really, "temp_id": tempID,
 	}
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/sxp-network/sxp/clearing"
 	"github.com/sxp-network/sxp/clearing/cxp"
 	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
-	"github.com/sxp-network/sxp/ledger/ledgermetrics"
+	"github.com/sxp-network/sxp/ledger/httpmetrics"
 )
 
 // Options configures the HTTP layer.
@@ -128,7 +128,7 @@ func (s *Server) Handler() http.Handler {
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
 	if s.opts.Metrics != nil {
-		r.GET("/metrics", gin.WrapH(ledgermetrics.Protect(s.opts.Metrics, s.opts.MetricsToken)))
+		r.GET("/metrics", gin.WrapH(httpmetrics.Protect(s.opts.Metrics, s.opts.MetricsToken)))
 	}
 
 	// CXP Intertrading API 1.0, signed by member communities.

@@ -16,7 +16,7 @@ func TestTempIDRepeatedDuringTheRelay(t *testing.T) {
 	e := newEnv(t)
 	entered, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	e.coms["b"].setAnswer(func(r cxp.TransactionRequest) (int, any) {
+	e.coms["b"].SetAnswer(func(r cxp.TransactionRequest) (int, any) {
 		once.Do(func() { close(entered); <-release })
 		return 200, cxp.TransactionResponse{Status: cxp.StatusOK("ok"), TempID: r.TempID}
 	})
@@ -61,7 +61,7 @@ func TestTempIDRepeatedDuringTheRelay(t *testing.T) {
 		}
 	}
 	e.wantBalances(map[string]int64{"a": -300, "b": 300})
-	if n := len(e.coms["b"].got()); n != 1 {
+	if n := len(e.coms["b"].Relays()); n != 1 {
 		t.Errorf("relays: got %d, want 1", n)
 	}
 }
@@ -100,7 +100,7 @@ func TestTempIDConcurrentFirstTries(t *testing.T) {
 		t.Errorf("ids: got %v, want one", ids)
 	}
 	e.wantBalances(map[string]int64{"a": -200, "b": 200})
-	if n := len(e.coms["b"].got()); n != 1 {
+	if n := len(e.coms["b"].Relays()); n != 1 {
 		t.Errorf("relays: got %d, want 1", n)
 	}
 }
@@ -134,7 +134,7 @@ func TestRelayRefusalsCarryTheirArgs(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
-			e.coms["b"].setAnswer(tt.answer)
+			e.coms["b"].SetAnswer(tt.answer)
 			_, out := e.call("a", "PUT", "/transactions", e.tx("1", "r", true))
 			if code(out) != tt.code {
 				t.Fatalf("got %v, want code %s", out, tt.code)

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sxp-network/sxp/ledger/httpmetrics"
 	"github.com/sxp-network/sxp/ledger/ledgermetrics"
 )
 
@@ -23,7 +24,7 @@ var LedgerKinds = []string{"intertrade"}
 
 // Metrics are the clearing house's in-process metrics.
 type Metrics struct {
-	HTTP   *ledgermetrics.HTTP
+	HTTP   *httpmetrics.HTTP
 	Ledger *ledgermetrics.Observer // pass as ledger.Options.Observer
 	Relays *Relays                 // wrap the relay client's transport with Relays.Transport
 }
@@ -34,7 +35,7 @@ type Metrics struct {
 // exists.
 func New(reg prometheus.Registerer, pool *pgxpool.Pool) *Metrics {
 	return &Metrics{
-		HTTP:   ledgermetrics.NewHTTP(reg),
+		HTTP:   httpmetrics.New(reg),
 		Ledger: ledgermetrics.New(reg, LedgerKinds...),
 		Relays: newRelays(reg, pool),
 	}

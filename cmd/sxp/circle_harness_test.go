@@ -21,8 +21,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/sxp-network/sxp/cmd/sxp/sxptest"
 	"github.com/sxp-network/sxp/migrations/pgtest"
-	"github.com/sxp-network/sxp/migrations/pgtest/proctest"
 )
 
 // circle is a running clearing house and two community servers.
@@ -37,7 +37,7 @@ type circle struct {
 	leafDB     *pgxpool.Pool
 	acornDB    *pgxpool.Pool
 	keys       map[string]string
-	procs      []*proctest.Process // the clearing house, leaf, acorn
+	procs      []*sxptest.Process // the clearing house, leaf, acorn
 }
 
 const (
@@ -49,15 +49,15 @@ const (
 // sxp runs the binary to completion with stdin and returns its stdout.
 func (c *circle) sxp(stdin string, args ...string) string {
 	c.t.Helper()
-	return proctest.RunInput(c.t, c.bin, proctest.WithoutSettings(), stdin, args...)
+	return sxptest.RunInput(c.t, c.bin, sxptest.WithoutSettings(), stdin, args...)
 }
 
 // startSXP runs the server `sxp args...` until the test ends, with no SXP_
 // or DATABASE_URL variable leaking in from the test's own environment; name
 // labels its output, shown when the test fails.
-func startSXP(t *testing.T, bin, name string, args ...string) *proctest.Process {
+func startSXP(t *testing.T, bin, name string, args ...string) *sxptest.Process {
 	t.Helper()
-	p := proctest.Start(t, bin, args, proctest.WithoutSettings())
+	p := sxptest.Start(t, bin, args, sxptest.WithoutSettings())
 	p.Name = name
 	return p
 }
@@ -70,9 +70,9 @@ const readyWithin = 60 * time.Second
 // limits -1000..1000 VAL, members' default limits -100..1000.
 func startCircle(t *testing.T) *circle {
 	t.Helper()
-	c := &circle{t: t, bin: proctest.BuildSXP(t), adminToken: e2eAdminToken, keys: map[string]string{}}
+	c := &circle{t: t, bin: sxptest.BuildSXP(t), adminToken: e2eAdminToken, keys: map[string]string{}}
 	clearingURL, leafURL, acornURL := pgtest.NewDatabase(t), pgtest.NewDatabase(t), pgtest.NewDatabase(t)
-	ports := proctest.FreePorts(t, 3)
+	ports := sxptest.FreePorts(t, 3)
 	c.clearing = fmt.Sprintf("http://127.0.0.1:%d", ports[0])
 	c.leaf = fmt.Sprintf("http://127.0.0.1:%d", ports[1])
 	c.acorn = fmt.Sprintf("http://127.0.0.1:%d", ports[2])
@@ -84,7 +84,7 @@ func startCircle(t *testing.T) *circle {
 	} {
 		out := c.sxp("", append([]string{"admin", "community", "add", com.id, "--name", com.name, "--uri", com.uri,
 			"--rate", com.rate, "--min", "-1000", "--max", "1000", "--secret", e2eSecret}, db...)...)
-		c.keys[com.id] = proctest.KeyLine(t, out)
+		c.keys[com.id] = sxptest.KeyLine(t, out)
 	}
 	clearing := startSXP(t, c.bin, "clearing", "clearing", "--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--database", clearingURL,
 		"--secret", e2eSecret, "--admin-token", e2eAdminToken, "--public-url", c.clearing)
@@ -101,7 +101,7 @@ func startCircle(t *testing.T) *circle {
 	acorn := startSXP(t, c.bin, "acorn", append([]string{"community", "--listen", fmt.Sprintf("127.0.0.1:%d", ports[2]), "--handshake-interval", "2s"}, acornArgs...)...)
 	leaf.WaitReady(c.leaf+"/readyz", readyWithin)
 	acorn.WaitReady(c.acorn+"/readyz", readyWithin)
-	c.procs = []*proctest.Process{clearing, leaf, acorn}
+	c.procs = []*sxptest.Process{clearing, leaf, acorn}
 	// The community admins, made on the command line as an operator would.
 	c.sxp(e2ePassword+"\n", append([]string{"members", "add", "ada", "--password-stdin", "--admin", "--name", "Ada Admin"}, leafArgs...)...)
 

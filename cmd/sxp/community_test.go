@@ -11,21 +11,21 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sxp-network/sxp/cmd/sxp/sxptest"
 	"github.com/sxp-network/sxp/migrations/pgtest"
-	"github.com/sxp-network/sxp/migrations/pgtest/proctest"
 )
 
 // communityTestEnv is the environment of a community named leaf on dbURL,
 // with nothing inherited that could change its settings.
 func communityTestEnv(dbURL string, extra ...string) []string {
-	env := append(proctest.WithoutSettings(), "DATABASE_URL="+dbURL, "SXP_COMMUNITY_ID=leaf", "SXP_COMMUNITY_NAME=Leaf Valley",
+	env := append(sxptest.WithoutSettings(), "DATABASE_URL="+dbURL, "SXP_COMMUNITY_ID=leaf", "SXP_COMMUNITY_NAME=Leaf Valley",
 		"SXP_CURRENCY=LEAF", "SXP_PUBLIC_URL=http://127.0.0.1:1", "SXP_DEFAULT_MIN=-50", "SXP_DEFAULT_MAX=500")
 	return append(env, extra...)
 }
 
 func runSXP(t *testing.T, env []string, stdin string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	return proctest.Exec(t, proctest.BuildSXP(t), env, stdin, args...)
+	return sxptest.Exec(t, sxptest.BuildSXP(t), env, stdin, args...)
 }
 
 // TestCommunityBinary runs the real binary: migrate, create the first
@@ -73,8 +73,8 @@ func TestCommunityBinary(t *testing.T) {
 		t.Fatalf("alice's failures after unlock: got %d (%v), want 0", failures, err)
 	}
 
-	addr := fmt.Sprintf("127.0.0.1:%d", proctest.FreePort(t))
-	proc := proctest.Start(t, proctest.BuildSXP(t), []string{"community", "--listen", addr, "--registration", "approval"}, env)
+	addr := fmt.Sprintf("127.0.0.1:%d", sxptest.FreePort(t))
+	proc := sxptest.Start(t, sxptest.BuildSXP(t), []string{"community", "--listen", addr, "--registration", "approval"}, env)
 	base := "http://" + addr
 	proc.WaitReady(base+"/readyz", 20*time.Second)
 	call := func(token, method, path, body string) (int, map[string]any) {

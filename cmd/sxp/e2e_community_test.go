@@ -23,8 +23,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/sxp-network/sxp/cmd/sxp/sxptest"
 	"github.com/sxp-network/sxp/migrations/pgtest"
-	"github.com/sxp-network/sxp/migrations/pgtest/proctest"
 	"github.com/sxp-network/sxp/server/payments"
 )
 
@@ -349,14 +349,14 @@ type itWorld struct {
 
 func newItWorld(t *testing.T) *itWorld {
 	w := &itWorld{t: t}
-	w.bin = proctest.BuildSXP(t)
+	w.bin = sxptest.BuildSXP(t)
 	w.clearingDB, w.leafDB, w.acornDB = pgtest.NewDatabase(t), pgtest.NewDatabase(t), pgtest.NewDatabase(t)
 	for _, db := range []string{w.clearingDB, w.leafDB, w.acornDB} {
 		if out := w.sxp("", "migrate", "up", "--database", db); !strings.HasPrefix(out, "schema at version ") {
 			t.Fatalf("migrate up: %q", out)
 		}
 	}
-	ports := proctest.FreePorts(t, 3)
+	ports := sxptest.FreePorts(t, 3)
 	pClearing, pLeaf, pAcorn := ports[0], ports[1], ports[2]
 	w.clearing = fmt.Sprintf("http://127.0.0.1:%d", pClearing)
 	w.leaf = fmt.Sprintf("http://127.0.0.1:%d", pLeaf)
@@ -369,7 +369,7 @@ func newItWorld(t *testing.T) *itWorld {
 	for _, c := range []struct{ id, name, uri, rate string }{{"leaf", "Leaf Valley", w.leaf, "1"}, {"acorn", "Acorn Hill", w.acorn, "2.5"}} {
 		out := w.sxp("", "admin", "community", "add", c.id, "--name", c.name, "--uri", c.uri, "--rate", c.rate,
 			"--min", "-100", "--max", "100", "--database", w.clearingDB, "--secret", itSecret)
-		keys[c.id] = proctest.KeyLine(t, out)
+		keys[c.id] = sxptest.KeyLine(t, out)
 	}
 	startSXP(t, w.bin, "clearing", "clearing", "--listen", fmt.Sprintf("127.0.0.1:%d", pClearing), "--database", w.clearingDB, "--secret", itSecret,
 		"--relay-timeout", "2s", "--maintenance-interval", "300ms").
@@ -394,7 +394,7 @@ func newItWorld(t *testing.T) *itWorld {
 // sxp runs the binary to completion and returns its stdout.
 func (w *itWorld) sxp(stdin string, args ...string) string {
 	w.t.Helper()
-	return proctest.RunInput(w.t, w.bin, proctest.WithoutSettings(), stdin, args...)
+	return sxptest.RunInput(w.t, w.bin, sxptest.WithoutSettings(), stdin, args...)
 }
 
 func (w *itWorld) sxpJSON(v any, args ...string) {

@@ -250,6 +250,22 @@ func TestMetricsExistFromTheStart(t *testing.T) {
 	wants = append(wants,
 		want{leaf, "leaf", "sxp_community_integrity_last_check_timestamp_seconds", nil, false},
 		want{acorn, "acorn", "sxp_community_integrity_last_check_timestamp_seconds", nil, false})
+	// Every background job of each server, both results (session pruning
+	// runs hourly: still zero).
+	for _, result := range []string{"ok", "error"} {
+		for _, job := range []string{"clearing_recover", "clearing_prune_nonces", "clearing_prune_events", "clearing_schedule"} {
+			wants = append(wants, want{clearing, "clearing", "sxp_job_runs_total", map[string]string{"name": job, "result": result}, false})
+		}
+		for _, com := range []struct {
+			fams map[string]*dto.MetricFamily
+			name string
+		}{{leaf, "leaf"}, {acorn, "acorn"}} {
+			wants = append(wants, want{com.fams, com.name, "sxp_job_runs_total", map[string]string{"name": "prune_sessions", "result": result}, true})
+			for _, job := range []string{"intertrade_settle", "intertrade_reconcile", "intertrade_prune_nonces"} {
+				wants = append(wants, want{com.fams, com.name, "sxp_job_runs_total", map[string]string{"name": job, "result": result}, false})
+			}
+		}
+	}
 	for _, w := range wants {
 		m, ok := series(w.fams, w.name, w.labels)
 		switch {

@@ -9,8 +9,8 @@ import (
 
 	"github.com/sxp-network/sxp/clearing/cxp"
 	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
+	"github.com/sxp-network/sxp/cmd/sxp/sxptest"
 	"github.com/sxp-network/sxp/migrations/pgtest"
-	"github.com/sxp-network/sxp/migrations/pgtest/proctest"
 )
 
 // TestClearingPublicURLDefault is issue 10's hole 8: without --public-url
@@ -20,14 +20,14 @@ import (
 // refused (code 17); one signed for the listen address is answered.
 func TestClearingPublicURLDefault(t *testing.T) {
 	t.Parallel()
-	bin := proctest.BuildSXP(t)
+	bin := sxptest.BuildSXP(t)
 	dbURL := pgtest.NewDatabase(t)
 	db := []string{"--database", dbURL}
-	proctest.Run(t, bin, proctest.WithoutSettings(), append([]string{"admin", "circle", "init", "valley", "--unit", "VAL"}, db...)...)
-	out := proctest.Run(t, bin, proctest.WithoutSettings(), append([]string{"admin", "community", "add", "leaf", "--name", "Leaf",
+	sxptest.Run(t, bin, sxptest.WithoutSettings(), append([]string{"admin", "circle", "init", "valley", "--unit", "VAL"}, db...)...)
+	out := sxptest.Run(t, bin, sxptest.WithoutSettings(), append([]string{"admin", "community", "add", "leaf", "--name", "Leaf",
 		"--uri", "http://127.0.0.1:9", "--rate", "1", "--min", "-10", "--max", "10", "--secret", e2eSecret}, db...)...)
-	key := proctest.KeyLine(t, out)
-	listen := fmt.Sprintf("127.0.0.1:%d", proctest.FreePort(t))
+	key := sxptest.KeyLine(t, out)
+	listen := fmt.Sprintf("127.0.0.1:%d", sxptest.FreePort(t))
 	base := "http://" + listen
 	startSXP(t, bin, "clearing", "clearing", "--listen", listen, "--database", dbURL, "--secret", e2eSecret).
 		WaitReady(base+"/readyz", readyWithin)

@@ -26,9 +26,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/cmd/sxp/sxptest"
 	"github.com/sxp-network/sxp/ledger"
 	"github.com/sxp-network/sxp/migrations/pgtest"
-	"github.com/sxp-network/sxp/migrations/pgtest/proctest"
 	"github.com/sxp-network/sxp/server/intertrade"
 	"github.com/sxp-network/sxp/server/members"
 )
@@ -209,7 +209,7 @@ type safetyCircle struct {
 	clearing   string // base URL
 	listen     string
 	args       []string
-	proc       *proctest.Process
+	proc       *sxptest.Process
 	clearingDB *pgxpool.Pool
 	leaf       *safetyCommunity
 	acorn      *safetyCommunity
@@ -219,9 +219,9 @@ type safetyCircle struct {
 func startSafetyCircle(t *testing.T) *safetyCircle {
 	t.Helper()
 	ctx := context.Background()
-	c := &safetyCircle{t: t, bin: proctest.BuildSXP(t)}
+	c := &safetyCircle{t: t, bin: sxptest.BuildSXP(t)}
 	clearingURL := pgtest.NewDatabase(t)
-	port := proctest.FreePort(t)
+	port := sxptest.FreePort(t)
 	c.listen = fmt.Sprintf("127.0.0.1:%d", port)
 	c.clearing = "http://" + c.listen
 
@@ -263,12 +263,12 @@ func startSafetyCircle(t *testing.T) *safetyCircle {
 	c.db = clearingURL
 
 	db := []string{"--database", clearingURL}
-	proctest.RunInput(t, c.bin, proctest.WithoutSettings(), "", append([]string{"admin", "circle", "init", "valley", "--unit", "VAL", "--divisions", "2"}, db...)...)
+	sxptest.RunInput(t, c.bin, sxptest.WithoutSettings(), "", append([]string{"admin", "circle", "init", "valley", "--unit", "VAL", "--divisions", "2"}, db...)...)
 	keys := map[string]string{}
 	for _, com := range []struct{ id, uri, rate string }{{"leaf", leafURL, "1"}, {"acorn", acornURL, "2"}} {
-		out := proctest.RunInput(t, c.bin, proctest.WithoutSettings(), "", append([]string{"admin", "community", "add", com.id,
+		out := sxptest.RunInput(t, c.bin, sxptest.WithoutSettings(), "", append([]string{"admin", "community", "add", com.id,
 			"--name", com.id, "--uri", com.uri, "--rate", com.rate, "--min", "-1000", "--max", "1000", "--secret", e2eSecret}, db...)...)
-		keys[com.id] = proctest.KeyLine(t, out)
+		keys[com.id] = sxptest.KeyLine(t, out)
 	}
 	// Short hold and relay times, so that a hold outlives its deadline
 	// within the test; maintenance runs often.
@@ -472,7 +472,7 @@ func (c *safetyCircle) wantSettled() {
 			OK        *bool  `json:"ok"`
 		} `json:"communities"`
 	}
-	out := proctest.RunInput(t, c.bin, proctest.WithoutSettings(), "", "admin", "integrity", "--database", c.db, "--secret", e2eSecret)
+	out := sxptest.RunInput(t, c.bin, sxptest.WithoutSettings(), "", "admin", "integrity", "--database", c.db, "--secret", e2eSecret)
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("admin integrity: %v\n%s", err, out)
 	}
@@ -650,7 +650,7 @@ func TestPayeeCreditsAtTheCirclesNewRate(t *testing.T) {
 	if got := c.acorn.svc.Ticks(); got != "2" {
 		t.Fatalf("acorn's rate in force: got %s, want 2", got)
 	}
-	proctest.RunInput(t, c.bin, proctest.WithoutSettings(), "", "admin", "rate", "set", "acorn", "2.5", "--database", c.db, "--secret", e2eSecret)
+	sxptest.RunInput(t, c.bin, sxptest.WithoutSettings(), "", "admin", "rate", "set", "acorn", "2.5", "--database", c.db, "--secret", e2eSecret)
 	p, err := c.pay("new-rate")
 	if err != nil || p.State != intertrade.StateCompleted {
 		t.Fatalf("payment: got %+v, %v", p, err)

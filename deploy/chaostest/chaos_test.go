@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sxp-network/sxp/migrations/pgtest/proctest"
+	"github.com/sxp-network/sxp/cmd/sxp/sxptest"
 )
 
 // deploy/chaos sets these; without them, TestChaos is the short in-suite run.
@@ -32,7 +32,7 @@ func TestChaos(t *testing.T) {
 	if PGBinDir() == "" {
 		t.Skip("PostgreSQL is not installed (deploy/test and deploy/chaos install it)")
 	}
-	bin := proctest.BuildSXP(t)
+	bin := sxptest.BuildSXP(t)
 	modes := []string{*flagClusters}
 	if *flagClusters == "both" {
 		modes = []string{"single", "multi"}

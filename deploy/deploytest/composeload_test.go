@@ -13,7 +13,7 @@ import (
 
 	"github.com/sxp-network/sxp/migrations/pgtest"
 
-	"github.com/sxp-network/sxp/migrations/pgtest/proctest"
+	"github.com/sxp-network/sxp/cmd/sxp/sxptest"
 )
 
 // loadCompose loads compose.yaml with the Compose Specification's own
@@ -88,7 +88,7 @@ func TestComposeSetupScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := proctest.BuildSXP(t)
+	bin := sxptest.BuildSXP(t)
 	db := pgtest.NewDatabase(t)
 	keys := t.TempDir()
 	script := strings.ReplaceAll(svc.Command[0], "/var/lib/sxp/keys", keys)

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sxp-network/sxp/migrations/pgtest/proctest"
+	"github.com/sxp-network/sxp/cmd/sxp/sxptest"
 )
 
 var update = flag.Bool("update", false, "rewrite README.md's settings tables from the servers' --help")
@@ -72,7 +72,7 @@ func markdownTable(settings []setting) string {
 // and that every server setting has an environment variable.
 func TestREADMESettings(t *testing.T) {
 	root := repoRoot(t)
-	bin := proctest.BuildSXP(t)
+	bin := sxptest.BuildSXP(t)
 	readmePath := filepath.Join(root, "README.md")
 	raw, err := os.ReadFile(readmePath)
 	if err != nil {

@@ -22,15 +22,15 @@ import (
 	"time"
 
 	"github.com/sxp-network/sxp/clearing"
-	"github.com/sxp-network/sxp/migrations/pgtest/proctest"
+	"github.com/sxp-network/sxp/cmd/sxp/sxptest"
 )
 
 // runningCircle is deploy/run started by a test.
 type runningCircle struct {
 	t      *testing.T
 	cmd    *exec.Cmd
-	out    *proctest.Log // stdout: URLs and logins
-	errOut *proctest.Log // stderr: progress and errors
+	out    *sxptest.Log // stdout: URLs and logins
+	errOut *sxptest.Log // stderr: progress and errors
 	ready  chan struct{}
 	done   chan error
 }
@@ -40,7 +40,7 @@ type ports struct{ pg, clearing, leaf, acorn int }
 
 func freePorts(t *testing.T) ports {
 	t.Helper()
-	ps := proctest.FreePorts(t, 4)
+	ps := sxptest.FreePorts(t, 4)
 	return ports{ps[0], ps[1], ps[2], ps[3]}
 }
 
@@ -58,7 +58,7 @@ func startRun(t *testing.T, varDir string, p ports, extra ...string) *runningCir
 	cmd := exec.Command(filepath.Join(root, "deploy", "run"), append(args, extra...)...)
 	cmd.Dir = root
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	r := &runningCircle{t: t, cmd: cmd, out: &proctest.Log{}, errOut: &proctest.Log{}, ready: make(chan struct{}), done: make(chan error, 1)}
+	r := &runningCircle{t: t, cmd: cmd, out: &sxptest.Log{}, errOut: &sxptest.Log{}, ready: make(chan struct{}), done: make(chan error, 1)}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

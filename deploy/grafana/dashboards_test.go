@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	clearingmetrics "github.com/sxp-network/sxp/clearing/metrics"
+	"github.com/sxp-network/sxp/ledger/jobs"
 	servermetrics "github.com/sxp-network/sxp/server/metrics"
 )
 
@@ -52,6 +53,7 @@ func exportedNames() map[string]bool {
 	clearingmetrics.New(r, nil)
 	r.MustRegister(clearingmetrics.NewCommunities(nil, nil, nil))
 	servermetrics.New(r)
+	jobs.New(r, jobs.Options{})
 	r.MustRegister(servermetrics.NewCommunity(nil, nil, nil))
 	for n := range r.names {
 		for _, s := range []string{"_bucket", "_sum", "_count"} {
@@ -185,8 +187,8 @@ func TestAlertRulesNameExportedMetrics(t *testing.T) {
 			exprs = append(exprs, r.Expr)
 		}
 	}
-	if len(exprs) != 11 {
-		t.Fatalf("got %d alert expressions, want 11", len(exprs))
+	if len(exprs) != 12 {
+		t.Fatalf("got %d alert expressions, want 12", len(exprs))
 	}
 	for _, e := range exprs {
 		names := MetricNames(e)

@@ -10,7 +10,7 @@
 // Labels are bounded: kind is one of the kinds given to New or "other", and
 // code one of the ledger's codes or "other".
 //
-// HTTP (http.go) counts both servers' requests by route template.
+// The HTTP request metrics of both servers are in ledger/httpmetrics.
 package ledgermetrics
 
 import (

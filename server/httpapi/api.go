@@ -24,7 +24,7 @@ import (
 
 	"github.com/sxp-network/sxp/clearing/cxp"
 	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
-	"github.com/sxp-network/sxp/ledger/ledgermetrics"
+	"github.com/sxp-network/sxp/ledger/httpmetrics"
 	"github.com/sxp-network/sxp/server/announce"
 	"github.com/sxp-network/sxp/server/intertrade"
 	"github.com/sxp-network/sxp/server/members"
@@ -80,7 +80,7 @@ type Handlers struct {
 	Ready func(ctx context.Context) error
 	// Metrics counts requests by route template; MetricsHandler serves
 	// /metrics. Both may be nil (no metrics).
-	Metrics        *ledgermetrics.HTTP
+	Metrics        *httpmetrics.HTTP
 	MetricsHandler http.Handler
 	// MetricsToken, when set, is the bearer token /metrics requires
 	// (SXP_METRICS_TOKEN): the metrics show the community's balances.

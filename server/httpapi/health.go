@@ -6,7 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/sxp-network/sxp/ledger/ledgermetrics"
+	"github.com/sxp-network/sxp/ledger/httpmetrics"
 )
 
 func (h *Handlers) healthz(c *gin.Context) {
@@ -49,5 +49,5 @@ func (h *Handlers) serveMetrics(c *gin.Context) {
 		writeError(c, http.StatusNotFound, "not_found", "this server has no metrics", "")
 		return
 	}
-	ledgermetrics.Protect(h.MetricsHandler, h.MetricsToken).ServeHTTP(c.Writer, c.Request)
+	httpmetrics.Protect(h.MetricsHandler, h.MetricsToken).ServeHTTP(c.Writer, c.Request)
 }

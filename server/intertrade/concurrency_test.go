@@ -14,7 +14,7 @@ import (
 func TestReceiveConcurrentCopies(t *testing.T) {
 	t.Parallel()
 	circle := newFakeCircle(t)
-	e := newEnv(t, circle.srv.URL, nil)
+	e := newEnv(t, circle.URL, nil)
 	const copies = 8
 	type result struct {
 		status int
@@ -54,7 +54,7 @@ func TestReceiveConcurrentCopies(t *testing.T) {
 func TestPayConcurrentSameKey(t *testing.T) {
 	t.Parallel()
 	circle := newFakeCircle(t)
-	e := newEnv(t, circle.srv.URL, nil)
+	e := newEnv(t, circle.URL, nil)
 	const copies = 6
 	ids := make([]int64, copies)
 	errs := make([]error, copies)
@@ -74,7 +74,7 @@ func TestPayConcurrentSameKey(t *testing.T) {
 			t.Fatalf("copy %d: got id %d err %v, want id %d", i, ids[i], errs[i], ids[0])
 		}
 	}
-	if _, writes, _ := circle.snapshot(); writes != 1 {
+	if _, writes, _ := circle.Snapshot(); writes != 1 {
 		t.Fatalf("circle writes: got %d, want 1", writes)
 	}
 	if got := e.account(t, e.alice.Account); got.Balance != -300 || got.PendingDebits != 0 {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/clearing/cxp/cxptest"
 	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
 	"github.com/sxp-network/sxp/ledger"
 	"github.com/sxp-network/sxp/migrations/pgtest"
@@ -27,183 +27,17 @@ const (
 	testCurrency = "LEAF"
 )
 
-// fakeCircle is a clearing house for tests: it checks every request's
-// signature with httpsig.Verifier and answers as configured.
-type fakeCircle struct {
-	t   *testing.T
-	srv *httptest.Server
-	ver httpsig.Verifier
-
-	mu          sync.Mutex
-	ticks       cxp.Decimal // the rate in force it answers
-	div         int         // its base unit's decimal places
-	balance     int64       // our virtual customer, base minor units
-	spendLimit  cxp.Decimal
-	refuseTry   cxp.Code      // answer to really=false (0: accept)
-	refuseWrite cxp.Code      // answer to really=true (0: write)
-	delay       time.Duration // before answering really=true
-	garbage     bool          // answer really=true with a proxy's HTML error page
-	written     map[string]cxp.TransactionResponse
-	writes      int // really=true transactions written
-	tries       []cxp.TransactionRequest
-	prepares    []cxp.PrepareRequest
-	handshakes  []cxp.HandshakeRequest
-}
-
-func newFakeCircle(t *testing.T) *fakeCircle {
-	f := &fakeCircle{
-		t: t, ticks: "1", div: 2, spendLimit: "1000.00", written: map[string]cxp.TransactionResponse{},
-		ver: httpsig.Verifier{Keys: httpsig.StaticKeys{"leaf": {[]byte(testKey)}}, Nonces: &httpsig.MemoryNonces{}},
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /server", f.handshake)
-	mux.HandleFunc("GET /server/clients", f.clients)
-	mux.HandleFunc("GET /transactions", f.prepare)
-	mux.HandleFunc("PUT /transactions", f.try)
-	f.srv = httptest.NewServer(mux)
-	t.Cleanup(f.srv.Close)
-	return f
-}
-
-func (f *fakeCircle) verify(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	body, e := cxp.ReadBody(r, 1<<16)
-	if e != nil {
-		cxp.WriteError(w, e)
-		return nil, false
-	}
-	if _, err := f.ver.Verify(r.Context(), r, body); err != nil {
-		e, _ := cxp.AsError(err)
-		cxp.WriteError(w, e)
-		return nil, false
-	}
-	return body, true
-}
-
-func (f *fakeCircle) handshake(w http.ResponseWriter, r *http.Request) {
-	body, ok := f.verify(w, r)
-	if !ok {
-		return
-	}
-	var req cxp.HandshakeRequest
-	if e := cxp.Decode(body, &req); e != nil {
-		cxp.WriteError(w, e)
-		return
-	}
-	if e := req.Validate(); e != nil {
-		cxp.WriteError(w, e)
-		return
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.handshakes = append(f.handshakes, req)
-	cxp.WriteJSON(w, 200, cxp.HandshakeResponse{
-		Status: cxp.StatusOK(""), AccountStatus: cxp.AccountTrading,
-		Balance: cxp.FromMinor(f.balance, f.div), Min: cxp.FromMinor(-500*pow10(f.div), f.div), Max: cxp.FromMinor(500*pow10(f.div), f.div),
-		Count: int64(f.writes), Keymatch: true, Ticks: f.ticks,
-	})
-}
-
-func (f *fakeCircle) clients(w http.ResponseWriter, r *http.Request) {
-	if _, ok := f.verify(w, r); !ok {
-		return
-	}
-	cxp.WriteJSON(w, 200, cxp.ClientsResponse{
-		Status:  cxp.StatusOK(""),
-		Clients: map[string]string{testPublic: "Leaf", testPeerURI: "Acorn", "http://pine.example": "Pine"},
-		Exchanges: []cxp.Exchange{
-			{ID: "leaf", Name: "Leaf", URI: testPublic, Ticks: "1", Status: cxp.AccountTrading},
-			{ID: "acorn", Name: "Acorn", URI: testPeerURI, Ticks: "2.5", Status: cxp.AccountTrading},
-			{ID: "pine", Name: "Pine", URI: "http://pine.example", Ticks: "1", Status: cxp.AccountBlocked},
-		},
-	})
-}
-
-func (f *fakeCircle) prepare(w http.ResponseWriter, r *http.Request) {
-	if _, ok := f.verify(w, r); !ok {
-		return
-	}
-	req, e := cxp.PrepareRequestFromQuery(r.URL.Query())
-	if e == nil {
-		_, _, e = req.Validate(f.div)
-	}
-	if e != nil {
-		cxp.WriteError(w, e)
-		return
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.prepares = append(f.prepares, req)
-	cxp.WriteJSON(w, 200, cxp.PrepareResponse{Status: cxp.StatusOK(""), SpendLimit: f.spendLimit, EarnLimit: "1000.00"})
-}
-
-func (f *fakeCircle) try(w http.ResponseWriter, r *http.Request) {
-	body, ok := f.verify(w, r)
-	if !ok {
-		return
-	}
-	var req cxp.TransactionRequest
-	if e := cxp.Decode(body, &req); e != nil {
-		cxp.WriteError(w, e)
-		return
-	}
-	f.mu.Lock()
-	div := f.div
-	f.mu.Unlock()
-	q, e := req.Validate(div)
-	if e != nil {
-		cxp.WriteError(w, e)
-		return
-	}
-	f.mu.Lock()
-	f.tries = append(f.tries, req)
-	delay := f.delay
-	f.mu.Unlock()
-	if req.Really && delay > 0 {
-		time.Sleep(delay)
-	}
-	f.mu.Lock()
-	garbage := f.garbage
-	f.mu.Unlock()
-	if req.Really && garbage {
-		w.WriteHeader(http.StatusBadGateway)
-		w.Write([]byte("<html>502 Bad Gateway</html>"))
-		return
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if !req.Really {
-		if f.refuseTry != cxp.OK {
-			cxp.WriteError(w, cxp.NewError(f.refuseTry, nil))
-			return
-		}
-		cxp.WriteJSON(w, 200, cxp.TransactionResponse{Status: cxp.StatusOK(""), TempID: req.TempID, Quantity: req.Quantity})
-		return
-	}
-	if prev, ok := f.written[req.TempID]; ok {
-		cxp.WriteJSON(w, 200, prev)
-		return
-	}
-	if f.refuseWrite != cxp.OK {
-		cxp.WriteError(w, cxp.NewError(f.refuseWrite, map[string]string{"server": req.DestURL}))
-		return
-	}
-	f.balance -= q
-	f.writes++
-	resp := cxp.TransactionResponse{Status: cxp.StatusOK(""), ID: "tx-1", TempID: req.TempID, Quantity: req.Quantity, PayerTicks: f.ticks, PayeeTicks: "2.5"}
-	f.written[req.TempID] = resp
-	cxp.WriteJSON(w, 200, resp)
-}
-
-func (f *fakeCircle) set(fn func(f *fakeCircle)) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	fn(f)
-}
-
-func (f *fakeCircle) snapshot() (balance int64, writes, tries int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.balance, f.writes, len(f.tries)
+// newFakeCircle is a circle whose community leaf signs with testKey and
+// that lists leaf, acorn (rate 2.5, the payee's rate it answers) and the
+// blocked pine.
+func newFakeCircle(t *testing.T) *cxptest.Circle {
+	c := cxptest.NewCircle(t, map[string]string{"leaf": testKey},
+		cxp.Exchange{ID: "leaf", Name: "Leaf", URI: testPublic, Ticks: "1", Status: cxp.AccountTrading},
+		cxp.Exchange{ID: "acorn", Name: "Acorn", URI: testPeerURI, Ticks: "2.5", Status: cxp.AccountTrading},
+		cxp.Exchange{ID: "pine", Name: "Pine", URI: "http://pine.example", Ticks: "1", Status: cxp.AccountBlocked},
+	)
+	c.Set(func(c *cxptest.Circle) { c.PayeeTicks = "2.5" })
+	return c
 }
 
 // env is a community "leaf" with members alice and bob, on its own database.
@@ -334,12 +168,4 @@ func signedRelay(t *testing.T, key string, body []byte) *http.Request {
 		}
 	}
 	return r
-}
-
-func pow10(n int) int64 {
-	v := int64(1)
-	for range n {
-		v *= 10
-	}
-	return v
 }

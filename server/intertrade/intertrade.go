@@ -48,6 +48,7 @@ import (
 	"github.com/sxp-network/sxp/clearing/cxp"
 	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
 	"github.com/sxp-network/sxp/ledger"
+	"github.com/sxp-network/sxp/ledger/jobs"
 	"github.com/sxp-network/sxp/ledger/money"
 	"github.com/sxp-network/sxp/server/members"
 )
@@ -188,29 +189,22 @@ func (s *Service) Start(ctx context.Context) error {
 	return nil
 }
 
-// Run settles unconfirmed payments, then reconciles with the circle
-// (handshake, balance report, integrity check) and prunes old relay nonces
-// every Interval until ctx ends. Start has handshaked once already.
-func (s *Service) Run(ctx context.Context) {
-	t := time.NewTicker(s.cfg.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if n, err := s.SettlePending(ctx); err != nil && ctx.Err() == nil {
-			s.log.Warn("settling unconfirmed payments failed", "err", err)
-		} else if n > 0 {
-			s.log.Info("settled unconfirmed payments", "count", n)
-		}
-		if _, err := s.Reconcile(ctx); err != nil && ctx.Err() == nil {
-			s.log.Warn("integrity check failed to run", "err", err)
-		}
-		if _, err := s.PruneNonces(ctx); err != nil && ctx.Err() == nil {
-			s.log.Warn("pruning relay nonces failed", "err", err)
-		}
+// Jobs are the service's background jobs, each every Interval: settle
+// unconfirmed payments, reconcile with the circle (handshake, balance
+// report, integrity check) and prune old relay nonces. Start has
+// handshaked once already.
+func (s *Service) Jobs() []jobs.Job {
+	every := s.cfg.Interval
+	return []jobs.Job{
+		{Name: "intertrade_settle", Every: every, Jitter: every / 10, Run: func(ctx context.Context) (int64, error) {
+			n, err := s.SettlePending(ctx)
+			return int64(n), err
+		}},
+		{Name: "intertrade_reconcile", Every: every, Jitter: every / 10, Run: func(ctx context.Context) (int64, error) {
+			_, err := s.Reconcile(ctx)
+			return 0, err
+		}},
+		{Name: "intertrade_prune_nonces", Every: every, Jitter: every / 10, Run: s.PruneNonces},
 	}
 }
 

@@ -13,7 +13,7 @@ func TestKeysSharedWithLocalPayments(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	circle := newFakeCircle(t)
-	e := newEnv(t, circle.srv.URL, nil)
+	e := newEnv(t, circle.URL, nil)
 	local := payments.New(e.pool, e.ledger, e.members, payments.Currency{Code: testCurrency, Divisions: 2}, e.clock.Now)
 
 	// Local first: the same key for a remote payment is refused before the
@@ -25,7 +25,7 @@ func TestKeysSharedWithLocalPayments(t *testing.T) {
 	if CodeOf(err) != ErrConflict {
 		t.Fatalf("remote pay with a local payment's key: got %v, want %s", err, ErrConflict)
 	}
-	if _, writes, tries := circle.snapshot(); writes != 0 || tries != 0 {
+	if _, writes, tries := circle.Snapshot(); writes != 0 || tries != 0 {
 		t.Fatalf("circle asked: writes %d, tries %d; want 0, 0", writes, tries)
 	}
 	if n := e.count(t, "true"); n != 0 {

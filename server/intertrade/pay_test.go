@@ -4,12 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sxp-network/sxp/clearing/cxp/cxptest"
 
 	"github.com/sxp-network/sxp/clearing/cxp"
 	"github.com/sxp-network/sxp/ledger"
@@ -23,8 +22,8 @@ func TestPayCompletes(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	circle := newFakeCircle(t)
-	circle.set(func(f *fakeCircle) { f.ticks = "2.5" }) // the rate in force, not our declared 1
-	e := newEnv(t, circle.srv.URL, nil)
+	circle.Set(func(f *cxptest.Circle) { f.Ticks = "2.5" }) // the rate in force, not our declared 1
+	e := newEnv(t, circle.URL, nil)
 	if got := e.svc.Ticks(); got != "2.5" {
 		t.Fatalf("rate in force: got %s, want 2.5 (from the handshake)", got)
 	}
@@ -42,14 +41,13 @@ func TestPayCompletes(t *testing.T) {
 		t.Fatalf("balances: alice %d (held %d), import/export %d (held %d); want -1000, 0, 1000, 0",
 			alice.Balance, alice.PendingDebits, ie.Balance, ie.PendingCredits)
 	}
-	balance, writes, tries := circle.snapshot()
+	balance, writes, tries := circle.Snapshot()
 	if balance != -2500 || writes != 1 || tries != 2 {
 		t.Fatalf("circle: balance %d, writes %d, tries %d; want -2500, 1, 2", balance, writes, tries)
 	}
-	circle.mu.Lock()
-	try := circle.tries[1]
-	prep := circle.prepares[len(circle.prepares)-1]
-	circle.mu.Unlock()
+	var try cxp.TransactionRequest
+	var prep cxp.PrepareRequest
+	circle.Set(func(c *cxptest.Circle) { try, prep = c.Tries[1], c.Prepares[len(c.Prepares)-1] })
 	want := cxp.TransactionRequest{Payer: "alice", PayerURL: testPublic, Payee: "bob", PayeeURL: testPeerURI,
 		DestURL: testPeerURI, SrcURL: testPublic, Quantity: "25.00", Description: "apples", Really: true, TempID: p.TempID}
 	if try != want {
@@ -64,7 +62,7 @@ func TestPayCompletes(t *testing.T) {
 	if err != nil || again.ID != p.ID || again.State != StateCompleted {
 		t.Fatalf("repeat: got %+v, %v; want payment %d completed", again, err, p.ID)
 	}
-	if _, writes2, tries2 := circle.snapshot(); writes2 != 1 || tries2 != 2 {
+	if _, writes2, tries2 := circle.Snapshot(); writes2 != 1 || tries2 != 2 {
 		t.Fatalf("repeat reached the circle: writes %d, tries %d; want 1, 2", writes2, tries2)
 	}
 	if got := e.account(t, e.alice.Account).Balance; got != -1000 {
@@ -89,7 +87,7 @@ func TestPayCompletes(t *testing.T) {
 		t.Fatalf("integrity: got %+v, want ok, 1000, 1000, 25.00, -25.00", rep)
 	}
 	// A circle that disagrees is reported, not fixed.
-	circle.set(func(f *fakeCircle) { f.balance = -2400 })
+	circle.Set(func(f *cxptest.Circle) { f.Balance = -2400 })
 	rep, err = e.svc.Reconcile(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -110,20 +108,20 @@ func TestPayRefused(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name       string
-		setup      func(f *fakeCircle)
+		setup      func(f *cxptest.Circle)
 		deadCircle bool
 		amount     int64
 		wantCode   cxp.Code
 		wantReason string
 		wantTries  int
 	}{
-		{name: "prepare: over the circle's spend limit", setup: func(f *fakeCircle) { f.spendLimit = "5.00" },
+		{name: "prepare: over the circle's spend limit", setup: func(f *cxptest.Circle) { f.SpendLimit = "5.00" },
 			amount: 1000, wantCode: cxp.CodeLimits, wantReason: "the circle's limit for our community would be exceeded", wantTries: 0},
-		{name: "try: circle's limits", setup: func(f *fakeCircle) { f.refuseTry = cxp.CodeLimits },
+		{name: "try: circle's limits", setup: func(f *cxptest.Circle) { f.RefuseTry = cxp.CodeLimits },
 			amount: 1000, wantCode: cxp.CodeLimits, wantReason: "the circle's limit for our community would be exceeded", wantTries: 1},
-		{name: "write: payee's limits", setup: func(f *fakeCircle) { f.refuseWrite = cxp.CodeRemoteLimits },
+		{name: "write: payee's limits", setup: func(f *cxptest.Circle) { f.RefuseWrite = cxp.CodeRemoteLimits },
 			amount: 1000, wantCode: cxp.CodeRemoteLimits, wantReason: "the other community can't accept that much for this member", wantTries: 2},
-		{name: "write: payee's server down", setup: func(f *fakeCircle) { f.refuseWrite = cxp.CodeServerNotFound },
+		{name: "write: payee's server down", setup: func(f *cxptest.Circle) { f.RefuseWrite = cxp.CodeServerNotFound },
 			amount: 1000, wantCode: cxp.CodeServerNotFound, wantReason: "the other community's server could not be reached", wantTries: 2},
 		{name: "payer's own credit", amount: 20000, wantCode: cxp.OK, wantReason: reasonNoCredit, wantTries: 1},
 		{name: "circle unreachable", deadCircle: true, amount: 1000, wantCode: cxp.CodeServerNotFound, wantReason: reasonCircleUnreachable},
@@ -133,12 +131,12 @@ func TestPayRefused(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			circle := newFakeCircle(t)
-			e := newEnv(t, circle.srv.URL, nil)
+			e := newEnv(t, circle.URL, nil)
 			if _, err := e.svc.Communities(ctx); err != nil { // cache the list
 				t.Fatal(err)
 			}
 			if tt.setup != nil {
-				circle.set(tt.setup)
+				circle.Set(tt.setup)
 			}
 			if tt.deadCircle {
 				e.svc.client.BaseURL = deadURL(t)
@@ -158,7 +156,7 @@ func TestPayRefused(t *testing.T) {
 			if n := e.count(t, `state = 'failed' AND direction = 'out'`); n != 1 {
 				t.Fatalf("failed rows: got %d, want 1", n)
 			}
-			if balance, writes, tries := circle.snapshot(); balance != 0 || writes != 0 || tries != tt.wantTries {
+			if balance, writes, tries := circle.Snapshot(); balance != 0 || writes != 0 || tries != tt.wantTries {
 				t.Fatalf("circle: balance %d writes %d tries %d; want 0, 0, %d", balance, writes, tries, tt.wantTries)
 			}
 			// The same key gives the same refusal without calling the circle again.
@@ -166,7 +164,7 @@ func TestPayRefused(t *testing.T) {
 			if again.ID != p.ID || CodeOf(err) != ErrRefused {
 				t.Fatalf("repeat: got %+v %v, want payment %d refused", again, err, p.ID)
 			}
-			if _, _, tries := circle.snapshot(); tries != tt.wantTries {
+			if _, _, tries := circle.Snapshot(); tries != tt.wantTries {
 				t.Fatalf("repeat reached the circle: tries %d, want %d", tries, tt.wantTries)
 			}
 		})
@@ -177,7 +175,7 @@ func TestPayBadInput(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	circle := newFakeCircle(t)
-	e := newEnv(t, circle.srv.URL, nil)
+	e := newEnv(t, circle.URL, nil)
 	tests := []struct {
 		name      string
 		to        string
@@ -212,7 +210,7 @@ func TestPayBadInput(t *testing.T) {
 	if n := e.count(t, `true`); n != 0 {
 		t.Fatalf("rows after bad input: got %d, want 0", n)
 	}
-	if _, _, tries := circle.snapshot(); tries != 0 {
+	if _, _, tries := circle.Snapshot(); tries != 0 {
 		t.Fatalf("bad input reached the circle: %d tries", tries)
 	}
 	if got := e.account(t, e.alice.Account); got.Balance != 0 || got.PendingDebits != 0 {
@@ -226,8 +224,8 @@ func TestPayUnansweredThenSettled(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	circle := newFakeCircle(t)
-	e := newEnv(t, circle.srv.URL, func(c *Config) { c.Timeout = 300 * time.Millisecond })
-	circle.set(func(f *fakeCircle) { f.delay = 2 * time.Second })
+	e := newEnv(t, circle.URL, func(c *Config) { c.Timeout = 300 * time.Millisecond })
+	circle.Set(func(f *cxptest.Circle) { f.Delay = 2 * time.Second })
 	p, err := e.svc.Pay(ctx, PayRequest{PayerAccount: e.alice.Account, PayerUsername: "alice", To: "bob@acorn", Amount: 700, IdempotencyKey: "slow"})
 	if err != nil || p.State != StatePending || p.Reason != reasonUnconfirmed {
 		t.Fatalf("unanswered: got %+v %v, want pending", p, err)
@@ -236,7 +234,7 @@ func TestPayUnansweredThenSettled(t *testing.T) {
 	if alice.Balance != 0 || alice.PendingDebits != 700 {
 		t.Fatalf("alice while pending: balance %d held %d; want 0, 700", alice.Balance, alice.PendingDebits)
 	}
-	circle.set(func(f *fakeCircle) { f.delay = 0 })
+	circle.Set(func(f *cxptest.Circle) { f.Delay = 0 })
 	e.clock.advance(time.Minute)
 	if n, err := e.svc.SettlePending(ctx); err != nil || n != 1 {
 		t.Fatalf("settle: got %d %v, want 1", n, err)
@@ -250,7 +248,7 @@ func TestPayUnansweredThenSettled(t *testing.T) {
 		t.Fatalf("after settle: alice %d held %d, import/export %d; want -700, 0, 700", alice.Balance, alice.PendingDebits, acc.Balance)
 	}
 	// The slow first try reached the circle too: it wrote once.
-	if balance, writes, _ := circle.snapshot(); writes != 1 || balance != -700 {
+	if balance, writes, _ := circle.Snapshot(); writes != 1 || balance != -700 {
 		t.Fatalf("circle: writes %d balance %d; want 1, -700", writes, balance)
 	}
 }
@@ -259,7 +257,7 @@ func TestHandshakeStatement(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	circle := newFakeCircle(t)
-	e := newEnv(t, circle.srv.URL, nil)
+	e := newEnv(t, circle.URL, nil)
 	if _, err := e.ledger.Transfer(ctx, ledger.TransferRequest{Debit: e.alice.Account, Credit: e.bob.Account, Amount: 5}); err != nil {
 		t.Fatal(err)
 	}
@@ -299,8 +297,8 @@ func TestBaseDivisionsLearned(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	circle := newFakeCircle(t)
-	circle.set(func(f *fakeCircle) { f.div, f.spendLimit = 3, "1000.000" })
-	e := newEnv(t, circle.srv.URL, nil)
+	circle.Set(func(f *cxptest.Circle) { f.Div, f.SpendLimit = 3, "1000.000" })
+	e := newEnv(t, circle.URL, nil)
 	if got := e.svc.Config().BaseDivisions; got != 3 {
 		t.Fatalf("base divisions: got %d, want 3 (from the handshake's min)", got)
 	}
@@ -308,7 +306,7 @@ func TestBaseDivisionsLearned(t *testing.T) {
 	if err != nil || p.State != StateCompleted || p.Quantity != "12.340" {
 		t.Fatalf("pay: got %+v %v, want completed with 12.340 base", p, err)
 	}
-	if balance, writes, _ := circle.snapshot(); balance != -12340 || writes != 1 {
+	if balance, writes, _ := circle.Snapshot(); balance != -12340 || writes != 1 {
 		t.Fatalf("circle: balance %d writes %d, want -12340, 1", balance, writes)
 	}
 	rep, err := e.svc.Reconcile(ctx)
@@ -324,8 +322,8 @@ func TestPayUnreadableAnswer(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	circle := newFakeCircle(t)
-	e := newEnv(t, circle.srv.URL, nil)
-	circle.set(func(f *fakeCircle) { f.garbage = true })
+	e := newEnv(t, circle.URL, nil)
+	circle.Set(func(f *cxptest.Circle) { f.Garbage = true })
 	p, err := e.svc.Pay(ctx, PayRequest{PayerAccount: e.alice.Account, PayerUsername: "alice", To: "bob@acorn", Amount: 400, IdempotencyKey: "html"})
 	if err != nil || p.State != StatePending {
 		t.Fatalf("unreadable answer: got %+v %v, want pending", p, err)
@@ -333,7 +331,7 @@ func TestPayUnreadableAnswer(t *testing.T) {
 	if a := e.account(t, e.alice.Account); a.Balance != 0 || a.PendingDebits != 400 {
 		t.Fatalf("alice: got %d held %d, want 0 held 400", a.Balance, a.PendingDebits)
 	}
-	circle.set(func(f *fakeCircle) { f.garbage = false })
+	circle.Set(func(f *cxptest.Circle) { f.Garbage = false })
 	e.clock.advance(time.Minute)
 	if n, err := e.svc.SettlePending(ctx); err != nil || n != 1 {
 		t.Fatalf("settle: got %d %v, want 1", n, err)
@@ -341,7 +339,7 @@ func TestPayUnreadableAnswer(t *testing.T) {
 	if a := e.account(t, e.alice.Account); a.Balance != -400 || a.PendingDebits != 0 {
 		t.Fatalf("alice after settle: got %d held %d, want -400 held 0", a.Balance, a.PendingDebits)
 	}
-	if balance, writes, _ := circle.snapshot(); writes != 1 || balance != -400 {
+	if balance, writes, _ := circle.Snapshot(); writes != 1 || balance != -400 {
 		t.Fatalf("circle: writes %d balance %d, want 1, -400", writes, balance)
 	}
 }
@@ -355,15 +353,14 @@ func TestPayRetryWhileCircleDownStaysPending(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	circle := newFakeCircle(t)
-	addr := circle.srv.Listener.Addr().String()
-	e := newEnv(t, circle.srv.URL, func(c *Config) { c.Timeout = 300 * time.Millisecond; c.HoldTTL = time.Minute })
-	circle.set(func(f *fakeCircle) { f.delay = time.Second })
+	e := newEnv(t, circle.URL, func(c *Config) { c.Timeout = 300 * time.Millisecond; c.HoldTTL = time.Minute })
+	circle.Set(func(f *cxptest.Circle) { f.Delay = time.Second })
 	p, err := e.svc.Pay(ctx, PayRequest{PayerAccount: e.alice.Account, PayerUsername: "alice", To: "bob@acorn", Amount: 700, IdempotencyKey: "down"})
 	if err != nil || p.State != StatePending {
 		t.Fatalf("unanswered: got %+v %v, want pending", p, err)
 	}
-	circle.srv.Close() // waits for the slow try, which the circle wrote
-	circle.set(func(f *fakeCircle) { f.delay = 0 })
+	circle.Close() // waits for the slow try, which the circle wrote
+	circle.Set(func(f *cxptest.Circle) { f.Delay = 0 })
 
 	e.clock.advance(2 * time.Minute) // past the hold's first deadline (within the signature window)
 	if _, err := e.svc.SettlePending(ctx); err != nil {
@@ -379,13 +376,7 @@ func TestPayRetryWhileCircleDownStaysPending(t *testing.T) {
 	}
 
 	// The circle is back on the same address.
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	back := &httptest.Server{Listener: ln, Config: &http.Server{Handler: circle.srv.Config.Handler}}
-	back.Start()
-	t.Cleanup(back.Close)
+	circle.Restart(t)
 	e.clock.advance(30 * time.Second)
 	if n, err := e.svc.SettlePending(ctx); err != nil || n != 1 {
 		t.Fatalf("settle: got %d %v, want 1", n, err)
@@ -397,7 +388,7 @@ func TestPayRetryWhileCircleDownStaysPending(t *testing.T) {
 	if alice.Balance != -700 || alice.PendingDebits != 0 || acc.Balance != 700 {
 		t.Fatalf("alice %d held %d, import/export %d; want -700, 0, 700", alice.Balance, alice.PendingDebits, acc.Balance)
 	}
-	if balance, writes, _ := circle.snapshot(); writes != 1 || balance != -700 {
+	if balance, writes, _ := circle.Snapshot(); writes != 1 || balance != -700 {
 		t.Fatalf("circle: writes %d balance %d; want 1, -700", writes, balance)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sxp-network/sxp/clearing/cxp/cxptest"
+
 	"github.com/sxp-network/sxp/clearing/cxp"
 	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
 )
@@ -22,8 +24,8 @@ func TestReceiveRelay(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	circle := newFakeCircle(t)
-	circle.set(func(f *fakeCircle) { f.ticks = "2.5" })
-	e := newEnv(t, circle.srv.URL, nil)
+	circle.Set(func(f *cxptest.Circle) { f.Ticks = "2.5" })
+	e := newEnv(t, circle.URL, nil)
 
 	// really=false validates and writes nothing.
 	probe := goodRelay("t-1")
@@ -73,7 +75,7 @@ func TestReceiveRelay(t *testing.T) {
 	check("after changed content")
 
 	// Integrity: import/export -10.00 LEAF is -25.00 base; the circle's virtual customer +25.00.
-	circle.set(func(f *fakeCircle) { f.balance = 2500 })
+	circle.Set(func(f *cxptest.Circle) { f.Balance = 2500 })
 	rep, err := e.svc.Reconcile(ctx)
 	if err != nil || !rep.OK || rep.BaseSum != "-25.00" || rep.CircleBalance != "25.00" || rep.LocalSum != -1000 {
 		t.Fatalf("integrity: got %+v %v, want ok with -25.00 / 25.00", rep, err)
@@ -84,7 +86,7 @@ func TestReceiveRefused(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	circle := newFakeCircle(t)
-	e := newEnv(t, circle.srv.URL, nil)
+	e := newEnv(t, circle.URL, nil)
 	if _, err := e.ledger.SetLimits(ctx, e.bob.Account, -10000, 5000); err != nil {
 		t.Fatal(err)
 	}
@@ -212,8 +214,8 @@ func rebuild(t *testing.T, s signed) (*http.Request, []byte) {
 func TestReceiveCreditsAtTheCirclesRate(t *testing.T) {
 	t.Parallel()
 	circle := newFakeCircle(t)
-	circle.set(func(f *fakeCircle) { f.ticks = "2.5" }) // our rate in force, from the handshake
-	e := newEnv(t, circle.srv.URL, nil)
+	circle.Set(func(f *cxptest.Circle) { f.Ticks = "2.5" }) // our rate in force, from the handshake
+	e := newEnv(t, circle.URL, nil)
 	with := func(tempID, ticks, amount string) cxp.TransactionRequest {
 		r := goodRelay(tempID)
 		r.PayeeTicks, r.PayeeAmount = cxp.Decimal(ticks), cxp.Decimal(amount)
@@ -260,7 +262,7 @@ func TestReceiveCreditsAtTheCirclesRate(t *testing.T) {
 func TestReceiveDedupesNormalisedSrcURL(t *testing.T) {
 	t.Parallel()
 	circle := newFakeCircle(t)
-	e := newEnv(t, circle.srv.URL, nil)
+	e := newEnv(t, circle.URL, nil)
 	first := goodRelay("t-slash")
 	status, answer := e.receive(relayRequest(t, testKey, first))
 	if status != 200 || answer.Code != cxp.OK {
@@ -286,7 +288,7 @@ func TestRelayNoncesSurviveRestart(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	circle := newFakeCircle(t)
-	e := newEnv(t, circle.srv.URL, nil)
+	e := newEnv(t, circle.URL, nil)
 	r, body := relayRequest(t, testKey, goodRelay("t-nonce"))
 	once := signed{r, body}
 	if status, answer := receiveSigned(ctx, e.svc, once.r, once.body); status != 200 || answer.Code != cxp.OK {
@@ -310,7 +312,7 @@ func TestIntegrityExplainsRounding(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	circle := newFakeCircle(t)
-	e := newEnv(t, circle.srv.URL, nil)
+	e := newEnv(t, circle.URL, nil)
 	// 25.00 base at rate 3 are 8.33 LEAF (8.333… truncated), remainder 0.01 base.
 	r := goodRelay("t-third")
 	r.PayeeTicks = "3"
@@ -324,7 +326,7 @@ func TestIntegrityExplainsRounding(t *testing.T) {
 	if _, err := e.svc.Pay(ctx, PayRequest{PayerAccount: e.alice.Account, PayerUsername: "alice", To: "bob@acorn", Amount: 3, IdempotencyKey: "p3"}); err != nil {
 		t.Fatal(err)
 	}
-	circle.set(func(f *fakeCircle) { f.balance = 2500 - 3 })
+	circle.Set(func(f *cxptest.Circle) { f.Balance = 2500 - 3 })
 	rep, err := e.svc.Reconcile(ctx)
 	if err != nil || !rep.OK || rep.Rounding != "0.01" {
 		t.Fatalf("integrity: got %+v %v, want ok with a rounding account of 0.01", rep, err)

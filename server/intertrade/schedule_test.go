@@ -4,35 +4,35 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/sxp-network/sxp/clearing/cxp"
+	"github.com/sxp-network/sxp/clearing/cxp/cxptest"
+	"github.com/sxp-network/sxp/ledger/jobs"
 )
 
-// TestRunReconcilesOnSchedule runs the background job: every interval it
+// TestRunReconcilesOnSchedule runs the background jobs: every interval it
 // handshakes (sending the statement data), reports our balance with a
 // prepare and records an integrity check, which shows the circle's
-// mismatching balance as a problem. Run returns when its context ends.
+// mismatching balance as a problem. The runner returns when its context ends.
 func TestRunReconcilesOnSchedule(t *testing.T) {
 	t.Parallel()
 	circle := newFakeCircle(t)
-	e := newEnv(t, circle.srv.URL, func(c *Config) { c.Interval = 10 * time.Millisecond })
+	e := newEnv(t, circle.URL, func(c *Config) { c.Interval = 10 * time.Millisecond })
 	// From now on the circle says our virtual customer is at 7.00, while
 	// our import/export account has never moved.
-	circle.mu.Lock()
-	startHandshakes := len(circle.handshakes)
-	circle.balance = 700
-	circle.mu.Unlock()
+	var startHandshakes int
+	circle.Set(func(c *cxptest.Circle) { startHandshakes, c.Balance = len(c.Handshakes), 700 })
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		e.svc.Run(ctx)
+		jobs.New(nil, jobs.Options{Seed: 1}, e.svc.Jobs()...).Run(ctx)
 	}()
 	// Wait for two scheduled rounds (a wait for work, not a timing assertion).
 	var handshakes, prepares, checks int
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		circle.mu.Lock()
-		handshakes, prepares = len(circle.handshakes)-startHandshakes, len(circle.prepares)
-		circle.mu.Unlock()
+		circle.Set(func(c *cxptest.Circle) { handshakes, prepares = len(c.Handshakes)-startHandshakes, len(c.Prepares) })
 		if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM intertrade_integrity_checks`).Scan(&checks); err != nil {
 			t.Fatal(err)
 		}
@@ -46,9 +46,8 @@ func TestRunReconcilesOnSchedule(t *testing.T) {
 	cancel()
 	<-done // Run exits on ctx
 
-	circle.mu.Lock()
-	last := circle.handshakes[len(circle.handshakes)-1]
-	circle.mu.Unlock()
+	var last cxp.HandshakeRequest
+	circle.Set(func(c *cxptest.Circle) { last = c.Handshakes[len(c.Handshakes)-1] })
 	if last.URI != testPublic || last.Traders != 2 || last.Ticks != "1" || last.Mail != "admin@leaf.example" {
 		t.Fatalf("scheduled handshake's statement: got %+v", last)
 	}

@@ -14,6 +14,7 @@ package metrics
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sxp-network/sxp/ledger/httpmetrics"
 	"github.com/sxp-network/sxp/ledger/ledgermetrics"
 )
 
@@ -23,12 +24,12 @@ var LedgerKinds = []string{"payment", "request", "intertrade"}
 
 // Metrics are the community server's in-process metrics.
 type Metrics struct {
-	HTTP   *ledgermetrics.HTTP
+	HTTP   *httpmetrics.HTTP
 	Ledger *ledgermetrics.Observer // pass as ledger.Options.Observer
 }
 
 // New registers the community server's in-process metrics on reg. The
 // database values come from a Community collector, registered separately.
 func New(reg prometheus.Registerer) *Metrics {
-	return &Metrics{HTTP: ledgermetrics.NewHTTP(reg), Ledger: ledgermetrics.New(reg, LedgerKinds...)}
+	return &Metrics{HTTP: httpmetrics.New(reg), Ledger: ledgermetrics.New(reg, LedgerKinds...)}
 }

@@ -1,8 +1,13 @@
-// Package proctest runs the real sxp binary in end-to-end tests: build it
+// Package sxptest runs the real sxp binary in end-to-end tests: build it
 // once, pick free loopback ports, run commands to completion, and start
 // servers that are stopped when the test ends (their output is shown when
 // the test fails).
-package proctest
+//
+// It sits next to the command it runs. Only tests import it; as a test
+// helper it may import any package of the module that does not import it
+// back (today it imports none), and end-to-end tests anywhere
+// (clearing, deploy/...) use it.
+package sxptest
 
 import (
 	"bufio"

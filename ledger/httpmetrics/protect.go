@@ -1,4 +1,4 @@
-package ledgermetrics
+package httpmetrics
 
 import (
 	"crypto/sha256"

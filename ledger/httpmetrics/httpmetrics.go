@@ -1,4 +1,15 @@
-package ledgermetrics
+// Package httpmetrics is the HTTP request metrics of both servers' HTTP
+// layers (requests and their durations by route template, method and
+// status) and Protect, the bearer-token guard of their /metrics.
+//
+// Where it lives: the ledger/ tree is the base layer. Package ledger and
+// its subpackages import no package of server/ or clearing/, so both
+// servers may import them (design.md: cmd → server, clearing → ledger;
+// server → clearing/cxp/..., the wire protocols, and nothing else of
+// clearing). A building block that both servers need and that knows no
+// domain of either lives under ledger/, named for what it is:
+// ledger/money, ledger/jobs, ledger/httpmetrics, ledger/chart.
+package httpmetrics
 
 import (
 	"strconv"
@@ -17,11 +28,11 @@ type HTTP struct {
 // Unmatched is the route label of requests that matched no route.
 const Unmatched = "unmatched"
 
-// NewHTTP registers the HTTP request metrics on reg:
+// New registers the HTTP request metrics on reg:
 //
 //	sxp_http_requests_total{route,method,code}
 //	sxp_http_request_duration_seconds{route,method}
-func NewHTTP(reg prometheus.Registerer) *HTTP {
+func New(reg prometheus.Registerer) *HTTP {
 	h := &HTTP{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sxp_http_requests_total",
@@ -53,5 +64,5 @@ func knownMethod(m string) string {
 	case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS":
 		return m
 	}
-	return Other
+	return "other"
 }
