@@ -107,7 +107,10 @@ func (c *Circle) verify(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 		return nil, false
 	}
 	if _, err := c.ver.Verify(r.Context(), r, body); err != nil {
-		e, _ := cxp.AsError(err)
+		e, ok := cxp.SignatureError(err)
+		if !ok {
+			e = cxp.Errorf(cxp.CodeOther, "internal error")
+		}
 		cxp.WriteError(w, e)
 		return nil, false
 	}

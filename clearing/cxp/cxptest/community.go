@@ -128,9 +128,9 @@ func (c *Community) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := (httpsig.Verifier{Keys: c, Nonces: &c.nonces}).Verify(r.Context(), r, body); err != nil {
-		e, ok := cxp.AsError(err)
+		e, ok := cxp.SignatureError(err)
 		if !ok {
-			e = cxp.NewError(cxp.CodeWrongKey, nil)
+			e = cxp.Errorf(cxp.CodeOther, "internal error")
 		}
 		cxp.WriteError(w, e)
 		return
