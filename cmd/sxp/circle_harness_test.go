@@ -23,6 +23,7 @@ import (
 
 	"github.com/sxp-network/sxp/cmd/sxp/sxptest"
 	"github.com/sxp-network/sxp/migrations/pgtest"
+	"github.com/sxp-network/sxp/server/client"
 )
 
 // circle is a running clearing house and two community servers.
@@ -157,12 +158,13 @@ func apiJSON(t *testing.T, base, method, path, token string, body any) (int, map
 	return resp.StatusCode, out
 }
 
-// member registers username on base (open registration) and logs in.
+// member registers username on base (open registration) and logs in,
+// through the community API's Go client.
 func (c *circle) member(base, username string) string {
 	c.t.Helper()
-	if st, out := c.api(base, "POST", "/api/v1/members", "", map[string]string{
-		"username": username, "password": e2ePassword, "display_name": strings.ToUpper(username[:1]) + username[1:]}); st/100 != 2 {
-		c.t.Fatalf("register %s: %d %v", username, st, out)
+	if _, err := client.New(base).Register(context.Background(), username, e2ePassword,
+		strings.ToUpper(username[:1])+username[1:]); err != nil {
+		c.t.Fatalf("register %s: %v", username, err)
 	}
 	return c.login(base, username)
 }
@@ -175,12 +177,11 @@ func (c *circle) login(base, username string) string {
 // login opens a session for username on base and returns its token.
 func login(t *testing.T, base, username, password string) string {
 	t.Helper()
-	st, out := apiJSON(t, base, "POST", "/api/v1/session", "", map[string]string{"username": username, "password": password})
-	tok, _ := out["token"].(string)
-	if st/100 != 2 || tok == "" {
-		t.Fatalf("log in %s: %d %v", username, st, out)
+	s, err := client.New(base).Login(context.Background(), username, password)
+	if err != nil {
+		t.Fatalf("log in %s: %v", username, err)
 	}
-	return tok
+	return s.Token
 }
 
 // pay sends a payment and returns the HTTP status and answer.
