@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -21,6 +22,7 @@ import (
 	"github.com/sxp-network/sxp/ledger"
 	"github.com/sxp-network/sxp/migrations"
 	"github.com/sxp-network/sxp/server/announce"
+	"github.com/sxp-network/sxp/server/federation"
 	"github.com/sxp-network/sxp/server/httpapi"
 	"github.com/sxp-network/sxp/server/intertrade"
 	"github.com/sxp-network/sxp/server/members"
@@ -39,6 +41,7 @@ type Server struct {
 	Payments      *payments.Service
 	Announcements *announce.Service
 	Intertrade    *intertrade.Service // nil when the community runs alone
+	Federation    *federation.Service
 	Handlers      *httpapi.Handlers
 	// Registry holds the server's metrics, served on /metrics.
 	Registry *prometheus.Registry
@@ -69,10 +72,20 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 	}
 	s.Payments = payments.New(pool, s.Ledger, s.Members, cfg.Money(), nil)
 	var err error
-	s.Announcements, err = announce.New(ctx, pool, announce.Config{Language: cfg.SearchLanguage, Logger: logger})
+	var fed *federation.Service // made below: it needs the announcements' search language
+	s.Announcements, err = announce.New(ctx, pool, announce.Config{Language: cfg.SearchLanguage, Logger: logger,
+		Publish: func(ctx context.Context, tx pgx.Tx, id int64) error { return fed.Publish(ctx, tx, id) }})
 	if err != nil {
 		return nil, fmt.Errorf("server: announcements: %w", err)
 	}
+	fed, err = NewFederation(cfg, pool, s.Announcements.Language(), logger, s.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	if err := fed.EnsureKey(ctx); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s.Federation = fed
 	if cfg.InCircle() {
 		s.Intertrade, err = intertrade.New(pool, s.Ledger, s.Members, intertrade.Config{
 			CircleURL: cfg.CircleURL, CircleID: cfg.CircleID, CommunityID: cfg.CommunityID, Key: cfg.CircleKey,
@@ -90,6 +103,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 		Payments:       s.Payments,
 		Announcements:  s.Announcements,
 		Intertrade:     s.Intertrade,
+		Federation:     s.Federation,
 		Ready:          s.Ready,
 		Metrics:        m.HTTP,
 		MetricsHandler: promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}),
@@ -98,6 +112,25 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 	}
 	s.handler = s.Handlers.Engine()
 	return s, nil
+}
+
+// NewFederation builds the federation service of cfg (also for the command
+// line: 'sxp peers', 'sxp keys'); reg may be nil.
+func NewFederation(cfg Config, pool *pgxpool.Pool, language string, logger *slog.Logger, reg prometheus.Registerer) (*federation.Service, error) {
+	fc := federation.Config{BaseURL: cfg.PublicURL, ID: cfg.CommunityID, Name: cfg.CommunityName, Currency: cfg.Money(),
+		Language: language, Logger: logger, Registerer: reg, Timeout: cfg.FederationTimeout,
+		Delivery: federation.Delivery{RetryBase: cfg.FederationRetry, PullInterval: cfg.FederationPull}}
+	if cfg.InCircle() {
+		fc.CircleID, fc.CircleURL = cfg.CircleID, cfg.CircleURL
+	}
+	if cfg.FederationTrace != "" {
+		tr, err := federation.NewTraceTransport(cfg.FederationTrace, nil)
+		if err != nil {
+			return nil, err
+		}
+		fc.Transport = tr
+	}
+	return federation.New(pool, fc)
 }
 
 // Handler is the HTTP handler of every route (for tests and embedding).
@@ -177,6 +210,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 // background runs the periodic jobs until ctx ends.
 func (s *Server) background(ctx context.Context) {
+	fedDone := make(chan struct{})
+	go func() {
+		defer close(fedDone)
+		s.Federation.Run(ctx)
+	}()
+	defer func() { <-fedDone }()
 	done := make(chan struct{})
 	if s.Intertrade != nil {
 		go func() {

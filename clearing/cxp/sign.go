@@ -42,6 +42,7 @@ type Signer struct {
 	Ed25519Key ed25519.PrivateKey // for AlgEd25519
 	Now        func() time.Time   // default time.Now
 	Nonce      func() string      // default 16 random bytes, base64url
+	Label      string             // the signature's label; default SignatureLabel ("cxp"), "sxp" for federation
 }
 
 // Sign sets Content-Digest (when body is not empty), Signature-Input and Signature on req.
@@ -98,8 +99,12 @@ func (s Signer) Sign(req *http.Request, body []byte) error {
 	} else {
 		sig = hmacSHA256(s.Key, base)
 	}
-	req.Header.Set("Signature-Input", SignatureLabel+"="+input)
-	sigHeader, err := marshalDict(SignatureLabel, sig)
+	label := s.Label
+	if label == "" {
+		label = SignatureLabel
+	}
+	req.Header.Set("Signature-Input", label+"="+input)
+	sigHeader, err := marshalDict(label, sig)
 	if err != nil {
 		return fmt.Errorf("cxp: sign: %w", err)
 	}
@@ -161,6 +166,9 @@ type Verifier struct {
 	// BaseURL, when set (e.g. "https://circle.example.org"), gives the scheme and host of
 	// @target-uri; otherwise they are "http://" + req.Host (or req.URL's when absolute).
 	BaseURL string
+	// Label, when set (e.g. "sxp"), is the only signature label accepted; otherwise
+	// "cxp" when present, else the only signature.
+	Label string
 }
 
 // Verified says who signed a request.
@@ -191,7 +199,7 @@ func (v Verifier) Verify(ctx context.Context, req *http.Request, body []byte) (V
 	if v.Nonces == nil {
 		return Verified{}, errors.New("cxp: verifier has no NonceStore")
 	}
-	sig, perr := parseSignature(req, "")
+	sig, perr := parseSignature(req, v.Label)
 	if perr != nil {
 		return Verified{}, perr
 	}
@@ -563,6 +571,22 @@ func authority(scheme, host string) string {
 		host = strings.TrimSuffix(host, ":443")
 	}
 	return host
+}
+
+// SignatureKeyID returns the keyid parameter of the signature labelled label on req,
+// without checking anything else: a receiver uses it to find the signer before it
+// verifies. Missing or malformed signature data is code 18.
+func SignatureKeyID(req *http.Request, label string) (string, error) {
+	sig, perr := parseSignature(req, label)
+	if perr != nil {
+		return "", perr
+	}
+	v, _ := sig.params.Get("keyid")
+	keyID, ok := v.(string)
+	if !ok || keyID == "" {
+		return "", authData("missing keyid")
+	}
+	return keyID, nil
 }
 
 // VerifyHMAC checks the signature labelled label on req ("" for the CXP choice) with key

@@ -9,6 +9,6 @@ func commands(stdout io.Writer) []*command {
 		clearingCommand(stdout), adminCommand(stdout), cxpCommand(stdout),
 		demoCommand(stdout), healthcheckCommand(stdout),
 		communityCommand(stdout), membersCommand(stdout),
-		categoriesCommand(stdout),
+		categoriesCommand(stdout), peersCommand(stdout), keysCommand(stdout),
 	}
 }

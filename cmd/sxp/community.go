@@ -75,12 +75,17 @@ func communitySettings(fs *flag.FlagSet) func() server.Config {
 	rate := envString(fs, "rate", "SXP_RATE", "", "base units per unit of the currency (decimal), as registered in the circle")
 	hs := envDuration(fs, "handshake-interval", "SXP_HANDSHAKE_INTERVAL", 5*time.Minute, "how often to handshake with the circle and check integrity")
 	lang := envString(fs, "search-language", "SXP_SEARCH_LANGUAGE", "english", "PostgreSQL text search configuration of announcements")
+	ftimeout := envDuration(fs, "federation-timeout", "SXP_FEDERATION_TIMEOUT", 10*time.Second, "timeout of every request to a federation peer")
+	fretry := envDuration(fs, "federation-retry", "SXP_FEDERATION_RETRY", 2*time.Second, "first retry delay of a failed delivery to a peer (doubles, with jitter)")
+	fpull := envDuration(fs, "federation-pull", "SXP_FEDERATION_PULL", 5*time.Minute, "how often to pull peers' events (also on start)")
+	ftrace := envString(fs, "federation-trace", "SXP_FEDERATION_TRACE", "", "append every request sent to peers to this file (for tests)")
 	return func() server.Config {
 		return server.Config{
 			DatabaseURL: *db, CommunityID: *id, CommunityName: *name, Currency: *cur,
 			CurrencyDivisions: int(*div), PublicURL: *pub, DefaultMin: *min, DefaultMax: *max,
 			Registration: *reg, CircleURL: *curl, CircleID: *cid, CircleKey: *key, Rate: *rate,
 			HandshakeInterval: *hs, SearchLanguage: *lang,
+			FederationTimeout: *ftimeout, FederationRetry: *fretry, FederationPull: *fpull, FederationTrace: *ftrace,
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sxp-network/sxp/ledger/ledgermetrics"
 	"github.com/sxp-network/sxp/server/announce"
+	"github.com/sxp-network/sxp/server/federation"
 	"github.com/sxp-network/sxp/server/intertrade"
 	"github.com/sxp-network/sxp/server/members"
 	"github.com/sxp-network/sxp/server/payments"
@@ -38,6 +39,9 @@ type Handlers struct {
 	// Intertrade pays member@community through the circle and receives its
 	// relays; nil when the community is not in a circle.
 	Intertrade *intertrade.Service
+	// Federation is sxp-fed/1: discovery, peering, inbox and events (nil: the
+	// routes answer 404).
+	Federation *federation.Service
 
 	// Ready reports whether the server can serve (database reachable,
 	// schema current); /readyz answers 503 with its error.

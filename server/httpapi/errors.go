@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/sxp-network/sxp/ledger"
+	"github.com/sxp-network/sxp/server/federation"
 	"github.com/sxp-network/sxp/server/members"
 	"github.com/sxp-network/sxp/server/payments"
 )
@@ -58,6 +59,13 @@ var statusOf = map[string]int{
 	string(payments.CodeIdempotencyConflict): http.StatusConflict,
 	string(payments.CodeNotOpen):             http.StatusConflict,
 	string(payments.CodeLimitsExclude):       http.StatusUnprocessableEntity,
+	// federation
+	federation.CodeBadSignature: http.StatusUnauthorized,
+	federation.CodeNotPeer:      http.StatusForbidden,
+	"foreign_origin":            http.StatusForbidden,
+	"peer_unreachable":          http.StatusBadGateway,
+	"peer_refused":              http.StatusBadGateway,
+	"conflict":                  http.StatusConflict,
 	// ledger refusals that reach a handler unexplained
 	string(ledger.CodeOverLowerLimit): http.StatusUnprocessableEntity,
 	string(ledger.CodeOverUpperLimit): http.StatusUnprocessableEntity,
@@ -69,7 +77,10 @@ func describe(err error) (status int, e apiError, ok bool) {
 	var me *members.Error
 	var pe *payments.Error
 	var le *ledger.Error
+	var fe *federation.Error
 	switch {
+	case errors.As(err, &fe):
+		e = apiError{Code: fe.Code, Message: fe.Message}
 	case errors.As(err, &me):
 		e = apiError{Code: string(me.Code), Message: me.Message, Field: me.Field}
 	case errors.As(err, &pe):
