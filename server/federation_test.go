@@ -146,6 +146,34 @@ func (n *node) member(name string) announce.Actor {
 	return announce.Actor{MemberID: m.ID, Username: m.Username}
 }
 
+func (n *node) login(name string) string {
+	n.t.Helper()
+	resp, err := http.Post(n.base+"/api/v1/session", "application/json",
+		strings.NewReader(`{"username":"`+name+`","password":"password-`+name+`"}`))
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct{ Token string }
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Token == "" {
+		n.t.Fatalf("login %s: %d %v", name, resp.StatusCode, err)
+	}
+	return out.Token
+}
+
+func (n *node) get(token, path string) (int, string) {
+	n.t.Helper()
+	req, _ := http.NewRequest("GET", n.base+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
 func (n *node) offer(actor announce.Actor, title string) announce.Announcement {
 	n.t.Helper()
 	price := int64(1250)
@@ -294,6 +322,34 @@ func TestPeeringAndReplication(t *testing.T) {
 	}
 	if n := len(c.search("tomatoes")); n != 0 {
 		t.Fatalf("c found %d, want 0: a and c do not peer", n)
+	}
+
+	// The API marks the origin; scope=local leaves federated ones out.
+	b.member("bob")
+	token := b.login("bob")
+	st, raw := b.get(token, "/api/v1/announcements?q=tomatoes")
+	var list struct {
+		Announcements []struct {
+			ID       int64             `json:"id"`
+			Price    *string           `json:"price"`
+			Currency string            `json:"currency"`
+			Author   string            `json:"author"`
+			Origin   map[string]string `json:"origin"`
+		} `json:"announcements"`
+	}
+	if err := json.Unmarshal([]byte(raw), &list); err != nil || st != 200 || len(list.Announcements) != 1 {
+		t.Fatalf("search on b: got %d %s", st, raw)
+	}
+	item := list.Announcements[0]
+	if o := item.Origin; o["id"] != "leaf" || o["name"] != "Leaf Valley" || o["base_url"] != a.base || len(o) != 3 ||
+		*item.Price != "12.50" || item.Currency != "LEAF" || item.Author != "alice@leaf" {
+		t.Fatalf("got %+v", item)
+	}
+	if st, raw := b.get(token, "/api/v1/announcements?q=tomatoes&scope=local"); st != 200 || !strings.Contains(raw, `"total":0`) {
+		t.Fatalf("scope=local: got %d %s, want no results", st, raw)
+	}
+	if st, raw := b.get(token, fmt.Sprintf("/offers/%d", item.ID)); st != 200 || !strings.Contains(raw, "Leaf Valley (leaf), a federated community") {
+		t.Fatalf("offer page: got %d, want it to say where the offer is from:\n%s", st, raw)
 	}
 	if _, err := a.srv.Announcements.Update(context.Background(), alice, offer.ID, announce.Patch{Title: announce.To("Heirloom tomatoes")}); err != nil {
 		t.Fatal(err)

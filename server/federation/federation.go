@@ -162,6 +162,9 @@ func New(pool *pgxpool.Pool, cfg Config) (*Service, error) {
 	return s, nil
 }
 
+// CircleID is the intertrading circle of this server ("" when alone).
+func (s *Service) CircleID() string { return s.cfg.CircleID }
+
 // BaseURL is the server's own base URL as peers know it.
 func (s *Service) BaseURL() string { return s.cfg.BaseURL }
 
