@@ -174,6 +174,17 @@ func (n *node) get(token, path string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+func (n *node) metrics() string {
+	n.t.Helper()
+	resp, err := http.Get(n.base + "/metrics")
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
 func (n *node) offer(actor announce.Actor, title string) announce.Announcement {
 	n.t.Helper()
 	price := int64(1250)
@@ -596,6 +607,24 @@ func TestDeliveryUnderFaults(t *testing.T) {
 	}
 	for _, p := range []*node{failing, hanging, down} {
 		eventually(t, p.id+" gets every event after recovery", func() bool { return holds(p) })
+	}
+	metricsA := a.metrics()
+	for _, p := range []*node{good, failing, hanging, down} {
+		for _, line := range []string{
+			fmt.Sprintf(`sxp_federation_events_delivered_total{peer=%q} %d`, p.base, n),
+			fmt.Sprintf(`sxp_federation_backlog_events{peer=%q} 0`, p.base),
+			fmt.Sprintf(`sxp_federation_peer_failing{peer=%q} 0`, p.base),
+		} {
+			if !strings.Contains(metricsA, line+"\n") {
+				t.Errorf("a's /metrics lacks %q", line)
+			}
+		}
+		if line := fmt.Sprintf(`sxp_federation_events_applied_total{peer=%q} %d`, a.base, n); !strings.Contains(p.metrics(), line+"\n") {
+			t.Errorf("%s's /metrics lacks %q", p.id, line)
+		}
+	}
+	if strings.Contains(metricsA, fmt.Sprintf(`sxp_federation_delivery_failures_total{peer=%q} 0`, failing.base)) {
+		t.Errorf("a's /metrics counts no failure for the failing peer")
 	}
 	for _, p := range []*node{good, failing, hanging, down} {
 		got, _ := a.srv.Federation.Peer(context.Background(), p.base)
