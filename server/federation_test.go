@@ -146,6 +146,14 @@ func (n *node) member(name string) announce.Actor {
 	return announce.Actor{MemberID: m.ID, Username: m.Username}
 }
 
+func (n *node) admin(name string) string {
+	n.t.Helper()
+	if _, err := n.srv.Members.Add(context.Background(), members.Registration{Username: name, Password: "password-" + name}, members.RoleAdmin); err != nil {
+		n.t.Fatal(err)
+	}
+	return n.login(name)
+}
+
 func (n *node) login(name string) string {
 	n.t.Helper()
 	resp, err := http.Post(n.base+"/api/v1/session", "application/json",
@@ -383,6 +391,39 @@ func TestPeeringAndReplication(t *testing.T) {
 	events, next, err := a.srv.Federation.Events(context.Background(), "", 500)
 	if err != nil || len(events) != 1 || !events[0].Deleted || events[0].Version != 3 || events[0].Object != nil || next == "" {
 		t.Fatalf("got %+v, %q, %v", events, next, err)
+	}
+
+	// The admin API and page show the peers with their state and delivery.
+	admin := b.admin("ada")
+	st, raw = b.get(admin, "/api/v1/admin/federation")
+	var fed struct {
+		BaseURL string `json:"base_url"`
+		Keys    []struct {
+			KeyID string `json:"keyid"`
+		} `json:"keys"`
+		Peers []struct {
+			BaseURL        string   `json:"base_url"`
+			ID             string   `json:"id"`
+			State          string   `json:"state"`
+			Keys           []string `json:"keys"`
+			Backlog        int64    `json:"backlog"`
+			Failures       int      `json:"failures"`
+			LastDeliveryAt *string  `json:"last_delivery_at"`
+		} `json:"peers"`
+	}
+	if err := json.Unmarshal([]byte(raw), &fed); err != nil || st != 200 || fed.BaseURL != b.base || len(fed.Keys) != 1 || len(fed.Peers) != 2 {
+		t.Fatalf("admin federation: got %d %s", st, raw)
+	}
+	for _, p := range fed.Peers {
+		if p.State != "active" || len(p.Keys) != 1 || p.Backlog != 0 || p.Failures != 0 || (p.BaseURL != a.base && p.BaseURL != c.base) {
+			t.Fatalf("admin federation: got peer %+v", p)
+		}
+	}
+	if st, _ := b.get(token, "/api/v1/admin/federation"); st != 403 {
+		t.Fatalf("admin federation as a member: got %d, want 403", st)
+	}
+	if st, raw := b.get(admin, "/admin/federation"); st != 200 || !strings.Contains(raw, a.base) || !strings.Contains(raw, "Leaf Valley (leaf)") {
+		t.Fatalf("admin federation page: got %d\n%s", st, raw)
 	}
 
 	// Removing a peer tells it: both forget each other.
@@ -631,5 +672,99 @@ func TestDeliveryUnderFaults(t *testing.T) {
 		if got.Backlog != 0 || got.Failures != 0 || got.LastDeliveryAt == nil {
 			t.Fatalf("%s: got backlog %d, failures %d, last delivery %v; want 0, 0, set", p.id, got.Backlog, got.Failures, got.LastDeliveryAt)
 		}
+	}
+}
+
+// TestOutboxLifecycle follows one announcement's events through every kind
+// of change, and the sweep that publishes expiries and older announcements.
+func TestOutboxLifecycle(t *testing.T) {
+	a := newNode(t, "leaf")
+	ctx := context.Background()
+	alice := a.member("alice")
+	offer := a.offer(alice, "Plum jam")
+	id := fmt.Sprintf("%s/announcements/%d", a.base, offer.ID)
+	event := func() federation.Event {
+		t.Helper()
+		events, _, err := a.srv.Federation.Events(ctx, "", 500)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range events {
+			if e.ID == id {
+				return e
+			}
+		}
+		t.Fatalf("no event %s in %+v", id, events)
+		return federation.Event{}
+	}
+	steps := []struct {
+		name        string
+		do          func() error
+		wantVersion int64
+		wantDeleted bool
+		wantTitle   string
+	}{
+		{"created", func() error { return nil }, 1, false, "Plum jam"},
+		{"closed: sent as deleted", func() error {
+			_, err := a.srv.Announcements.Close(ctx, alice, offer.ID)
+			return err
+		}, 2, true, ""},
+		{"closed again: nothing new", func() error {
+			_, err := a.srv.Announcements.Update(ctx, alice, offer.ID, announce.Patch{Title: announce.To("Plum jam, closed")})
+			return err
+		}, 2, true, ""},
+		{"reopened", func() error {
+			_, err := a.srv.Announcements.Update(ctx, alice, offer.ID, announce.Patch{Status: announce.To(announce.Active)})
+			return err
+		}, 3, false, "Plum jam, closed"},
+		{"category renamed: sent again with the new name", func() error {
+			_, err := a.srv.Announcements.UpdateCategory(ctx, "food", announce.Field[string]{}, announce.To("Food and drink"))
+			return err
+		}, 4, false, "Plum jam, closed"},
+		{"expired (found by the sweep): sent as deleted", func() error {
+			if _, err := a.pool.Exec(ctx, `UPDATE announcements SET expires_at = now() - interval '1 minute' WHERE id = $1`, offer.ID); err != nil {
+				return err
+			}
+			n, err := a.srv.Federation.Sweep(ctx)
+			if err == nil && n != 1 {
+				err = fmt.Errorf("sweep wrote %d events, want 1", n)
+			}
+			return err
+		}, 5, true, ""},
+		{"deleted after expiry: nothing new", func() error {
+			return a.srv.Announcements.Delete(ctx, alice, offer.ID)
+		}, 5, true, ""},
+	}
+	for _, st := range steps {
+		if err := st.do(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		e := event()
+		if e.Version != st.wantVersion || e.Deleted != st.wantDeleted || (e.Object == nil) != st.wantDeleted {
+			t.Fatalf("%s: got version %d deleted %v object %v, want version %d deleted %v", st.name, e.Version, e.Deleted, e.Object, st.wantVersion, st.wantDeleted)
+		}
+		if e.Object != nil && e.Object.Title != st.wantTitle {
+			t.Fatalf("%s: got title %q, want %q", st.name, e.Object.Title, st.wantTitle)
+		}
+		if st.name == "category renamed: sent again with the new name" && e.Object.Category != "Food and drink" {
+			t.Fatalf("%s: got category %q", st.name, e.Object.Category)
+		}
+	}
+	// An announcement written without an event (before federation) is sent by the sweep.
+	var old int64
+	if err := a.pool.QueryRow(ctx, `INSERT INTO announcements (member_id, author, kind, title, category_id, expires_at)
+		SELECT $1, 'alice', 'want', 'Old want', id, now() + interval '1 day' FROM announcement_categories WHERE slug = 'goods'
+		RETURNING id`, alice.MemberID).Scan(&old); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := a.srv.Federation.Sweep(ctx); err != nil || n != 1 {
+		t.Fatalf("sweep: got %d, %v; want 1 event", n, err)
+	}
+	if n, err := a.srv.Federation.Sweep(ctx); err != nil || n != 0 {
+		t.Fatalf("second sweep: got %d, %v; want 0", n, err)
+	}
+	versions, live := a.outbox()
+	if len(versions) != 2 || live != 1 || versions[fmt.Sprintf("%s/announcements/%d", a.base, old)] != 1 {
+		t.Fatalf("outbox: got %v (%d live), want the jam's tombstone and the old want at version 1", versions, live)
 	}
 }

@@ -382,11 +382,11 @@ func (s *Service) fetchDiscovery(ctx context.Context, base string) (Discovery, m
 	if err != nil || claimed != base {
 		return Discovery{}, nil, fmt.Errorf("%s/.well-known/sxp names base_url %q, not %s", base, d.BaseURL, base)
 	}
-	d.BaseURL = claimed
 	keys := map[string]ed25519.PublicKey{}
 	for _, k := range d.Keys {
 		raw, err := base64.StdEncoding.DecodeString(k.PublicKey)
-		if k.Alg != cxp.AlgEd25519 || err != nil || len(raw) != ed25519.PublicKeySize || !strings.HasPrefix(k.KeyID, base+"#") || len(k.KeyID) > cxp.MaxStringLen {
+		named := strings.HasPrefix(k.KeyID, base+"#") || strings.HasPrefix(k.KeyID, strings.TrimSpace(d.BaseURL)+"#")
+		if k.Alg != cxp.AlgEd25519 || err != nil || len(raw) != ed25519.PublicKeySize || !named || len(k.KeyID) > cxp.MaxStringLen {
 			return Discovery{}, nil, fmt.Errorf("%s/.well-known/sxp lists a bad key %q", base, k.KeyID)
 		}
 		keys[k.KeyID] = raw
@@ -394,5 +394,6 @@ func (s *Service) fetchDiscovery(ctx context.Context, base string) (Discovery, m
 	if len(keys) == 0 {
 		return Discovery{}, nil, fmt.Errorf("%s/.well-known/sxp lists no key", base)
 	}
+	d.BaseURL = claimed
 	return d, keys, nil
 }
