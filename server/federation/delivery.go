@@ -225,19 +225,13 @@ func (s *Service) deliver(ctx context.Context, p Peer) (int, error) {
 // backoff from RetryBase with full jitter in its upper half, capped at
 // RetryMax; after PauseAfter consecutive failures the peer is paused for PauseFor.
 func (s *Service) failed(ctx context.Context, p Peer, cause error, rng *rand.Rand) time.Duration {
-	d := s.cfg.Delivery
 	failures := p.Failures + 1
 	now := s.now()
-	delay := d.RetryBase << min(failures-1, 20)
-	if delay > d.RetryMax || delay <= 0 {
-		delay = d.RetryMax
-	}
-	delay = delay/2 + time.Duration(rng.Int64N(int64(delay/2)+1))
+	delay, pause := backoff(s.cfg.Delivery, failures, rng)
 	var paused *time.Time
-	if failures%d.PauseAfter == 0 {
-		t := now.Add(d.PauseFor)
+	if pause {
+		t := now.Add(delay)
 		paused = &t
-		delay = d.PauseFor
 		s.log.Warn("federation: pausing a failing peer", "peer", p.BaseURL, "failures", failures, "until", t)
 	}
 	if _, err := s.pool.Exec(ctx, `UPDATE federation_peers SET failures = $2, failing_since = coalesce(failing_since, $3),
@@ -249,6 +243,20 @@ func (s *Service) failed(ctx context.Context, p Peer, cause error, rng *rand.Ran
 	s.metrics.failed(p.BaseURL, backlog)
 	s.log.Info("federation: delivery failed", "peer", p.BaseURL, "failures", failures, "retry_in", delay, "err", cause)
 	return delay
+}
+
+// backoff is the wait after the failures-th consecutive failed delivery:
+// RetryBase doubled with each failure, capped at RetryMax, with jitter over
+// its upper half; every PauseAfter-th failure pauses the peer for PauseFor.
+func backoff(d Delivery, failures int, rng *rand.Rand) (delay time.Duration, pause bool) {
+	if failures > 0 && failures%d.PauseAfter == 0 {
+		return d.PauseFor, true
+	}
+	delay = d.RetryBase << min(max(failures-1, 0), 30)
+	if delay > d.RetryMax || delay <= 0 {
+		delay = d.RetryMax
+	}
+	return delay/2 + time.Duration(rng.Int64N(int64(delay/2)+1)), false
 }
 
 // Pull fetches the peer's events after the cursor we hold and applies them,

@@ -132,7 +132,13 @@ func (s *Service) Add(ctx context.Context, rawURL string) (Peer, error) {
 	_ = json.Unmarshal(answer, &st)
 	switch {
 	case status == http.StatusOK && st.State == StateActive:
-		if _, err := s.pool.Exec(ctx, `UPDATE federation_peers SET state = 'active', updated_at = $2 WHERE base_url = $1`, base, s.now()); err != nil {
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `UPDATE federation_peers SET state = 'active', updated_at = $2 WHERE base_url = $1`, base, s.now()); err != nil {
+				return err
+			}
+			return notifyPeers(ctx, tx)
+		})
+		if err != nil {
 			return Peer{}, fmt.Errorf("federation: add peer: %w", err)
 		}
 		s.wake.notify()
@@ -173,8 +179,20 @@ func (s *Service) pin(ctx context.Context, d Discovery, keys map[string]ed25519.
 	if err := replaceKeys(ctx, tx, id, keys); err != nil {
 		return err
 	}
+	if err := notifyPeers(ctx, tx); err != nil {
+		return err
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("federation: pin peer: %w", err)
+	}
+	return nil
+}
+
+// notifyPeers wakes the delivery worker of every process on the database on
+// commit (the command line changes peers beside a running server).
+func notifyPeers(ctx context.Context, tx pgx.Tx) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_notify('federation_events', '')`); err != nil {
+		return fmt.Errorf("federation: notify: %w", err)
 	}
 	return nil
 }
