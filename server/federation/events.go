@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -238,12 +239,16 @@ func (s *Service) Apply(ctx context.Context, p Peer, events []Event) (applied, i
 				"event %d has origin %q: a peer sends only its own events (no relaying in sxp-fed/1)", i, e.Origin)
 		}
 	}
+	// Rows are locked in one order (by id) whoever applies, so that a push
+	// and a pull of the same peer never deadlock.
+	sorted := slices.Clone(events)
+	slices.SortStableFunc(sorted, func(x, y Event) int { return strings.Compare(x.ID, y.ID) })
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return 0, 0, fmt.Errorf("federation: apply: %w", err)
 	}
 	defer tx.Rollback(ctx)
-	for _, e := range events {
+	for _, e := range sorted {
 		ok, err := s.applyOne(ctx, tx, p, e)
 		if err != nil {
 			return 0, 0, err

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -170,7 +172,7 @@ func (s *Service) pin(ctx context.Context, d Discovery, keys map[string]ed25519.
 		ON CONFLICT ON CONSTRAINT federation_peers_base_url_key DO UPDATE
 		   SET community_id = EXCLUDED.community_id, name = EXCLUDED.name, currency = EXCLUDED.currency,
 		       circle_id = EXCLUDED.circle_id, circle_url = EXCLUDED.circle_url, keys_fetched_at = EXCLUDED.keys_fetched_at,
-		       updated_at = EXCLUDED.updated_at,
+		       updated_at = EXCLUDED.updated_at, paused_until = NULL,
 		       state = CASE WHEN federation_peers.state = 'active' THEN 'active' ELSE EXCLUDED.state END
 		RETURNING id`, d.BaseURL, truncate(d.ID, 63), truncate(d.Name, 200), truncate(d.Currency, 12), circleID, circleURL, state, now).Scan(&id)
 	if err != nil {
@@ -378,9 +380,15 @@ func (s *Service) call(ctx context.Context, method, target string, body []byte) 
 	return resp.StatusCode, answer, nil
 }
 
+// truncate cuts s to at most n bytes of valid UTF-8 (it may come from a peer
+// and goes into text columns and logs).
 func truncate(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }
