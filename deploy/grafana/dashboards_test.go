@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	clearingmetrics "github.com/sxp-network/sxp/clearing/metrics"
+	"github.com/sxp-network/sxp/server/federation"
 	servermetrics "github.com/sxp-network/sxp/server/metrics"
 )
 
@@ -53,6 +54,7 @@ func exportedNames() map[string]bool {
 	r.MustRegister(clearingmetrics.NewCommunities(nil, nil, nil))
 	servermetrics.New(r)
 	r.MustRegister(servermetrics.NewCommunity(nil, nil, nil))
+	federation.RegisterMetrics(r)
 	for n := range r.names {
 		for _, s := range []string{"_bucket", "_sum", "_count"} {
 			r.names[n+s] = true
@@ -185,8 +187,8 @@ func TestAlertRulesNameExportedMetrics(t *testing.T) {
 			exprs = append(exprs, r.Expr)
 		}
 	}
-	if len(exprs) != 11 {
-		t.Fatalf("got %d alert expressions, want 11", len(exprs))
+	if len(exprs) != 12 {
+		t.Fatalf("got %d alert expressions, want 12", len(exprs))
 	}
 	for _, e := range exprs {
 		names := MetricNames(e)

@@ -72,3 +72,7 @@ func (m *metrics) applied(peer string, applied, ignored int) {
 	m.appliedN.WithLabelValues(peer).Add(float64(applied))
 	m.ignoredN.WithLabelValues(peer).Add(float64(ignored))
 }
+
+// RegisterMetrics registers the federation metrics on reg, for tools and
+// tests that list what a community server exports.
+func RegisterMetrics(reg prometheus.Registerer) { newMetrics(reg) }
