@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Run delivers the outbox to every active peer and pulls their events until
@@ -98,17 +100,17 @@ func (s *Service) sweep(ctx context.Context) {
 func (s *Service) listen(ctx context.Context) {
 	for ctx.Err() == nil {
 		err := func() error {
-			conn, err := s.pool.Acquire(ctx)
+			// A connection of its own, not the pool's: it stays open listening.
+			conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
 			if err != nil {
 				return err
 			}
-			defer conn.Release()
+			defer conn.Close(context.Background())
 			if _, err := conn.Exec(ctx, `LISTEN federation_events`); err != nil {
 				return err
 			}
 			for {
-				if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
-					conn.Conn().Close(context.Background()) // a connection left listening must not go back to the pool
+				if _, err := conn.WaitForNotification(ctx); err != nil {
 					return err
 				}
 				s.wake.notify()
