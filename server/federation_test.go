@@ -588,6 +588,53 @@ func TestSignatureRefusals(t *testing.T) {
 		}
 	})
 
+	t.Run("inbox applies only newer versions", func(t *testing.T) {
+		keyNow, privNow := currentKey(t, a)
+		signer := cxp.Signer{KeyID: keyNow, Ed25519Key: privNow}
+		obj := func(title string) string {
+			return `{"kind":"offer","title":"` + title + `","description":"","category":"Tools","price":"3.5","currency":"LEAF","place":"",` +
+				`"lat":null,"lon":null,"expires_at":"2099-01-01T00:00:00Z","author":{"username":"zed","display_name":"Zed"},` +
+				`"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-02T00:00:00Z","extra":"ignored"}`
+		}
+		x, y := a.base+"/announcements/900", a.base+"/announcements/901"
+		batch := []byte(`{"events":[` +
+			`{"type":"announcement","id":"` + x + `","origin":"` + a.base + `","version":2,"deleted":false,"object":` + obj("Hammer v2") + `},` +
+			`{"type":"announcement","id":"` + x + `","origin":"` + a.base + `","version":1,"deleted":false,"object":` + obj("Hammer v1") + `},` +
+			`{"type":"announcement","id":"` + y + `","origin":"` + a.base + `","version":1,"deleted":true},` +
+			`{"type":"wantlist","id":"` + a.base + `/wantlists/1","origin":"` + a.base + `","version":1,"deleted":false,"object":{}}]}`)
+		for i, want := range []string{`map[applied:2 ignored:2]`, `map[applied:0 ignored:4]`} {
+			st, out := signedTo(t, b, "POST", "/federation/v1/inbox", batch, signer, nil)
+			if st != 200 || fmt.Sprint(out) != want {
+				t.Fatalf("push %d: got %d %v, want 200 %s", i+1, st, out, want)
+			}
+		}
+		titles, versions := b.remote(a.base)
+		if titles[x] != "Hammer v2" || versions[x] != 2 || versions[y] != 1 || len(titles) != 1 {
+			t.Fatalf("b holds %v %v", titles, versions)
+		}
+		var many strings.Builder
+		many.WriteString(`{"events":[`)
+		for i := range 101 {
+			if i > 0 {
+				many.WriteString(",")
+			}
+			fmt.Fprintf(&many, `{"type":"announcement","id":"%s/announcements/%d","origin":"%s","version":1,"deleted":true}`, a.base, 1000+i, a.base)
+		}
+		many.WriteString("]}")
+		if st, out := signedTo(t, b, "POST", "/federation/v1/inbox", []byte(many.String()), signer, nil); st != 400 {
+			t.Fatalf("101 events: got %d %v, want 400", st, out)
+		}
+		huge := []byte(`{"events":[],"pad":"` + strings.Repeat("x", federation.MaxBatchBytes) + `"}`)
+		if st, out := signedTo(t, b, "POST", "/federation/v1/inbox", huge, signer, nil); st != 413 {
+			t.Fatalf("over 1 MiB: got %d %v, want 413", st, out)
+		}
+		for _, q := range []string{"limit=0", "limit=501", "after=abc"} {
+			if st, out := signedTo(t, b, "GET", "/federation/v1/events?"+q, nil, signer, nil); st != 400 {
+				t.Fatalf("events?%s: got %d %v, want 400", q, st, out)
+			}
+		}
+	})
+
 	t.Run("foreign origin refused", func(t *testing.T) {
 		body := []byte(`{"events":[{"type":"announcement","id":"` + c.base + `/announcements/1","origin":"` + c.base + `","version":1,"deleted":true}]}`)
 		keyNow, privNow := currentKey(t, a)

@@ -91,12 +91,12 @@ func verifiedPeer(c *gin.Context) federation.Peer {
 	return p
 }
 
-// decodeFederation decodes the verified body strictly into v.
+// decodeFederation decodes the verified body into v: one JSON value; fields
+// this server does not know are ignored (peers may be newer).
 func decodeFederation(c *gin.Context, v any) bool {
 	raw, _ := c.Get(ctxBody)
 	body, _ := raw.([]byte)
 	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		field, msg := jsonProblem(err)
 		badRequest(c, field, msg)
@@ -149,10 +149,7 @@ func (h *Handlers) inbox(c *gin.Context) {
 	var body struct {
 		Events []federation.Event `json:"events"`
 	}
-	raw, _ := c.Get(ctxBody)
-	b, _ := raw.([]byte)
-	if err := json.Unmarshal(b, &body); err != nil {
-		badRequest(c, "events", "the body must be {\"events\": [...]}")
+	if !decodeFederation(c, &body) {
 		return
 	}
 	if body.Events == nil {
