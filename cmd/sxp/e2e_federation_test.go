@@ -9,8 +9,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -271,4 +273,72 @@ func getText(t *testing.T, url string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// TestPayRemoteOfferInOneStep: leaf and acorn share a circle and peer (as
+// deploy/run sets them up); acorn's offer is listed on leaf, and its page on
+// leaf pays its author bob@acorn through the circle with one form.
+func TestPayRemoteOfferInOneStep(t *testing.T) {
+	c := startCircle(t)
+	bob := c.member(c.acorn, "bob")
+	alice := c.member(c.leaf, "alice")
+	if st, out := c.api(c.acorn, "POST", "/api/v1/announcements", bob, map[string]any{"kind": "offer", "title": "Walnut honey",
+		"category": "food", "price": "4.00"}); st != 201 {
+		t.Fatalf("create: %d %v", st, out)
+	}
+	var item map[string]any
+	for deadline := time.Now().Add(30 * time.Second); item == nil; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("leaf never listed acorn's honey")
+		}
+		if st, out := c.api(c.leaf, "GET", "/api/v1/announcements?q=honey", alice, nil); st == 200 && len(out["announcements"].([]any)) == 1 {
+			item = out["announcements"].([]any)[0].(map[string]any)
+		}
+	}
+	if o, _ := item["origin"].(map[string]any); o["id"] != "acorn" || item["author"] != "bob@acorn" || item["price"] != "4.00" || item["currency"] != "ACORN" {
+		t.Fatalf("leaf lists %v", item)
+	}
+	page := pageAs(t, c.leaf, fmt.Sprintf("/offers/%v", item["id"]), alice, nil)
+	if !strings.Contains(page, "Acorn Hill (acorn), a federated community") || !strings.Contains(page, "4.00 ACORN") {
+		t.Fatalf("the offer page does not say where it is from:\n%s", page)
+	}
+	form := url.Values{}
+	for _, f := range []string{"csrf", "key", "to", "description"} {
+		m := regexp.MustCompile(`name="` + f + `" value="([^"]*)"`).FindStringSubmatch(page)
+		if m == nil {
+			t.Fatalf("the offer page has no pay form field %s:\n%s", f, page)
+		}
+		form.Set(f, html.UnescapeString(m[1]))
+	}
+	if form.Get("to") != "bob@acorn" {
+		t.Fatalf("the pay form pays %q, want bob@acorn", form.Get("to"))
+	}
+	form.Set("amount", "8.00") // 8.00 LEAF = 8 VAL = 4.00 ACORN
+	if out := pageAs(t, c.leaf, "/pay", alice, form); !strings.Contains(out, "Paid 8.00 LEAF to bob@acorn.") {
+		t.Fatalf("paying from the offer page:\n%s", out)
+	}
+	if st, out := c.api(c.acorn, "GET", "/api/v1/me/account", bob, nil); st != 200 || out["balance"] != "4.00" {
+		t.Fatalf("bob's account: %d %v, want balance 4.00", st, out)
+	}
+}
+
+// pageAs GETs (form nil) or POSTs a page as the member with token.
+func pageAs(t *testing.T, base, path, token string, form url.Values) string {
+	t.Helper()
+	method, body := "GET", io.Reader(nil)
+	if form != nil {
+		method, body = "POST", strings.NewReader(form.Encode())
+	}
+	req, _ := http.NewRequest(method, base+path, body)
+	req.Header.Set("Authorization", "Bearer "+token)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }
