@@ -192,6 +192,17 @@ func TestFederationEndToEnd(t *testing.T) {
 		t.Fatalf("pine holds %v of leaf's objects, want none", got)
 	}
 
+	// A key rotation on the command line: oak picks up leaf's new key from
+	// the first request signed with it; the old key stays listed.
+	if out := sxp(a, "keys", "rotate", "--overlap", "1h"); !strings.HasPrefix(out, "new key "+a.base+"#") {
+		t.Fatalf("keys rotate: got %q", out)
+	}
+	if out := sxp(a, "keys", "list"); strings.Count(out, a.base+"#") != 2 || !strings.Contains(out, "current") || !strings.Contains(out, "listed until") {
+		t.Fatalf("keys list: got %q, want the new key and the old one", out)
+	}
+	create("Rotated rhubarb")
+	waitFor("oak finds the offer signed with leaf's new key", func() bool { return len(search(b, bob, "rhubarb")) == 1 })
+
 	// Privacy: nothing but announcements left any server.
 	tokens := []string{alice, carol, bob, pat}
 	for _, s := range servers {

@@ -67,7 +67,9 @@ func peersCommand(stdout io.Writer) *command {
 		summary: "federation peers: add (approve), list, remove",
 		help: `Manage the community servers this one federates with (sxp-fed/1). Peering
 is active once the admins of both servers have approved it: 'sxp peers add URL'
-on each side. ` + fedSettingsHelp,
+on each side.
+
+` + fedSettingsHelp,
 		subs: []*command{
 			fedLeaf(stdout, "add", "approve a peer: pin its keys and ask it to peer", "sxp peers add URL",
 				`Fetch URL/.well-known/sxp, pin the peer's keys, mark it approved and send it the
@@ -136,7 +138,9 @@ func keysCommand(stdout io.Writer) *command {
 		name:    "keys",
 		summary: "the server's federation keys: list, rotate",
 		help: `The Ed25519 keys this community server signs federation requests with, listed
-in its /.well-known/sxp. The first is made when the server first starts. ` + fedSettingsHelp,
+in its /.well-known/sxp. The first is made when the server first starts.
+
+` + fedSettingsHelp,
 		subs: []*command{
 			fedLeaf(stdout, "list", "list the server's keys", "sxp keys list", "", 0, nil,
 				func(ctx context.Context, e *fedEnv, args []string) error {

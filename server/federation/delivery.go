@@ -93,6 +93,9 @@ func (s *Service) sweep(ctx context.Context) {
 	if err := s.PruneNonces(ctx); err != nil && ctx.Err() == nil {
 		s.log.Warn("federation: pruning nonces", "err", err)
 	}
+	if err := s.EnsureKey(ctx); err != nil && ctx.Err() == nil { // drops keys past their overlap
+		s.log.Warn("federation: dropping retired keys", "err", err)
+	}
 }
 
 // listen turns PostgreSQL notifications of new outbox events (sent on commit,
