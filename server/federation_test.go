@@ -811,7 +811,29 @@ func TestOutboxLifecycle(t *testing.T) {
 		t.Fatalf("second sweep: got %d, %v; want 0", n, err)
 	}
 	versions, live := a.outbox()
-	if len(versions) != 2 || live != 1 || versions[fmt.Sprintf("%s/announcements/%d", a.base, old)] != 1 {
+	oldID := fmt.Sprintf("%s/announcements/%d", a.base, old)
+	if len(versions) != 2 || live != 1 || versions[oldID] != 1 {
 		t.Fatalf("outbox: got %v (%d live), want the jam's tombstone and the old want at version 1", versions, live)
+	}
+	// A display name changed in the profile, a category renamed behind the
+	// service's back (the command line): the sweep sends the want again, once.
+	if _, err := a.pool.Exec(ctx, `UPDATE members SET display_name = 'Alice Plum' WHERE username = 'alice'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.pool.Exec(ctx, `UPDATE announcement_categories SET name = 'Goods and things' WHERE slug = 'goods'`); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []int{1, 0} {
+		if n, err := a.srv.Federation.Sweep(ctx); err != nil || n != want {
+			t.Fatalf("sweep %d after the renames: got %d, %v; want %d", i+1, n, err, want)
+		}
+	}
+	events, _, err := a.srv.Federation.Events(ctx, "", 500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := events[len(events)-1]
+	if last.ID != oldID || last.Version != 2 || last.Object.Category != "Goods and things" || last.Object.Author.DisplayName != "Alice Plum" {
+		t.Fatalf("got %+v, want the old want at version 2 with the new names", last)
 	}
 }

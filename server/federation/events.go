@@ -136,8 +136,10 @@ func (s *Service) localObject(ctx context.Context, tx pgx.Tx, id int64, now time
 }
 
 // Sweep publishes what changed without a write through announce: local
-// announcements that expired (sent as deleted) and active ones that were
-// never sent (e.g. written before this server federated). It returns how
+// announcements that expired (sent as deleted), active ones that were never
+// sent (e.g. written before this server federated), and sent ones whose
+// category name or author's display name changed since (e.g. renamed on the
+// command line, or in the member's profile). It returns how
 // many events it wrote.
 func (s *Service) Sweep(ctx context.Context) (int, error) {
 	now := s.now()
@@ -149,6 +151,14 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 		SELECT a.id FROM announcements a
 		 WHERE a.origin = 'local' AND a.status = 'active' AND a.expires_at > $1
 		   AND NOT EXISTS (SELECT 1 FROM federation_events e WHERE e.local_id = a.id)
+		UNION
+		SELECT e.local_id FROM federation_events e
+		  JOIN announcements a ON a.id = e.local_id AND a.origin = 'local'
+		  JOIN announcement_categories c ON c.id = a.category_id
+		  JOIN members m ON m.id = a.member_id
+		 WHERE NOT e.deleted
+		   AND (e.object->>'category' IS DISTINCT FROM c.name
+		        OR e.object->'author'->>'display_name' IS DISTINCT FROM coalesce(nullif(m.display_name, ''), m.username))
 		 ORDER BY 1 LIMIT 1000`, now)
 	if err != nil {
 		return 0, fmt.Errorf("federation: sweep: %w", err)
