@@ -696,7 +696,18 @@ func TestDeliveryUnderFaults(t *testing.T) {
 	for _, p := range []*node{failing, hanging, down} {
 		eventually(t, p.id+" gets every event after recovery", func() bool { return holds(p) })
 	}
-	metricsA := a.metrics()
+	// The receivers hold everything; a records each delivery just after
+	// its peer answered.
+	var metricsA string
+	eventually(t, "a's metrics count every delivery", func() bool {
+		metricsA = a.metrics()
+		for _, p := range []*node{good, failing, hanging, down} {
+			if !strings.Contains(metricsA, fmt.Sprintf("sxp_federation_backlog_events{peer=%q} 0\n", p.base)) {
+				return false
+			}
+		}
+		return true
+	})
 	for _, p := range []*node{good, failing, hanging, down} {
 		for _, line := range []string{
 			fmt.Sprintf(`sxp_federation_events_delivered_total{peer=%q} %d`, p.base, n),
