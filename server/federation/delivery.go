@@ -3,6 +3,7 @@ package federation
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -31,10 +32,14 @@ func (s *Service) Run(ctx context.Context) {
 		defer wg.Done()
 		s.listen(ctx)
 	}()
-	running := map[string]context.CancelFunc{}
+	type loop struct {
+		stop context.CancelFunc
+		done chan struct{}
+	}
+	running := map[string]loop{}
 	defer func() {
-		for _, stop := range running {
-			stop()
+		for _, l := range running {
+			l.stop()
 		}
 	}()
 	d := s.cfg.Delivery
@@ -46,33 +51,43 @@ func (s *Service) Run(ctx context.Context) {
 	defer unsubscribe()
 	s.sweep(ctx)
 	for {
-		// Start a loop for every active peer without one; stop the loops of
-		// peers that are gone.
+		// Start a loop for every active peer without one (or whose loop
+		// ended); stop the loops of peers that are no longer active.
 		peers, err := s.Peers(ctx)
 		if err != nil && ctx.Err() == nil {
 			s.log.Warn("federation: listing peers", "err", err)
 		}
-		active := map[string]bool{}
-		for _, p := range peers {
-			if p.State != StateActive {
-				continue
-			}
-			active[p.BaseURL] = true
-			if _, ok := running[p.BaseURL]; !ok {
+		if err == nil {
+			active := map[string]bool{}
+			for _, p := range peers {
+				if p.State != StateActive {
+					continue
+				}
+				active[p.BaseURL] = true
+				if l, ok := running[p.BaseURL]; ok {
+					select {
+					case <-l.done:
+						l.stop() // it ended (the peer was briefly inactive): start anew
+					default:
+						continue // still running
+					}
+				}
 				s.metrics.init(p.BaseURL)
 				pctx, stop := context.WithCancel(ctx)
-				running[p.BaseURL] = stop
+				l := loop{stop: stop, done: make(chan struct{})}
+				running[p.BaseURL] = l
 				wg.Add(1)
 				go func(base string) {
 					defer wg.Done()
+					defer close(l.done)
 					s.peerLoop(pctx, base)
 				}(p.BaseURL)
 			}
-		}
-		for base, stop := range running {
-			if !active[base] {
-				stop()
-				delete(running, base)
+			for base, l := range running {
+				if !active[base] {
+					l.stop()
+					delete(running, base)
+				}
 			}
 		}
 		select {
@@ -138,8 +153,16 @@ func (s *Service) peerLoop(ctx context.Context, base string) {
 	nextKeys := s.now().Add(d.KeyRefresh)
 	for ctx.Err() == nil {
 		p, err := s.Peer(ctx, base)
-		if err != nil || p.State != StateActive {
-			return
+		var gone *Error
+		if errors.As(err, &gone) || err == nil && p.State != StateActive {
+			return // removed or no longer active
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("federation: reading a peer", "peer", base, "err", err)
+			}
+			sleep(ctx, d.Poll)
+			continue
 		}
 		now := s.now()
 		if p.PausedUntil != nil && now.Before(*p.PausedUntil) {
