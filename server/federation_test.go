@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -846,5 +847,31 @@ func TestOutboxLifecycle(t *testing.T) {
 	last := events[len(events)-1]
 	if last.ID != oldID || last.Version != 2 || last.Object.Category != "Goods and things" || last.Object.Author.DisplayName != "Alice Plum" {
 		t.Fatalf("got %+v, want the old want at version 2 with the new names", last)
+	}
+}
+
+// TestPeeringRequestsBounded: at most federation.MaxRequests requests wait
+// for the admin; the next one is refused with 429 and recorded nowhere.
+func TestPeeringRequestsBounded(t *testing.T) {
+	a, b := newNode(t, "leaf"), newNode(t, "oak")
+	ctx := context.Background()
+	if _, err := b.pool.Exec(ctx, `INSERT INTO federation_peers (base_url, state)
+		SELECT 'https://p' || i || '.example', 'requested' FROM generate_series(1, $1) i`, federation.MaxRequests); err != nil {
+		t.Fatal(err)
+	}
+	_, err := a.srv.Federation.Add(ctx, b.base)
+	var e *federation.Error
+	if !errors.As(err, &e) || e.Code != "peer_refused" || !strings.Contains(e.Message, "answered 429") {
+		t.Fatalf("got %v, want peer_refused naming 429", err)
+	}
+	if _, err := b.srv.Federation.Peer(ctx, a.base); err == nil {
+		t.Fatal("b recorded the refused request")
+	}
+	// The admin refuses one: there is room again.
+	if _, err := b.srv.Federation.Refuse(ctx, "https://p1.example"); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := a.srv.Federation.Add(ctx, b.base); err != nil || p.State != federation.StateApproved {
+		t.Fatalf("got %+v, %v; want approved", p, err)
 	}
 }

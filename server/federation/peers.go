@@ -24,6 +24,10 @@ const (
 	StateRefused   = "refused"   // our admin refused the peer's request
 )
 
+// MaxRequests bounds the peering requests waiting for the admin; more are
+// answered 429 until the admin approves or refuses some.
+const MaxRequests = 100
+
 // Peer is another community server this one knows.
 type Peer struct {
 	ID             int64
@@ -314,6 +318,16 @@ func (s *Service) Requested(ctx context.Context, d Discovery, keys map[string]ed
 	var e *Error
 	switch {
 	case errors.As(err, &e) && e.Status == http.StatusNotFound:
+		// Anyone with a /.well-known/sxp can ask: bound the requests that
+		// wait for the admin, so that a flood cannot fill the table.
+		var waiting int
+		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM federation_peers WHERE state = 'requested'`).Scan(&waiting); err != nil {
+			return "", fmt.Errorf("federation: peering request: %w", err)
+		}
+		if waiting >= MaxRequests {
+			return "", refuse(http.StatusTooManyRequests, "too_many_requests",
+				"this server has %d peering requests waiting for its admin; ask again later", waiting)
+		}
 		if err := s.pin(ctx, d, keys, StateRequested); err != nil {
 			return "", err
 		}

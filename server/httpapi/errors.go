@@ -66,6 +66,7 @@ var statusOf = map[string]int{
 	"peer_unreachable":          http.StatusBadGateway,
 	"peer_refused":              http.StatusBadGateway,
 	"conflict":                  http.StatusConflict,
+	"too_many_requests":         http.StatusTooManyRequests,
 	// ledger refusals that reach a handler unexplained
 	string(ledger.CodeOverLowerLimit): http.StatusUnprocessableEntity,
 	string(ledger.CodeOverUpperLimit): http.StatusUnprocessableEntity,
