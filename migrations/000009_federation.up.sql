@@ -3,16 +3,19 @@
 -- outbox of announcement events, and federated announcements.
 
 -- The server's keys. The newest one without retires_at signs; a rotated key
--- stays listed (and its private half kept) until retires_at.
+-- stays listed (and its private half kept) until retires_at. With
+-- SXP_FEDERATION_SECRET the private key is sealed (AES-256-GCM, bound to the
+-- keyid); without, it is kept as is.
 CREATE TABLE federation_keys (
     keyid       text        NOT NULL,
     public_key  bytea       NOT NULL,
     private_key bytea       NOT NULL,
+    sealed      boolean     NOT NULL DEFAULT false,
     created_at  timestamptz NOT NULL DEFAULT now(),
     retires_at  timestamptz,
     CONSTRAINT federation_keys_pkey PRIMARY KEY (keyid),
     CONSTRAINT federation_keys_public_check CHECK (octet_length(public_key) = 32),
-    CONSTRAINT federation_keys_private_check CHECK (octet_length(private_key) = 64)
+    CONSTRAINT federation_keys_private_check CHECK (sealed OR octet_length(private_key) = 64)
 );
 
 -- Peers. state: requested (the peer asked, our admin has not approved),

@@ -42,6 +42,9 @@ type Config struct {
 	// 5 min when zero). FederationTrace, when set, appends every request sent
 	// to a peer (headers and body) to that file: for tests that check what
 	// leaves the server.
+	// FederationSecret, when set (SXP_FEDERATION_SECRET), seals the server's
+	// federation private keys in the database.
+	FederationSecret  string
 	FederationTimeout time.Duration
 	FederationRetry   time.Duration
 	FederationPull    time.Duration

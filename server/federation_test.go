@@ -52,6 +52,12 @@ type node struct {
 
 func newNode(t *testing.T, id string) *node {
 	t.Helper()
+	return newNodeWith(t, id, nil)
+}
+
+// newNodeWith is newNode with changed settings.
+func newNodeWith(t *testing.T, id string, change func(*server.Config)) *node {
+	t.Helper()
 	url := pgtest.NewDatabase(t)
 	pool, err := pgxpool.New(context.Background(), url)
 	if err != nil {
@@ -67,6 +73,9 @@ func newNode(t *testing.T, id string) *node {
 		DatabaseURL: url, Listen: ln.Addr().String(), CommunityID: id, CommunityName: strings.ToUpper(id[:1]) + id[1:] + " Valley",
 		Currency: strings.ToUpper(id), CurrencyDivisions: 2, PublicURL: n.base, DefaultMin: "-100", DefaultMax: "1000",
 		Registration: "open", FederationTimeout: time.Second, FederationRetry: 100 * time.Millisecond, FederationPull: time.Hour,
+	}
+	if change != nil {
+		change(&cfg)
 	}
 	n.srv, err = server.New(context.Background(), cfg, pool, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
@@ -873,5 +882,32 @@ func TestPeeringRequestsBounded(t *testing.T) {
 	}
 	if p, err := a.srv.Federation.Add(ctx, b.base); err != nil || p.State != federation.StateApproved {
 		t.Fatalf("got %+v, %v; want approved", p, err)
+	}
+}
+
+// TestSealedKey: with SXP_FEDERATION_SECRET the private key is sealed in the
+// database, signs as usual, and does not open with another secret.
+func TestSealedKey(t *testing.T) {
+	a := newNodeWith(t, "leaf", func(c *server.Config) { c.FederationSecret = "a long federation secret" })
+	b := newNode(t, "oak")
+	peer(t, a, b) // a signs its peering request with the sealed key
+	ctx := context.Background()
+	var sealed bool
+	var n int
+	if err := a.pool.QueryRow(ctx, `SELECT sealed, octet_length(private_key) FROM federation_keys`).Scan(&sealed, &n); err != nil {
+		t.Fatal(err)
+	}
+	if !sealed || n == 64 {
+		t.Fatalf("got sealed %v, %d bytes; want a sealed key", sealed, n)
+	}
+	for _, secret := range []string{"", "another secret"} {
+		fed, err := server.NewFederation(server.Config{PublicURL: a.base, CommunityID: "leaf", CommunityName: "Leaf Valley",
+			Currency: "LEAF", CurrencyDivisions: 2, FederationSecret: secret}, a.pool, "", nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fed.Add(ctx, b.base); err == nil || !strings.Contains(err.Error(), "SXP_FEDERATION_SECRET") {
+			t.Fatalf("secret %q: got %v, want an error naming SXP_FEDERATION_SECRET", secret, err)
+		}
 	}
 }

@@ -118,7 +118,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 // line: 'sxp peers', 'sxp keys'); reg may be nil.
 func NewFederation(cfg Config, pool *pgxpool.Pool, language string, logger *slog.Logger, reg prometheus.Registerer) (*federation.Service, error) {
 	fc := federation.Config{BaseURL: cfg.PublicURL, ID: cfg.CommunityID, Name: cfg.CommunityName, Currency: cfg.Money(),
-		Language: language, Logger: logger, Registerer: reg, Timeout: cfg.FederationTimeout,
+		Language: language, Secret: cfg.FederationSecret, Logger: logger, Registerer: reg, Timeout: cfg.FederationTimeout,
 		Delivery: federation.Delivery{RetryBase: cfg.FederationRetry, PullInterval: cfg.FederationPull}}
 	if cfg.InCircle() {
 		fc.CircleID, fc.CircleURL = cfg.CircleID, cfg.CircleURL

@@ -9,8 +9,11 @@ package federation
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -59,6 +62,9 @@ type Config struct {
 	CircleURL string
 	// Language is the text search configuration federated announcements are indexed with.
 	Language string
+	// Secret, when set (SXP_FEDERATION_SECRET), seals the server's private
+	// keys in the database with AES-256-GCM; keys made without it stay readable.
+	Secret string
 
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -128,6 +134,7 @@ type Service struct {
 	metrics *metrics
 	wake    *broadcaster
 	unknown unknownKeys
+	aead    cipher.AEAD // nil without Config.Secret
 }
 
 // New returns the service. It makes no request and writes nothing: call
@@ -159,7 +166,40 @@ func New(pool *pgxpool.Pool, cfg Config) (*Service, error) {
 	s.client = &http.Client{Timeout: cfg.Timeout, Transport: tr,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	s.metrics = newMetrics(cfg.Registerer)
+	if cfg.Secret != "" {
+		sum := sha256.Sum256([]byte(cfg.Secret))
+		block, err := aes.NewCipher(sum[:])
+		if err != nil {
+			return nil, fmt.Errorf("federation: secret: %w", err)
+		}
+		if s.aead, err = cipher.NewGCM(block); err != nil {
+			return nil, fmt.Errorf("federation: secret: %w", err)
+		}
+	}
 	return s, nil
+}
+
+// seal encrypts a private key under the secret, bound to its keyid.
+func (s *Service) seal(keyID string, priv []byte) []byte {
+	nonce := make([]byte, s.aead.NonceSize())
+	_, _ = rand.Read(nonce) // crypto/rand.Read never fails on supported platforms
+	return s.aead.Seal(nonce, nonce, priv, []byte(keyID))
+}
+
+// open decrypts a sealed private key.
+func (s *Service) open(keyID string, sealed []byte) ([]byte, error) {
+	if s.aead == nil {
+		return nil, errors.New("federation: the server's key is sealed: set SXP_FEDERATION_SECRET (--federation-secret)")
+	}
+	n := s.aead.NonceSize()
+	if len(sealed) < n {
+		return nil, errors.New("federation: sealed key too short")
+	}
+	priv, err := s.aead.Open(nil, sealed[:n], sealed[n:], []byte(keyID))
+	if err != nil || len(priv) != ed25519.PrivateKeySize {
+		return nil, errors.New("federation: cannot open the server's key (wrong SXP_FEDERATION_SECRET?)")
+	}
+	return priv, nil
 }
 
 // CircleID is the intertrading circle of this server ("" when alone).
@@ -230,8 +270,12 @@ func (s *Service) insertKey(ctx context.Context, tx pgx.Tx, now time.Time) (Key,
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	k := Key{KeyID: s.cfg.BaseURL + "#k" + now.UTC().Format("20060102") + "-" + hex.EncodeToString(b), PublicKey: pub, CreatedAt: now}
-	if _, err := tx.Exec(ctx, `INSERT INTO federation_keys (keyid, public_key, private_key, created_at) VALUES ($1, $2, $3, $4)`,
-		k.KeyID, []byte(pub), []byte(priv), now); err != nil {
+	stored, sealed := []byte(priv), false
+	if s.aead != nil {
+		stored, sealed = s.seal(k.KeyID, priv), true
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO federation_keys (keyid, public_key, private_key, sealed, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		k.KeyID, []byte(pub), stored, sealed, now); err != nil {
 		return Key{}, fmt.Errorf("federation: store key: %w", err)
 	}
 	return k, nil
@@ -289,13 +333,19 @@ func (s *Service) Keys(ctx context.Context) ([]Key, error) {
 func (s *Service) signer(ctx context.Context) (cxp.Signer, error) {
 	var keyID string
 	var priv []byte
-	err := s.pool.QueryRow(ctx, `SELECT keyid, private_key FROM federation_keys WHERE retires_at IS NULL
-		ORDER BY created_at DESC LIMIT 1`).Scan(&keyID, &priv)
+	var sealed bool
+	err := s.pool.QueryRow(ctx, `SELECT keyid, private_key, sealed FROM federation_keys WHERE retires_at IS NULL
+		ORDER BY created_at DESC LIMIT 1`).Scan(&keyID, &priv, &sealed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return cxp.Signer{}, errors.New("federation: the server has no key yet (start the server once)")
 	}
 	if err != nil {
 		return cxp.Signer{}, fmt.Errorf("federation: signing key: %w", err)
+	}
+	if sealed {
+		if priv, err = s.open(keyID, priv); err != nil {
+			return cxp.Signer{}, err
+		}
 	}
 	return cxp.Signer{KeyID: keyID, Alg: cxp.AlgEd25519, Ed25519Key: ed25519.PrivateKey(priv), Label: Label, Now: s.now}, nil
 }
