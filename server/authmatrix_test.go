@@ -88,7 +88,7 @@ var communityMatrix = map[string]string{
 
 	// sxp-fed/1: discovery is for anyone; the rest is signed by peers, and
 	// no role here is one (401 without an sxp signature, 403 for a non-peer).
-	"GET /.well-known/sxp":                       open,
+	"GET /.well-known/sxp":                       public,
 	"POST /federation/v1/peers":                  nobody,
 	"DELETE /federation/v1/peers":                nobody,
 	"POST /federation/v1/inbox":                  nobody,

@@ -107,7 +107,11 @@ func (c *Circle) verify(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 		return nil, false
 	}
 	if _, err := c.ver.Verify(r.Context(), r, body); err != nil {
-		e, _ := cxp.AsError(err)
+		e, ok := cxp.SignatureError(err)
+		if !ok {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return nil, false
+		}
 		cxp.WriteError(w, e)
 		return nil, false
 	}

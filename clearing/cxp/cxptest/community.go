@@ -128,7 +128,7 @@ func (c *Community) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := (httpsig.Verifier{Keys: c, Nonces: &c.nonces}).Verify(r.Context(), r, body); err != nil {
-		e, ok := cxp.AsError(err)
+		e, ok := cxp.SignatureError(err)
 		if !ok {
 			e = cxp.NewError(cxp.CodeWrongKey, nil)
 		}
