@@ -106,6 +106,8 @@ type Service struct {
 	baseDiv       int              // the base unit's decimal places in use
 	exchangesList []cxp.Exchange   // the circle's communities, from the last list
 	listedAt      time.Time
+	prepared      cxp.PrepareResponse // the circle's last OK answer to a prepare
+	preparedAt    time.Time           // zero: none yet
 }
 
 // New checks cfg and returns the service. Call Start before serving.

@@ -142,17 +142,25 @@ func (s *Service) Pay(ctx context.Context, r PayRequest) (Payment, error) {
 
 // send runs a recorded, pending outgoing payment through the circle.
 func (s *Service) send(ctx context.Context, it Intertrade, quantity int64) (Payment, error) {
-	prep, err := s.client.Prepare(ctx, s.prepareRequest(ctx))
-	if err == nil {
-		err = errOf(prep.Status)
-	}
+	// The circle's limits come from the last prepare (Reconcile prepares
+	// every handshake interval): the circle checks them again at the try,
+	// so a stale answer never lets a payment through; over a stale limit
+	// we ask again before refusing.
+	prep, fresh, err := s.cachedPrepare(ctx)
 	if err != nil {
 		return s.fail(ctx, it, 0, err)
 	}
-	if prep.SpendLimit != "" {
-		if limit, err := prep.SpendLimit.Minor(s.base()); err == nil && quantity > limit {
-			return s.fail(ctx, it, 0, cxp.NewError(cxp.CodeLimits, nil))
+	over := func(prep cxp.PrepareResponse) bool {
+		limit, err := prep.SpendLimit.Minor(s.base())
+		return prep.SpendLimit != "" && err == nil && quantity > limit
+	}
+	if over(prep) && !fresh {
+		if prep, err = s.prepare(ctx); err != nil {
+			return s.fail(ctx, it, 0, err)
 		}
+	}
+	if over(prep) {
+		return s.fail(ctx, it, 0, cxp.NewError(cxp.CodeLimits, nil))
 	}
 	try := wireRequest(it)
 	resp, err := s.client.Try(ctx, try)
