@@ -170,23 +170,32 @@ func (s *Service) send(ctx context.Context, it Intertrade, quantity int64) (Paym
 	if err != nil {
 		return s.fail(ctx, it, 0, err)
 	}
-	hold, err := s.ledger.Hold(ctx, ledger.HoldRequest{
-		TransferRequest: ledger.TransferRequest{
-			Debit: it.Account, Credit: s.account, Amount: it.Amount,
-			Description:    holdDescription(it),
-			Metadata:       map[string]string{"kind": "intertrade", "direction": "out", "temp_id": it.TempID, "to": it.Payee + "@" + it.Community},
-			IdempotencyKey: payments.LedgerKey(it.Account, it.IdempotencyKey),
-		},
-		ExpiresAt: s.now().Add(s.cfg.HoldTTL),
-	})
-	if err != nil {
-		return s.fail(ctx, it, 0, err)
-	}
-	if err := setHold(ctx, s.pool, it.ID, hold.ID, s.now()); err != nil {
-		// The circle has not been asked to write: release the amount.
-		if _, verr := s.ledger.Void(ctx, hold.ID); verr != nil {
-			s.log.Error("void after failing to record a hold", "intertrade", it.ID, "hold", hold.ID, "err", verr)
+	// The hold and its record on the intertrade commit together (one
+	// commit): either both are there before the circle is asked to write,
+	// or neither.
+	var hold ledger.Pending
+	var holdErr error
+	err = s.ledger.InTx(ctx, func(tx *ledger.Tx) error {
+		holdErr = nil
+		hold, holdErr = tx.Hold(ctx, ledger.HoldRequest{
+			TransferRequest: ledger.TransferRequest{
+				Debit: it.Account, Credit: s.account, Amount: it.Amount,
+				Description:    holdDescription(it),
+				Metadata:       map[string]string{"kind": "intertrade", "direction": "out", "temp_id": it.TempID, "to": it.Payee + "@" + it.Community},
+				IdempotencyKey: payments.LedgerKey(it.Account, it.IdempotencyKey),
+			},
+			ExpiresAt: s.now().Add(s.cfg.HoldTTL),
+		})
+		if holdErr != nil {
+			return holdErr
 		}
+		return setHold(ctx, tx.Conn(), it.ID, hold.ID, s.now())
+	})
+	if holdErr != nil {
+		return s.fail(ctx, it, 0, holdErr)
+	}
+	if err != nil {
+		// Nothing is held, and the circle has not been asked to write.
 		return Payment{}, err
 	}
 	it.HoldID = hold.ID
