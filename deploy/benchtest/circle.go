@@ -253,8 +253,8 @@ func (c *circle) stop() {
 func (c *circle) run(ctx context.Context, cfg *Config, name string) Line {
 	cfg.progress("%s: payments through the community API, %d clients, %s", name, cfg.Clients, cfg.Duration)
 	var profiles sync.WaitGroup
-	if name == "A1" && cfg.Profile {
-		c.profile(cfg, &profiles)
+	if (name == "A1" || name == "P1") && cfg.Profile {
+		c.profile(cfg, name, &profiles)
 	}
 	leaf, acorn := c.members["leaf"], c.members["acorn"]
 	rngs := make([]func(int) int, cfg.Clients)
@@ -304,14 +304,15 @@ func (c *circle) run(ctx context.Context, cfg *Config, name string) Line {
 	return r.line(name)
 }
 
-// profile saves a CPU profile of every server over A1's duration.
-func (c *circle) profile(cfg *Config, wg *sync.WaitGroup) {
+// profile saves a CPU profile of every server over the workload's duration
+// (P1 and A1) in cpu-<workload>-<server>.pprof.
+func (c *circle) profile(cfg *Config, workload string, wg *sync.WaitGroup) {
 	secs := max(1, int(cfg.Duration.Seconds())-1)
 	for _, s := range c.servers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			path := filepath.Join(cfg.Dir, "cpu-"+s.name+".pprof")
+			path := filepath.Join(cfg.Dir, "cpu-"+workload+"-"+s.name+".pprof")
 			hc := &http.Client{Timeout: time.Duration(secs+30) * time.Second}
 			resp, err := hc.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", s.pprof, secs))
 			if err != nil {
