@@ -158,16 +158,18 @@ func BenchmarkBatchHot(b *testing.B) {
 
 func testingProcs() int { return runtime.GOMAXPROCS(0) }
 
-// BenchmarkCommitterParallel: BenchmarkTransferParallel's transfers through
-// the group commit (compare the two: one transaction per transfer against
-// one per batch).
-func BenchmarkCommitterParallel(b *testing.B) { benchCommitter(b, false) }
+// BenchmarkCommitterParallel: BenchmarkTransferParallel's transfers (8
+// clients) through the group commit: one transaction per transfer against
+// one per batch.
+func BenchmarkCommitterParallel(b *testing.B) { benchCommitter(b, 8, false) }
 
-// BenchmarkCommitterHot: BenchmarkTransferHot through the group commit.
-func BenchmarkCommitterHot(b *testing.B) { benchCommitter(b, true) }
+// BenchmarkCommitterHot: BenchmarkTransferHot (8 clients) through the group commit.
+func BenchmarkCommitterHot(b *testing.B) { benchCommitter(b, 8, true) }
 
-func benchCommitter(b *testing.B, hot bool) {
-	const clients = 64
+// BenchmarkCommitterHot64: the hot account from 64 clients, where batches fill.
+func BenchmarkCommitterHot64(b *testing.B) { benchCommitter(b, 64, true) }
+
+func benchCommitter(b *testing.B, clients int, hot bool) {
 	l, ids := benchLedger(b, 8)
 	c := l.NewCommitter(CommitterOptions{})
 	defer c.Close()
