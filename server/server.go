@@ -50,6 +50,7 @@ type Server struct {
 	// Registry holds the server's metrics, served on /metrics.
 	Registry *prometheus.Registry
 	handler  http.Handler
+	group    *ledger.Committer // local payments' group commit; closed when Serve returns
 }
 
 // New validates cfg and builds the services on pool. It does not migrate:
@@ -75,6 +76,10 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 		return nil, fmt.Errorf("setting SXP_CURRENCY (--currency): %w", err)
 	}
 	s.Payments = payments.New(pool, s.Ledger, s.Members, cfg.Money(), nil)
+	// Local payments share commits (group commit): the hot accounts stop
+	// serialising every payment on their row lock and a WAL flush each.
+	s.group = s.Ledger.NewCommitter(ledger.CommitterOptions{})
+	s.Payments.UseGroupCommit(s.group)
 	var err error
 	var fed *federation.Service // made below: it needs the announcements' search language
 	s.Announcements, err = announce.New(ctx, pool, announce.Config{Language: cfg.SearchLanguage, Logger: logger,
@@ -212,6 +217,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer stop()
 	err := srv.Shutdown(shutdownCtx)
 	<-jobs
+	s.group.Close()
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("server: shutdown: %w", err)
 	}

@@ -27,6 +27,7 @@ database first.`,
 		flags: func(fs *flag.FlagSet) func(context.Context, []string) error {
 			settings := communitySettings(fs)
 			listen := envString(fs, "listen", "SXP_LISTEN", "127.0.0.1:8081", "address to serve on")
+			servePprof := pprofFlag(fs)
 			return func(ctx context.Context, args []string) error {
 				if len(args) > 0 {
 					return usagef("unexpected arguments %q", args)
@@ -42,6 +43,9 @@ database first.`,
 					return fmt.Errorf("setting DATABASE_URL (--database): %w", err)
 				}
 				defer pool.Close()
+				if err := servePprof(ctx, logger); err != nil {
+					return err
+				}
 				srv, err := server.New(ctx, cfg, pool, logger)
 				if err != nil {
 					return err
