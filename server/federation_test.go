@@ -664,6 +664,21 @@ func TestDeliveryUnderFaults(t *testing.T) {
 	failing.fault.Store(fault500)
 	hanging.fault.Store(faultHang)
 	down.fault.Store(faultDown)
+	// Each peer pulls a's events once when its loop starts (and then only
+	// after FederationPull, an hour): let those pulls be over before a has
+	// events, so that the failing peers can get them only by delivery.
+	eventually(t, "each peer's first pull is over", func() bool {
+		pulls := 0
+		for line := range strings.Lines(a.metrics()) {
+			if strings.HasPrefix(line, "sxp_http_requests_total{") && strings.Contains(line, `route="/federation/v1/events"`) {
+				var v float64
+				if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err == nil {
+					pulls += int(v)
+				}
+			}
+		}
+		return pulls >= 4
+	})
 	alice := a.member("alice")
 	const n = 20
 	for i := range n {
