@@ -157,3 +157,35 @@ func BenchmarkBatchHot(b *testing.B) {
 }
 
 func testingProcs() int { return runtime.GOMAXPROCS(0) }
+
+// BenchmarkCommitterParallel: BenchmarkTransferParallel's transfers (8
+// clients) through the group commit: one transaction per transfer against
+// one per batch.
+func BenchmarkCommitterParallel(b *testing.B) { benchCommitter(b, 8, false) }
+
+// BenchmarkCommitterHot: BenchmarkTransferHot (8 clients) through the group commit.
+func BenchmarkCommitterHot(b *testing.B) { benchCommitter(b, 8, true) }
+
+// BenchmarkCommitterHot64: the hot account from 64 clients, where batches fill.
+func BenchmarkCommitterHot64(b *testing.B) { benchCommitter(b, 64, true) }
+
+func benchCommitter(b *testing.B, clients int, hot bool) {
+	l, ids := benchLedger(b, 8)
+	c := l.NewCommitter(CommitterOptions{})
+	defer c.Close()
+	ctx := context.Background()
+	var next atomic.Int64
+	var seed atomic.Uint64
+	b.SetParallelism(max(1, clients/max(1, testingProcs())))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		rng := rand.New(rand.NewPCG(3, seed.Add(1)))
+		for pb.Next() {
+			if _, err := c.Transfer(ctx, benchRequest(rng, ids, next.Add(1), hot)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	reportRate(b)
+}

@@ -111,11 +111,19 @@ func (l *Ledger) runTx(ctx context.Context, fn func(tx *Tx) error) error {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("ledger: commit: %w", err)
+		return &commitError{err}
 	}
 	l.report(t.seen, nil)
 	return nil
 }
+
+// commitError is a failed COMMIT: whether the transaction committed is
+// unknown, so nothing may run it again on its own (a transfer without an
+// idempotency key would be doubled).
+type commitError struct{ err error }
+
+func (e *commitError) Error() string { return "ledger: commit: " + e.err.Error() }
+func (e *commitError) Unwrap() error { return e.err }
 
 // report tells the Observer what a transaction did: on commit (err nil)
 // its transfers, refusals and batches; on a refusal (err an *Error) the

@@ -86,6 +86,19 @@ var communityMatrix = map[string]string{
 	"POST /api/v1/admin/intertrade/reconcile":       admin,
 	"POST /api/v1/admin/intertrade/settle":          admin,
 
+	// sxp-fed/1: discovery is for anyone; the rest is signed by peers, and
+	// no role here is one (401 without an sxp signature, 403 for a non-peer).
+	"GET /.well-known/sxp":                       public,
+	"POST /federation/v1/peers":                  nobody,
+	"DELETE /federation/v1/peers":                nobody,
+	"POST /federation/v1/inbox":                  nobody,
+	"GET /federation/v1/events":                  nobody,
+	"GET /api/v1/admin/federation":               admin,
+	"POST /api/v1/admin/federation/peers":        admin,
+	"POST /api/v1/admin/federation/peers/refuse": admin,
+	"POST /api/v1/admin/federation/peers/remove": admin,
+	"POST /api/v1/admin/federation/keys/rotate":  admin,
+
 	"GET /login":                            public,
 	"POST /login":                           preCSRF,
 	"GET /register":                         public,
@@ -118,6 +131,8 @@ var communityMatrix = map[string]string{
 	"POST /admin/categories/:slug/:action":  admin,
 	"GET /admin/intertrade":                 admin,
 	"POST /admin/intertrade/:action":        admin,
+	"GET /admin/federation":                 admin,
+	"POST /admin/federation/:action":        admin,
 }
 
 // TestAuthorisationMatrix sends every route of the community server's
@@ -178,6 +193,8 @@ func TestAuthorisationMatrix(t *testing.T) {
 			p["action"] = "rename"
 		case strings.HasPrefix(route, "POST /admin/intertrade/"):
 			p["action"] = "reconcile"
+		case strings.HasPrefix(route, "POST /admin/federation/"):
+			p["action"] = "refuse"
 		}
 		return p
 	}

@@ -47,6 +47,21 @@ type Config struct {
 	// (SXP_METRICS_TOKEN, --metrics-token).
 	MetricsToken string
 
+	// Federation: FederationTimeout bounds every request to a peer
+	// (SXP_FEDERATION_TIMEOUT, 10 s when zero); FederationRetry is the first
+	// retry delay of a failed delivery (SXP_FEDERATION_RETRY, 2 s when zero);
+	// FederationPull is how often peers' events are pulled (SXP_FEDERATION_PULL,
+	// 5 min when zero). FederationTrace, when set, appends every request sent
+	// to a peer (headers and body) to that file: for tests that check what
+	// leaves the server.
+	// FederationSecret, when set (SXP_FEDERATION_SECRET), seals the server's
+	// federation private keys in the database.
+	FederationSecret  string
+	FederationTimeout time.Duration
+	FederationRetry   time.Duration
+	FederationPull    time.Duration
+	FederationTrace   string
+
 	// SearchLanguage is the PostgreSQL text search configuration of
 	// announcements (SXP_SEARCH_LANGUAGE, --search-language), "english" when empty.
 	SearchLanguage string

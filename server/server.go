@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -22,6 +23,7 @@ import (
 	"github.com/sxp-network/sxp/ledger/jobs"
 	"github.com/sxp-network/sxp/migrations"
 	"github.com/sxp-network/sxp/server/announce"
+	"github.com/sxp-network/sxp/server/federation"
 	"github.com/sxp-network/sxp/server/httpapi"
 	"github.com/sxp-network/sxp/server/intertrade"
 	"github.com/sxp-network/sxp/server/members"
@@ -40,6 +42,7 @@ type Server struct {
 	Payments      *payments.Service
 	Announcements *announce.Service
 	Intertrade    *intertrade.Service // nil when the community runs alone
+	Federation    *federation.Service
 	Handlers      *httpapi.Handlers
 	// Jobs runs the background jobs (session pruning; with a circle, the
 	// intertrading jobs) while the server serves.
@@ -47,6 +50,7 @@ type Server struct {
 	// Registry holds the server's metrics, served on /metrics.
 	Registry *prometheus.Registry
 	handler  http.Handler
+	group    *ledger.Committer // local payments' group commit; closed when Serve returns
 }
 
 // New validates cfg and builds the services on pool. It does not migrate:
@@ -72,11 +76,25 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 		return nil, fmt.Errorf("setting SXP_CURRENCY (--currency): %w", err)
 	}
 	s.Payments = payments.New(pool, s.Ledger, s.Members, cfg.Money(), nil)
+	// Local payments share commits (group commit): the hot accounts stop
+	// serialising every payment on their row lock and a WAL flush each.
+	s.group = s.Ledger.NewCommitter(ledger.CommitterOptions{})
+	s.Payments.UseGroupCommit(s.group)
 	var err error
-	s.Announcements, err = announce.New(ctx, pool, announce.Config{Language: cfg.SearchLanguage, Logger: logger})
+	var fed *federation.Service // made below: it needs the announcements' search language
+	s.Announcements, err = announce.New(ctx, pool, announce.Config{Language: cfg.SearchLanguage, Logger: logger,
+		Publish: func(ctx context.Context, tx pgx.Tx, id int64) error { return fed.Publish(ctx, tx, id) }})
 	if err != nil {
 		return nil, fmt.Errorf("server: announcements: %w", err)
 	}
+	fed, err = NewFederation(cfg, pool, s.Announcements.Language(), logger, s.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	if err := fed.EnsureKey(ctx); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s.Federation = fed
 	if cfg.InCircle() {
 		s.Intertrade, err = intertrade.New(pool, s.Ledger, s.Members, intertrade.Config{
 			CircleURL: cfg.CircleURL, CircleID: cfg.CircleID, CommunityID: cfg.CommunityID, Key: cfg.CircleKey,
@@ -98,6 +116,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 		Payments:       s.Payments,
 		Announcements:  s.Announcements,
 		Intertrade:     inter,
+		Federation:     s.Federation,
 		Ready:          s.Ready,
 		Metrics:        m.HTTP,
 		MetricsHandler: promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}),
@@ -112,6 +131,25 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 		s.Jobs.Add(s.Intertrade.Jobs()...)
 	}
 	return s, nil
+}
+
+// NewFederation builds the federation service of cfg (also for the command
+// line: 'sxp peers', 'sxp keys'); reg may be nil.
+func NewFederation(cfg Config, pool *pgxpool.Pool, language string, logger *slog.Logger, reg prometheus.Registerer) (*federation.Service, error) {
+	fc := federation.Config{BaseURL: cfg.PublicURL, ID: cfg.CommunityID, Name: cfg.CommunityName, Currency: cfg.Money(),
+		Language: language, Secret: cfg.FederationSecret, Logger: logger, Registerer: reg, Timeout: cfg.FederationTimeout,
+		Delivery: federation.Delivery{RetryBase: cfg.FederationRetry, PullInterval: cfg.FederationPull}}
+	if cfg.InCircle() {
+		fc.CircleID, fc.CircleURL = cfg.CircleID, cfg.CircleURL
+	}
+	if cfg.FederationTrace != "" {
+		tr, err := federation.NewTraceTransport(cfg.FederationTrace, nil)
+		if err != nil {
+			return nil, err
+		}
+		fc.Transport = tr
+	}
+	return federation.New(pool, fc)
 }
 
 // Handler is the HTTP handler of every route (for tests and embedding).
@@ -154,7 +192,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	jobs := make(chan struct{})
 	go func() {
 		defer close(jobs)
+		// Federation delivery keeps a worker per peer (woken by its
+		// outbox), beside the periodic jobs.
+		fed := make(chan struct{})
+		go func() {
+			defer close(fed)
+			s.Federation.Run(ctx)
+		}()
 		s.Jobs.Run(ctx)
+		<-fed
 	}()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -171,6 +217,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer stop()
 	err := srv.Shutdown(shutdownCtx)
 	<-jobs
+	s.group.Close()
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("server: shutdown: %w", err)
 	}

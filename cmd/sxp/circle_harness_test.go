@@ -103,6 +103,22 @@ func startCircle(t *testing.T) *circle {
 	leaf.WaitReady(c.leaf+"/readyz", readyWithin)
 	acorn.WaitReady(c.acorn+"/readyz", readyWithin)
 	c.procs = []*sxptest.Process{clearing, leaf, acorn}
+	// The two communities peer (federation), as deploy/run does; each then
+	// exports its per-peer federation metrics.
+	c.sxp("", append([]string{"peers", "add", c.acorn}, leafArgs...)...)
+	c.sxp("", append([]string{"peers", "add", c.leaf}, acornArgs...)...)
+	for _, s := range []struct{ base, peer string }{{c.leaf, c.acorn}, {c.acorn, c.leaf}} {
+		want := fmt.Sprintf("sxp_federation_peer_failing{peer=%q} 0", s.peer)
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			_, text := getText(t, s.base+"/metrics")
+			if strings.Contains(text, want) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s/metrics has no %s after peering", s.base, want)
+			}
+		}
+	}
 	// The community admins, made on the command line as an operator would.
 	c.sxp(e2ePassword+"\n", append([]string{"members", "add", "ada", "--password-stdin", "--admin", "--name", "Ada Admin"}, leafArgs...)...)
 

@@ -48,6 +48,7 @@ Run 'sxp migrate up' and 'sxp admin circle init' on its database first.`,
 			parentCircle := envString(fs, "parent-circle-id", "SXP_PARENT_CIRCLE_ID", "", "nesting: the parent circle's id (keyid of its relays)")
 			parentRate := envString(fs, "parent-rate", "SXP_PARENT_RATE", "", "nesting: parent base units per base unit of this circle")
 			parentDiv := envInt64(fs, "parent-divisions", "SXP_PARENT_DIVISIONS", 2, "nesting: decimal places of the parent's base unit")
+			servePprof := pprofFlag(fs)
 			return func(ctx context.Context, args []string) error {
 				if len(args) > 0 {
 					return usagef("unexpected arguments %q", args)
@@ -67,6 +68,9 @@ Run 'sxp migrate up' and 'sxp admin circle init' on its database first.`,
 					return fmt.Errorf("setting DATABASE_URL (--database): %w", err)
 				}
 				defer pool.Close()
+				if err := servePprof(ctx, logger); err != nil {
+					return err
+				}
 				cfg := app.Config{
 					PublicURL: *public, Secret: *secret, AdminToken: *adminToken, MetricsToken: *metricsToken,
 					RelayTimeout: *relayTimeout, HoldTTL: *holdTTL, MaintenanceInterval: *interval, ScheduleInterval: *schedule,

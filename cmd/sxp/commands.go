@@ -12,7 +12,7 @@ func commands(stdout, stderr io.Writer) []*command {
 		clearingCommand(stdout), adminCommand(stdout), cxpCommand(stdout),
 		demoCommand(stdout), healthcheckCommand(stdout),
 		communityCommand(stdout), membersCommand(stdout),
-		categoriesCommand(stdout),
+		categoriesCommand(stdout), peersCommand(stdout), keysCommand(stdout),
 		dealsCommand(os.Stdin, stdout, stderr),
 		contractCommand(os.Stdin, stdout),
 	}

@@ -27,6 +27,7 @@ database first.`,
 		flags: func(fs *flag.FlagSet) func(context.Context, []string) error {
 			settings := communitySettings(fs)
 			listen := envString(fs, "listen", "SXP_LISTEN", "127.0.0.1:8081", "address to serve on")
+			servePprof := pprofFlag(fs)
 			return func(ctx context.Context, args []string) error {
 				if len(args) > 0 {
 					return usagef("unexpected arguments %q", args)
@@ -42,6 +43,9 @@ database first.`,
 					return fmt.Errorf("setting DATABASE_URL (--database): %w", err)
 				}
 				defer pool.Close()
+				if err := servePprof(ctx, logger); err != nil {
+					return err
+				}
 				srv, err := server.New(ctx, cfg, pool, logger)
 				if err != nil {
 					return err
@@ -78,6 +82,11 @@ func communitySettings(fs *flag.FlagSet) func() server.Config {
 	hashes := envInt64(fs, "hash-concurrency", "SXP_HASH_CONCURRENCY", 0, "password hashes computed at once (19 MiB each); 0: the number of CPUs. Beyond it log-ins wait up to 2 s, then get 429")
 	metricsToken := envSecret(fs, "metrics-token", "SXP_METRICS_TOKEN", "bearer token that GET /metrics requires (optional; without it /metrics is open)")
 	lang := envString(fs, "search-language", "SXP_SEARCH_LANGUAGE", "english", "PostgreSQL text search configuration of announcements")
+	fsecret := envSecret(fs, "federation-secret", "SXP_FEDERATION_SECRET", "seals the server's federation private keys in its database (keep it with your backups)")
+	ftimeout := envDuration(fs, "federation-timeout", "SXP_FEDERATION_TIMEOUT", 10*time.Second, "timeout of every request to a federation peer")
+	fretry := envDuration(fs, "federation-retry", "SXP_FEDERATION_RETRY", 2*time.Second, "first retry delay of a failed delivery to a peer (doubles, with jitter)")
+	fpull := envDuration(fs, "federation-pull", "SXP_FEDERATION_PULL", 5*time.Minute, "how often to pull peers' events (also on start)")
+	ftrace := envString(fs, "federation-trace", "SXP_FEDERATION_TRACE", "", "append every request sent to peers to this file (for tests)")
 	return func() server.Config {
 		return server.Config{
 			DatabaseURL: *db, CommunityID: *id, CommunityName: *name, Currency: *cur,
@@ -85,6 +94,7 @@ func communitySettings(fs *flag.FlagSet) func() server.Config {
 			Registration: *reg, CircleURL: *curl, CircleID: *cid, CircleKey: *key, Rate: *rate,
 			HandshakeInterval: *hs, CircleTimeout: *ctimeout, SearchLanguage: *lang,
 			HashConcurrency: int(*hashes), MetricsToken: *metricsToken,
+			FederationSecret: *fsecret, FederationTimeout: *ftimeout, FederationRetry: *fretry, FederationPull: *fpull, FederationTrace: *ftrace,
 		}
 	}
 }

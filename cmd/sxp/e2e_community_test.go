@@ -356,13 +356,16 @@ func newItWorld(t *testing.T) *itWorld {
 			t.Fatalf("migrate up: %q", out)
 		}
 	}
+	// The proxy listens before the free ports are chosen, so that none of
+	// them (released until the servers take them) can be its port.
+	w.proxy = newItProxy(t)
+	w.acorn = w.proxy.srv.URL
 	ports := sxptest.FreePorts(t, 3)
 	pClearing, pLeaf, pAcorn := ports[0], ports[1], ports[2]
 	w.clearing = fmt.Sprintf("http://127.0.0.1:%d", pClearing)
 	w.leaf = fmt.Sprintf("http://127.0.0.1:%d", pLeaf)
 	w.acornDirect = fmt.Sprintf("http://127.0.0.1:%d", pAcorn)
-	w.proxy = newItProxy(t, w.acornDirect)
-	w.acorn = w.proxy.srv.URL
+	w.proxy.setBackend(w.acornDirect)
 
 	w.sxp("", "admin", "circle", "init", "ring", "--unit", "HOUR", "--divisions", "2", "--database", w.clearingDB)
 	keys := map[string]string{}
@@ -474,21 +477,27 @@ func (w *itWorld) importExport(base, admin string) (balance, held string) {
 // stopOnWrite it stops that server when the really=true relay arrives and
 // drops the connection, as a server that died would.
 type itProxy struct {
-	t       *testing.T
-	srv     *httptest.Server
-	backend string
-	stop    func()
+	t    *testing.T
+	srv  *httptest.Server
+	stop func()
 
 	mu      sync.Mutex
+	backend string
 	armed   bool
 	written bool
 }
 
-func newItProxy(t *testing.T, backend string) *itProxy {
-	p := &itProxy{t: t, backend: backend}
+func newItProxy(t *testing.T) *itProxy {
+	p := &itProxy{t: t}
 	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
 	t.Cleanup(p.srv.Close)
 	return p
+}
+
+func (p *itProxy) setBackend(backend string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.backend = backend
 }
 
 func (p *itProxy) stopOnWrite() {
@@ -527,7 +536,10 @@ func (p *itProxy) serve(rw http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	req, err := http.NewRequestWithContext(r.Context(), r.Method, p.backend+r.URL.RequestURI(), bytes.NewReader(body))
+	p.mu.Lock()
+	backend := p.backend
+	p.mu.Unlock()
+	req, err := http.NewRequestWithContext(r.Context(), r.Method, backend+r.URL.RequestURI(), bytes.NewReader(body))
 	if err != nil {
 		http.Error(rw, "proxy: request", http.StatusBadGateway)
 		return

@@ -138,3 +138,20 @@ func pendingCounts(ctx context.Context, url string, clearing bool) (int, error) 
 	err = conn.QueryRow(ctx, q).Scan(&n)
 	return n, err
 }
+
+// ReadCommunity reads a community's final state from its database, for
+// other harnesses (deploy/benchtest) that run their own workload and then
+// call Check.
+func ReadCommunity(ctx context.Context, url, id, ticks string, divisions, baseDivisions int) (*Community, error) {
+	return readCommunity(ctx, url, id, ticks, divisions, baseDivisions)
+}
+
+// ReadClearing reads the clearing house's final state (see ReadCommunity).
+func ReadClearing(ctx context.Context, url string, divisions int) (Clearing, error) {
+	return readClearing(ctx, url, divisions)
+}
+
+// PendingCounts counts what is still unresolved in one database (see ReadCommunity).
+func PendingCounts(ctx context.Context, url string, clearing bool) (int, error) {
+	return pendingCounts(ctx, url, clearing)
+}

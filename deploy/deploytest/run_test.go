@@ -324,6 +324,27 @@ func TestDeployRun(t *testing.T) {
 	if len(found.Announcements) != 1 || found.Announcements[0].Title != "Sourdough bread" || found.Announcements[0].Author != "bob" || found.Announcements[0].Price != "4.50" {
 		t.Errorf("search for sourdough offers: got %+v, want bob's \"Sourdough bread\" at 4.50", found.Announcements)
 	}
+	// The two communities peer: Acorn Hill finds Leaf Valley's bread, marked with its origin.
+	var remote struct {
+		Announcements []struct {
+			Title  string `json:"title"`
+			Author string `json:"author"`
+			Origin *struct {
+				ID string `json:"id"`
+			} `json:"origin"`
+		} `json:"announcements"`
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if code := api(t, http.MethodGet, acorn+"/api/v1/announcements?q=sourdough", dmitri, nil, &remote); code != http.StatusOK {
+			t.Fatalf("search on acorn: HTTP %d", code)
+		}
+		if len(remote.Announcements) > 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if len(remote.Announcements) != 1 || remote.Announcements[0].Author != "bob@leaf" || remote.Announcements[0].Origin == nil || remote.Announcements[0].Origin.ID != "leaf" {
+		t.Errorf("search for sourdough on acorn: got %+v, want bob@leaf's bread from leaf", remote.Announcements)
+	}
 	carolBefore, dmitriBefore := balance(t, leaf, carol), balance(t, acorn, dmitri)
 	// After the demo: carol paid bob 4.50, got 8.00 from alice and paid femi@acorn
 	// 8.00; dmitri got 10.00 from erin and paid femi 6.00.

@@ -16,6 +16,7 @@ import (
 
 	clearingmetrics "github.com/sxp-network/sxp/clearing/metrics"
 	"github.com/sxp-network/sxp/ledger/jobs"
+	"github.com/sxp-network/sxp/server/federation"
 	servermetrics "github.com/sxp-network/sxp/server/metrics"
 )
 
@@ -55,6 +56,7 @@ func exportedNames() map[string]bool {
 	servermetrics.New(r)
 	jobs.New(r, jobs.Options{})
 	r.MustRegister(servermetrics.NewCommunity(nil, nil, nil))
+	federation.RegisterMetrics(r)
 	for n := range r.names {
 		for _, s := range []string{"_bucket", "_sum", "_count"} {
 			r.names[n+s] = true
@@ -187,8 +189,8 @@ func TestAlertRulesNameExportedMetrics(t *testing.T) {
 			exprs = append(exprs, r.Expr)
 		}
 	}
-	if len(exprs) != 12 {
-		t.Fatalf("got %d alert expressions, want 12", len(exprs))
+	if len(exprs) != 13 {
+		t.Fatalf("got %d alert expressions, want 13", len(exprs))
 	}
 	for _, e := range exprs {
 		names := MetricNames(e)

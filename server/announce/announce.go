@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -45,6 +46,10 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives the language fallback and reindexing notes; may be nil.
 	Logger *slog.Logger
+	// Publish, when set, is called in the transaction of every change of a
+	// local announcement (create, update, delete) with its id: federation
+	// writes its outbox event there, so the change and its event commit together.
+	Publish func(ctx context.Context, tx pgx.Tx, id int64) error
 	// KeepIndex skips reindexing for the language: for command-line tools,
 	// which must not reindex with a language other than the server's.
 	KeepIndex bool
@@ -55,6 +60,7 @@ type Service struct {
 	pool     *pgxpool.Pool
 	language string
 	now      func() time.Time
+	publish  func(ctx context.Context, tx pgx.Tx, id int64) error
 }
 
 var languagePattern = regexp.MustCompile(`^[a-z_]{1,63}$`)
@@ -63,7 +69,7 @@ var languagePattern = regexp.MustCompile(`^[a-z_]{1,63}$`)
 // It resolves the search language and reindexes every announcement indexed
 // with another one, so that a changed setting takes effect at once.
 func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Service, error) {
-	s := &Service{pool: pool, now: cfg.Now}
+	s := &Service{pool: pool, now: cfg.Now, publish: cfg.Publish}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -119,4 +125,12 @@ func (s *Service) reindex(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("announce: reindex: %w", err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// published calls the Publish hook, if any, for announcement id in tx.
+func (s *Service) published(ctx context.Context, tx pgx.Tx, id int64) error {
+	if s.publish == nil {
+		return nil
+	}
+	return s.publish(ctx, tx, id)
 }

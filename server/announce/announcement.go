@@ -55,8 +55,13 @@ type Announcement struct {
 	ExpiresAt   time.Time
 	Status      Status
 	Origin      string // Local, or the origin community's base URL
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// Federated announcements only: the price as their origin wrote it
+	// (a decimal in RemoteCurrency) and the author's display name.
+	RemotePrice    *string
+	RemoteCurrency string
+	AuthorName     string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 
 	Rank       float64  // search rank when a text query was given
 	DistanceKm *float64 // distance from the query's point, when one was given
@@ -232,8 +237,13 @@ func (s *Service) Create(ctx context.Context, actor Actor, d Draft) (Announcemen
 	if d.ExpiresAt != nil {
 		expires = *d.ExpiresAt
 	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return Announcement{}, storageError("create announcement", err)
+	}
+	defer tx.Rollback(ctx)
 	var id int64
-	err := s.pool.QueryRow(ctx, `
+	err = tx.QueryRow(ctx, `
 		INSERT INTO announcements (member_id, author, kind, title, description, category_id, price,
 		                           place, lat, lon, expires_at, search_config, created_at, updated_at)
 		SELECT $1, $2, $3, $4, $5, c.id, $7, $8, $9, $10, $11, $12::regconfig, $13, $13
@@ -245,6 +255,12 @@ func (s *Service) Create(ctx context.Context, actor Actor, d Draft) (Announcemen
 		return Announcement{}, unknownCategory(d.Category)
 	}
 	if err != nil {
+		return Announcement{}, storageError("create announcement", err)
+	}
+	if err := s.published(ctx, tx, id); err != nil {
+		return Announcement{}, err
+	}
+	if err := tx.Commit(ctx); err != nil {
 		return Announcement{}, storageError("create announcement", err)
 	}
 	return s.Get(ctx, id)
@@ -317,6 +333,9 @@ func (s *Service) Update(ctx context.Context, actor Actor, id int64, p Patch) (A
 	if tag.RowsAffected() == 0 {
 		return Announcement{}, unknownCategory(d.Category)
 	}
+	if err := s.published(ctx, tx, id); err != nil {
+		return Announcement{}, err
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return Announcement{}, storageError("update announcement", err)
 	}
@@ -344,6 +363,9 @@ func (s *Service) Delete(ctx context.Context, actor Actor, id int64) error {
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM announcements WHERE id = $1`, id); err != nil {
 		return storageError("delete announcement", err)
+	}
+	if err := s.published(ctx, tx, id); err != nil {
+		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return storageError("delete announcement", err)
@@ -382,9 +404,9 @@ func lockAnnouncement(ctx context.Context, tx pgx.Tx, id int64) (current, error)
 	var memberID *int64
 	var expires time.Time
 	err := tx.QueryRow(ctx, `
-		SELECT a.member_id, a.origin, a.status, a.kind, a.title, a.description, c.slug, a.price,
+		SELECT a.member_id, a.origin, a.status, a.kind, a.title, a.description, coalesce(c.slug, ''), a.price,
 		       a.place, a.lat::float8, a.lon::float8, a.expires_at
-		  FROM announcements a JOIN announcement_categories c ON c.id = a.category_id
+		  FROM announcements a LEFT JOIN announcement_categories c ON c.id = a.category_id
 		 WHERE a.id = $1
 		   FOR UPDATE OF a`, id).Scan(&memberID, &c.origin, &c.storedStatus, &c.d.Kind, &c.d.Title,
 		&c.d.Description, &c.d.Category, &c.d.Price, &c.d.Place, &c.d.Lat, &c.d.Lon, &expires)
@@ -404,16 +426,24 @@ func lockAnnouncement(ctx context.Context, tx pgx.Tx, id int64) (current, error)
 // selectAnnouncement reads announcements with their category; $1 is now.
 const selectAnnouncement = `
 	SELECT a.id, coalesce(a.member_id, 0), a.author, a.kind, a.title, a.description,
-	       c.id, c.slug, c.name, a.price, a.place, a.lat::float8, a.lon::float8, a.expires_at,
+	       ` + categoryColumns + `, a.price, a.place, a.lat::float8, a.lon::float8, a.expires_at,
 	       CASE WHEN a.status = 'active' AND a.expires_at <= $1 THEN 'expired' ELSE a.status END,
-	       a.origin, a.created_at, a.updated_at, 0::float8, NULL::float8
-	  FROM announcements a JOIN announcement_categories c ON c.id = a.category_id`
+	       a.origin, a.created_at, a.updated_at, ` + remoteColumns + `, 0::float8, NULL::float8
+	  FROM announcements a LEFT JOIN announcement_categories c ON c.id = a.category_id`
+
+// categoryColumns are the category of an announcement: a remote one has no
+// local category, only its origin's category name.
+const categoryColumns = `coalesce(c.id, 0), coalesce(c.slug, ''), coalesce(c.name, a.remote_category, '')`
+
+// remoteColumns are what only federated announcements carry.
+const remoteColumns = `a.remote_price::text, coalesce(a.remote_currency, ''), coalesce(a.author_name, '')`
 
 func scanAnnouncement(row pgx.CollectableRow) (Announcement, error) {
 	var a Announcement
 	err := row.Scan(&a.ID, &a.MemberID, &a.Author, &a.Kind, &a.Title, &a.Description,
 		&a.Category.ID, &a.Category.Slug, &a.Category.Name, &a.Price, &a.Place, &a.Lat, &a.Lon,
-		&a.ExpiresAt, &a.Status, &a.Origin, &a.CreatedAt, &a.UpdatedAt, &a.Rank, &a.DistanceKm)
+		&a.ExpiresAt, &a.Status, &a.Origin, &a.CreatedAt, &a.UpdatedAt, &a.RemotePrice, &a.RemoteCurrency,
+		&a.AuthorName, &a.Rank, &a.DistanceKm)
 	return a, err
 }
 

@@ -118,6 +118,22 @@ func (s *Service) UpdateCategory(ctx context.Context, slug string, newSlug, newN
 		c.ID, c.Slug, c.Name); err != nil {
 		return Category{}, storageError("update category", err)
 	}
+	if s.publish != nil {
+		// Peers know announcements by their category's name: send the renamed ones again.
+		rows, err := tx.Query(ctx, `SELECT id FROM announcements WHERE category_id = $1 AND origin = 'local' ORDER BY id`, c.ID)
+		if err != nil {
+			return Category{}, storageError("update category", err)
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return Category{}, storageError("update category", err)
+		}
+		for _, id := range ids {
+			if err := s.published(ctx, tx, id); err != nil {
+				return Category{}, err
+			}
+		}
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return Category{}, storageError("update category", err)
 	}

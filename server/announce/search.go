@@ -115,7 +115,8 @@ func (s *Service) Search(ctx context.Context, q Query) (Page, error) {
 		var a Announcement
 		err := row.Scan(&a.ID, &a.MemberID, &a.Author, &a.Kind, &a.Title, &a.Description,
 			&a.Category.ID, &a.Category.Slug, &a.Category.Name, &a.Price, &a.Place, &a.Lat, &a.Lon,
-			&a.ExpiresAt, &a.Status, &a.Origin, &a.CreatedAt, &a.UpdatedAt, &a.Rank, &a.DistanceKm, &total)
+			&a.ExpiresAt, &a.Status, &a.Origin, &a.CreatedAt, &a.UpdatedAt, &a.RemotePrice, &a.RemoteCurrency,
+			&a.AuthorName, &a.Rank, &a.DistanceKm, &total)
 		return a, err
 	})
 	if err != nil {
@@ -147,7 +148,7 @@ func (s *Service) searchSQL(q Query, count bool) (string, []any) {
 	var where []string
 	rank := "0::float8"
 	order := "a.created_at DESC, a.id DESC"
-	from := "announcements a JOIN announcement_categories c ON c.id = a.category_id"
+	from := "announcements a LEFT JOIN announcement_categories c ON c.id = a.category_id"
 	if q.Text != "" {
 		from += fmt.Sprintf(", websearch_to_tsquery(%s::regconfig, %s) tsq", arg(s.language), arg(q.Text))
 		where = append(where, "a.search_vector @@ tsq")
@@ -197,9 +198,9 @@ func (s *Service) searchSQL(q Query, count bool) (string, []any) {
 	}
 	sql = `
 	SELECT a.id, coalesce(a.member_id, 0), a.author, a.kind, a.title, a.description,
-	       c.id, c.slug, c.name, a.price, a.place, a.lat::float8, a.lon::float8, a.expires_at,
+	       ` + categoryColumns + `, a.price, a.place, a.lat::float8, a.lon::float8, a.expires_at,
 	       CASE WHEN a.status = 'active' AND a.expires_at <= $1 THEN 'expired' ELSE a.status END,
-	       a.origin, a.created_at, a.updated_at, ` + rank + ` AS rank, ` + distance + ` AS distance_km,
+	       a.origin, a.created_at, a.updated_at, ` + remoteColumns + `, ` + rank + ` AS rank, ` + distance + ` AS distance_km,
 	       count(*) OVER () AS total
 	  FROM ` + from
 	if len(where) > 0 {

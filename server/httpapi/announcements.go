@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -22,35 +23,68 @@ import (
 
 // announcementJSON is an announcement on the wire.
 type announcementJSON struct {
-	ID           int64     `json:"id"`
-	Kind         string    `json:"kind"`
-	Title        string    `json:"title"`
-	Description  string    `json:"description"`
-	Category     string    `json:"category"`
-	CategoryName string    `json:"category_name"`
-	Price        *string   `json:"price"`
-	Currency     string    `json:"currency"`
-	Place        string    `json:"place"`
-	Lat          *float64  `json:"lat"`
-	Lon          *float64  `json:"lon"`
-	ExpiresAt    time.Time `json:"expires_at"`
-	Status       string    `json:"status"`
-	Author       string    `json:"author"`
-	Origin       string    `json:"origin"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
-	Rank         *float64  `json:"rank,omitempty"`
-	DistanceKm   *float64  `json:"distance_km,omitempty"`
+	ID           int64       `json:"id"`
+	Kind         string      `json:"kind"`
+	Title        string      `json:"title"`
+	Description  string      `json:"description"`
+	Category     string      `json:"category"`
+	CategoryName string      `json:"category_name"`
+	Price        *string     `json:"price"`
+	Currency     string      `json:"currency"`
+	Place        string      `json:"place"`
+	Lat          *float64    `json:"lat"`
+	Lon          *float64    `json:"lon"`
+	ExpiresAt    time.Time   `json:"expires_at"`
+	Status       string      `json:"status"`
+	Author       string      `json:"author"`
+	AuthorName   string      `json:"author_name,omitempty"`
+	Origin       *originJSON `json:"origin"`
+	CreatedAt    time.Time   `json:"created_at"`
+	UpdatedAt    time.Time   `json:"updated_at"`
+	Rank         *float64    `json:"rank,omitempty"`
+	DistanceKm   *float64    `json:"distance_km,omitempty"`
 }
 
-func (h *Handlers) announcementOut(a announce.Announcement, ranked bool) announcementJSON {
+// originJSON is the community a federated announcement comes from; null for local ones.
+type originJSON struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	BaseURL string `json:"base_url"`
+}
+
+// origins maps the base URLs of peers to their origin; nil without federation.
+func (h *Handlers) origins(ctx context.Context) map[string]originJSON {
+	if h.Federation == nil {
+		return nil
+	}
+	peers, err := h.Federation.Peers(ctx)
+	if err != nil {
+		h.logger().Warn("listing peers for origins", "err", err)
+		return nil
+	}
+	m := make(map[string]originJSON, len(peers))
+	for _, p := range peers {
+		m[p.BaseURL] = originJSON{ID: p.CommunityID, Name: p.Name, BaseURL: p.BaseURL}
+	}
+	return m
+}
+
+func (h *Handlers) announcementOut(a announce.Announcement, ranked bool, origins map[string]originJSON) announcementJSON {
 	out := announcementJSON{ID: a.ID, Kind: string(a.Kind), Title: a.Title, Description: a.Description,
 		Category: a.Category.Slug, CategoryName: a.Category.Name, Currency: h.Community.Currency.Code,
 		Place: a.Place, Lat: a.Lat, Lon: a.Lon, ExpiresAt: a.ExpiresAt.UTC(), Status: string(a.Status),
-		Author: a.Author, Origin: a.Origin, CreatedAt: a.CreatedAt.UTC(), UpdatedAt: a.UpdatedAt.UTC()}
+		Author: a.Author, CreatedAt: a.CreatedAt.UTC(), UpdatedAt: a.UpdatedAt.UTC()}
 	if a.Price != nil {
 		s := h.Community.Currency.Format(*a.Price)
 		out.Price = &s
+	}
+	if a.Origin != announce.Local {
+		o, ok := origins[a.Origin]
+		if !ok {
+			o = originJSON{BaseURL: a.Origin}
+		}
+		out.Origin = &o
+		out.Price, out.Currency, out.AuthorName = a.RemotePrice, a.RemoteCurrency, a.AuthorName
 	}
 	if ranked {
 		r := math.Round(a.Rank*1e6) / 1e6
@@ -229,7 +263,7 @@ func announcementID(c *gin.Context) (int64, bool) {
 // listParams are the query parameters of GET /api/v1/announcements.
 var listParams = map[string]bool{"q": true, "kind": true, "category": true, "member": true, "min_price": true,
 	"max_price": true, "lat": true, "lon": true, "radius_km": true, "include_inactive": true, "origin": true,
-	"limit": true, "offset": true}
+	"scope": true, "limit": true, "offset": true}
 
 // queryOf reads a search from URL parameters.
 func (h *Handlers) queryOf(v url.Values) (announce.Query, *fieldError) {
@@ -243,6 +277,16 @@ func (h *Handlers) queryOf(v url.Values) (announce.Query, *fieldError) {
 	}
 	q := announce.Query{Text: v.Get("q"), Kind: announce.Kind(v.Get("kind")), Category: v.Get("category"),
 		Member: v.Get("member"), Origin: v.Get("origin")}
+	switch v.Get("scope") {
+	case "", "all":
+	case "local":
+		if q.Origin != "" && q.Origin != announce.Local {
+			return q, &fieldError{"scope", "scope=local and origin " + q.Origin + " exclude each other"}
+		}
+		q.Origin = announce.Local
+	default:
+		return q, &fieldError{"scope", "scope must be local or all"}
+	}
 	var fe *fieldError
 	if q.MinPrice, fe = h.parsePrice("min_price", v.Get("min_price")); fe != nil {
 		return q, fe
@@ -326,8 +370,9 @@ func (h *Handlers) listAnnouncements(c *gin.Context) {
 	}
 	out := announcementPageJSON{Announcements: make([]announcementJSON, len(page.Announcements)),
 		Total: page.Total, Limit: page.Limit, Offset: page.Offset}
+	origins := h.origins(c.Request.Context())
 	for i, a := range page.Announcements {
-		out.Announcements[i] = h.announcementOut(a, strings.TrimSpace(q.Text) != "")
+		out.Announcements[i] = h.announcementOut(a, strings.TrimSpace(q.Text) != "", origins)
 	}
 	if n := page.NextOffset(); n >= 0 {
 		out.NextOffset = &n
@@ -352,7 +397,7 @@ func (h *Handlers) createAnnouncement(c *gin.Context) {
 		return
 	}
 	c.Header("Location", fmt.Sprintf("/api/v1/announcements/%d", a.ID))
-	c.JSON(http.StatusCreated, h.announcementOut(a, false))
+	c.JSON(http.StatusCreated, h.announcementOut(a, false, h.origins(c.Request.Context())))
 }
 
 // announcement: GET /api/v1/announcements/{id}.
@@ -366,7 +411,7 @@ func (h *Handlers) announcement(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, h.announcementOut(a, false))
+	c.JSON(http.StatusOK, h.announcementOut(a, false, h.origins(c.Request.Context())))
 }
 
 // updateAnnouncement: PATCH /api/v1/announcements/{id}, by its author or an admin.
@@ -389,7 +434,7 @@ func (h *Handlers) updateAnnouncement(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, h.announcementOut(a, false))
+	c.JSON(http.StatusOK, h.announcementOut(a, false, h.origins(c.Request.Context())))
 }
 
 // deleteAnnouncement: DELETE /api/v1/announcements/{id}, by its author or an admin.

@@ -25,6 +25,11 @@ type offerView struct {
 	Expires   string
 	Local     bool
 	CanEdit   bool
+	// A federated announcement: where it is from, and the payee
+	// (username@community) when both communities are in one circle.
+	OriginName string
+	PayTo      string
+	PayKey     string
 }
 
 func (h *Handlers) offerView(c *gin.Context, a announce.Announcement) offerView {
@@ -32,6 +37,21 @@ func (h *Handlers) offerView(c *gin.Context, a announce.Announcement) offerView 
 		Local: a.Origin == announce.Local, CanEdit: announce.CanEdit(actorOf(c), a)}
 	if a.Price != nil {
 		v.PriceText = h.Community.Currency.Format(*a.Price) + " " + h.Community.Currency.Code
+	}
+	if !v.Local {
+		v.PriceText = "unvalued"
+		if a.RemotePrice != nil {
+			v.PriceText = *a.RemotePrice + " " + a.RemoteCurrency
+		}
+		v.OriginName = a.Origin
+		if h.Federation != nil {
+			if p, err := h.Federation.Peer(c.Request.Context(), a.Origin); err == nil {
+				v.OriginName = p.Name + " (" + p.CommunityID + ")"
+				if h.Intertrade != nil && p.CircleID != "" && p.CircleID == h.Federation.CircleID() && p.State == "active" {
+					v.PayTo, v.PayKey = a.Author, newFormKey()
+				}
+			}
+		}
 	}
 	if a.DistanceKm != nil {
 		v.Distance = strconv.FormatFloat(math.Round(*a.DistanceKm*10)/10, 'f', 1, 64) + " km"

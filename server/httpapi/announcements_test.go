@@ -143,23 +143,23 @@ func (e *offersEnv) count(table string) int64 {
 
 // offerJSON is an announcement as the API answers it.
 type offerJSON struct {
-	ID           int64    `json:"id"`
-	Kind         string   `json:"kind"`
-	Title        string   `json:"title"`
-	Description  string   `json:"description"`
-	Category     string   `json:"category"`
-	CategoryName string   `json:"category_name"`
-	Price        *string  `json:"price"`
-	Currency     string   `json:"currency"`
-	Place        string   `json:"place"`
-	Lat          *float64 `json:"lat"`
-	Lon          *float64 `json:"lon"`
-	ExpiresAt    string   `json:"expires_at"`
-	Status       string   `json:"status"`
-	Author       string   `json:"author"`
-	Origin       string   `json:"origin"`
-	Rank         *float64 `json:"rank"`
-	DistanceKm   *float64 `json:"distance_km"`
+	ID           int64                               `json:"id"`
+	Kind         string                              `json:"kind"`
+	Title        string                              `json:"title"`
+	Description  string                              `json:"description"`
+	Category     string                              `json:"category"`
+	CategoryName string                              `json:"category_name"`
+	Price        *string                             `json:"price"`
+	Currency     string                              `json:"currency"`
+	Place        string                              `json:"place"`
+	Lat          *float64                            `json:"lat"`
+	Lon          *float64                            `json:"lon"`
+	ExpiresAt    string                              `json:"expires_at"`
+	Status       string                              `json:"status"`
+	Author       string                              `json:"author"`
+	Origin       *struct{ ID, Name, BaseURL string } `json:"origin"`
+	Rank         *float64                            `json:"rank"`
+	DistanceKm   *float64                            `json:"distance_km"`
 }
 
 type offerListJSON struct {
@@ -210,7 +210,7 @@ func TestAnnouncementsAPICreateAndRead(t *testing.T) {
 	if a.ID != 1 || a.Kind != "offer" || a.Title != "Bike repair" || a.Category != "services" || a.CategoryName != "Services" ||
 		a.Price == nil || *a.Price != "12.50" || a.Currency != "LEAF" || a.Place != "Leeds" || *a.Lat != 53.8008 ||
 		*a.Lon != -1.5491 || a.ExpiresAt != "2026-04-01T00:00:00Z" || a.Status != "active" || a.Author != "alice" ||
-		a.Origin != "local" || a.Rank != nil || a.DistanceKm != nil {
+		a.Origin != nil || a.Rank != nil || a.DistanceKm != nil {
 		t.Errorf("got %+v", a)
 	}
 	e.post("bob", `{"kind":"want","title":"Bicycle pump","category":"goods","price":null}`)

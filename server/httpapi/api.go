@@ -26,6 +26,7 @@ import (
 	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
 	"github.com/sxp-network/sxp/ledger/httpmetrics"
 	"github.com/sxp-network/sxp/server/announce"
+	"github.com/sxp-network/sxp/server/federation"
 	"github.com/sxp-network/sxp/server/intertrade"
 	"github.com/sxp-network/sxp/server/members"
 	"github.com/sxp-network/sxp/server/payments"
@@ -74,6 +75,9 @@ type Handlers struct {
 	// relays: an *intertrade.Service, or intertrade.Alone when the community
 	// is in no circle (never nil).
 	Intertrade Intertrading
+	// Federation is sxp-fed/1: discovery, peering, inbox and events (nil: the
+	// routes answer 404).
+	Federation *federation.Service
 
 	// Ready reports whether the server can serve (database reachable,
 	// schema current); /readyz answers 503 with its error.

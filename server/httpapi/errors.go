@@ -11,6 +11,7 @@ import (
 
 	"github.com/sxp-network/sxp/ledger"
 	"github.com/sxp-network/sxp/server/announce"
+	"github.com/sxp-network/sxp/server/federation"
 	"github.com/sxp-network/sxp/server/intertrade"
 	"github.com/sxp-network/sxp/server/members"
 	"github.com/sxp-network/sxp/server/payments"
@@ -59,6 +60,7 @@ const (
 	domainLedger     = "ledger"
 	domainAnnounce   = "announce"
 	domainIntertrade = "intertrade"
+	domainFederation = "federation"
 )
 
 // errorTable is the one table from the domains' codes to HTTP answers, for
@@ -115,6 +117,18 @@ var errorTable = map[errorKey]errorAnswer{
 	// the community runs alone (intertrade.Alone)
 	{domainIntertrade, string(intertrade.ErrNotInCircle)}: {status: http.StatusNotFound},
 	{domainIntertrade, string(intertrade.ErrNoCircle)}:    {status: http.StatusUnprocessableEntity, public: "not_in_circle"},
+
+	// sxp-fed/1: 401 for a missing or bad signature, 403 for a non-peer
+	{domainFederation, federation.CodeBadSignature}:    {status: http.StatusUnauthorized},
+	{domainFederation, federation.CodeNotPeer}:         {status: http.StatusForbidden},
+	{domainFederation, federation.CodeInvalid}:         {status: http.StatusBadRequest},
+	{domainFederation, federation.CodeNotFound}:        {status: http.StatusNotFound},
+	{domainFederation, federation.CodeConflict}:        {status: http.StatusConflict},
+	{domainFederation, federation.CodeForeignOrigin}:   {status: http.StatusForbidden},
+	{domainFederation, federation.CodeTooManyRequests}: {status: http.StatusTooManyRequests},
+	// the other server failed or refused what this one asked of it
+	{domainFederation, federation.CodePeerUnreachable}: {status: http.StatusBadGateway},
+	{domainFederation, federation.CodePeerRefused}:     {status: http.StatusBadGateway},
 }
 
 // domainError is a domain refusal in one shape: its domain, code and the
@@ -132,6 +146,7 @@ func asDomainError(err error) (domainError, bool) {
 	var (
 		ie *intertrade.Error
 		ae *announce.Error
+		fe *federation.Error
 		me *members.Error
 		pe *payments.Error
 		le *ledger.Error
@@ -141,6 +156,8 @@ func asDomainError(err error) (domainError, bool) {
 		return domainError{key: errorKey{domainIntertrade, string(ie.Code)}, message: ie.Message, field: ie.Field, cxp: int(ie.CXP)}, true
 	case errors.As(err, &ae):
 		return domainError{key: errorKey{domainAnnounce, ae.Code}, message: ae.Message, field: ae.Field}, true
+	case errors.As(err, &fe):
+		return domainError{key: errorKey{domainFederation, fe.Code}, message: fe.Message}, true
 	case errors.As(err, &me):
 		return domainError{key: errorKey{domainMembers, string(me.Code)}, message: me.Message, field: me.Field, retryAfter: me.RetryAfter}, true
 	case errors.As(err, &pe):

@@ -1,10 +1,12 @@
 package httpapi
 
 import (
+	"net/http"
 	"testing"
 
 	"github.com/sxp-network/sxp/ledger"
 	"github.com/sxp-network/sxp/server/announce"
+	"github.com/sxp-network/sxp/server/federation"
 	"github.com/sxp-network/sxp/server/intertrade"
 	"github.com/sxp-network/sxp/server/members"
 	"github.com/sxp-network/sxp/server/payments"
@@ -30,13 +32,18 @@ func TestErrorTableKnowsEveryCode(t *testing.T) {
 	for _, c := range intertrade.Codes() {
 		keys = append(keys, errorKey{domainIntertrade, string(c)})
 	}
+	for _, c := range federation.Codes() {
+		keys = append(keys, errorKey{domainFederation, c})
+	}
 	for _, k := range keys {
 		a, ok := errorTable[k]
 		if !ok {
 			t.Errorf("%s code %q: not in errorTable", k.domain, k.code)
 			continue
 		}
-		if !a.internal && (a.status < 400 || a.status > 499) {
+		// A peer that fails or refuses is the other server's fault: 502.
+		gateway := k.domain == domainFederation && a.status == http.StatusBadGateway
+		if !a.internal && !gateway && (a.status < 400 || a.status > 499) {
 			t.Errorf("%s code %q: status %d, want a 4xx for a refusal", k.domain, k.code, a.status)
 		}
 	}

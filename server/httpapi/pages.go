@@ -42,10 +42,16 @@ func (h *Handlers) templateFuncs() template.FuncMap {
 		"money":    func(v int64) string { return cur.Format(v) },
 		"currency": func() string { return cur.Code },
 		"date":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
-		"day":      func(t time.Time) string { return t.UTC().Format("2006-01-02") },
-		"clock":    func(t time.Time) string { return t.UTC().Format("15:04") },
-		"neg":      func(v int64) bool { return v < 0 },
-		"base64":   base64Key,
+		"datep": func(t *time.Time) string {
+			if t == nil {
+				return ""
+			}
+			return t.UTC().Format("2006-01-02 15:04")
+		},
+		"day":    func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+		"clock":  func(t time.Time) string { return t.UTC().Format("15:04") },
+		"neg":    func(v int64) bool { return v < 0 },
+		"base64": base64Key,
 
 		// The admins' members page draws balances against limits (charts.go).
 		"membersChart": func(rows []adminRow) template.HTML { return membersChart(rows, cur) },

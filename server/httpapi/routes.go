@@ -84,6 +84,19 @@ func (h *Handlers) Engine() *gin.Engine {
 	admin.POST("/intertrade/reconcile", h.adminIntertradeReconcile)
 	admin.POST("/intertrade/settle", h.adminIntertradeSettle)
 
+	// federation routes (sxp-fed/1): signed server-to-server requests, verified by verifyServer
+	r.GET("/.well-known/sxp", h.wellKnown)
+	fed := r.Group("/federation/v1", h.verifyServer)
+	fed.POST("/peers", h.peeringRequest) // {"base_url"} → 202 requested | 200 active
+	fed.DELETE("/peers", h.peeringEnd)
+	fed.POST("/inbox", h.inbox)                                         // {"events":[…]} → {"applied","ignored"}
+	fed.GET("/events", h.events)                                        // ?after&limit → {"events","next"}
+	admin.GET("/federation", h.adminFederation)                         // keys and peers
+	admin.POST("/federation/peers", h.adminPeerAction("add"))           // {"url"}: add or approve
+	admin.POST("/federation/peers/refuse", h.adminPeerAction("refuse")) // {"url"}
+	admin.POST("/federation/peers/remove", h.adminPeerAction("remove")) // {"url"}
+	admin.POST("/federation/keys/rotate", h.adminRotateKey)             // {"overlap"}
+
 	// The HTML pages (*_pages.go, pages.go; the same error table).
 	r.GET("/login", h.loginPage)
 	r.POST("/login", h.loginForm)
@@ -121,6 +134,9 @@ func (h *Handlers) Engine() *gin.Engine {
 	// intertrading pages
 	adminPages.GET("/intertrade", h.adminIntertradePage)
 	adminPages.POST("/intertrade/:action", h.adminIntertradeForm) // handshake | reconcile | settle
+	// federation pages
+	adminPages.GET("/federation", h.adminFederationPage)
+	adminPages.POST("/federation/:action", h.adminFederationForm) // add | approve | refuse | remove | rotate
 
 	return r
 }

@@ -251,6 +251,36 @@ func (s *Service) refreshExchanges(ctx context.Context) ([]cxp.Exchange, error) 
 // prepareRequest is the prepare form's data: the last 365 days' volume, our
 // own integrity (the import/export account agrees with our records), and
 // the import/export balance in base units.
+// prepare reports our import/export balance, volume and integrity to the
+// circle and keeps its OK answer (the limits we may spend and earn) for
+// payments until the next handshake interval.
+func (s *Service) prepare(ctx context.Context) (cxp.PrepareResponse, error) {
+	prep, err := s.client.Prepare(ctx, s.prepareRequest(ctx))
+	if err == nil {
+		err = errOf(prep.Status)
+	}
+	if err != nil {
+		return prep, err
+	}
+	s.mu.Lock()
+	s.prepared, s.preparedAt = prep, s.now()
+	s.mu.Unlock()
+	return prep, nil
+}
+
+// cachedPrepare is the last OK prepare answer while it is younger than the
+// handshake interval (fresh=false), else a new prepare (fresh=true).
+func (s *Service) cachedPrepare(ctx context.Context) (prep cxp.PrepareResponse, fresh bool, err error) {
+	s.mu.Lock()
+	prep, at := s.prepared, s.preparedAt
+	s.mu.Unlock()
+	if !at.IsZero() && s.now().Sub(at) < s.cfg.Interval {
+		return prep, false, nil
+	}
+	prep, err = s.prepare(ctx)
+	return prep, true, err
+}
+
 func (s *Service) prepareRequest(ctx context.Context) cxp.PrepareRequest {
 	sums, err := s.sums(ctx)
 	if err != nil {

@@ -163,7 +163,7 @@ func (s *Service) CheckIntegrity(ctx context.Context) (IntegrityReport, error) {
 func (s *Service) Reconcile(ctx context.Context) (IntegrityReport, error) {
 	if _, err := s.Handshake(ctx); err != nil {
 		s.log.Warn("handshake before the integrity check failed", "err", err)
-	} else if _, err := s.client.Prepare(ctx, s.prepareRequest(ctx)); err != nil {
+	} else if _, err := s.prepare(ctx); err != nil {
 		// The prepare reports our import/export balance to the circle,
 		// which checks it against the virtual customer on its side.
 		s.log.Warn("reporting our balance to the circle failed", "err", err)

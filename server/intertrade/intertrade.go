@@ -31,6 +31,27 @@
 // which the circle writes with exactly its base unit's places), 2 (the
 // default of `sxp admin circle init`) until one succeeds; a configured
 // BaseDivisions overrides that.
+//
+// The sequence of an outgoing payment, and its commits on our side (issue
+// 15: the fewest that keep a hold before asking to write, a durable record
+// before the circle is asked, and nothing acknowledged before commit):
+//
+//  1. reads: the key's earlier payment, if any, and whether a local payment
+//     used the key; the import/export account and the peer list are cached;
+//  2. COMMIT 1: the intertrade row, pending (its temp_id is what a retry
+//     repeats);
+//  3. the circle's last prepare answer (spend limit), cached for a handshake
+//     interval: no call and no scan of intertrades per payment (Reconcile
+//     prepares every interval; over the cached limit we prepare again);
+//  4. CXP call 1: try, really=false (the circle checks limits and rates);
+//  5. COMMIT 2: the member's hold and its record on the row, together;
+//  6. CXP call 2: try, really=true (the circle holds, relays, posts);
+//  7. COMMIT 3: post the hold and mark the row completed (or, on the
+//     circle's refusal, void and mark it failed); then the member is
+//     answered.
+//
+// Three commits and two signed calls per payment (before: four commits,
+// three calls, and two scans of the intertrades table for prepare's report).
 package intertrade
 
 import (
@@ -108,6 +129,8 @@ type Service struct {
 	baseDiv       int              // the base unit's decimal places in use
 	exchangesList []cxp.Exchange   // the circle's communities, from the last list
 	listedAt      time.Time
+	prepared      cxp.PrepareResponse // the circle's last OK answer to a prepare
+	preparedAt    time.Time           // zero: none yet
 }
 
 // New checks cfg and returns the service. Call Start before serving.

@@ -142,17 +142,25 @@ func (s *Service) Pay(ctx context.Context, r PayRequest) (Payment, error) {
 
 // send runs a recorded, pending outgoing payment through the circle.
 func (s *Service) send(ctx context.Context, it Intertrade, quantity int64) (Payment, error) {
-	prep, err := s.client.Prepare(ctx, s.prepareRequest(ctx))
-	if err == nil {
-		err = errOf(prep.Status)
-	}
+	// The circle's limits come from the last prepare (Reconcile prepares
+	// every handshake interval): the circle checks them again at the try,
+	// so a stale answer never lets a payment through; over a stale limit
+	// we ask again before refusing.
+	prep, fresh, err := s.cachedPrepare(ctx)
 	if err != nil {
 		return s.fail(ctx, it, 0, err)
 	}
-	if prep.SpendLimit != "" {
-		if limit, err := prep.SpendLimit.Minor(s.base()); err == nil && quantity > limit {
-			return s.fail(ctx, it, 0, cxp.NewError(cxp.CodeLimits, nil))
+	over := func(prep cxp.PrepareResponse) bool {
+		limit, err := prep.SpendLimit.Minor(s.base())
+		return prep.SpendLimit != "" && err == nil && quantity > limit
+	}
+	if over(prep) && !fresh {
+		if prep, err = s.prepare(ctx); err != nil {
+			return s.fail(ctx, it, 0, err)
 		}
+	}
+	if over(prep) {
+		return s.fail(ctx, it, 0, cxp.NewError(cxp.CodeLimits, nil))
 	}
 	try := wireRequest(it)
 	resp, err := s.client.Try(ctx, try)
@@ -162,23 +170,32 @@ func (s *Service) send(ctx context.Context, it Intertrade, quantity int64) (Paym
 	if err != nil {
 		return s.fail(ctx, it, 0, err)
 	}
-	hold, err := s.ledger.Hold(ctx, ledger.HoldRequest{
-		TransferRequest: ledger.TransferRequest{
-			Debit: it.Account, Credit: s.account, Amount: it.Amount,
-			Description:    holdDescription(it),
-			Metadata:       map[string]string{"kind": "intertrade", "direction": "out", "temp_id": it.TempID, "to": it.Payee + "@" + it.Community},
-			IdempotencyKey: payments.LedgerKey(it.Account, it.IdempotencyKey),
-		},
-		ExpiresAt: s.now().Add(s.cfg.HoldTTL),
-	})
-	if err != nil {
-		return s.fail(ctx, it, 0, err)
-	}
-	if err := setHold(ctx, s.pool, it.ID, hold.ID, s.now()); err != nil {
-		// The circle has not been asked to write: release the amount.
-		if _, verr := s.ledger.Void(ctx, hold.ID); verr != nil {
-			s.log.Error("void after failing to record a hold", "intertrade", it.ID, "hold", hold.ID, "err", verr)
+	// The hold and its record on the intertrade commit together (one
+	// commit): either both are there before the circle is asked to write,
+	// or neither.
+	var hold ledger.Pending
+	var holdErr error
+	err = s.ledger.InTx(ctx, func(tx *ledger.Tx) error {
+		holdErr = nil
+		hold, holdErr = tx.Hold(ctx, ledger.HoldRequest{
+			TransferRequest: ledger.TransferRequest{
+				Debit: it.Account, Credit: s.account, Amount: it.Amount,
+				Description:    holdDescription(it),
+				Metadata:       map[string]string{"kind": "intertrade", "direction": "out", "temp_id": it.TempID, "to": it.Payee + "@" + it.Community},
+				IdempotencyKey: payments.LedgerKey(it.Account, it.IdempotencyKey),
+			},
+			ExpiresAt: s.now().Add(s.cfg.HoldTTL),
+		})
+		if holdErr != nil {
+			return holdErr
 		}
+		return setHold(ctx, tx.Conn(), it.ID, hold.ID, s.now())
+	})
+	if holdErr != nil {
+		return s.fail(ctx, it, 0, holdErr)
+	}
+	if err != nil {
+		// Nothing is held, and the circle has not been asked to write.
 		return Payment{}, err
 	}
 	it.HoldID = hold.ID

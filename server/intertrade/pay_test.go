@@ -392,3 +392,53 @@ func TestPayRetryWhileCircleDownStaysPending(t *testing.T) {
 		t.Fatalf("circle: writes %d balance %d; want 1, -700", writes, balance)
 	}
 }
+
+// TestPayCachesPrepare (issue 15): payments within a handshake interval use
+// the circle's last prepare answer rather than asking before each; a
+// payment over the cached spend limit asks again before refusing, so a
+// stale limit refuses nothing the circle would take.
+func TestPayCachesPrepare(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	circle := newFakeCircle(t)
+	e := newEnv(t, circle.URL, nil)
+	prepares := func() (n int) { circle.Set(func(c *cxptest.Circle) { n = len(c.Prepares) }); return n }
+	pay := func(key string, amount int64) error {
+		_, err := e.svc.Pay(ctx, PayRequest{PayerAccount: e.alice.Account, PayerUsername: "alice", To: "bob@acorn", Amount: amount, IdempotencyKey: key})
+		return err
+	}
+	if err := pay("c1", 100); err != nil {
+		t.Fatal(err)
+	}
+	first := prepares()
+	if err := pay("c2", 100); err != nil {
+		t.Fatal(err)
+	}
+	if err := pay("c3", 100); err != nil {
+		t.Fatal(err)
+	}
+	if got := prepares(); got != first {
+		t.Fatalf("prepares after two more payments: %d, want %d (the cached answer)", got, first)
+	}
+	// The cached limit is lower than the circle's current one: ask again, pay.
+	e.svc.mu.Lock()
+	e.svc.prepared.SpendLimit = "0.50"
+	e.svc.mu.Unlock()
+	if err := pay("c4", 100); err != nil {
+		t.Fatalf("over a stale cached limit: %v, want a fresh prepare and the payment", err)
+	}
+	if got := prepares(); got != first+1 {
+		t.Fatalf("prepares: %d, want %d", got, first+1)
+	}
+	// The circle's own limit now refuses, after a fresh prepare.
+	circle.Set(func(c *cxptest.Circle) { c.SpendLimit = "0.50" })
+	e.svc.mu.Lock()
+	e.svc.prepared.SpendLimit = "0.50"
+	e.svc.mu.Unlock()
+	if err := pay("c5", 100); CodeOf(err) != ErrRefused {
+		t.Fatalf("over the circle's limit: %v, want refused", err)
+	}
+	if got := prepares(); got != first+2 {
+		t.Fatalf("prepares: %d, want %d", got, first+2)
+	}
+}

@@ -24,6 +24,7 @@ type Service struct {
 	members *members.Service
 	cur     Currency
 	now     func() time.Time
+	group   *ledger.Committer // nil: one database transaction per payment
 }
 
 // New returns the payments service. now is the clock (time.Now if nil).
@@ -33,6 +34,11 @@ func New(pool *pgxpool.Pool, led *ledger.Ledger, mem *members.Service, cur Curre
 	}
 	return &Service{pool: pool, ledger: led, members: mem, cur: cur, now: now}
 }
+
+// UseGroupCommit makes Pay commit through c: concurrent payments share one
+// database transaction and one commit (ledger.Committer), with the same
+// answers and guarantees as one transaction each. Call it before serving.
+func (s *Service) UseGroupCommit(c *ledger.Committer) { s.group = c }
 
 // Currency is the community currency.
 func (s *Service) Currency() Currency { return s.cur }
@@ -79,7 +85,11 @@ func (s *Service) Pay(ctx context.Context, r PayRequest) (Payment, error) {
 	if err != nil {
 		return Payment{}, err
 	}
-	t, err := s.ledger.Transfer(ctx, ledger.TransferRequest{
+	transfer := s.ledger.Transfer
+	if s.group != nil {
+		transfer = s.group.Transfer
+	}
+	t, err := transfer(ctx, ledger.TransferRequest{
 		Debit: r.Payer.Account, Credit: payee.Account, Amount: r.Amount,
 		Description:    r.Description,
 		Metadata:       map[string]string{"kind": "payment", "from": r.Payer.Username, "to": payee.Username},

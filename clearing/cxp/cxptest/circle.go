@@ -109,7 +109,8 @@ func (c *Circle) verify(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	if _, err := c.ver.Verify(r.Context(), r, body); err != nil {
 		e, ok := cxp.SignatureError(err)
 		if !ok {
-			e = cxp.Errorf(cxp.CodeOther, "internal error")
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return nil, false
 		}
 		cxp.WriteError(w, e)
 		return nil, false

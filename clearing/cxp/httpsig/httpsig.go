@@ -40,7 +40,7 @@ const DefaultWindow = 300 * time.Second
 
 // Signer signs outgoing requests (RFC 9421, with an RFC 9530 Content-Digest).
 type Signer struct {
-	Label      string // default DefaultLabel
+	Label      string // the signature's label: default DefaultLabel ("cxp"), "sxp" for federation
 	KeyID      string
 	Key        []byte             // the HMAC key (a community's key as printed: its UTF-8 bytes)
 	Alg        string             // AlgHMACSHA256 (default) or AlgEd25519
@@ -166,8 +166,8 @@ type Verifier struct {
 	Keys       KeyStore       // HMAC keys (alg hmac-sha256, or no alg)
 	PublicKeys PublicKeyStore // Ed25519 keys (alg ed25519); optional
 	Nonces     NonceStore     // required
-	// Label is the signature to check: "" means DefaultLabel when present, else the
-	// only signature of the request.
+	// Label is the signature to check (e.g. "sxp", the only one then accepted): ""
+	// means DefaultLabel when present, else the only signature of the request.
 	Label  string
 	Now    func() time.Time
 	Window time.Duration // default DefaultWindow
@@ -581,6 +581,22 @@ func authority(scheme, host string) string {
 		host = strings.TrimSuffix(host, ":443")
 	}
 	return host
+}
+
+// SignatureKeyID returns the keyid parameter of the signature labelled label on req ("" for
+// the default choice), without checking anything else: a receiver uses it to find the signer
+// before it verifies. Missing or malformed signature data is KindMalformed.
+func SignatureKeyID(req *http.Request, label string) (string, error) {
+	sig, perr := parseSignature(req, label)
+	if perr != nil {
+		return "", perr
+	}
+	v, _ := sig.params.Get("keyid")
+	keyID, ok := v.(string)
+	if !ok || keyID == "" {
+		return "", authData("missing keyid")
+	}
+	return keyID, nil
 }
 
 // VerifyHMAC checks the signature labelled label on req ("" for the default choice) with

@@ -1,0 +1,162 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+)
+
+// Committer is group commit: it gathers the transfers that concurrent
+// callers ask for during a short window (or until Max are waiting) and
+// commits them in one database transaction with Batch: the accounts are
+// locked in ascending id order, each transfer is accepted or refused on
+// its own against the running balances, each account is written once with
+// its net change, the journal rows go in one statement, and one commit
+// (one WAL flush) answers them all. Each caller gets its answer only after
+// that commit. A refused transfer never fails the others; a batch that
+// cannot run at all (a database error) is split in halves and each half
+// retried, down to the single transfer, whose caller gets the error (a
+// failed COMMIT, whose outcome is unknown, is never retried: every caller
+// of that batch gets the error).
+// Idempotency keys keep Transfer's meaning: a repeat, in the same batch or
+// another, concurrent or later, gets the first answer (the key is claimed
+// before any limit is checked). synchronous_commit is not touched.
+//
+// Hot accounts gain most: one-transfer transactions queue on the hot row's
+// lock and pay a commit each; here a batch holds the lock once for all.
+type Committer struct {
+	l      *Ledger
+	window time.Duration
+	max    int
+	in     chan *call
+	sem    chan struct{} // batches committing at once
+	stop   chan struct{}
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+// CommitterOptions tune a Committer; zero values take the defaults.
+type CommitterOptions struct {
+	Window   time.Duration // how long a batch gathers after its first transfer; 1 ms
+	Max      int           // a batch commits as soon as this many wait; 256
+	Parallel int           // batches committing at once (they never deadlock: ids are locked in order); 2
+}
+
+type call struct {
+	req  TransferRequest
+	done chan BatchResult
+}
+
+// ErrCommitterClosed answers transfers asked of a closed Committer.
+var ErrCommitterClosed = errors.New("ledger: committer closed")
+
+// NewCommitter starts a committer on l; Close stops it.
+func (l *Ledger) NewCommitter(o CommitterOptions) *Committer {
+	if o.Window <= 0 {
+		o.Window = time.Millisecond
+	}
+	if o.Max <= 0 {
+		o.Max = 256
+	}
+	if o.Parallel <= 0 {
+		o.Parallel = 2
+	}
+	c := &Committer{l: l, window: o.Window, max: o.Max, in: make(chan *call), sem: make(chan struct{}, o.Parallel), stop: make(chan struct{})}
+	c.wg.Add(1)
+	go c.loop()
+	return c
+}
+
+// Transfer is Ledger.Transfer through the group commit: the same answer,
+// after the commit of the batch it joined. When ctx ends first, the
+// outcome is unknown to the caller (as with Ledger.Transfer); repeat with
+// the same idempotency key to learn it.
+func (c *Committer) Transfer(ctx context.Context, r TransferRequest) (Transfer, error) {
+	if e := validateRequest(r); e != nil {
+		return Transfer{}, e
+	}
+	cl := &call{req: r, done: make(chan BatchResult, 1)}
+	select {
+	case c.in <- cl:
+	case <-c.stop:
+		return Transfer{}, ErrCommitterClosed
+	case <-ctx.Done():
+		return Transfer{}, ctx.Err()
+	}
+	select {
+	case res := <-cl.done:
+		return res.Transfer, res.Err
+	case <-ctx.Done():
+		return Transfer{}, ctx.Err()
+	}
+}
+
+// Close stops gathering, waits for the batches committing, and answers
+// nothing more (later calls get ErrCommitterClosed).
+func (c *Committer) Close() {
+	c.once.Do(func() { close(c.stop) })
+	c.wg.Wait()
+}
+
+func (c *Committer) loop() {
+	defer c.wg.Done()
+	for {
+		var batch []*call
+		select {
+		case first := <-c.in:
+			batch = append(batch, first)
+		case <-c.stop:
+			return
+		}
+		timer := time.NewTimer(c.window)
+	gather:
+		for len(batch) < c.max {
+			select {
+			case cl := <-c.in:
+				batch = append(batch, cl)
+			case <-timer.C:
+				break gather
+			}
+		}
+		timer.Stop()
+		c.sem <- struct{}{}
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			defer func() { <-c.sem }()
+			c.commit(batch)
+		}()
+	}
+}
+
+// commit runs one batch; when it cannot run at all, it splits it.
+func (c *Committer) commit(batch []*call) {
+	items := make([]BatchItem, len(batch))
+	for i, cl := range batch {
+		items[i].TransferRequest = cl.req
+	}
+	// The batch belongs to many callers: none of their contexts may end it.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	res, err := c.l.Batch(ctx, items)
+	cancel()
+	if err == nil {
+		for i, cl := range batch {
+			cl.done <- res[i]
+		}
+		return
+	}
+	var unknown *commitError
+	if len(batch) == 1 || errors.As(err, &unknown) {
+		// One transfer, or a commit whose outcome is unknown (running it
+		// again could double a transfer without a key): each caller gets
+		// the error, as from Ledger.Transfer.
+		for _, cl := range batch {
+			cl.done <- BatchResult{Err: err}
+		}
+		return
+	}
+	half := len(batch) / 2
+	c.commit(batch[:half])
+	c.commit(batch[half:])
+}

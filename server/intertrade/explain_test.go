@@ -1,0 +1,60 @@
+package intertrade
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/sxp-network/sxp/migrations/pgtest"
+)
+
+// TestPaymentPathUsesIndexes (issue 15): every query an outgoing payment
+// or a relay runs on a table that grows with history finds its rows by an
+// index. With sequential scans disabled the planner still picks one when no
+// index fits, so a "Seq Scan" in the plan means a missing index.
+func TestPaymentPathUsesIndexes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SET enable_seqscan = off`); err != nil {
+		t.Fatal(err)
+	}
+	queries := map[string]struct {
+		sql  string
+		args []any
+	}{
+		"outByKey":          {`SELECT ` + intertradeColumns + ` FROM intertrades WHERE direction = 'out' AND local_account = $1 AND idempotency_key = $2`, []any{int64(1), "k"}},
+		"inByTempID":        {`SELECT ` + intertradeColumns + ` FROM intertrades WHERE direction = 'in' AND src_url IN ($1, $1 || '/') AND temp_id = $2 ORDER BY id LIMIT 1 FOR UPDATE`, []any{"http://x", "t"}},
+		"byID":              {`SELECT ` + intertradeColumns + ` FROM intertrades WHERE id = $1 FOR UPDATE`, []any{int64(1)}},
+		"ledger key used":   {`SELECT EXISTS (SELECT 1 FROM ledger_idempotency WHERE key = $1)`, []any{"k"}},
+		"ledger account":    {`SELECT id FROM ledger_accounts WHERE id = $1 FOR UPDATE`, []any{int64(1)}},
+		"ledger hold":       {`SELECT id FROM ledger_pending WHERE id = $1 FOR UPDATE`, []any{int64(1)}},
+		"session":           {`SELECT member_id, csrf_token, expires_at FROM member_sessions WHERE token_hash = $1 AND expires_at > now()`, []any{[]byte("h")}},
+		"member by id":      {`SELECT id FROM members WHERE id = $1`, []any{int64(1)}},
+		"member by account": {`SELECT id FROM members WHERE account_id = $1`, []any{int64(1)}},
+	}
+	for name, q := range queries {
+		rows, err := conn.Query(ctx, `EXPLAIN `+q.sql, q.args...)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		var plan []string
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, line)
+		}
+		rows.Close()
+		if p := strings.Join(plan, "\n"); strings.Contains(p, "Seq Scan") {
+			t.Errorf("%s scans its table sequentially:\n%s", name, p)
+		}
+	}
+}
