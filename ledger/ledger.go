@@ -23,7 +23,8 @@
 // metrics (ledger/ledgermetrics), the tree holds the building blocks both
 // servers need that know no domain of either, each named for what it is:
 // ledger/money (amounts and rates), ledger/jobs (the background-job
-// runner), ledger/httpmetrics (HTTP request metrics, /metrics guard) and
+// runner), ledger/serve (an HTTP server and its background work, stopped
+// in order), ledger/httpmetrics (HTTP request metrics, /metrics guard) and
 // ledger/chart (SVG charts of the admin pages). Package ledger imports none
 // of them.
 package ledger

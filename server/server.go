@@ -5,7 +5,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/sxp-network/sxp/ledger"
 	"github.com/sxp-network/sxp/ledger/jobs"
+	"github.com/sxp-network/sxp/ledger/serve"
 	"github.com/sxp-network/sxp/migrations"
 	"github.com/sxp-network/sxp/server/announce"
 	"github.com/sxp-network/sxp/server/federation"
@@ -189,9 +189,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		// cancelled with ctx (Shutdown waits for them, up to its timeout).
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	jobs := make(chan struct{})
-	go func() {
-		defer close(jobs)
+	s.log.Info("community server listening", "addr", ln.Addr().String(), "community", s.cfg.CommunityID,
+		"currency", s.cfg.Currency, "circle", s.cfg.CircleURL)
+	err := serve.Run(ctx, srv, ln, 10*time.Second, func(ctx context.Context) {
 		// Federation delivery keeps a worker per peer (woken by its
 		// outbox), beside the periodic jobs.
 		fed := make(chan struct{})
@@ -201,25 +201,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}()
 		s.Jobs.Run(ctx)
 		<-fed
-	}()
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	s.log.Info("community server listening", "addr", ln.Addr().String(), "community", s.cfg.CommunityID,
-		"currency", s.cfg.Currency, "circle", s.cfg.CircleURL)
-	select {
-	case err := <-errc:
-		cancel()
-		<-jobs
-		return fmt.Errorf("server: %w", err)
-	case <-ctx.Done():
-	}
-	shutdownCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
-	defer stop()
-	err := srv.Shutdown(shutdownCtx)
-	<-jobs
+	})
 	s.group.Close()
-	if err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("server: shutdown: %w", err)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
 	}
 	s.log.Info("community server stopped")
 	return nil

@@ -28,6 +28,7 @@ import (
 	"github.com/sxp-network/sxp/clearing/metrics"
 	"github.com/sxp-network/sxp/ledger"
 	"github.com/sxp-network/sxp/ledger/jobs"
+	"github.com/sxp-network/sxp/ledger/serve"
 	"github.com/sxp-network/sxp/migrations"
 )
 
@@ -215,8 +216,6 @@ func (a *App) Run(ctx context.Context, listen string) error {
 
 // Serve is Run on a listener the caller opened.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	if a.handler == nil {
 		// The signed @target-uri is checked against this, never against
 		// the Host header a caller sends.
@@ -230,28 +229,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
-	jobsDone := make(chan struct{})
-	go func() {
-		defer close(jobsDone)
-		a.Jobs.Run(ctx)
-	}()
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
 	a.log.Info("clearing house listening", "addr", ln.Addr().String(), "circle", a.Circle.ID)
-	select {
-	case err := <-errc:
-		cancel()
-		<-jobsDone
+	if err := serve.Run(ctx, srv, ln, 15*time.Second, a.Jobs.Run); err != nil {
 		return fmt.Errorf("clearing: %w", err)
-	case <-ctx.Done():
-	}
-	a.log.Info("shutting down")
-	sctx, stop := context.WithTimeout(context.Background(), 15*time.Second)
-	defer stop()
-	err := srv.Shutdown(sctx)
-	<-jobsDone
-	if err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("clearing: shutdown: %w", err)
 	}
 	return nil
 }
