@@ -32,7 +32,7 @@ func TestBench(t *testing.T) {
 		t.Skip("the benchmark's short run takes about half a minute; skipped with -short")
 	}
 	if chaostest.PGBinDir() == "" {
-		t.Skip("PostgreSQL is not installed (deploy/test and deploy/bench install it)")
+		t.Fatal("PostgreSQL is not installed: run the test through deploy/test (or deploy/bench), which installs it")
 	}
 	dir := *flagDir
 	if dir == "" {

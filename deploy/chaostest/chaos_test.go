@@ -30,7 +30,7 @@ func TestChaos(t *testing.T) {
 		t.Skip("the chaos run takes about a minute and a half; skipped with -short")
 	}
 	if PGBinDir() == "" {
-		t.Skip("PostgreSQL is not installed (deploy/test and deploy/chaos install it)")
+		t.Fatal("PostgreSQL is not installed: run the test through deploy/test (or deploy/chaos), which installs it")
 	}
 	bin := sxptest.BuildSXP(t)
 	modes := []string{*flagClusters}
