@@ -160,8 +160,8 @@ func (s *Service) receive(ctx context.Context, from string, body []byte) (cxp.Tr
 			}
 			tr, err := tx.Transfer(ctx, ledger.TransferRequest{
 				Debit: ie, Credit: account, Amount: amount,
-				Description:    "from " + it.Payer + "@" + it.Community + suffix(it.Description),
-				Metadata:       map[string]string{"kind": "intertrade", "direction": "in", "temp_id": it.TempID,
+				Description: "from " + it.Payer + "@" + it.Community + suffix(it.Description),
+				Metadata: map[string]string{"kind": "intertrade", "direction": "in", "temp_id": it.TempID,
 					"from": it.Payer + "@" + it.Community, "community_name": s.communityName(it.SrcURL), "src_url": it.SrcURL},
 				IdempotencyKey: "intertrade:in:" + strconv.FormatInt(row.ID, 10),
 			})
