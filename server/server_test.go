@@ -743,15 +743,26 @@ func TestPages(t *testing.T) {
 		t.Fatalf("register without csrf: got %d, want 403", st)
 	}
 	csrf := csrfOf(html)
-	st, html, _ = post("/register", url.Values{"csrf": {csrf}, "username": {"alice"}, "display_name": {"Alice"}, "password": {"password-alice"}, "password2": {"password-alice"}})
-	if st != 201 || !strings.Contains(html, "Welcome, Alice") {
-		t.Fatalf("register: got %d %s", st, html)
+	// Joining logs the new member in.
+	st, _, hdr := post("/register", url.Values{"csrf": {csrf}, "username": {"alice"}, "display_name": {"Alice"}, "password": {"password-alice"}, "password2": {"password-alice"}})
+	if st != http.StatusSeeOther || hdr.Get("Location") != "/?joined=1" {
+		t.Fatalf("register: got %d to %q, want 303 to /?joined=1", st, hdr.Get("Location"))
+	}
+	if st, html = get("/?joined=1"); st != 200 || !strings.Contains(html, "Welcome, Alice") || !strings.Contains(html, "0.00 LEAF") {
+		t.Fatalf("home after joining: got %d %s", st, html)
+	}
+	if st, _, _ = post("/logout", url.Values{"csrf": {csrfOf(html)}}); st != http.StatusSeeOther {
+		t.Fatalf("logout: got %d, want 303", st)
+	}
+	// alice@leaf is alice here (deploy/run prints members that way).
+	if st, _, _ = post("/login", url.Values{"csrf": {csrf}, "username": {"Alice@leaf"}, "password": {"password-alice"}}); st != http.StatusSeeOther {
+		t.Fatalf("login as alice@leaf: got %d, want 303", st)
 	}
 	st, html, _ = post("/login", url.Values{"csrf": {csrf}, "username": {"alice"}, "password": {"wrong-password"}})
 	if st != 401 || !strings.Contains(html, "wrong username or password") {
 		t.Fatalf("bad login: got %d", st)
 	}
-	st, _, hdr := post("/login", url.Values{"csrf": {csrf}, "username": {"alice"}, "password": {"password-alice"}})
+	st, _, hdr = post("/login", url.Values{"csrf": {csrf}, "username": {"alice"}, "password": {"password-alice"}})
 	if st != http.StatusSeeOther || !strings.Contains(hdr.Get("Set-Cookie"), "HttpOnly") || !strings.Contains(hdr.Get("Set-Cookie"), "SameSite=Lax") {
 		t.Fatalf("login: got %d %q, want 303 and an HttpOnly SameSite=Lax cookie", st, hdr.Get("Set-Cookie"))
 	}

@@ -80,11 +80,21 @@ func (h *Handlers) registerForm(c *gin.Context) {
 	}
 	if m.Status == members.StatusPending {
 		p.Notice = "Welcome, " + m.DisplayName + "! An admin will approve your membership; then you can log in."
-	} else {
-		p.Notice = "Welcome, " + m.DisplayName + "! You can log in now."
+		p.Data = authForm{Username: m.Username}
+		h.render(c, http.StatusCreated, "login.html", p)
+		return
 	}
-	p.Data = authForm{Username: m.Username}
-	h.render(c, http.StatusCreated, "login.html", p)
+	// A new member is logged in; should that fail (e.g. hashing is busy),
+	// the log-in page says they can log in.
+	s, err := h.Members.Login(c.Request.Context(), members.LoginRequest{Username: m.Username, Password: c.PostForm("password"), IP: c.ClientIP()})
+	if err != nil {
+		p.Notice = "Welcome, " + m.DisplayName + "! You can log in now."
+		p.Data = authForm{Username: m.Username}
+		h.render(c, http.StatusCreated, "login.html", p)
+		return
+	}
+	h.setSessionCookie(c, s)
+	c.Redirect(http.StatusSeeOther, "/?joined=1")
 }
 
 func (h *Handlers) logoutForm(c *gin.Context) {
@@ -116,6 +126,9 @@ func (h *Handlers) homePage(c *gin.Context) {
 	if err != nil {
 		h.pageError(c, h.pageRefusal(c, &p, err), p.Error)
 		return
+	}
+	if c.Query("joined") != "" {
+		p.Notice = "Welcome, " + m.DisplayName + "! You are a member of " + h.Community.Name + "."
 	}
 	p.Data = homeData{Account: acc, Recent: recent, Incoming: len(bills)}
 	h.render(c, http.StatusOK, "home.html", p)
