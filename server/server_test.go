@@ -889,6 +889,19 @@ func TestBillsAndAdminPages(t *testing.T) {
 	e.member("bob", members.RoleMember)
 	alice, bob, root := e.browser("alice"), e.browser("bob"), e.browser("root")
 
+	// /admin leads an admin to the members page, a member to a refusal in words.
+	resp, err := root.c.Get(root.base + "/admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/admin/members" {
+		t.Fatalf("/admin as an admin: got %d to %q, want 303 to /admin/members", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if st, html := alice.get("/admin"); st != http.StatusForbidden || !strings.Contains(html, "Only the community") {
+		t.Fatalf("/admin as a member: got %d, want 403 saying who may see it", st)
+	}
+
 	if st, html := alice.post("/requests", url.Values{"from": {"bob"}, "amount": {"4.00"}, "description": {"honey"}}); st != 200 || !strings.Contains(html, "Sent a bill of 4.00 to bob") {
 		t.Fatalf("bill: got %d", st)
 	}

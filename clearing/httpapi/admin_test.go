@@ -220,3 +220,21 @@ func TestHealth(t *testing.T) {
 		t.Errorf("unknown route: got %d %v", status, out)
 	}
 }
+
+// TestLandingPage: the clearing house's address, as deploy/run prints it,
+// answers a page naming the circle that leads to the admin pages, not a
+// CXP error.
+func TestLandingPage(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	resp, err := http.Get(e.srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(string(b), `href="/admin"`) || strings.Contains(string(b), "no route") {
+		t.Fatalf("GET /: got %d %q %s, want 200, an HTML page linking to /admin", resp.StatusCode, resp.Header.Get("Content-Type"), b)
+	}
+}
