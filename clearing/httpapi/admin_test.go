@@ -196,7 +196,7 @@ func TestMonitoringAlerts(t *testing.T) {
 		m := a.(map[string]any)
 		got = append(got, str(m, "kind")+":"+str(m, "community"))
 	}
-	want := "near_limit:a near_limit:b reject_spike:a blocked_traffic:b"
+	want := "near_limit:a near_limit:b blocked:b reject_spike:a blocked_traffic:b"
 	if strings.Join(got, " ") != want {
 		t.Fatalf("alerts: got %q, want %q", strings.Join(got, " "), want)
 	}
