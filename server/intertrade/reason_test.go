@@ -47,3 +47,36 @@ func TestHandshakeShowsBlockReason(t *testing.T) {
 		t.Fatalf("handshake: got %+v %v, want the error %q", res, err, want)
 	}
 }
+
+// TestIntegrityUnknownOnStaleCircleData: when the circle's balance comes
+// from a handshake older than our records (here: the circle blocks us after
+// a relay, so no fresh handshake), the check says "unknown (data from …)",
+// not a mismatch.
+func TestIntegrityUnknownOnStaleCircleData(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	circle := newFakeCircle(t)
+	e := newEnv(t, circle.URL, nil)
+	hs, err := e.svc.Handshake(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, answer := e.receive(relayRequest(t, testKey, goodRelay("t-stale"))); status != 200 || answer.Code != cxp.OK {
+		t.Fatalf("relay: got %d %+v", status, answer)
+	}
+	circle.Set(func(f *cxptest.Circle) { f.BlockReason = "audit" })
+	rep, err := e.svc.Reconcile(ctx)
+	want := "unknown (data from " + hs.At.UTC().Format("2006-01-02 15:04") + " UTC)"
+	if err != nil || rep.OK || !rep.Stale || len(rep.Problems) != 0 || rep.State() != want {
+		t.Fatalf("integrity on stale data: got %+v %v, want %q and no problem", rep, err, want)
+	}
+	last, ok, err := e.svc.LastIntegrity(ctx)
+	if err != nil || !ok || last.State() != want {
+		t.Fatalf("last integrity: got %+v %v %v, want %q", last, ok, err, want)
+	}
+	// A fresh handshake that disagrees is a mismatch.
+	circle.Set(func(f *cxptest.Circle) { f.BlockReason = ""; f.Balance = 100 })
+	if rep, err = e.svc.Reconcile(ctx); err != nil || rep.OK || rep.Stale || rep.State() != "mismatch" {
+		t.Fatalf("integrity on fresh data: got %+v %v, want a mismatch", rep, err)
+	}
+}
