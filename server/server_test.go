@@ -736,8 +736,8 @@ func TestPages(t *testing.T) {
 		t.Fatalf("home logged out: got %d, want 303 to /login", st)
 	}
 	st, html := get("/register")
-	if st != 200 || !strings.Contains(html, "Join Leaf Valley") {
-		t.Fatalf("register page: got %d", st)
+	if st != 200 || !strings.Contains(html, "Join Leaf Valley") || !strings.Contains(html, "New members may spend down to -100.00 LEAF and hold up to 1000.00 LEAF") {
+		t.Fatalf("register page: got %d, want the name and new members' limits\n%s", st, html)
 	}
 	if st, _, _ := post("/register", url.Values{"username": {"alice"}, "password": {"password-alice"}, "password2": {"password-alice"}}); st != 403 {
 		t.Fatalf("register without csrf: got %d, want 403", st)

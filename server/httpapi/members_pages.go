@@ -18,6 +18,8 @@ import (
 type authForm struct {
 	Username    string
 	DisplayName string
+	// NewMin and NewMax are new members' limits, shown on the registration page.
+	NewMin, NewMax int64
 }
 
 func (h *Handlers) loginPage(c *gin.Context) {
@@ -56,7 +58,9 @@ func (h *Handlers) loginForm(c *gin.Context) {
 func (h *Handlers) registerPage(c *gin.Context) {
 	p := h.newPage(c, "Join "+h.Community.Name)
 	p.CSRF = h.preCSRF(c)
-	p.Data = authForm{}
+	form := authForm{}
+	form.NewMin, form.NewMax = h.Members.DefaultLimits()
+	p.Data = form
 	h.render(c, http.StatusOK, "register.html", p)
 }
 
@@ -67,6 +71,7 @@ func (h *Handlers) registerForm(c *gin.Context) {
 	p := h.newPage(c, "Join "+h.Community.Name)
 	p.CSRF = h.preCSRF(c)
 	form := authForm{Username: strings.TrimSpace(c.PostForm("username")), DisplayName: c.PostForm("display_name")}
+	form.NewMin, form.NewMax = h.Members.DefaultLimits()
 	p.Data = form
 	if c.PostForm("password") != c.PostForm("password2") {
 		p.Error, p.Field = "The two passwords differ.", "password"

@@ -60,6 +60,11 @@ func New(pool *pgxpool.Pool, led *ledger.Ledger, opts Options) *Service {
 	return &Service{pool: pool, ledger: led, opts: opts, hashing: newHashGate(opts.MaxHashing, opts.HashWait)}
 }
 
+// DefaultLimits are new members' limits, in minor units.
+func (s *Service) DefaultLimits() (min, max int64) {
+	return s.opts.DefaultMin, s.opts.DefaultMax
+}
+
 // Registration is a request to become a member.
 type Registration struct {
 	Username    string
