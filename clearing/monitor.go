@@ -105,6 +105,13 @@ func (h *House) Monitor(ctx context.Context, o MonitorOptions) ([]Alert, error) 
 				Values:  v})
 		}
 	}
+	for _, c := range list {
+		if c.Status == StatusBlocked {
+			alerts = append(alerts, Alert{Kind: "blocked", Community: c.ID,
+				Message: fmt.Sprintf("%s (%s) is blocked: %s", c.Name, c.ID, c.BlockReason),
+				Values:  map[string]string{"reason": c.BlockReason}})
+		}
+	}
 	now := h.now()
 	winStart, baseStart := now.Add(-o.Window), now.Add(-o.Window-o.Baseline)
 	rows, err := h.pool.Query(ctx, `SELECT c.id,
@@ -157,6 +164,29 @@ type IntegrityRow struct {
 	ReportedIntegrity      *bool      `json:"reported_integrity"`
 	ReportedAt             *time.Time `json:"reported_at"`
 	OK                     *bool      `json:"ok"` // nil until the community has reported
+	// Expected is what the community should report: minus the virtual
+	// customer's balance as it is now.
+	Expected string `json:"expected_reported_balance"`
+	// State is IntegrityState: "ok", "mismatch" or "unknown (…)".
+	State string `json:"state"`
+}
+
+// IntegrityState judges a community's last report against its virtual
+// customer's balance now: "ok" only when the report is minus that balance
+// and the community's own check passed; "mismatch" when the check at the
+// report failed; "unknown (data from <time>)" when the report was right
+// when made but the balance has moved since (the report is stale), and
+// "unknown (no report yet)" before the first one.
+func IntegrityState(c Community) string {
+	switch {
+	case c.ReportedBalance == nil || c.ReportedAt == nil:
+		return "unknown (no report yet)"
+	case c.IntegrityOK != nil && !*c.IntegrityOK:
+		return "mismatch"
+	case *c.ReportedBalance == -c.Balance:
+		return "ok"
+	}
+	return "unknown (data from " + c.ReportedAt.UTC().Format("2006-01-02 15:04") + " UTC)"
 }
 
 // Integrity lists every community's last report against its virtual customer.
@@ -172,7 +202,8 @@ func (h *House) Integrity(ctx context.Context) ([]IntegrityRow, error) {
 	out := make([]IntegrityRow, 0, len(list))
 	for _, c := range list {
 		r := IntegrityRow{Community: c.ID, VirtualCustomerBalance: FormatAmount(c.Balance, circle.Divisions),
-			ReportedIntegrity: c.ReportedIntegrity, ReportedAt: c.ReportedAt, OK: c.IntegrityOK}
+			ReportedIntegrity: c.ReportedIntegrity, ReportedAt: c.ReportedAt, OK: c.IntegrityOK,
+			Expected: FormatAmount(-c.Balance, circle.Divisions), State: IntegrityState(c)}
 		if c.ReportedBalance != nil {
 			s := FormatAmount(*c.ReportedBalance, circle.Divisions)
 			r.ReportedBalance = &s

@@ -155,3 +155,37 @@ func TestMonitorRules(t *testing.T) {
 		}
 	}
 }
+
+// TestIntegrityState: "ok" only when the community's last report is minus
+// the virtual customer's balance as it is now; a report that was right when
+// it was made but older than the balance is "unknown (data from …)", never
+// "ok" next to numbers that do not agree.
+func TestIntegrityState(t *testing.T) {
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	yes, no := true, false
+	r := func(v int64) *int64 { return &v }
+	tests := []struct {
+		name     string
+		balance  int64
+		reported *int64
+		ok       *bool
+		want     string
+	}{
+		{"no report", 2200, nil, nil, "unknown (no report yet)"},
+		{"agrees", 2200, r(-2200), &yes, "ok"},
+		{"moved since", 2200, r(-1000), &yes, "unknown (data from 2026-03-01 12:00 UTC)"},
+		{"mismatch", 2200, r(-1000), &no, "mismatch"},
+		{"failed its own check", 2200, r(-2200), &no, "mismatch"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Community{Balance: tt.balance, ReportedBalance: tt.reported, IntegrityOK: tt.ok}
+			if tt.reported != nil {
+				c.ReportedAt = &at
+			}
+			if got := IntegrityState(c); got != tt.want {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -115,6 +115,7 @@ var communityMatrix = map[string]string{
 	"GET /profile":                          member,
 	"POST /profile":                         member,
 	"POST /profile/password":                member,
+	"GET /admin":                            admin,
 	"GET /admin/members":                    admin,
 	"POST /admin/members/:username/:action": admin,
 	"GET /offers":                           member,

@@ -69,7 +69,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 	s.Ledger = ledger.New(pool, ledger.Options{Observer: m.Ledger})
 	s.Registry.MustRegister(metrics.NewCommunity(pool, s.Ledger, logger))
 	s.Members = members.New(pool, s.Ledger, members.Options{
-		Currency: cfg.Currency, DefaultMin: min, DefaultMax: max,
+		Currency: cfg.Currency, Community: cfg.CommunityID, DefaultMin: min, DefaultMax: max,
 		Approval: cfg.Registration == RegistrationApproval, MaxHashing: cfg.HashConcurrency,
 	})
 	if err := s.Members.CheckCurrency(ctx); err != nil {

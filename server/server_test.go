@@ -736,22 +736,33 @@ func TestPages(t *testing.T) {
 		t.Fatalf("home logged out: got %d, want 303 to /login", st)
 	}
 	st, html := get("/register")
-	if st != 200 || !strings.Contains(html, "Join Leaf Valley") {
-		t.Fatalf("register page: got %d", st)
+	if st != 200 || !strings.Contains(html, "Join Leaf Valley") || !strings.Contains(html, "New members may spend down to -100.00 LEAF and hold up to 1000.00 LEAF") {
+		t.Fatalf("register page: got %d, want the name and new members' limits\n%s", st, html)
 	}
 	if st, _, _ := post("/register", url.Values{"username": {"alice"}, "password": {"password-alice"}, "password2": {"password-alice"}}); st != 403 {
 		t.Fatalf("register without csrf: got %d, want 403", st)
 	}
 	csrf := csrfOf(html)
-	st, html, _ = post("/register", url.Values{"csrf": {csrf}, "username": {"alice"}, "display_name": {"Alice"}, "password": {"password-alice"}, "password2": {"password-alice"}})
-	if st != 201 || !strings.Contains(html, "Welcome, Alice") {
-		t.Fatalf("register: got %d %s", st, html)
+	// Joining logs the new member in.
+	st, _, hdr := post("/register", url.Values{"csrf": {csrf}, "username": {"alice"}, "display_name": {"Alice"}, "password": {"password-alice"}, "password2": {"password-alice"}})
+	if st != http.StatusSeeOther || hdr.Get("Location") != "/?joined=1" {
+		t.Fatalf("register: got %d to %q, want 303 to /?joined=1", st, hdr.Get("Location"))
+	}
+	if st, html = get("/?joined=1"); st != 200 || !strings.Contains(html, "Welcome, Alice") || !strings.Contains(html, "0.00 LEAF") {
+		t.Fatalf("home after joining: got %d %s", st, html)
+	}
+	if st, _, _ = post("/logout", url.Values{"csrf": {csrfOf(html)}}); st != http.StatusSeeOther {
+		t.Fatalf("logout: got %d, want 303", st)
+	}
+	// alice@leaf is alice here (deploy/run prints members that way).
+	if st, _, _ = post("/login", url.Values{"csrf": {csrf}, "username": {"Alice@leaf"}, "password": {"password-alice"}}); st != http.StatusSeeOther {
+		t.Fatalf("login as alice@leaf: got %d, want 303", st)
 	}
 	st, html, _ = post("/login", url.Values{"csrf": {csrf}, "username": {"alice"}, "password": {"wrong-password"}})
 	if st != 401 || !strings.Contains(html, "wrong username or password") {
 		t.Fatalf("bad login: got %d", st)
 	}
-	st, _, hdr := post("/login", url.Values{"csrf": {csrf}, "username": {"alice"}, "password": {"password-alice"}})
+	st, _, hdr = post("/login", url.Values{"csrf": {csrf}, "username": {"alice"}, "password": {"password-alice"}})
 	if st != http.StatusSeeOther || !strings.Contains(hdr.Get("Set-Cookie"), "HttpOnly") || !strings.Contains(hdr.Get("Set-Cookie"), "SameSite=Lax") {
 		t.Fatalf("login: got %d %q, want 303 and an HttpOnly SameSite=Lax cookie", st, hdr.Get("Set-Cookie"))
 	}
@@ -877,6 +888,19 @@ func TestBillsAndAdminPages(t *testing.T) {
 	e.member("alice", members.RoleMember)
 	e.member("bob", members.RoleMember)
 	alice, bob, root := e.browser("alice"), e.browser("bob"), e.browser("root")
+
+	// /admin leads an admin to the members page, a member to a refusal in words.
+	resp, err := root.c.Get(root.base + "/admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/admin/members" {
+		t.Fatalf("/admin as an admin: got %d to %q, want 303 to /admin/members", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if st, html := alice.get("/admin"); st != http.StatusForbidden || !strings.Contains(html, "Only the community") {
+		t.Fatalf("/admin as a member: got %d, want 403 saying who may see it", st)
+	}
 
 	if st, html := alice.post("/requests", url.Values{"from": {"bob"}, "amount": {"4.00"}, "description": {"honey"}}); st != 200 || !strings.Contains(html, "Sent a bill of 4.00 to bob") {
 		t.Fatalf("bill: got %d", st)

@@ -196,7 +196,7 @@ func TestMonitoringAlerts(t *testing.T) {
 		m := a.(map[string]any)
 		got = append(got, str(m, "kind")+":"+str(m, "community"))
 	}
-	want := "near_limit:a near_limit:b reject_spike:a blocked_traffic:b"
+	want := "near_limit:a near_limit:b blocked:b reject_spike:a blocked_traffic:b"
 	if strings.Join(got, " ") != want {
 		t.Fatalf("alerts: got %q, want %q", strings.Join(got, " "), want)
 	}
@@ -218,5 +218,23 @@ func TestHealth(t *testing.T) {
 	status, out := e.call("", "GET", "/nowhere", nil)
 	if status != 404 || code(out) != "27" {
 		t.Errorf("unknown route: got %d %v", status, out)
+	}
+}
+
+// TestLandingPage: the clearing house's address, as deploy/run prints it,
+// answers a page naming the circle that leads to the admin pages, not a
+// CXP error.
+func TestLandingPage(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	resp, err := http.Get(e.srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(string(b), `href="/admin"`) || strings.Contains(string(b), "no route") {
+		t.Fatalf("GET /: got %d %q %s, want 200, an HTML page linking to /admin", resp.StatusCode, resp.Header.Get("Content-Type"), b)
 	}
 }

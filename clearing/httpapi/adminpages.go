@@ -67,7 +67,7 @@ var pageTemplates = func() map[string]*template.Template {
 		},
 	}
 	out := map[string]*template.Template{}
-	for _, name := range []string{"login", "overview", "trade", "alerts", "audit", "arbiter", "community", "confirm", "error"} {
+	for _, name := range []string{"landing", "login", "overview", "trade", "alerts", "audit", "arbiter", "community", "confirm", "error"} {
 		out[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(pageFiles, "pages/layout.html", "pages/"+name+".html"))
 	}
 	return out
@@ -183,6 +183,12 @@ func safeNext(next string) string {
 		return next
 	}
 	return "/admin"
+}
+
+// pageLanding is GET /: the address deploy/run prints, for a person who
+// opens it in a browser.
+func (s *Server) pageLanding(c *gin.Context) {
+	s.renderPage(c, http.StatusOK, "landing", pageData{Title: "Clearing house"})
 }
 
 func (s *Server) pageLogin(c *gin.Context) {

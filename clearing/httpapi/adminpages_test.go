@@ -45,10 +45,13 @@ func TestPageTemplates(t *testing.T) {
 			Alerts    []clearing.Alert
 			Integrity []clearing.IntegrityRow
 		}{[]clearing.Alert{{Kind: "near_limit", Community: "acorn", Message: "acorn uses 95% of its limit"}},
-			[]clearing.IntegrityRow{{Community: "leaf", VirtualCustomerBalance: "-12.50", ReportedBalance: &reported, ReportedAt: &now, OK: &yes},
-				{Community: "acorn", VirtualCustomerBalance: "9.50", OK: &no}, {Community: "oak", VirtualCustomerBalance: "0.00"}}}},
-			[]string{"acorn uses 95% of its limit", `<span class="badge ok" data-field="state">ok</span>`,
-				`<span class="badge mismatch" data-field="state">mismatch</span>`, `<span class="badge unknown" data-field="state">unknown</span>`}},
+			[]clearing.IntegrityRow{{Community: "leaf", VirtualCustomerBalance: "12.50", Expected: "-12.50", ReportedBalance: &reported, ReportedAt: &now, OK: &yes, State: "ok"},
+				{Community: "acorn", VirtualCustomerBalance: "9.50", Expected: "-9.50", OK: &no, State: "mismatch"},
+				{Community: "elm", VirtualCustomerBalance: "22.00", Expected: "-22.00", ReportedBalance: &reported, ReportedAt: &now, OK: &yes, State: "unknown (data from 2026-03-01 12:00 UTC)"},
+				{Community: "oak", VirtualCustomerBalance: "0.00", Expected: "0.00", State: "unknown (no report yet)"}}}},
+			[]string{"acorn uses 95% of its limit", `<span class="badge ok" data-field="state">ok</span>`, `<td class="num" data-field="expected">-12.50</td>`,
+				`<span class="badge mismatch" data-field="state">mismatch</span>`, `<span class="badge unknown" data-field="state">unknown (no report yet)</span>`,
+				`<span class="badge unknown" data-field="state">unknown (data from 2026-03-01 12:00 UTC)</span>`}},
 		{"audit", pageData{Title: "Audit", Actor: "ops", Body: struct {
 			Entries []clearing.AuditEntry
 			Next    int64

@@ -172,6 +172,7 @@ func (s *Server) Handler() http.Handler {
 	a.POST("/schedule/run", s.runSchedule)
 
 	// Governing body, HTML pages (session cookie holding an admin token, CSRF on forms).
+	r.GET("/", pageHeaders, s.pageLanding)
 	r.GET("/admin/login", pageHeaders, s.pageLogin)
 	r.POST("/admin/login", pageHeaders, s.pageLoginForm)
 	p := r.Group("/admin", pageHeaders, s.pageAuth)

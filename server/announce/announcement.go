@@ -154,10 +154,10 @@ func (d Draft) Validate(now time.Time) error {
 		return err
 	}
 	if d.Category == "" {
-		return invalid("category", "is required: one of the community's category slugs")
+		return refusal("category", "Choose a category")
 	}
 	if !slugPattern.MatchString(d.Category) {
-		return invalid("category", "%q is not a category slug", d.Category)
+		return refusal("category", "There is no category %q", d.Category)
 	}
 	if d.Price != nil && *d.Price < 0 {
 		return invalid("price", "must not be negative")
@@ -207,9 +207,9 @@ func checkText(field, s string, min, max int, multiline bool) error {
 func checkPoint(lat, lon *float64) error {
 	if (lat == nil) != (lon == nil) {
 		if lat == nil {
-			return invalid("lat", "is required with lon")
+			return invalid("lat", "is required with longitude")
 		}
-		return invalid("lon", "is required with lat")
+		return invalid("lon", "is required with latitude")
 	}
 	if lat == nil {
 		return nil
@@ -289,7 +289,7 @@ func (s *Service) Update(ctx context.Context, actor Actor, id int64, p Patch) (A
 		return Announcement{}, invalid("status", "must be active or closed, got %q", p.Status.Value)
 	}
 	if p.Lat.Set != p.Lon.Set {
-		return Announcement{}, invalid("lat", "lat and lon change together")
+		return Announcement{}, refusal("lat", "Latitude and longitude change together")
 	}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
@@ -452,7 +452,7 @@ func notFound(id int64) *Error {
 }
 
 func unknownCategory(slug string) *Error {
-	return invalid("category", "no category %q in this community", slug)
+	return refusal("category", "There is no category %q in this community", slug)
 }
 
 // storageError translates the constraint names of the schema into domain
@@ -476,7 +476,7 @@ func storageError(op string, err error) error {
 		case "announcements_price_check":
 			return invalid("price", "must not be negative")
 		case "announcements_lat_check", "announcements_coordinates_check":
-			return invalid("lat", "must be between -90 and 90, given together with lon")
+			return invalid("lat", "must be between -90 and 90, given together with longitude")
 		case "announcements_lon_check":
 			return invalid("lon", "must be between -180 and 180")
 		}

@@ -384,3 +384,34 @@ func TestLanguage(t *testing.T) {
 		t.Errorf("english bikes: got %v %v, want [3 16 2 1 20 10]", ids(page), err)
 	}
 }
+
+// TestDraftMessagesNameTheField: a refusal is a sentence a member
+// understands on its own (the form shows it above the fields), naming the
+// field in words, never a slug or a JSON name.
+func TestDraftMessagesNameTheField(t *testing.T) {
+	t.Parallel()
+	good := announce.Draft{Kind: announce.Offer, Title: "Bike repair", Category: "services"}
+	tests := []struct {
+		name   string
+		change func(d *announce.Draft)
+		want   string
+	}{
+		{"empty title", func(d *announce.Draft) { d.Title = "" }, "Title must not be empty"},
+		{"long title", func(d *announce.Draft) { d.Title = strings.Repeat("a", 121) }, "Title has 121 characters, at most 120 are allowed"},
+		{"no category", func(d *announce.Draft) { d.Category = "" }, "Choose a category"},
+		{"bad category", func(d *announce.Draft) { d.Category = "Food!" }, `There is no category "Food!"`},
+		{"negative price", func(d *announce.Draft) { d.Price = price(-1) }, "Price must not be negative"},
+		{"long place", func(d *announce.Draft) { d.Place = strings.Repeat("a", 201) }, "Place has 201 characters, at most 200 are allowed"},
+		{"lat without lon", func(d *announce.Draft) { d.Lat = pt(1) }, "Longitude is required with latitude"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := good
+			tt.change(&d)
+			e, ok := announce.AsError(d.Validate(base))
+			if !ok || e.Message != tt.want {
+				t.Fatalf("got %v, want the message %q", e, tt.want)
+			}
+		})
+	}
+}

@@ -47,8 +47,29 @@ var (
 	ErrConflict  = &Error{Code: CodeConflict}
 )
 
+// invalid refuses field with a sentence that names it in words: format is
+// the rest of the sentence ("must not be empty" gives "Title must not be
+// empty"), so the message reads on its own above a form.
 func invalid(field, format string, a ...any) *Error {
+	label := fieldLabels[field]
+	if label == "" {
+		label = field
+	}
+	return &Error{Code: CodeInvalid, Field: field, Message: label + " " + fmt.Sprintf(format, a...)}
+}
+
+// refusal refuses field with a whole sentence of its own.
+func refusal(field, format string, a ...any) *Error {
 	return &Error{Code: CodeInvalid, Field: field, Message: fmt.Sprintf(format, a...)}
+}
+
+// fieldLabels names the fields in the words of the forms.
+var fieldLabels = map[string]string{
+	"kind": "The kind", "title": "Title", "description": "Description", "category": "Category",
+	"price": "Price", "place": "Place", "lat": "Latitude", "lon": "Longitude", "expires_at": "The expiry date",
+	"status": "The status", "slug": "The category's short name", "name": "Name",
+	"min_price": "The lowest price", "max_price": "The highest price", "radius_km": "The distance",
+	"limit": "The page size", "offset": "The offset", "q": "The search text",
 }
 
 // AsError returns err as an *Error, if it is one.

@@ -53,7 +53,7 @@ func (q Query) Normalize() (Query, error) {
 		return q, invalid("kind", "must be offer or want, got %q", q.Kind)
 	}
 	if q.Category != "" && !slugPattern.MatchString(q.Category) {
-		return q, invalid("category", "%q is not a category slug", q.Category)
+		return q, refusal("category", "There is no category %q", q.Category)
 	}
 	if q.MinPrice != nil && *q.MinPrice < 0 {
 		return q, invalid("min_price", "must not be negative")
@@ -69,7 +69,7 @@ func (q Query) Normalize() (Query, error) {
 	}
 	if q.RadiusKm != 0 {
 		if q.Lat == nil {
-			return q, invalid("radius_km", "needs lat and lon")
+			return q, invalid("radius_km", "needs a latitude and longitude")
 		}
 		if !(q.RadiusKm > 0 && q.RadiusKm <= MaxRadiusKm) {
 			return q, invalid("radius_km", "must be above 0 and at most %d", MaxRadiusKm)

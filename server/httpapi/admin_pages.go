@@ -91,3 +91,8 @@ func (h *Handlers) adminMemberForm(c *gin.Context) {
 	}
 	h.showAdminMembers(c, p, status)
 }
+
+// adminIndexPage sends /admin to the admin pages' first one.
+func (h *Handlers) adminIndexPage(c *gin.Context) {
+	c.Redirect(http.StatusSeeOther, "/admin/members")
+}

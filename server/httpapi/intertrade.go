@@ -69,13 +69,14 @@ type integrityJSON struct {
 	CircleBalance  string    `json:"circle_balance"`  // the virtual customer, in base units
 	Pending        int       `json:"pending"`
 	Problems       []string  `json:"problems"`
+	State          string    `json:"state"` // ok, mismatch, or unknown (data from <time>)
 }
 
 func (h *Handlers) integrityView(r intertrade.IntegrityReport) integrityJSON {
 	cur := h.Community.Currency
 	v := integrityJSON{ID: r.ID, At: r.At.UTC(), OK: r.OK, AccountBalance: cur.Format(r.AccountBalance),
 		LocalSum: cur.Format(r.LocalSum), BaseSum: string(r.BaseSum), CircleBalance: string(r.CircleBalance),
-		Pending: r.Pending, Problems: r.Problems}
+		Pending: r.Pending, Problems: r.Problems, State: r.State()}
 	if v.Problems == nil {
 		v.Problems = []string{}
 	}

@@ -18,6 +18,8 @@ import (
 type authForm struct {
 	Username    string
 	DisplayName string
+	// NewMin and NewMax are new members' limits, shown on the registration page.
+	NewMin, NewMax int64
 }
 
 func (h *Handlers) loginPage(c *gin.Context) {
@@ -56,7 +58,9 @@ func (h *Handlers) loginForm(c *gin.Context) {
 func (h *Handlers) registerPage(c *gin.Context) {
 	p := h.newPage(c, "Join "+h.Community.Name)
 	p.CSRF = h.preCSRF(c)
-	p.Data = authForm{}
+	form := authForm{}
+	form.NewMin, form.NewMax = h.Members.DefaultLimits()
+	p.Data = form
 	h.render(c, http.StatusOK, "register.html", p)
 }
 
@@ -67,6 +71,7 @@ func (h *Handlers) registerForm(c *gin.Context) {
 	p := h.newPage(c, "Join "+h.Community.Name)
 	p.CSRF = h.preCSRF(c)
 	form := authForm{Username: strings.TrimSpace(c.PostForm("username")), DisplayName: c.PostForm("display_name")}
+	form.NewMin, form.NewMax = h.Members.DefaultLimits()
 	p.Data = form
 	if c.PostForm("password") != c.PostForm("password2") {
 		p.Error, p.Field = "The two passwords differ.", "password"
@@ -80,11 +85,21 @@ func (h *Handlers) registerForm(c *gin.Context) {
 	}
 	if m.Status == members.StatusPending {
 		p.Notice = "Welcome, " + m.DisplayName + "! An admin will approve your membership; then you can log in."
-	} else {
-		p.Notice = "Welcome, " + m.DisplayName + "! You can log in now."
+		p.Data = authForm{Username: m.Username}
+		h.render(c, http.StatusCreated, "login.html", p)
+		return
 	}
-	p.Data = authForm{Username: m.Username}
-	h.render(c, http.StatusCreated, "login.html", p)
+	// A new member is logged in; should that fail (e.g. hashing is busy),
+	// the log-in page says they can log in.
+	s, err := h.Members.Login(c.Request.Context(), members.LoginRequest{Username: m.Username, Password: c.PostForm("password"), IP: c.ClientIP()})
+	if err != nil {
+		p.Notice = "Welcome, " + m.DisplayName + "! You can log in now."
+		p.Data = authForm{Username: m.Username}
+		h.render(c, http.StatusCreated, "login.html", p)
+		return
+	}
+	h.setSessionCookie(c, s)
+	c.Redirect(http.StatusSeeOther, "/?joined=1")
 }
 
 func (h *Handlers) logoutForm(c *gin.Context) {
@@ -116,6 +131,9 @@ func (h *Handlers) homePage(c *gin.Context) {
 	if err != nil {
 		h.pageError(c, h.pageRefusal(c, &p, err), p.Error)
 		return
+	}
+	if c.Query("joined") != "" {
+		p.Notice = "Welcome, " + m.DisplayName + "! You are a member of " + h.Community.Name + "."
 	}
 	p.Data = homeData{Account: acc, Recent: recent, Incoming: len(bills)}
 	h.render(c, http.StatusOK, "home.html", p)

@@ -116,6 +116,7 @@ func (h *Handlers) Engine() *gin.Engine {
 	pages.POST("/profile", h.profileForm)
 	pages.POST("/profile/password", h.passwordForm)
 	adminPages := pages.Group("/admin", h.requirePageAdmin)
+	adminPages.GET("", h.adminIndexPage) // to the members page
 	adminPages.GET("/members", h.adminMembersPage)
 	adminPages.POST("/members/:username/:action", h.adminMemberForm) // approve | block | unblock | unlock | limits | role
 	// announcements pages

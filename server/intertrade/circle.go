@@ -46,7 +46,7 @@ func (s *Service) Handshake(ctx context.Context) (HandshakeResult, error) {
 		callErr = errOf(resp.Status)
 	}
 	if callErr != nil {
-		res.Error = callErr.Error()
+		res.Error = handshakeFailure(callErr)
 	} else {
 		res.OK = true
 		res.AccountStatus, res.Balance, res.Min, res.Max = resp.AccountStatus, resp.Balance, resp.Min, resp.Max
@@ -293,4 +293,16 @@ func (s *Service) prepareRequest(ctx context.Context) cxp.PrepareRequest {
 		Integrity: &ok,
 		Balance:   cxp.FromMinor(sums.BaseSum, s.base()),
 	}
+}
+
+// handshakeFailure is a failed handshake in words for the admin page: a
+// block says the circle's reason for it.
+func handshakeFailure(err error) string {
+	if e, ok := cxp.AsError(err); ok && e.Code == cxp.CodeNotPermitted {
+		if r := e.Args["reason"]; r != "" {
+			return "the circle has blocked this community: " + r
+		}
+		return "the circle does not let this community trade (CXP code 16: blocked, or unknown to it)"
+	}
+	return err.Error()
 }

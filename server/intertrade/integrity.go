@@ -90,6 +90,24 @@ type IntegrityReport struct {
 	Pending        int         // intertrades in flight at the time
 	Rounding       cxp.Decimal // the rounding account: remainders kept by truncation, base units
 	Problems       []string
+	// Stale: the circle's balance disagrees but is older than our records
+	// (a later handshake failed, or intertrades completed since it), so
+	// the comparison is unknown rather than a mismatch.
+	Stale bool
+}
+
+// State is the check in words: "ok", "mismatch", or "unknown (data from
+// <the circle's handshake>)" when the circle's data is stale.
+func (r IntegrityReport) State() string {
+	switch {
+	case len(r.Problems) > 0:
+		return "mismatch"
+	case r.Stale:
+		return "unknown (data from " + r.HandshakeAt.UTC().Format("2006-01-02 15:04") + " UTC)"
+	case r.OK:
+		return "ok"
+	}
+	return "unknown"
 }
 
 // CheckIntegrity compares our records with the circle's last reported
@@ -118,6 +136,12 @@ func (s *Service) CheckIntegrity(ctx context.Context) (IntegrityReport, error) {
 			"the import/export account's balance %s differs from the recorded intertrades' sum %s (%s)",
 			cxp.FromMinor(sm.AccountBalance, s.cfg.Divisions), cxp.FromMinor(sm.LocalSum, s.cfg.Divisions), s.cfg.Currency))
 	}
+	stale := false
+	if ok {
+		if stale, err = s.newerThan(ctx, hs); err != nil {
+			return IntegrityReport{}, err
+		}
+	}
 	switch {
 	case !ok || hs.Balance == "":
 		rep.Problems = append(rep.Problems, "the circle has not reported our virtual customer's balance yet")
@@ -127,6 +151,8 @@ func (s *Service) CheckIntegrity(ctx context.Context) (IntegrityReport, error) {
 		switch {
 		case err != nil:
 			rep.Problems = append(rep.Problems, fmt.Sprintf("the circle's balance %s has more than %d decimal places", hs.Balance, s.base()))
+		case sm.BaseSum != -circle && stale:
+			rep.Stale = true
 		case sm.BaseSum != -circle:
 			p := fmt.Sprintf("our intertrades sum to %s base units, but the circle's virtual customer balance is %s (it should be %s)",
 				rep.BaseSum, hs.Balance, cxp.FromMinor(-sm.BaseSum, s.base()))
@@ -136,16 +162,17 @@ func (s *Service) CheckIntegrity(ctx context.Context) (IntegrityReport, error) {
 			rep.Problems = append(rep.Problems, p)
 		}
 	}
-	rep.OK = len(rep.Problems) == 0
+	rep.OK = len(rep.Problems) == 0 && !rep.Stale
 	var circle *string
 	if rep.CircleBalance != "" {
 		v := string(rep.CircleBalance)
 		circle = &v
 	}
 	err = s.pool.QueryRow(ctx, `
-		INSERT INTO intertrade_integrity_checks (at, ok, account_balance, local_sum, base_sum, circle_balance, problems, rounding)
-		VALUES ($1, $2, $3, $4, $5::numeric, $6::numeric, $7, $8::numeric) RETURNING id`,
+		INSERT INTO intertrade_integrity_checks (at, ok, account_balance, local_sum, base_sum, circle_balance, problems, rounding, stale, circle_data_at)
+		VALUES ($1, $2, $3, $4, $5::numeric, $6::numeric, $7, $8::numeric, $9, $10) RETURNING id`,
 		rep.At, rep.OK, rep.AccountBalance, rep.LocalSum, string(rep.BaseSum), circle, strings.Join(rep.Problems, "\n"), string(rep.Rounding),
+		rep.Stale, nullTime(rep.HandshakeAt),
 	).Scan(&rep.ID)
 	if err != nil {
 		return IntegrityReport{}, fmt.Errorf("intertrade: record integrity check: %w", err)
@@ -177,10 +204,13 @@ func (s *Service) LastIntegrity(ctx context.Context) (IntegrityReport, bool, err
 	var base string
 	var circle *string
 	var problems string
+	var dataAt *time.Time
 	err := s.pool.QueryRow(ctx, `
-		SELECT id, at, ok, account_balance, local_sum, base_sum::text, circle_balance::text, problems, coalesce(rounding::text, '')
+		SELECT id, at, ok, account_balance, local_sum, base_sum::text, circle_balance::text, problems, coalesce(rounding::text, ''),
+		       stale, circle_data_at
 		FROM intertrade_integrity_checks ORDER BY id DESC LIMIT 1`,
-	).Scan(&rep.ID, &rep.At, &rep.OK, &rep.AccountBalance, &rep.LocalSum, &base, &circle, &problems, &rep.Rounding)
+	).Scan(&rep.ID, &rep.At, &rep.OK, &rep.AccountBalance, &rep.LocalSum, &base, &circle, &problems, &rep.Rounding,
+		&rep.Stale, &dataAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return IntegrityReport{}, false, nil
 	}
@@ -193,6 +223,9 @@ func (s *Service) LastIntegrity(ctx context.Context) (IntegrityReport, bool, err
 	}
 	if problems != "" {
 		rep.Problems = strings.Split(problems, "\n")
+	}
+	if dataAt != nil {
+		rep.HandshakeAt = *dataAt
 	}
 	return rep, true, nil
 }
@@ -242,4 +275,24 @@ func (s *Service) Balance(ctx context.Context, id ledger.AccountID) (int64, erro
 		return 0, fmt.Errorf("intertrade: account: %w", err)
 	}
 	return acc.Balance, nil
+}
+
+// newerThan reports whether our records are newer than the successful
+// handshake hs: a later handshake failed, or an intertrade completed or
+// changed after it.
+func (s *Service) newerThan(ctx context.Context, hs HandshakeResult) (bool, error) {
+	var newer bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM intertrade_handshakes WHERE id > $1 AND NOT ok)
+		OR EXISTS (SELECT 1 FROM intertrades WHERE state = 'completed' AND updated_at > $2)`, hs.ID, hs.At).Scan(&newer)
+	if err != nil {
+		return false, fmt.Errorf("intertrade: integrity: newer records: %w", err)
+	}
+	return newer, nil
+}
+
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"strings"
 	"time"
@@ -291,7 +292,15 @@ func (s *Service) fail(ctx context.Context, it Intertrade, holdID int64, cause e
 			s.log.Warn("unexpected answer from the circle", "intertrade", it.ID, "err", cause)
 			cxpErr = cxp.Errorf(cxp.CodeOther, "unexpected answer from the circle")
 		}
-		u.Reason = Reason(cxpErr.Code, cxpErr.Args)
+		args := cxpErr.Args
+		if cxpErr.Code == cxp.CodeNotPermitted && args["dest_url"] != "" {
+			args = maps.Clone(args)
+			args["community"] = it.Community
+			if name := s.communityName(args["dest_url"]); name != "" {
+				args["community"] = name + " (" + it.Community + ")"
+			}
+		}
+		u.Reason = Reason(cxpErr.Code, args)
 	}
 	if cxpErr != nil {
 		u.Answered, u.CXP, u.Message = true, cxpErr.Code, cxpErr.Message

@@ -31,6 +31,15 @@ func Reason(code cxp.Code, args map[string]string) string {
 	case cxp.CodeRatio:
 		return "our community's intertrading balance is too large for its trade volume"
 	case cxp.CodeNotPermitted:
+		// The circle names the payee's URL when the payee's community is
+		// blocked (the payer adds its name as "community"), our key id and
+		// its block reason when ours is.
+		if args["dest_url"] != "" {
+			return "the community " + arg("community", args["dest_url"]) + " is not permitted to trade in the circle at the moment; nothing was paid"
+		}
+		if r := args["reason"]; r != "" {
+			return "our community is not permitted to trade in the circle at the moment (the circle says: " + r + "); nothing was paid"
+		}
 		return "our community is not permitted to trade in the circle at the moment"
 	case cxp.CodeWrongKey, cxp.CodeAuthData:
 		return "the circle did not accept our community's key; please tell an admin"

@@ -160,8 +160,9 @@ func (s *Service) receive(ctx context.Context, from string, body []byte) (cxp.Tr
 			}
 			tr, err := tx.Transfer(ctx, ledger.TransferRequest{
 				Debit: ie, Credit: account, Amount: amount,
-				Description:    "from " + it.Payer + "@" + it.Community + suffix(it.Description),
-				Metadata:       map[string]string{"kind": "intertrade", "direction": "in", "temp_id": it.TempID, "from": it.SrcURL},
+				Description: "from " + it.Payer + "@" + it.Community + suffix(it.Description),
+				Metadata: map[string]string{"kind": "intertrade", "direction": "in", "temp_id": it.TempID,
+					"from": it.Payer + "@" + it.Community, "community_name": s.communityName(it.SrcURL), "src_url": it.SrcURL},
 				IdempotencyKey: "intertrade:in:" + strconv.FormatInt(row.ID, 10),
 			})
 			if err != nil {
@@ -272,6 +273,18 @@ func clipText(s string) string {
 
 // communityOf names the community at uri by its id, from the last list of
 // the circle's communities (no call to the circle), or by its uri.
+// communityName is the circle's name for the community at uri, "" if unknown.
+func (s *Service) communityName(uri string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range s.exchangesList {
+		if strings.TrimRight(e.URI, "/") == strings.TrimRight(uri, "/") {
+			return e.Name
+		}
+	}
+	return ""
+}
+
 func (s *Service) communityOf(uri string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()

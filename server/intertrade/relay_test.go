@@ -10,6 +10,7 @@ import (
 
 	"github.com/sxp-network/sxp/clearing/cxp"
 	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
+	"github.com/sxp-network/sxp/server/payments"
 )
 
 func goodRelay(tempID string) cxp.TransactionRequest {
@@ -340,5 +341,25 @@ func TestIntegrityExplainsRounding(t *testing.T) {
 	}
 	if last, ok, err := e.svc.LastIntegrity(ctx); err != nil || !ok || last.OK || last.Rounding != "0" {
 		t.Fatalf("last integrity: got %+v %v %v", last, ok, err)
+	}
+}
+
+// TestReceiveShowsPayerAddress: the payee's statement names the payer as
+// member@community (and the community's name), never the circle's URL for it.
+func TestReceiveShowsPayerAddress(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	circle := newFakeCircle(t)
+	e := newEnv(t, circle.URL, nil)
+	if status, answer := e.receive(relayRequest(t, testKey, goodRelay("t-name"))); status != http.StatusOK || answer.Code != cxp.OK {
+		t.Fatalf("relay: got %d %+v, want 200 code 0", status, answer)
+	}
+	pay := payments.New(e.pool, e.ledger, e.members, payments.Currency{Code: testCurrency, Divisions: 2}, e.clock.Now)
+	st, err := pay.Statement(ctx, e.bob, payments.StatementQuery{})
+	if err != nil || len(st.Lines) != 1 {
+		t.Fatalf("statement: got %+v %v, want one line", st, err)
+	}
+	if got, name := st.Lines[0].CounterpartyName, st.Lines[0].CounterpartyCommunity; got != "carol@acorn" || name != "Acorn" {
+		t.Fatalf("counterparty: got %q (%q), want carol@acorn (Acorn)", got, name)
 	}
 }

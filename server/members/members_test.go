@@ -32,7 +32,7 @@ func newService(t *testing.T, approval bool) (*Service, *ledger.Ledger, *clock) 
 	pool := pgtest.NewPool(t)
 	clk := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	led := ledger.New(pool, ledger.Options{})
-	s := New(pool, led, Options{Currency: "LEAF", DefaultMin: -10000, DefaultMax: 100000, Approval: approval,
+	s := New(pool, led, Options{Currency: "LEAF", Community: "leaf", DefaultMin: -10000, DefaultMax: 100000, Approval: approval,
 		Throttle: Throttle{PerUsername: 3, PerIP: 5, Window: 10 * time.Minute}, Now: clk.Now,
 		// More hashing slots than any test here runs at once: under -race a
 		// hash is slow, and only TestHashingBounded is about the bound.
@@ -336,5 +336,40 @@ func TestRegisterConcurrently(t *testing.T) {
 	accs, err := led.Accounts(ctx, "LEAF")
 	if ok != 1 || err != nil || len(accs) != 1 {
 		t.Fatalf("got %d registrations and %d accounts (%v), want 1 and 1", ok, len(accs), err)
+	}
+}
+
+// TestLoginAsAddress: a member may log in as member@community (how the
+// circle writes them) on their own community; another community's address
+// is refused with a message that says where to log in.
+func TestLoginAsAddress(t *testing.T) {
+	t.Parallel()
+	s, _, _ := newService(t, false)
+	ctx := context.Background()
+	if _, err := s.Register(ctx, Registration{Username: "alice", Password: "password1"}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, username string
+		want           Code
+	}{
+		{"plain", "alice", ""},
+		{"address", "alice@leaf", ""},
+		{"capitalised address", " Alice@Leaf ", ""},
+		{"another community", "alice@acorn", CodeBadCredentials},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ses, err := s.Login(ctx, LoginRequest{Username: tt.username, Password: "password1", IP: "10.0.0.9"})
+			if CodeOf(err) != tt.want {
+				t.Fatalf("got %v, want %q", err, tt.want)
+			}
+			if tt.want == "" && ses.Member.Username != "alice" {
+				t.Fatalf("got member %q, want alice", ses.Member.Username)
+			}
+			if tt.want != "" && !strings.Contains(err.Error(), "acorn") {
+				t.Fatalf("got %q, want a message naming acorn", err)
+			}
+		})
 	}
 }

@@ -20,6 +20,9 @@ import (
 // Options configures a Service.
 type Options struct {
 	Currency string // the community currency code of members' accounts
+	// Community is this community's id in the circle (SXP_COMMUNITY_ID):
+	// a log-in as member@Community is a log-in as member.
+	Community string
 	// DefaultMin and DefaultMax are new accounts' limits in minor units.
 	DefaultMin, DefaultMax int64
 	// Approval makes new registrations wait for an admin (SXP_REGISTRATION=approval).
@@ -55,6 +58,11 @@ func New(pool *pgxpool.Pool, led *ledger.Ledger, opts Options) *Service {
 	}
 	opts.Throttle = opts.Throttle.withDefaults()
 	return &Service{pool: pool, ledger: led, opts: opts, hashing: newHashGate(opts.MaxHashing, opts.HashWait)}
+}
+
+// DefaultLimits are new members' limits, in minor units.
+func (s *Service) DefaultLimits() (min, max int64) {
+	return s.opts.DefaultMin, s.opts.DefaultMax
 }
 
 // Registration is a request to become a member.

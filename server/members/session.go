@@ -41,6 +41,14 @@ func (s *Service) Login(ctx context.Context, r LoginRequest) (Session, error) {
 	now := s.opts.Now()
 	r.Username = strings.ToLower(strings.TrimSpace(r.Username)) // phones capitalise the first letter
 	r.IP = sourceOf(r.IP)
+	if name, community, ok := strings.Cut(r.Username, "@"); ok {
+		// The circle writes members as member@community (deploy/run prints
+		// alice@leaf): this community's address is its member.
+		if community != s.opts.Community || s.opts.Community == "" {
+			return Session{}, refuse(CodeBadCredentials, "%s is an address in the community %q: log in on that community's site, or here without @%s", r.Username, community, community)
+		}
+		r.Username = name
+	}
 	attempt, err := s.reserveAttempt(ctx, r.Username, r.IP, now)
 	if err != nil {
 		return Session{}, err

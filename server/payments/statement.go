@@ -28,6 +28,9 @@ type StatementQuery struct {
 type StatementLine struct {
 	ledger.StatementLine
 	CounterpartyName string
+	// CounterpartyCommunity is the name of another community's member's
+	// community ("Leaf Valley"), "" for a member of this one.
+	CounterpartyCommunity string
 }
 
 // Statement is one page of a member's statement, oldest first, with
@@ -70,7 +73,7 @@ func (s *Service) Statement(ctx context.Context, m members.Member, q StatementQu
 			return Statement{}, err
 		}
 		for i, l := range page.Lines {
-			line := StatementLine{StatementLine: l, CounterpartyName: counterpartyName(l, names)}
+			line := StatementLine{StatementLine: l, CounterpartyName: counterpartyName(l, names), CounterpartyCommunity: l.Metadata["community_name"]}
 			if search != "" && !strings.Contains(strings.ToLower(l.Description), search) &&
 				!strings.Contains(strings.ToLower(line.CounterpartyName), search) {
 				continue
@@ -98,7 +101,15 @@ func counterpartyName(l ledger.StatementLine, names map[ledger.AccountID]string)
 	if l.Metadata["kind"] == "intertrade" {
 		// The intertrade service records the remote party as "to" (a
 		// payment out, e.g. "bob@acorn") or "from" (a relay in).
-		if n := l.Metadata[map[bool]string{true: "to", false: "from"}[l.Metadata["direction"] == "out"]]; n != "" {
+		n := l.Metadata[map[bool]string{true: "to", false: "from"}[l.Metadata["direction"] == "out"]]
+		if strings.Contains(n, "://") {
+			// A relay recorded before "from" was member@community kept the
+			// sending community's URL there; the description names the payer.
+			if f := strings.Fields(strings.TrimPrefix(l.Description, "from ")); len(f) > 0 && strings.Contains(f[0], "@") {
+				return f[0]
+			}
+		}
+		if n != "" {
 			return n
 		}
 	}

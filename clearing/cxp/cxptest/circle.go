@@ -34,6 +34,9 @@ type Circle struct {
 	RefuseWrite cxp.Code    // answer to really=true (0: write)
 	Delay       time.Duration
 	Garbage     bool // answer really=true with a proxy's HTML error page
+	// BlockReason, when set, refuses handshakes with code 16 and this
+	// reason, as the clearing house refuses a blocked community.
+	BlockReason string
 	// PayeeTicks is the payee's rate in a written transaction's answer.
 	PayeeTicks cxp.Decimal
 	// Exchanges are the circle's communities (GET /server/clients).
@@ -134,6 +137,10 @@ func (c *Circle) handshake(w http.ResponseWriter, r *http.Request) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.BlockReason != "" {
+		cxp.WriteError(w, cxp.NewError(cxp.CodeNotPermitted, map[string]string{"reason": c.BlockReason}))
+		return
+	}
 	c.Handshakes = append(c.Handshakes, req)
 	cxp.WriteJSON(w, 200, cxp.HandshakeResponse{
 		Status: cxp.StatusOK(""), AccountStatus: cxp.AccountTrading,
