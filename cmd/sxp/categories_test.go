@@ -19,7 +19,7 @@ func TestCategoriesCommand(t *testing.T) {
 	}{
 		{[]string{"add", "tools", "Garden tools"}, 0, "added tools (Garden tools)\n"},
 		{[]string{"add", "tools", "Tools"}, 1, "sxp categories add: slug: a category with this slug exists\n"},
-		{[]string{"add", "Bad Slug", "Bad"}, 1, "sxp categories add: slug: must be 1-40 lowercase letters, digits or '-', starting with a letter or digit\n"},
+		{[]string{"add", "Bad Slug", "Bad"}, 1, "sxp categories add: slug: The category's short name must be 1-40 lowercase letters, digits or '-', starting with a letter or digit\n"},
 		{[]string{"rename", "tools", "Tools", "--slug", "kit"}, 0, "renamed tools to kit (Tools)\n"},
 		{[]string{"delete", "other"}, 0, "deleted other\n"},
 		{[]string{"delete", "boats"}, 1, "sxp categories delete: no category \"boats\"\n"},
