@@ -76,6 +76,10 @@ var communityMatrix = map[string]string{
 	"PATCH /api/v1/announcements/:id":               ownerOrAd,
 	"DELETE /api/v1/announcements/:id":              ownerOrAd,
 	"GET /api/v1/categories":                        member,
+	"GET /api/v1/wantlists":                         member,
+	"GET /api/v1/wantlists/:id":                     member, // want lists are published to peers
+	"PUT /api/v1/wantlists/:id":                     owner,
+	"DELETE /api/v1/wantlists/:id":                  ownerOrAd,
 	"POST /api/v1/admin/categories":                 admin,
 	"PATCH /api/v1/admin/categories/:slug":          admin,
 	"DELETE /api/v1/admin/categories/:slug":         admin,
@@ -182,11 +186,26 @@ func TestAuthorisationMatrix(t *testing.T) {
 		}
 		return jsonNumber(body["id"].(float64))
 	}
+	// wantList makes a fresh offer of alice's with a want list naming bob's.
+	st, body = e.call("bob", "POST", "/api/v1/announcements", `{"kind":"offer","title":"Ham","category":"food"}`)
+	if st != http.StatusCreated {
+		t.Fatalf("bob's offer: got %d %v", st, body)
+	}
+	bobsOffer := jsonNumber(body["id"].(float64))
+	wantList := func() string {
+		id := announcement()
+		if st, body := e.call("alice", "PUT", "/api/v1/wantlists/"+id, `{"accepts":["`+bobsOffer+`"]}`); st != http.StatusOK {
+			t.Fatalf("want list: got %d %v", st, body)
+		}
+		return id
+	}
 	params := func(route string) map[string]string {
 		p := map[string]string{"username": "carol", "id": requestID, "action": "reject", "slug": "boats"}
 		switch {
 		case strings.Contains(route, "announcements/:id"), strings.Contains(route, "offers/:id"):
 			p["id"] = announcement()
+		case strings.Contains(route, "wantlists/:id"):
+			p["id"] = wantList()
 		case strings.HasPrefix(route, "POST /admin/members/"):
 			p["action"] = "unlock"
 		case strings.HasPrefix(route, "POST /admin/categories/"):
@@ -265,6 +284,8 @@ func TestAuthorisationMatrix(t *testing.T) {
 				body = []byte(`{}`)
 			case r.Method == "PATCH" && strings.HasPrefix(path, "/api/v1/announcements/"):
 				body = []byte(`{"title":"Changed"}`) // a valid change, so that only authorisation can refuse it
+			case r.Method == "PUT" && strings.HasPrefix(path, "/api/v1/wantlists/"):
+				body = []byte(`{"accepts":["` + bobsOffer + `"]}`) // valid likewise
 			case !strings.HasPrefix(path, "/api/") && r.Method == "POST" && as[role] != "":
 				body = []byte(url.Values{"csrf": {csrf[as[role]]}}.Encode())
 			}

@@ -60,8 +60,14 @@ type Announcement struct {
 	RemotePrice    *string
 	RemoteCurrency string
 	AuthorName     string
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	OriginID       string // federated: the event id at its origin
+	// Money offers: an amount of the author's currency instead of an item;
+	// minor units when local, the origin's decimal and currency when federated.
+	Money               *int64
+	RemoteMoney         *string
+	RemoteMoneyCurrency string
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
 
 	Rank       float64  // search rank when a text query was given
 	DistanceKm *float64 // distance from the query's point, when one was given
@@ -436,14 +442,15 @@ const selectAnnouncement = `
 const categoryColumns = `coalesce(c.id, 0), coalesce(c.slug, ''), coalesce(c.name, a.remote_category, '')`
 
 // remoteColumns are what only federated announcements carry.
-const remoteColumns = `a.remote_price::text, coalesce(a.remote_currency, ''), coalesce(a.author_name, '')`
+const remoteColumns = `a.remote_price::text, coalesce(a.remote_currency, ''), coalesce(a.author_name, ''),
+	coalesce(a.origin_id, ''), a.money, a.remote_money_value, coalesce(a.remote_money_currency, '')`
 
 func scanAnnouncement(row pgx.CollectableRow) (Announcement, error) {
 	var a Announcement
 	err := row.Scan(&a.ID, &a.MemberID, &a.Author, &a.Kind, &a.Title, &a.Description,
 		&a.Category.ID, &a.Category.Slug, &a.Category.Name, &a.Price, &a.Place, &a.Lat, &a.Lon,
 		&a.ExpiresAt, &a.Status, &a.Origin, &a.CreatedAt, &a.UpdatedAt, &a.RemotePrice, &a.RemoteCurrency,
-		&a.AuthorName, &a.Rank, &a.DistanceKm)
+		&a.AuthorName, &a.OriginID, &a.Money, &a.RemoteMoney, &a.RemoteMoneyCurrency, &a.Rank, &a.DistanceKm)
 	return a, err
 }
 

@@ -73,6 +73,10 @@ func (h *Handlers) Engine() *gin.Engine {
 	me.PATCH("/announcements/:id", h.updateAnnouncement)  // author or admin
 	me.DELETE("/announcements/:id", h.deleteAnnouncement) // author or admin
 	me.GET("/categories", h.categories)
+	me.GET("/wantlists", h.wantLists)                       // the member's want lists
+	me.GET("/wantlists/:id", h.wantList)                    // the want list of offer id
+	me.PUT("/wantlists/:id", h.setWantList)                 // {"accepts": [event id, …]}, author only
+	me.DELETE("/wantlists/:id", h.deleteWantList)           // author or admin
 	admin.POST("/categories", h.adminCreateCategory)        // {"slug","name"}
 	admin.PATCH("/categories/:slug", h.adminUpdateCategory) // {"slug"?,"name"?}
 	admin.DELETE("/categories/:slug", h.adminDeleteCategory)

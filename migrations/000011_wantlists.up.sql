@@ -1,0 +1,45 @@
+-- Want lists (issue 13): for each of a member's local offers, the offers
+-- (local or federated) they would take for it, best first. An entry goes
+-- with either offer when that is deleted (a federated one is deleted when
+-- its origin sends it as deleted); closed and expired offers are left out
+-- when want lists are read.
+CREATE TABLE wantlist_entries (
+    offer_id   bigint      NOT NULL,
+    rank       integer     NOT NULL,
+    accepts_id bigint      NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT wantlist_entries_pkey PRIMARY KEY (offer_id, rank),
+    CONSTRAINT wantlist_entries_accepts_key UNIQUE (offer_id, accepts_id),
+    CONSTRAINT wantlist_entries_offer_fkey FOREIGN KEY (offer_id)
+        REFERENCES announcements (id) ON DELETE CASCADE,
+    CONSTRAINT wantlist_entries_accepts_fkey FOREIGN KEY (accepts_id)
+        REFERENCES announcements (id) ON DELETE CASCADE,
+    CONSTRAINT wantlist_entries_rank_check CHECK (rank >= 1),
+    CONSTRAINT wantlist_entries_self_check CHECK (offer_id <> accepts_id)
+);
+CREATE INDEX wantlist_entries_accepts_idx ON wantlist_entries (accepts_id);
+
+-- Money offers: an offer of an amount of the member's own currency (minor
+-- units); a federated one keeps its origin's decimal and currency as text.
+ALTER TABLE announcements
+    ADD COLUMN money               bigint,
+    ADD COLUMN remote_money_value  text,
+    ADD COLUMN remote_money_currency text,
+    ADD CONSTRAINT announcements_money_check CHECK (money IS NULL OR (money > 0 AND kind = 'offer'));
+
+-- Want lists received from peers (wantlist events): offer and accepts are
+-- event ids, as their origin wrote them.
+CREATE TABLE remote_wantlists (
+    object_id  text        NOT NULL,
+    origin     text        NOT NULL,
+    offer      text        NOT NULL,
+    accepts    text[]      NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT remote_wantlists_pkey PRIMARY KEY (object_id)
+);
+CREATE INDEX remote_wantlists_origin_idx ON remote_wantlists (origin);
+
+-- The outbox carries want lists beside announcements.
+ALTER TABLE federation_events
+    ADD COLUMN type text NOT NULL DEFAULT 'announcement',
+    ADD CONSTRAINT federation_events_type_check CHECK (type IN ('announcement', 'wantlist'));
