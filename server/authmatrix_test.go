@@ -125,6 +125,9 @@ var communityMatrix = map[string]string{
 	"GET /offers/new":                       member,
 	"POST /offers/new":                      member,
 	"GET /offers/:id":                       member,
+	"POST /offers/:id/give":                 member, // the member's own offer is checked: a 400 without one
+	"GET /wantlists":                        member,
+	"POST /wantlists/:id/delete":            ownerOrAd,
 	"GET /offers/:id/edit":                  ownerOrAd,
 	"POST /offers/:id/edit":                 ownerOrAd,
 	"POST /offers/:id/close":                ownerOrAd,

@@ -259,3 +259,32 @@ func (s *Service) wantListChanged(ctx context.Context, tx pgx.Tx, offerID int64)
 	}
 	return s.publishWantList(ctx, tx, offerID)
 }
+
+// LiveOffers returns member memberID's live local offers, by id: what a
+// want list may be made for.
+func (s *Service) LiveOffers(ctx context.Context, memberID int64) ([]WantOffer, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+wantOfferColumns+` FROM announcements a
+		WHERE a.origin = 'local' AND a.member_id = $3 AND `+liveOffer+` ORDER BY a.id`, s.now(), s.baseURL, memberID)
+	if err != nil {
+		return nil, storageError("live offers", err)
+	}
+	list, err := pgx.CollectRows(rows, scanWantOffer)
+	if err != nil {
+		return nil, storageError("live offers", err)
+	}
+	return list, nil
+}
+
+// AddToWantList puts the offer named accepts at the end of the want list of
+// offerID (making one if there is none), with SetWantList's rules.
+func (s *Service) AddToWantList(ctx context.Context, actor Actor, offerID int64, accepts string) (WantList, error) {
+	cur, err := s.WantListOf(ctx, offerID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return WantList{}, err
+	}
+	refs := make([]string, 0, len(cur.Accepts)+1)
+	for _, a := range cur.Accepts {
+		refs = append(refs, a.EventID)
+	}
+	return s.SetWantList(ctx, actor, offerID, append(refs, accepts))
+}

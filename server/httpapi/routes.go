@@ -132,6 +132,9 @@ func (h *Handlers) Engine() *gin.Engine {
 	pages.POST("/offers/:id/close", h.closeOfferForm)
 	pages.POST("/offers/:id/reopen", h.reopenOfferForm)
 	pages.POST("/offers/:id/delete", h.deleteOfferForm)
+	pages.POST("/offers/:id/give", h.giveForm) // {mine}: I would give my offer mine for this
+	pages.GET("/wantlists", h.wantListsPage)
+	pages.POST("/wantlists/:id/delete", h.deleteWantListForm)
 	adminPages.GET("/categories", h.adminCategoriesPage)
 	adminPages.POST("/categories", h.adminCategoryForm)                     // add
 	adminPages.POST("/categories/:slug/:action", h.adminCategoryActionForm) // rename | delete

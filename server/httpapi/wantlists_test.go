@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -146,5 +147,37 @@ func TestWantListsAPI(t *testing.T) {
 	}
 	if status, _ := e.do("alice", "GET", path, ""); status != http.StatusNotFound {
 		t.Errorf("GET after DELETE: got %d, want 404", status)
+	}
+}
+
+func TestWantListPages(t *testing.T) {
+	e := newOffersEnv(t)
+	bike := e.offer("alice", "Bike")
+	tent := e.offer("bob", "Tent")
+	status, body := e.page("alice", "GET", fmt.Sprintf("/offers/%d", tent), nil, false)
+	if status != 200 || !strings.Contains(body, "I would give") || !strings.Contains(body, fmt.Sprintf(`<option value="%d">Bike</option>`, bike)) {
+		t.Fatalf("offer page: got %d, want the give form offering Bike:\n%s", status, body)
+	}
+	if status, body := e.page("alice", "GET", fmt.Sprintf("/offers/%d", bike), nil, false); status != 200 || strings.Contains(body, "I would give") {
+		t.Errorf("own offer page: got %d, want no give form", status)
+	}
+	status, loc := e.page("alice", "POST", fmt.Sprintf("/offers/%d/give", tent), url.Values{"mine": {fmt.Sprint(bike)}}, true)
+	if status != http.StatusSeeOther || loc != "/wantlists?done=added" {
+		t.Fatalf("give: got %d %s, want 303 /wantlists?done=added", status, loc)
+	}
+	// Twice is refused and changes nothing.
+	status, body = e.page("alice", "POST", fmt.Sprintf("/offers/%d/give", tent), url.Values{"mine": {fmt.Sprint(bike)}}, true)
+	if status != http.StatusBadRequest || !strings.Contains(body, "name each offer once") || e.count("wantlist_entries") != 1 {
+		t.Errorf("give twice: got %d, %d entries, want 400 and 1 entry", status, e.count("wantlist_entries"))
+	}
+	status, body = e.page("alice", "GET", "/wantlists", nil, false)
+	if status != 200 || !strings.Contains(body, `<a href="/offers/`+fmt.Sprint(tent)+`">Tent</a>`) {
+		t.Fatalf("want lists page: got %d, want Tent listed:\n%s", status, body)
+	}
+	if status, _ := e.page("bob", "POST", fmt.Sprintf("/wantlists/%d/delete", bike), nil, true); status != http.StatusForbidden {
+		t.Errorf("bob deletes alice's: got %d, want 403", status)
+	}
+	if status, loc := e.page("alice", "POST", fmt.Sprintf("/wantlists/%d/delete", bike), nil, true); status != http.StatusSeeOther || e.count("wantlist_entries") != 0 {
+		t.Errorf("delete: got %d %s, %d entries, want 303 and none", status, loc, e.count("wantlist_entries"))
 	}
 }
