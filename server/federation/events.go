@@ -38,6 +38,7 @@ type Object struct {
 	Category    string    `json:"category"`
 	Price       *string   `json:"price"`
 	Currency    string    `json:"currency"`
+	Money       *Money    `json:"money,omitempty"` // a money offer (deals)
 	Place       string    `json:"place"`
 	Lat         *float64  `json:"lat"`
 	Lon         *float64  `json:"lon"`
@@ -45,6 +46,12 @@ type Object struct {
 	Author      Author    `json:"author"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// Money is a money offer's amount: a decimal in its author's currency.
+type Money struct {
+	Value    string `json:"value"`
+	Currency string `json:"currency"`
 }
 
 // Author is an announcement's author as peers see them.
@@ -106,16 +113,16 @@ func (s *Service) Publish(ctx context.Context, tx pgx.Tx, id int64) error {
 // closed or expired.
 func (s *Service) localObject(ctx context.Context, tx pgx.Tx, id int64, now time.Time) (Object, bool, error) {
 	var o Object
-	var price *int64
+	var price, money *int64
 	var status string
 	err := tx.QueryRow(ctx, `
 		SELECT a.kind, a.title, a.description, c.name, a.price, a.place, a.lat::float8, a.lon::float8,
-		       a.expires_at, m.username, m.display_name, a.created_at, a.updated_at, a.status
+		       a.expires_at, m.username, m.display_name, a.created_at, a.updated_at, a.status, a.money
 		  FROM announcements a
 		  JOIN announcement_categories c ON c.id = a.category_id
 		  JOIN members m ON m.id = a.member_id
 		 WHERE a.id = $1 AND a.origin = 'local'`, id).Scan(&o.Kind, &o.Title, &o.Description, &o.Category, &price,
-		&o.Place, &o.Lat, &o.Lon, &o.ExpiresAt, &o.Author.Username, &o.Author.DisplayName, &o.CreatedAt, &o.UpdatedAt, &status)
+		&o.Place, &o.Lat, &o.Lon, &o.ExpiresAt, &o.Author.Username, &o.Author.DisplayName, &o.CreatedAt, &o.UpdatedAt, &status, &money)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Object{}, false, nil
 	}
@@ -126,6 +133,9 @@ func (s *Service) localObject(ctx context.Context, tx pgx.Tx, id int64, now time
 	if price != nil {
 		p := s.cfg.Currency.Format(*price)
 		o.Price = &p
+	}
+	if money != nil {
+		o.Money = &Money{Value: s.cfg.Currency.Format(*money), Currency: s.cfg.Currency.Code}
 	}
 	o.ExpiresAt, o.CreatedAt, o.UpdatedAt = o.ExpiresAt.UTC(), o.CreatedAt.UTC(), o.UpdatedAt.UTC()
 	if o.Author.DisplayName == "" {
@@ -309,20 +319,25 @@ func (s *Service) applyOne(ctx context.Context, tx pgx.Tx, p Peer, e Event) (boo
 		price = o.Price
 	}
 	author := o.Author.Username + "@" + p.CommunityID
+	var moneyValue, moneyCurrency *string
+	if o.Money != nil {
+		moneyValue, moneyCurrency = &o.Money.Value, &o.Money.Currency
+	}
 	_, err = tx.Exec(ctx, `
 		INSERT INTO announcements (member_id, author, author_name, kind, title, description, category_id, remote_category,
 		                           price, remote_price, remote_currency, place, lat, lon, expires_at, status, origin,
-		                           origin_id, search_config, created_at, updated_at)
+		                           origin_id, search_config, created_at, updated_at, remote_money_value, remote_money_currency)
 		VALUES (NULL, $1, $2, $3, $4, $5, NULL, $6, NULL, $7::numeric, $8, $9, $10, $11, $12, 'active', $13, $14,
-		        $15::regconfig, $16, $17)
+		        $15::regconfig, $16, $17, $18, $19)
 		ON CONFLICT ON CONSTRAINT announcements_origin_key DO UPDATE
 		   SET author = EXCLUDED.author, author_name = EXCLUDED.author_name, kind = EXCLUDED.kind,
 		       title = EXCLUDED.title, description = EXCLUDED.description, remote_category = EXCLUDED.remote_category,
 		       remote_price = EXCLUDED.remote_price, remote_currency = EXCLUDED.remote_currency, place = EXCLUDED.place,
 		       lat = EXCLUDED.lat, lon = EXCLUDED.lon, expires_at = EXCLUDED.expires_at,
-		       created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at`,
+		       created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
+		       remote_money_value = EXCLUDED.remote_money_value, remote_money_currency = EXCLUDED.remote_money_currency`,
 		author, o.Author.DisplayName, o.Kind, o.Title, o.Description, o.Category, price, o.Currency, o.Place,
-		o.Lat, o.Lon, o.ExpiresAt, p.BaseURL, e.ID, s.cfg.Language, o.CreatedAt, o.UpdatedAt)
+		o.Lat, o.Lon, o.ExpiresAt, p.BaseURL, e.ID, s.cfg.Language, o.CreatedAt, o.UpdatedAt, moneyValue, moneyCurrency)
 	if err != nil {
 		return false, fmt.Errorf("federation: apply %s: %w", e.ID, err)
 	}
@@ -359,6 +374,13 @@ func checkObject(o Object) error {
 		d, _, err := apd.NewFromString(*o.Price)
 		if err != nil || d.Negative || d.Form != apd.Finite || len(*o.Price) > 40 {
 			return errors.New("price")
+		}
+	}
+	if o.Money != nil {
+		d, _, err := apd.NewFromString(o.Money.Value)
+		if err != nil || d.Negative || d.IsZero() || d.Form != apd.Finite || len(o.Money.Value) > 40 ||
+			o.Kind != "offer" || o.Money.Currency == "" || len(o.Money.Currency) > 12 {
+			return errors.New("money")
 		}
 	}
 	if (o.Lat == nil) != (o.Lon == nil) {

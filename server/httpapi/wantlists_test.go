@@ -181,3 +181,49 @@ func TestWantListPages(t *testing.T) {
 		t.Errorf("delete: got %d %s, %d entries, want 303 and none", status, loc, e.count("wantlist_entries"))
 	}
 }
+
+func TestMoneyOffers(t *testing.T) {
+	e := newOffersEnv(t)
+	status, out := e.do("alice", "POST", "/api/v1/announcements",
+		`{"kind":"offer","title":"20 LEAF","category":"other","money":{"value":"20","currency":"LEAF"}}`)
+	if status != http.StatusCreated || !strings.Contains(out, `"money":{"value":"20.00","currency":"LEAF"}`) {
+		t.Fatalf("create: got %d %s, want 201 with money 20.00 LEAF", status, out)
+	}
+	id := decode[offerJSON](t, out).ID
+	var stored int64
+	if err := e.pool.QueryRow(context.Background(), `SELECT money FROM announcements WHERE id = $1`, id).Scan(&stored); err != nil || stored != 2000 {
+		t.Fatalf("stored money: got %d %v, want 2000 minor units", stored, err)
+	}
+	if status, out := e.do("alice", "POST", "/api/v1/announcements", `{"kind":"offer","title":"Bike","category":"goods"}`); status != 201 || !strings.Contains(out, `"money":null`) {
+		t.Errorf("an item: got %d %s, want money null", status, out)
+	}
+	for _, tt := range []struct{ name, body, field string }{
+		{"another currency", `{"kind":"offer","title":"x","category":"other","money":{"value":"20","currency":"ACORN"}}`, "money.currency"},
+		{"zero", `{"kind":"offer","title":"x","category":"other","money":{"value":"0","currency":"LEAF"}}`, "money.value"},
+		{"negative", `{"kind":"offer","title":"x","category":"other","money":{"value":"-5","currency":"LEAF"}}`, "money.value"},
+		{"too many places", `{"kind":"offer","title":"x","category":"other","money":{"value":"1.005","currency":"LEAF"}}`, "money.value"},
+		{"a number", `{"kind":"offer","title":"x","category":"other","money":{"value":20,"currency":"LEAF"}}`, "money"},
+		{"no currency", `{"kind":"offer","title":"x","category":"other","money":{"value":"20"}}`, "money"},
+		{"a want", `{"kind":"want","title":"x","category":"other","money":{"value":"20","currency":"LEAF"}}`, "money"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := e.count("announcements")
+			status, out := e.do("alice", "POST", "/api/v1/announcements", tt.body)
+			b := decode[struct{ Error struct{ Field string } }](t, out)
+			if status != 400 || b.Error.Field != tt.field {
+				t.Errorf("got %d %s, want 400 naming %s", status, out, tt.field)
+			}
+			if n := e.count("announcements"); n != before {
+				t.Errorf("got %d announcements, want %d: nothing stored", n, before)
+			}
+		})
+	}
+	// Turning a money offer into a want is refused; dropping the money is not.
+	path := fmt.Sprintf("/api/v1/announcements/%d", id)
+	if status, out := e.do("alice", "PATCH", path, `{"kind":"want"}`); status != 400 || !strings.Contains(out, `"field":"money"`) {
+		t.Errorf("money offer to want: got %d %s, want 400 naming money", status, out)
+	}
+	if status, out := e.do("alice", "PATCH", path, `{"money":null,"title":"Lessons"}`); status != 200 || !strings.Contains(out, `"money":null`) {
+		t.Errorf("drop money: got %d %s, want 200 money null", status, out)
+	}
+}
