@@ -78,8 +78,9 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 	var err error
 	var fed *federation.Service // made below: it needs the announcements' search language
 	s.Announcements, err = announce.New(ctx, pool, announce.Config{Language: cfg.SearchLanguage, Logger: logger,
-		Publish: func(ctx context.Context, tx pgx.Tx, id int64) error { return fed.Publish(ctx, tx, id) },
-		BaseURL: cfg.PublicURL})
+		Publish:         func(ctx context.Context, tx pgx.Tx, id int64) error { return fed.Publish(ctx, tx, id) },
+		PublishWantList: func(ctx context.Context, tx pgx.Tx, id int64) error { return fed.PublishWantList(ctx, tx, id) },
+		BaseURL:         cfg.PublicURL})
 	if err != nil {
 		return nil, fmt.Errorf("server: announcements: %w", err)
 	}
