@@ -1,3 +1,6 @@
+DROP TABLE member_deal_keys;
+DROP TABLE deal_proposal_offers;
+DROP TABLE deal_proposals;
 DELETE FROM federation_events WHERE type <> 'announcement';
 ALTER TABLE federation_events DROP COLUMN type;
 DROP TABLE remote_wantlists;

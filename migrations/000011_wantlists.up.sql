@@ -43,3 +43,36 @@ CREATE INDEX remote_wantlists_origin_idx ON remote_wantlists (origin);
 ALTER TABLE federation_events
     ADD COLUMN type text NOT NULL DEFAULT 'announcement',
     ADD CONSTRAINT federation_events_type_check CHECK (type IN ('announcement', 'wantlist'));
+
+-- Rounds: each loop the deal finder found becomes a proposal, an
+-- sxp-contract/1 contract C (h = lowercase hex SHA-256 of JCS(C)). Its
+-- offers are held while it is proposed or ready.
+CREATE TABLE deal_proposals (
+    h          text        NOT NULL,
+    contract   jsonb       NOT NULL,
+    state      text        NOT NULL DEFAULT 'proposed',
+    deadline   timestamptz NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT deal_proposals_pkey PRIMARY KEY (h),
+    CONSTRAINT deal_proposals_h_check CHECK (h ~ '^[0-9a-f]{64}$'),
+    CONSTRAINT deal_proposals_state_check CHECK (state IN ('proposed', 'ready', 'ended'))
+);
+CREATE TABLE deal_proposal_offers (
+    h     text NOT NULL,
+    offer text NOT NULL,
+    CONSTRAINT deal_proposal_offers_pkey PRIMARY KEY (h, offer),
+    CONSTRAINT deal_proposal_offers_h_fkey FOREIGN KEY (h) REFERENCES deal_proposals (h) ON DELETE CASCADE
+);
+CREATE INDEX deal_proposal_offers_offer_idx ON deal_proposal_offers (offer);
+
+-- Members' contract keys (Ed25519), made on demand until members register
+-- their own.
+CREATE TABLE member_deal_keys (
+    member_id   bigint      NOT NULL,
+    public_key  bytea       NOT NULL,
+    private_key bytea       NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT member_deal_keys_pkey PRIMARY KEY (member_id),
+    CONSTRAINT member_deal_keys_member_fkey FOREIGN KEY (member_id) REFERENCES members (id) ON DELETE CASCADE,
+    CONSTRAINT member_deal_keys_public_check CHECK (octet_length(public_key) = 32)
+);
