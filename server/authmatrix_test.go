@@ -76,6 +76,8 @@ var communityMatrix = map[string]string{
 	"PATCH /api/v1/announcements/:id":               ownerOrAd,
 	"DELETE /api/v1/announcements/:id":              ownerOrAd,
 	"GET /api/v1/categories":                        member,
+	"POST /api/v1/admin/deals/rounds":               admin,
+	"GET /api/v1/admin/deals/proposals":             admin,
 	"GET /api/v1/wantlists":                         member,
 	"GET /api/v1/wantlists/:id":                     member, // want lists are published to peers
 	"PUT /api/v1/wantlists/:id":                     owner,
@@ -127,6 +129,8 @@ var communityMatrix = map[string]string{
 	"GET /offers/:id":                       member,
 	"POST /offers/:id/give":                 member, // the member's own offer is checked: a 400 without one
 	"GET /wantlists":                        member,
+	"GET /admin/deals":                      admin,
+	"POST /admin/deals/round":               admin,
 	"POST /wantlists/:id/delete":            ownerOrAd,
 	"GET /offers/:id/edit":                  ownerOrAd,
 	"POST /offers/:id/edit":                 ownerOrAd,

@@ -23,6 +23,7 @@ import (
 	"github.com/sxp-network/sxp/ledger/jobs"
 	"github.com/sxp-network/sxp/migrations"
 	"github.com/sxp-network/sxp/server/announce"
+	"github.com/sxp-network/sxp/server/deals"
 	"github.com/sxp-network/sxp/server/federation"
 	"github.com/sxp-network/sxp/server/httpapi"
 	"github.com/sxp-network/sxp/server/intertrade"
@@ -114,6 +115,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 		Announcements:  s.Announcements,
 		Intertrade:     inter,
 		Federation:     s.Federation,
+		Deals:          NewDeals(cfg, pool),
 		Ready:          s.Ready,
 		Metrics:        m.HTTP,
 		MetricsHandler: promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}),
@@ -219,4 +221,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.log.Info("community server stopped")
 	return nil
+}
+
+// NewDeals returns the market's deals service (rounds and proposals) of the
+// community server configured by cfg, on pool.
+func NewDeals(cfg Config, pool *pgxpool.Pool) *deals.Service {
+	return deals.New(pool, deals.Config{BaseURL: cfg.PublicURL, CommunityID: cfg.CommunityID,
+		Currency: cfg.Currency, Divisions: cfg.CurrencyDivisions})
 }

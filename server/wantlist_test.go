@@ -3,10 +3,12 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"slices"
 	"testing"
 
 	"github.com/sxp-network/sxp/server/announce"
+	"github.com/sxp-network/sxp/server/members"
 )
 
 // remoteWantList is a want list n holds from a peer: its offer and accepts,
@@ -108,5 +110,46 @@ func TestWantListReplication(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("a's events: want list %s as deleted, version 3, not found in %+v", objectID, events)
+	}
+}
+
+func TestRoundAPI(t *testing.T) {
+	e := newEnv(t, nil)
+	e.member("alice", members.RoleMember)
+	e.member("bob", members.RoleMember)
+	e.member("root", members.RoleAdmin)
+	offer := func(user, title string) string {
+		st, body := e.call(user, "POST", "/api/v1/announcements", `{"kind":"offer","title":"`+title+`","category":"goods"}`)
+		if st != http.StatusCreated {
+			t.Fatalf("offer: got %d %v", st, body)
+		}
+		return jsonNumber(body["id"].(float64))
+	}
+	bike, lamp := offer("alice", "Bike"), offer("bob", "Lamp")
+	for _, w := range [][3]string{{"alice", bike, lamp}, {"bob", lamp, bike}} {
+		if st, body := e.call(w[0], "PUT", "/api/v1/wantlists/"+w[1], `{"accepts":["`+w[2]+`"]}`); st != http.StatusOK {
+			t.Fatalf("want list: got %d %v", st, body)
+		}
+	}
+	if st, body := e.call("root", "POST", "/api/v1/admin/deals/rounds", `{"max_loop":1}`); st != 400 || body["error"].(map[string]any)["field"] != "max_loop" {
+		t.Errorf("max_loop 1: got %d %v, want 400 naming max_loop", st, body)
+	}
+	st, body := e.call("root", "POST", "/api/v1/admin/deals/rounds", `{}`)
+	if st != http.StatusOK || body["trades"] != 2.0 || body["wantlists"] != 2.0 || len(body["proposals"].([]any)) != 1 {
+		t.Fatalf("round: got %d %v, want 2 trades in 1 proposal over 2 want lists", st, body)
+	}
+	p := body["proposals"].([]any)[0].(map[string]any)
+	c := p["contract"].(map[string]any)
+	if p["state"] != "proposed" || c["type"] != "sxp-contract/1" || len(c["legs"].([]any)) != 2 || len(c["parties"].([]any)) != 2 {
+		t.Errorf("proposal: got %v", p)
+	}
+	if st, body := e.call("root", "POST", "/api/v1/admin/deals/rounds", ""); st != http.StatusOK || body["trades"] != 0.0 || len(body["loops"].([]any)) != 0 {
+		t.Errorf("second round: got %d %v, want nothing (the offers are held)", st, body)
+	}
+	if st, body := e.call("root", "GET", "/api/v1/admin/deals/proposals", ""); st != http.StatusOK || len(body["proposals"].([]any)) != 1 {
+		t.Errorf("proposals: got %d %v, want 1", st, body)
+	}
+	if st, _ := e.call("alice", "POST", "/api/v1/admin/deals/rounds", ""); st != http.StatusForbidden {
+		t.Errorf("a member runs a round: got %d, want 403", st)
 	}
 }

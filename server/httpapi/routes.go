@@ -100,6 +100,9 @@ func (h *Handlers) Engine() *gin.Engine {
 	admin.POST("/federation/peers/refuse", h.adminPeerAction("refuse")) // {"url"}
 	admin.POST("/federation/peers/remove", h.adminPeerAction("remove")) // {"url"}
 	admin.POST("/federation/keys/rotate", h.adminRotateKey)             // {"overlap"}
+	// deals routes (the market): rounds and proposals
+	admin.POST("/deals/rounds", h.adminRound)       // {"max_loop","max_communities"} → the loops proposed
+	admin.GET("/deals/proposals", h.adminProposals) // every proposal here, newest first
 
 	// The HTML pages (*_pages.go, pages.go; the same error table).
 	r.GET("/login", h.loginPage)
@@ -144,6 +147,9 @@ func (h *Handlers) Engine() *gin.Engine {
 	// federation pages
 	adminPages.GET("/federation", h.adminFederationPage)
 	adminPages.POST("/federation/:action", h.adminFederationForm) // add | approve | refuse | remove | rotate
+	// deals pages
+	adminPages.GET("/deals", h.adminDealsPage)
+	adminPages.POST("/deals/round", h.adminRoundForm) // {max_loop, max_communities}
 
 	return r
 }
