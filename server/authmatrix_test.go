@@ -78,6 +78,7 @@ var communityMatrix = map[string]string{
 	"GET /api/v1/categories":                        member,
 	"POST /api/v1/admin/deals/rounds":               admin,
 	"GET /api/v1/admin/deals/proposals":             admin,
+	"GET /api/v1/proposals":                         member,
 	"GET /api/v1/wantlists":                         member,
 	"GET /api/v1/wantlists/:id":                     member, // want lists are published to peers
 	"PUT /api/v1/wantlists/:id":                     owner,
@@ -99,6 +100,7 @@ var communityMatrix = map[string]string{
 	"DELETE /federation/v1/peers":                nobody,
 	"POST /federation/v1/inbox":                  nobody,
 	"GET /federation/v1/events":                  nobody,
+	"POST /federation/v1/contracts":              nobody, // a peer's signature only
 	"GET /api/v1/admin/federation":               admin,
 	"POST /api/v1/admin/federation/peers":        admin,
 	"POST /api/v1/admin/federation/peers/refuse": admin,

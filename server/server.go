@@ -44,6 +44,7 @@ type Server struct {
 	Announcements *announce.Service
 	Intertrade    *intertrade.Service // nil when the community runs alone
 	Federation    *federation.Service
+	Deals         *deals.Service // the market: rounds and proposals
 	Handlers      *httpapi.Handlers
 	// Jobs runs the background jobs (session pruning; with a circle, the
 	// intertrading jobs) while the server serves.
@@ -93,6 +94,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	s.Federation = fed
+	s.Deals = NewDealsSending(cfg, pool, fed, logger)
 	if cfg.InCircle() {
 		s.Intertrade, err = intertrade.New(pool, s.Ledger, s.Members, intertrade.Config{
 			CircleURL: cfg.CircleURL, CircleID: cfg.CircleID, CommunityID: cfg.CommunityID, Key: cfg.CircleKey,
@@ -115,7 +117,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 		Announcements:  s.Announcements,
 		Intertrade:     inter,
 		Federation:     s.Federation,
-		Deals:          NewDeals(cfg, pool),
+		Deals:          s.Deals,
 		Ready:          s.Ready,
 		Metrics:        m.HTTP,
 		MetricsHandler: promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}),
@@ -226,6 +228,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // NewDeals returns the market's deals service (rounds and proposals) of the
 // community server configured by cfg, on pool.
 func NewDeals(cfg Config, pool *pgxpool.Pool) *deals.Service {
-	return deals.New(pool, deals.Config{BaseURL: cfg.PublicURL, CommunityID: cfg.CommunityID,
-		Currency: cfg.Currency, Divisions: cfg.CurrencyDivisions})
+	return NewDealsSending(cfg, pool, nil, nil)
+}
+
+// NewDealsSending is NewDeals sending each proposal to the other parties'
+// home servers through fed (nil: not sent).
+func NewDealsSending(cfg Config, pool *pgxpool.Pool, fed *federation.Service, logger *slog.Logger) *deals.Service {
+	dc := deals.Config{BaseURL: cfg.PublicURL, CommunityID: cfg.CommunityID,
+		Currency: cfg.Currency, Divisions: cfg.CurrencyDivisions, Logger: logger}
+	if fed != nil {
+		dc.Send = fed.SendContract
+	}
+	return deals.New(pool, dc)
 }

@@ -143,6 +143,22 @@ func TestMarketEndToEnd(t *testing.T) {
 			t.Errorf("solve names no %s item", item)
 		}
 	}
+	// Each party sees its proposal on its own server.
+	for _, m := range []struct {
+		who  member
+		name string
+		legs int
+	}{{alice, "alice", 3}, {carol, "carol", 2}, {bob, "bob", 3}, {dan, "dan", 2}, {pat, "pat", 3}} {
+		st, out := apiJSON(t, m.who.s.base, "GET", "/api/v1/proposals", m.who.token, nil)
+		list, _ := out["proposals"].([]any)
+		if st != 200 || len(list) != 1 {
+			t.Fatalf("%s's proposals on %s: got %d %v, want 1", m.name, m.who.s.id, st, out)
+		}
+		p := list[0].(map[string]any)
+		if legs := p["contract"].(map[string]any)["legs"].([]any); len(legs) != m.legs || p["state"] != "proposed" {
+			t.Errorf("%s's proposal: got %v, want %d legs, proposed", m.name, p, m.legs)
+		}
+	}
 	if out := sxp(a, "deals", "round"); !strings.Contains(out, "no loops found") {
 		t.Errorf("second round: got\n%s\nwant no loops (the offers are held)", out)
 	}

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -34,7 +36,14 @@ func marketLeaf(name, summary, usage, help string, extra func(fs *flag.FlagSet) 
 					return fmt.Errorf("setting DATABASE_URL (--database): %w", err)
 				}
 				defer pool.Close()
-				return run(ctx, server.NewDeals(cfg, pool))
+				fed, err := server.NewFederation(cfg, pool, "", nil, nil)
+				if err != nil {
+					return err
+				}
+				if err := fed.EnsureKey(ctx); err != nil {
+					return err
+				}
+				return run(ctx, server.NewDealsSending(cfg, pool, fed, slog.New(slog.NewTextHandler(os.Stderr, nil))))
 			}
 		}}
 }
@@ -44,7 +53,9 @@ func dealsRoundCommand(stdout io.Writer) *command {
 	return marketLeaf("round", "run a round over every want list this server holds", "sxp deals round [--max-loop N] [--max-communities N]",
 		`Run the deal finder over every want list the community server holds (its
 members' and its peers'), leaving out offers held by a live proposal; each
-loop found becomes a proposal (an sxp-contract/1 contract) stored here. Prints
+loop found becomes a proposal (an sxp-contract/1 contract) stored here and
+sent to the home server of every other party (signed POST
+/federation/v1/contracts; a failed send is logged on standard error). Prints
 the number of want lists read, each loop (who gives what to whom), and the
 totals; "no loops found" when there are none.`,
 		func(fs *flag.FlagSet) func(context.Context, *deals.Service) error {

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -43,6 +44,11 @@ type Config struct {
 	Deadline    time.Duration
 	TTP         contract.TTP // the arbiter named in proposals
 	Now         func() time.Time
+	// Send, when set, sends a proposal's body ({"contract": C}) to another
+	// party's home server (a signed POST /federation/v1/contracts).
+	Send func(ctx context.Context, server string, body []byte) error
+	// Logger receives failed sends; may be nil.
+	Logger *slog.Logger
 }
 
 // Service runs rounds over one community server's database.
@@ -239,6 +245,7 @@ func (s *Service) Round(ctx context.Context, opt Options) (Result, error) {
 		if err != nil {
 			return Result{}, err
 		}
+		s.send(ctx, p)
 		res.Loops = append(res.Loops, ids)
 		res.Trades += len(loop)
 		res.Proposals = append(res.Proposals, p)
@@ -332,6 +339,28 @@ func (s *Service) propose(ctx context.Context, loop []*offer) (Proposal, error) 
 		return Proposal{}, fmt.Errorf("deals: propose: %w", err)
 	}
 	return Proposal{H: h, Contract: c, State: "proposed", Deadline: deadline}, nil
+}
+
+// send sends proposal p to the home server of every other party, once each.
+// A failed send is logged; the proposal stands here.
+func (s *Service) send(ctx context.Context, p Proposal) {
+	if s.cfg.Send == nil {
+		return
+	}
+	body, err := json.Marshal(map[string]any{"contract": p.Contract})
+	if err != nil {
+		return
+	}
+	sent := map[string]bool{s.cfg.BaseURL: true}
+	for _, party := range p.Contract.Parties {
+		if sent[party.Server] {
+			continue
+		}
+		sent[party.Server] = true
+		if err := s.cfg.Send(ctx, party.Server, body); err != nil && s.cfg.Logger != nil {
+			s.cfg.Logger.Warn("deals: sending a proposal failed", "h", p.H, "server", party.Server, "err", err)
+		}
+	}
 }
 
 // memberKey returns member id's contract key, made on first use.

@@ -219,3 +219,16 @@ func applyWantList(ctx context.Context, tx pgx.Tx, p Peer, e Event) error {
 		e.ID, p.BaseURL, e.WantList.Offer, e.WantList.Accepts)
 	return err
 }
+
+// SendContract sends a proposal to peer server: the signed POST
+// /federation/v1/contracts with body ({"contract": C}).
+func (s *Service) SendContract(ctx context.Context, server string, body []byte) error {
+	st, answer, err := s.call(ctx, "POST", strings.TrimRight(server, "/")+"/federation/v1/contracts", body)
+	if err != nil {
+		return fmt.Errorf("federation: send proposal to %s: %w", server, err)
+	}
+	if st != 200 && st != 201 {
+		return fmt.Errorf("federation: %s refused the proposal: %d %s", server, st, truncate(string(answer), 300))
+	}
+	return nil
+}

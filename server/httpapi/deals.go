@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -160,4 +161,47 @@ func fmtSscan(s string, v *int) (int, error) {
 		return 0, nil
 	}
 	return fmt.Sscan(s, v)
+}
+
+// receiveContract: POST /federation/v1/contracts {"contract": C}, signed by
+// the proposer's server: a proposal naming a member of this server.
+func (h *Handlers) receiveContract(c *gin.Context) {
+	if h.Deals == nil {
+		h.notFound(c)
+		return
+	}
+	var body struct {
+		Contract json.RawMessage `json:"contract"`
+	}
+	if !decodeFederation(c, &body) {
+		return
+	}
+	if len(body.Contract) == 0 {
+		badRequest(c, "contract", "contract is required: the sxp-contract/1 contract C")
+		return
+	}
+	hash, err := h.Deals.Receive(c.Request.Context(), verifiedPeer(c).BaseURL, body.Contract)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"h": hash, "state": "proposed"})
+}
+
+// myProposals: GET /api/v1/proposals, the proposals naming the member.
+func (h *Handlers) myProposals(c *gin.Context) {
+	if h.Deals == nil {
+		h.notFound(c)
+		return
+	}
+	list, err := h.Deals.MemberProposals(c.Request.Context(), currentMember(c).Username)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	out := make([]proposalJSON, len(list))
+	for i, p := range list {
+		out[i] = proposalOut(p)
+	}
+	c.JSON(http.StatusOK, gin.H{"proposals": out})
 }

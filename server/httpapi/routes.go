@@ -73,6 +73,7 @@ func (h *Handlers) Engine() *gin.Engine {
 	me.PATCH("/announcements/:id", h.updateAnnouncement)  // author or admin
 	me.DELETE("/announcements/:id", h.deleteAnnouncement) // author or admin
 	me.GET("/categories", h.categories)
+	me.GET("/proposals", h.myProposals)                     // the proposals naming the member
 	me.GET("/wantlists", h.wantLists)                       // the member's want lists
 	me.GET("/wantlists/:id", h.wantList)                    // the want list of offer id
 	me.PUT("/wantlists/:id", h.setWantList)                 // {"accepts": [event id, …]}, author only
@@ -94,6 +95,7 @@ func (h *Handlers) Engine() *gin.Engine {
 	fed.POST("/peers", h.peeringRequest) // {"base_url"} → 202 requested | 200 active
 	fed.DELETE("/peers", h.peeringEnd)
 	fed.POST("/inbox", h.inbox)                                         // {"events":[…]} → {"applied","ignored"}
+	fed.POST("/contracts", h.receiveContract)                           // {"contract": C}: a proposal (deals)
 	fed.GET("/events", h.events)                                        // ?after&limit → {"events","next"}
 	admin.GET("/federation", h.adminFederation)                         // keys and peers
 	admin.POST("/federation/peers", h.adminPeerAction("add"))           // {"url"}: add or approve
