@@ -2,11 +2,14 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
 	"github.com/sxp-network/sxp/server/announce"
 	"github.com/sxp-network/sxp/server/members"
 )
@@ -153,3 +156,90 @@ func TestRoundAPI(t *testing.T) {
 		t.Errorf("a member runs a round: got %d, want 403", st)
 	}
 }
+
+func TestReceiveProposal(t *testing.T) {
+	ctx := context.Background()
+	a, b, c := newNode(t, "leaf"), newNode(t, "oak"), newNode(t, "pine")
+	peer(t, a, b)
+	alice, bob := a.member("alice"), b.member("bob")
+	bike, canoe := a.offer(alice, "Bike"), b.offer(bob, "Canoe")
+	bikeID := fmt.Sprintf("%s/announcements/%d", a.base, bike.ID)
+	canoeID := fmt.Sprintf("%s/announcements/%d", b.base, canoe.ID)
+	proposal := func(change func(map[string]any)) []byte {
+		c := map[string]any{"type": "sxp-contract/1", "id": "6f1c2b9e-0000-4000-8000-000000000001", "proposer": a.base,
+			"created_at": "2026-11-29T12:00:00Z", "deadline": "2099-01-01T00:00:00Z", "round_timeout_s": 60, "nonce": "n1",
+			"parties": []any{map[string]any{"member": "alice@leaf", "server": a.base, "key": ""},
+				map[string]any{"member": "bob@oak", "server": b.base, "key": ""}},
+			"legs": []any{map[string]any{"from": 1, "to": 0, "offer": canoeID, "title": "Canoe", "money": nil},
+				map[string]any{"from": 0, "to": 1, "offer": bikeID, "title": "Bike", "money": nil}},
+			"ttp": map[string]any{"url": "", "key": ""}}
+		if change != nil {
+			change(c)
+		}
+		body, err := json.Marshal(map[string]any{"contract": c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return body
+	}
+	keyID, key := currentKey(t, a)
+	asA := httpsig.Signer{KeyID: keyID, Ed25519Key: key}
+	count := func() int {
+		var n int
+		if err := b.pool.QueryRow(ctx, `SELECT count(*) FROM deal_proposals`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	st, out := signedTo(t, b, "POST", "/federation/v1/contracts", proposal(nil), asA, nil)
+	if st != 200 || out["state"] != "proposed" {
+		t.Fatalf("proposal: got %d %v, want 200 proposed", st, out)
+	}
+	h := out["h"]
+	if st, out := signedTo(t, b, "POST", "/federation/v1/contracts", proposal(nil), asA, nil); st != 200 || out["h"] != h || count() != 1 {
+		t.Fatalf("again: got %d %v and %d stored, want the same h, stored once", st, out, count())
+	}
+	leg := func(i int, k string, v any) func(map[string]any) {
+		return func(c map[string]any) { c["legs"].([]any)[i].(map[string]any)[k] = v }
+	}
+	for _, tt := range []struct {
+		name    string
+		change  func(map[string]any)
+		message string
+	}{
+		{"another proposer", func(c map[string]any) { c["proposer"] = c1(b) }, "not the sender"},
+		{"an offer not on its giver's server", leg(0, "offer", bikeID), "does not live on its giver's server"},
+		{"bob's deleted offer", leg(0, "offer", canoeID+"0"), "not a live offer of bob@oak"},
+		{"a giver who is not the offer's author", func(c map[string]any) {
+			c["parties"].([]any)[1].(map[string]any)["member"] = "zed@oak"
+		}, "not a live offer of zed@oak"},
+		{"no party here", func(c map[string]any) {
+			c["parties"].([]any)[1].(map[string]any)["server"] = a.base
+		}, "no party of this server"},
+		{"a leg to oneself", leg(1, "to", 0), "two parties"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st, out := signedTo(t, b, "POST", "/federation/v1/contracts", proposal(tt.change), asA, nil)
+			e, _ := out["error"].(map[string]any)
+			if st != 400 || !strings.Contains(fmt.Sprint(e["message"]), tt.message) {
+				t.Errorf("got %d %v, want 400 saying %q", st, out, tt.message)
+			}
+			if n := count(); n != 1 {
+				t.Errorf("got %d proposals stored, want 1", n)
+			}
+		})
+	}
+	// From a server that is not a peer: 403 before anything is read.
+	cKey, cPriv := currentKey(t, c)
+	if st, out := signedTo(t, b, "POST", "/federation/v1/contracts", proposal(nil), httpsig.Signer{KeyID: cKey, Ed25519Key: cPriv}, nil); st != 403 || count() != 1 {
+		t.Errorf("from a non-peer: got %d %v, want 403, nothing stored", st, out)
+	}
+	// Bob sees it on his server.
+	token := b.login("bob")
+	if st, raw := b.get(token, "/api/v1/proposals"); st != 200 || !strings.Contains(raw, `"h":"`+h.(string)+`"`) {
+		t.Errorf("bob's proposals: got %d %s", st, raw)
+	}
+}
+
+// c1 is the base URL of n (a proposer that is not the sender).
+func c1(n *node) string { return n.base }
