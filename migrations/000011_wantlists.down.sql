@@ -1,3 +1,4 @@
+DROP TABLE deal_proposal_answers;
 DROP TABLE member_deal_keys;
 DROP TABLE deal_proposal_offers;
 DROP TABLE deal_proposals;

@@ -76,3 +76,14 @@ CREATE TABLE member_deal_keys (
     CONSTRAINT member_deal_keys_member_fkey FOREIGN KEY (member_id) REFERENCES members (id) ON DELETE CASCADE,
     CONSTRAINT member_deal_keys_public_check CHECK (octet_length(public_key) = 32)
 );
+
+-- The parties' answers to a proposal: accept or decline, by member
+-- (user@community), whether told by this server's member or a peer.
+CREATE TABLE deal_proposal_answers (
+    h      text NOT NULL,
+    member text NOT NULL,
+    answer text NOT NULL,
+    CONSTRAINT deal_proposal_answers_pkey PRIMARY KEY (h, member),
+    CONSTRAINT deal_proposal_answers_h_fkey FOREIGN KEY (h) REFERENCES deal_proposals (h) ON DELETE CASCADE,
+    CONSTRAINT deal_proposal_answers_answer_check CHECK (answer IN ('accept', 'decline'))
+);

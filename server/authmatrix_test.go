@@ -79,6 +79,7 @@ var communityMatrix = map[string]string{
 	"POST /api/v1/admin/deals/rounds":               admin,
 	"GET /api/v1/admin/deals/proposals":             admin,
 	"GET /api/v1/proposals":                         member,
+	"POST /api/v1/proposals/:h/:answer":             nobody, // only a party (none here): 404
 	"GET /api/v1/wantlists":                         member,
 	"GET /api/v1/wantlists/:id":                     member, // want lists are published to peers
 	"PUT /api/v1/wantlists/:id":                     owner,
@@ -101,6 +102,7 @@ var communityMatrix = map[string]string{
 	"POST /federation/v1/inbox":                  nobody,
 	"GET /federation/v1/events":                  nobody,
 	"POST /federation/v1/contracts":              nobody, // a peer's signature only
+	"POST /federation/v1/contracts/:h/:answer":   nobody,
 	"GET /api/v1/admin/federation":               admin,
 	"POST /api/v1/admin/federation/peers":        admin,
 	"POST /api/v1/admin/federation/peers/refuse": admin,
@@ -209,7 +211,8 @@ func TestAuthorisationMatrix(t *testing.T) {
 		return id
 	}
 	params := func(route string) map[string]string {
-		p := map[string]string{"username": "carol", "id": requestID, "action": "reject", "slug": "boats"}
+		p := map[string]string{"username": "carol", "id": requestID, "action": "reject", "slug": "boats",
+			"h": strings.Repeat("0", 64), "answer": "accept"}
 		switch {
 		case strings.Contains(route, "announcements/:id"), strings.Contains(route, "offers/:id"):
 			p["id"] = announcement()

@@ -237,7 +237,7 @@ func NewDealsSending(cfg Config, pool *pgxpool.Pool, fed *federation.Service, lo
 	dc := deals.Config{BaseURL: cfg.PublicURL, CommunityID: cfg.CommunityID,
 		Currency: cfg.Currency, Divisions: cfg.CurrencyDivisions, Logger: logger}
 	if fed != nil {
-		dc.Send = fed.SendContract
+		dc.Send = fed.Post
 	}
 	return deals.New(pool, dc)
 }

@@ -162,4 +162,44 @@ func TestMarketEndToEnd(t *testing.T) {
 	if out := sxp(a, "deals", "round"); !strings.Contains(out, "no loops found") {
 		t.Errorf("second round: got\n%s\nwant no loops (the offers are held)", out)
 	}
+
+	// All accept the loop of three: ready on every server. Dan declines the
+	// swap: it ends for carol too, and its offers are free again.
+	hOf := func(m member) map[int]string {
+		_, out := apiJSON(t, m.s.base, "GET", "/api/v1/proposals", m.token, nil)
+		got := map[int]string{}
+		for _, p := range out["proposals"].([]any) {
+			p := p.(map[string]any)
+			got[len(p["contract"].(map[string]any)["legs"].([]any))] = p["h"].(string)
+		}
+		return got
+	}
+	loop, swap := hOf(alice)[3], hOf(carol)[2]
+	answer := func(m member, h, what string, state string) {
+		t.Helper()
+		st, out := apiJSON(t, m.s.base, "POST", "/api/v1/proposals/"+h+"/"+what, m.token, nil)
+		if st != 200 || out["state"] != state {
+			t.Fatalf("%s %s on %s: got %d %v, want state %s", what, h[:8], m.s.id, st, out, state)
+		}
+	}
+	answer(alice, loop, "accept", "proposed")
+	answer(bob, loop, "accept", "proposed")
+	answer(pat, loop, "accept", "ready")
+	stateOf := func(s *fedServer, h string) string {
+		var st string
+		s.pool.QueryRow(context.Background(), `SELECT state FROM deal_proposals WHERE h = $1`, h).Scan(&st)
+		return st
+	}
+	waitFor("the loop is ready on every server", func() bool {
+		return stateOf(a, loop) == "ready" && stateOf(b, loop) == "ready" && stateOf(c, loop) == "ready"
+	})
+	answer(dan, swap, "decline", "ended")
+	waitFor("the swap ended on leaf", func() bool { return stateOf(a, swap) == "ended" })
+	if st, out := apiJSON(t, a.base, "POST", "/api/v1/proposals/"+swap+"/accept", carol.token, nil); st != 409 {
+		t.Errorf("carol accepts an ended proposal: got %d %v, want 409", st, out)
+	}
+	out = sxp(a, "deals", "round")
+	if !strings.Contains(out, "loops: 1, trades: 2,") || !strings.Contains(out, "carol@leaf gives Lamp to dan@oak") {
+		t.Errorf("round after the decline: got\n%s\nwant the swap proposed again", out)
+	}
 }

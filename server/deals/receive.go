@@ -18,7 +18,7 @@ const (
 )
 
 // Codes lists every code, for the HTTP layer's table and its test.
-func Codes() []string { return []string{CodeInvalid} }
+func Codes() []string { return []string{CodeInvalid, CodeNotFound, CodeConflict} }
 
 // Error is a refusal of this package.
 type Error struct {

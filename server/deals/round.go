@@ -44,9 +44,9 @@ type Config struct {
 	Deadline    time.Duration
 	TTP         contract.TTP // the arbiter named in proposals
 	Now         func() time.Time
-	// Send, when set, sends a proposal's body ({"contract": C}) to another
-	// party's home server (a signed POST /federation/v1/contracts).
-	Send func(ctx context.Context, server string, body []byte) error
+	// Send, when set, sends body to target on another party's home server
+	// (a signed POST /federation/v1/contracts, or …/{h}/accept|decline).
+	Send func(ctx context.Context, target string, body []byte) error
 	// Logger receives failed sends; may be nil.
 	Logger *slog.Logger
 }
@@ -357,7 +357,7 @@ func (s *Service) send(ctx context.Context, p Proposal) {
 			continue
 		}
 		sent[party.Server] = true
-		if err := s.cfg.Send(ctx, party.Server, body); err != nil && s.cfg.Logger != nil {
+		if err := s.cfg.Send(ctx, party.Server+"/federation/v1/contracts", body); err != nil && s.cfg.Logger != nil {
 			s.cfg.Logger.Warn("deals: sending a proposal failed", "h", p.H, "server", party.Server, "err", err)
 		}
 	}

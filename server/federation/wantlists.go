@@ -220,15 +220,16 @@ func applyWantList(ctx context.Context, tx pgx.Tx, p Peer, e Event) error {
 	return err
 }
 
-// SendContract sends a proposal to peer server: the signed POST
-// /federation/v1/contracts with body ({"contract": C}).
-func (s *Service) SendContract(ctx context.Context, server string, body []byte) error {
-	st, answer, err := s.call(ctx, "POST", strings.TrimRight(server, "/")+"/federation/v1/contracts", body)
+// Post sends a signed POST of body to target, a URL of a peer (deals:
+// proposals and answers to /federation/v1/contracts…); an answer other
+// than 200 or 201 is an error.
+func (s *Service) Post(ctx context.Context, target string, body []byte) error {
+	st, answer, err := s.call(ctx, "POST", target, body)
 	if err != nil {
-		return fmt.Errorf("federation: send proposal to %s: %w", server, err)
+		return fmt.Errorf("federation: POST %s: %w", target, err)
 	}
 	if st != 200 && st != 201 {
-		return fmt.Errorf("federation: %s refused the proposal: %d %s", server, st, truncate(string(answer), 300))
+		return fmt.Errorf("federation: POST %s: %d %s", target, st, truncate(string(answer), 300))
 	}
 	return nil
 }

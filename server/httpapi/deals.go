@@ -205,3 +205,43 @@ func (h *Handlers) myProposals(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, gin.H{"proposals": out})
 }
+
+// answerProposal: POST /api/v1/proposals/{h}/accept|decline, by a party.
+func (h *Handlers) answerProposal(c *gin.Context) {
+	if h.Deals == nil {
+		h.notFound(c)
+		return
+	}
+	p, err := h.Deals.Answer(c.Request.Context(), currentMember(c).Username, c.Param("h"), c.Param("answer"))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, proposalOut(p))
+}
+
+// toldProposal: POST /federation/v1/contracts/{h}/accept|decline
+// {"members": [user@community…]}, signed by those members' server (an
+// extension of sxp-fed/1: a party's answer reaches the other parties).
+func (h *Handlers) toldProposal(c *gin.Context) {
+	if h.Deals == nil {
+		h.notFound(c)
+		return
+	}
+	var body struct {
+		Members []string `json:"members"`
+	}
+	if !decodeFederation(c, &body) {
+		return
+	}
+	if len(body.Members) == 0 || len(body.Members) > 100 {
+		badRequest(c, "members", "members is required: the answering parties (1 to 100)")
+		return
+	}
+	p, err := h.Deals.Told(c.Request.Context(), verifiedPeer(c).BaseURL, c.Param("h"), body.Members, c.Param("answer"))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"h": p.H, "state": p.State})
+}

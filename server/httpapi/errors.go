@@ -132,7 +132,9 @@ var errorTable = map[errorKey]errorAnswer{
 	{domainFederation, federation.CodePeerUnreachable}: {status: http.StatusBadGateway},
 	{domainFederation, federation.CodePeerRefused}:     {status: http.StatusBadGateway},
 
-	{domainDeals, deals.CodeInvalid}: {status: http.StatusBadRequest},
+	{domainDeals, deals.CodeInvalid}:  {status: http.StatusBadRequest},
+	{domainDeals, deals.CodeNotFound}: {status: http.StatusNotFound},
+	{domainDeals, deals.CodeConflict}: {status: http.StatusConflict},
 }
 
 // domainError is a domain refusal in one shape: its domain, code and the

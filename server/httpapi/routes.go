@@ -74,6 +74,7 @@ func (h *Handlers) Engine() *gin.Engine {
 	me.DELETE("/announcements/:id", h.deleteAnnouncement) // author or admin
 	me.GET("/categories", h.categories)
 	me.GET("/proposals", h.myProposals)                     // the proposals naming the member
+	me.POST("/proposals/:h/:answer", h.answerProposal)      // accept | decline, by a party
 	me.GET("/wantlists", h.wantLists)                       // the member's want lists
 	me.GET("/wantlists/:id", h.wantList)                    // the want list of offer id
 	me.PUT("/wantlists/:id", h.setWantList)                 // {"accepts": [event id, …]}, author only
@@ -96,6 +97,7 @@ func (h *Handlers) Engine() *gin.Engine {
 	fed.DELETE("/peers", h.peeringEnd)
 	fed.POST("/inbox", h.inbox)                                         // {"events":[…]} → {"applied","ignored"}
 	fed.POST("/contracts", h.receiveContract)                           // {"contract": C}: a proposal (deals)
+	fed.POST("/contracts/:h/:answer", h.toldProposal)                   // accept | decline {"members"} (extension)
 	fed.GET("/events", h.events)                                        // ?after&limit → {"events","next"}
 	admin.GET("/federation", h.adminFederation)                         // keys and peers
 	admin.POST("/federation/peers", h.adminPeerAction("add"))           // {"url"}: add or approve
