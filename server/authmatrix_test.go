@@ -134,6 +134,8 @@ var communityMatrix = map[string]string{
 	"POST /offers/:id/give":                 member, // the member's own offer is checked: a 400 without one
 	"GET /wantlists":                        member,
 	"GET /admin/deals":                      admin,
+	"GET /proposals":                        member,
+	"POST /proposals/:h/:answer":            nobody, // only a party (none here): 404
 	"POST /admin/deals/round":               admin,
 	"POST /wantlists/:id/delete":            ownerOrAd,
 	"GET /offers/:id/edit":                  ownerOrAd,

@@ -175,6 +175,10 @@ func TestMarketEndToEnd(t *testing.T) {
 		return got
 	}
 	loop, swap := hOf(alice)[3], hOf(carol)[2]
+	if page := pageAs(t, b.base, "/proposals", bob.token, nil); !strings.Contains(page, "bob@oak gives Canoe to alice@leaf") ||
+		!strings.Contains(page, "pat@pine gives Twenty pines (20.00 PINE) to bob@oak") || !strings.Contains(page, `/proposals/`+hOf(bob)[3]+`/accept`) {
+		t.Errorf("bob's proposals page on oak:\n%s", page)
+	}
 	answer := func(m member, h, what string, state string) {
 		t.Helper()
 		st, out := apiJSON(t, m.s.base, "POST", "/api/v1/proposals/"+h+"/"+what, m.token, nil)

@@ -142,6 +142,8 @@ func (h *Handlers) Engine() *gin.Engine {
 	pages.POST("/offers/:id/give", h.giveForm) // {mine}: I would give my offer mine for this
 	pages.GET("/wantlists", h.wantListsPage)
 	pages.POST("/wantlists/:id/delete", h.deleteWantListForm)
+	pages.GET("/proposals", h.proposalsPage)
+	pages.POST("/proposals/:h/:answer", h.proposalAnswerForm) // accept | decline
 	adminPages.GET("/categories", h.adminCategoriesPage)
 	adminPages.POST("/categories", h.adminCategoryForm)                     // add
 	adminPages.POST("/categories/:slug/:action", h.adminCategoryActionForm) // rename | delete

@@ -67,3 +67,40 @@ func (h *Handlers) deleteWantListForm(c *gin.Context) {
 	}
 	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/wantlists?deleted=%d", id))
 }
+
+// proposalsPage: GET /proposals, the member's proposals: who gives what to
+// whom, each party's community, deadline and state, with accept/decline.
+func (h *Handlers) proposalsPage(c *gin.Context) {
+	p := h.newPage(c, "My proposals")
+	if h.Deals == nil {
+		h.pageError(c, http.StatusNotFound, "This server runs no market.")
+		return
+	}
+	switch c.Query("done") {
+	case "accept":
+		p.Notice = "You accepted the proposal."
+	case "decline":
+		p.Notice = "You declined the proposal: it has ended for everyone."
+	}
+	list, err := h.Deals.MemberProposals(c.Request.Context(), currentMember(c).Username)
+	if err != nil {
+		h.pageError(c, h.pageRefusal(c, &p, err), p.Error)
+		return
+	}
+	p.Data = list
+	h.render(c, http.StatusOK, "proposals.html", p)
+}
+
+// proposalAnswerForm: POST /proposals/{h}/accept|decline.
+func (h *Handlers) proposalAnswerForm(c *gin.Context) {
+	p := h.newPage(c, "My proposals")
+	if h.Deals == nil {
+		h.pageError(c, http.StatusNotFound, "This server runs no market.")
+		return
+	}
+	if _, err := h.Deals.Answer(c.Request.Context(), currentMember(c).Username, c.Param("h"), c.Param("answer")); err != nil {
+		h.pageError(c, h.pageRefusal(c, &p, err), p.Error)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/proposals?done="+c.Param("answer"))
+}
