@@ -76,6 +76,14 @@ var communityMatrix = map[string]string{
 	"PATCH /api/v1/announcements/:id":               ownerOrAd,
 	"DELETE /api/v1/announcements/:id":              ownerOrAd,
 	"GET /api/v1/categories":                        member,
+	"POST /api/v1/admin/deals/rounds":               admin,
+	"GET /api/v1/admin/deals/proposals":             admin,
+	"GET /api/v1/proposals":                         member,
+	"POST /api/v1/proposals/:h/:answer":             nobody, // only a party (none here): 404
+	"GET /api/v1/wantlists":                         member,
+	"GET /api/v1/wantlists/:id":                     member, // want lists are published to peers
+	"PUT /api/v1/wantlists/:id":                     owner,
+	"DELETE /api/v1/wantlists/:id":                  ownerOrAd,
 	"POST /api/v1/admin/categories":                 admin,
 	"PATCH /api/v1/admin/categories/:slug":          admin,
 	"DELETE /api/v1/admin/categories/:slug":         admin,
@@ -93,6 +101,8 @@ var communityMatrix = map[string]string{
 	"DELETE /federation/v1/peers":                nobody,
 	"POST /federation/v1/inbox":                  nobody,
 	"GET /federation/v1/events":                  nobody,
+	"POST /federation/v1/contracts":              nobody, // a peer's signature only
+	"POST /federation/v1/contracts/:h/:answer":   nobody,
 	"GET /api/v1/admin/federation":               admin,
 	"POST /api/v1/admin/federation/peers":        admin,
 	"POST /api/v1/admin/federation/peers/refuse": admin,
@@ -122,6 +132,13 @@ var communityMatrix = map[string]string{
 	"GET /offers/new":                       member,
 	"POST /offers/new":                      member,
 	"GET /offers/:id":                       member,
+	"POST /offers/:id/give":                 member, // the member's own offer is checked: a 400 without one
+	"GET /wantlists":                        member,
+	"GET /admin/deals":                      admin,
+	"GET /proposals":                        member,
+	"POST /proposals/:h/:answer":            nobody, // only a party (none here): 404
+	"POST /admin/deals/round":               admin,
+	"POST /wantlists/:id/delete":            ownerOrAd,
 	"GET /offers/:id/edit":                  ownerOrAd,
 	"POST /offers/:id/edit":                 ownerOrAd,
 	"POST /offers/:id/close":                ownerOrAd,
@@ -183,11 +200,27 @@ func TestAuthorisationMatrix(t *testing.T) {
 		}
 		return jsonNumber(body["id"].(float64))
 	}
+	// wantList makes a fresh offer of alice's with a want list naming bob's.
+	st, body = e.call("bob", "POST", "/api/v1/announcements", `{"kind":"offer","title":"Ham","category":"food"}`)
+	if st != http.StatusCreated {
+		t.Fatalf("bob's offer: got %d %v", st, body)
+	}
+	bobsOffer := jsonNumber(body["id"].(float64))
+	wantList := func() string {
+		id := announcement()
+		if st, body := e.call("alice", "PUT", "/api/v1/wantlists/"+id, `{"accepts":["`+bobsOffer+`"]}`); st != http.StatusOK {
+			t.Fatalf("want list: got %d %v", st, body)
+		}
+		return id
+	}
 	params := func(route string) map[string]string {
-		p := map[string]string{"username": "carol", "id": requestID, "action": "reject", "slug": "boats"}
+		p := map[string]string{"username": "carol", "id": requestID, "action": "reject", "slug": "boats",
+			"h": strings.Repeat("0", 64), "answer": "accept"}
 		switch {
 		case strings.Contains(route, "announcements/:id"), strings.Contains(route, "offers/:id"):
 			p["id"] = announcement()
+		case strings.Contains(route, "wantlists/:id"):
+			p["id"] = wantList()
 		case strings.HasPrefix(route, "POST /admin/members/"):
 			p["action"] = "unlock"
 		case strings.HasPrefix(route, "POST /admin/categories/"):
@@ -266,6 +299,8 @@ func TestAuthorisationMatrix(t *testing.T) {
 				body = []byte(`{}`)
 			case r.Method == "PATCH" && strings.HasPrefix(path, "/api/v1/announcements/"):
 				body = []byte(`{"title":"Changed"}`) // a valid change, so that only authorisation can refuse it
+			case r.Method == "PUT" && strings.HasPrefix(path, "/api/v1/wantlists/"):
+				body = []byte(`{"accepts":["` + bobsOffer + `"]}`) // valid likewise
 			case !strings.HasPrefix(path, "/api/") && r.Method == "POST" && as[role] != "":
 				body = []byte(url.Values{"csrf": {csrf[as[role]]}}.Encode())
 			}

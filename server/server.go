@@ -23,6 +23,7 @@ import (
 	"github.com/sxp-network/sxp/ledger/serve"
 	"github.com/sxp-network/sxp/migrations"
 	"github.com/sxp-network/sxp/server/announce"
+	"github.com/sxp-network/sxp/server/deals"
 	"github.com/sxp-network/sxp/server/federation"
 	"github.com/sxp-network/sxp/server/httpapi"
 	"github.com/sxp-network/sxp/server/intertrade"
@@ -43,6 +44,7 @@ type Server struct {
 	Announcements *announce.Service
 	Intertrade    *intertrade.Service // nil when the community runs alone
 	Federation    *federation.Service
+	Deals         *deals.Service // the market: rounds and proposals
 	Handlers      *httpapi.Handlers
 	// Jobs runs the background jobs (session pruning; with a circle, the
 	// intertrading jobs) while the server serves.
@@ -83,7 +85,9 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 	var err error
 	var fed *federation.Service // made below: it needs the announcements' search language
 	s.Announcements, err = announce.New(ctx, pool, announce.Config{Language: cfg.SearchLanguage, Logger: logger,
-		Publish: func(ctx context.Context, tx pgx.Tx, id int64) error { return fed.Publish(ctx, tx, id) }})
+		Publish:         func(ctx context.Context, tx pgx.Tx, id int64) error { return fed.Publish(ctx, tx, id) },
+		PublishWantList: func(ctx context.Context, tx pgx.Tx, id int64) error { return fed.PublishWantList(ctx, tx, id) },
+		BaseURL:         cfg.PublicURL})
 	if err != nil {
 		return nil, fmt.Errorf("server: announcements: %w", err)
 	}
@@ -95,6 +99,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	s.Federation = fed
+	s.Deals = NewDealsSending(cfg, pool, fed, logger)
 	if cfg.InCircle() {
 		s.Intertrade, err = intertrade.New(pool, s.Ledger, s.Members, intertrade.Config{
 			CircleURL: cfg.CircleURL, CircleID: cfg.CircleID, CommunityID: cfg.CommunityID, Key: cfg.CircleKey,
@@ -117,6 +122,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 		Announcements:  s.Announcements,
 		Intertrade:     inter,
 		Federation:     s.Federation,
+		Deals:          s.Deals,
 		Ready:          s.Ready,
 		Metrics:        m.HTTP,
 		MetricsHandler: promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}),
@@ -208,4 +214,21 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.log.Info("community server stopped")
 	return nil
+}
+
+// NewDeals returns the market's deals service (rounds and proposals) of the
+// community server configured by cfg, on pool.
+func NewDeals(cfg Config, pool *pgxpool.Pool) *deals.Service {
+	return NewDealsSending(cfg, pool, nil, nil)
+}
+
+// NewDealsSending is NewDeals sending each proposal to the other parties'
+// home servers through fed (nil: not sent).
+func NewDealsSending(cfg Config, pool *pgxpool.Pool, fed *federation.Service, logger *slog.Logger) *deals.Service {
+	dc := deals.Config{BaseURL: cfg.PublicURL, CommunityID: cfg.CommunityID,
+		Currency: cfg.Currency, Divisions: cfg.CurrencyDivisions, Logger: logger}
+	if fed != nil {
+		dc.Send = fed.Post
+	}
+	return deals.New(pool, dc)
 }

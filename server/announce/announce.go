@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -50,6 +51,12 @@ type Config struct {
 	// local announcement (create, update, delete) with its id: federation
 	// writes its outbox event there, so the change and its event commit together.
 	Publish func(ctx context.Context, tx pgx.Tx, id int64) error
+	// PublishWantList, when set, is called in the transaction of every
+	// change of a want list with its offer's id, like Publish.
+	PublishWantList func(ctx context.Context, tx pgx.Tx, offerID int64) error
+	// BaseURL is this server's base URL: local announcements' event ids
+	// are BaseURL/announcements/ID.
+	BaseURL string
 	// KeepIndex skips reindexing for the language: for command-line tools,
 	// which must not reindex with a language other than the server's.
 	KeepIndex bool
@@ -61,6 +68,9 @@ type Service struct {
 	language string
 	now      func() time.Time
 	publish  func(ctx context.Context, tx pgx.Tx, id int64) error
+
+	publishWantList func(ctx context.Context, tx pgx.Tx, offerID int64) error
+	baseURL         string
 }
 
 var languagePattern = regexp.MustCompile(`^[a-z_]{1,63}$`)
@@ -69,7 +79,8 @@ var languagePattern = regexp.MustCompile(`^[a-z_]{1,63}$`)
 // It resolves the search language and reindexes every announcement indexed
 // with another one, so that a changed setting takes effect at once.
 func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Service, error) {
-	s := &Service{pool: pool, now: cfg.Now, publish: cfg.Publish}
+	s := &Service{pool: pool, now: cfg.Now, publish: cfg.Publish, publishWantList: cfg.PublishWantList,
+		baseURL: strings.TrimRight(cfg.BaseURL, "/")}
 	if s.now == nil {
 		s.now = time.Now
 	}

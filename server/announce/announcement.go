@@ -60,8 +60,14 @@ type Announcement struct {
 	RemotePrice    *string
 	RemoteCurrency string
 	AuthorName     string
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	OriginID       string // federated: the event id at its origin
+	// Money offers: an amount of the author's currency instead of an item;
+	// minor units when local, the origin's decimal and currency when federated.
+	Money               *int64
+	RemoteMoney         *string
+	RemoteMoneyCurrency string
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
 
 	Rank       float64  // search rank when a text query was given
 	DistanceKm *float64 // distance from the query's point, when one was given
@@ -81,6 +87,7 @@ type Draft struct {
 	Description string
 	Category    string // a category slug
 	Price       *int64 // nil: unvalued
+	Money       *int64 // a money offer: this many minor units of the author's currency
 	Place       string
 	Lat, Lon    *float64
 	ExpiresAt   *time.Time // nil: DefaultExpiry from now
@@ -109,6 +116,7 @@ type Patch struct {
 	Description Field[string]
 	Category    Field[string]
 	Price       Field[*int64]
+	Money       Field[*int64]
 	Place       Field[string]
 	Lat, Lon    Field[*float64] // set both to change the location
 	ExpiresAt   Field[time.Time]
@@ -122,6 +130,7 @@ func (p Patch) Apply(d Draft) Draft {
 	p.Description.apply(&d.Description)
 	p.Category.apply(&d.Category)
 	p.Price.apply(&d.Price)
+	p.Money.apply(&d.Money)
 	p.Place.apply(&d.Place)
 	p.Lat.apply(&d.Lat)
 	p.Lon.apply(&d.Lon)
@@ -161,6 +170,14 @@ func (d Draft) Validate(now time.Time) error {
 	}
 	if d.Price != nil && *d.Price < 0 {
 		return invalid("price", "must not be negative")
+	}
+	if d.Money != nil {
+		if d.Kind != Offer {
+			return invalid("money", "only an offer can be an amount of money")
+		}
+		if *d.Money <= 0 {
+			return invalid("money", "must be a positive amount")
+		}
 	}
 	if err := checkText("place", d.Place, 0, MaxPlace, false); err != nil {
 		return err
@@ -245,12 +262,12 @@ func (s *Service) Create(ctx context.Context, actor Actor, d Draft) (Announcemen
 	var id int64
 	err = tx.QueryRow(ctx, `
 		INSERT INTO announcements (member_id, author, kind, title, description, category_id, price,
-		                           place, lat, lon, expires_at, search_config, created_at, updated_at)
-		SELECT $1, $2, $3, $4, $5, c.id, $7, $8, $9, $10, $11, $12::regconfig, $13, $13
+		                           place, lat, lon, expires_at, search_config, created_at, updated_at, money)
+		SELECT $1, $2, $3, $4, $5, c.id, $7, $8, $9, $10, $11, $12::regconfig, $13, $13, $14
 		  FROM announcement_categories c WHERE c.slug = $6
 		RETURNING id`,
 		actor.MemberID, actor.Username, d.Kind, d.Title, d.Description, d.Category, d.Price,
-		d.Place, d.Lat, d.Lon, expires, s.language, now).Scan(&id)
+		d.Place, d.Lat, d.Lon, expires, s.language, now, d.Money).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Announcement{}, unknownCategory(d.Category)
 	}
@@ -322,11 +339,11 @@ func (s *Service) Update(ctx context.Context, actor Actor, id int64, p Patch) (A
 	tag, err := tx.Exec(ctx, `
 		UPDATE announcements a
 		   SET kind = $2, title = $3, description = $4, category_id = c.id, price = $6,
-		       place = $7, lat = $8, lon = $9, expires_at = $10, status = $11, updated_at = $12
+		       place = $7, lat = $8, lon = $9, expires_at = $10, status = $11, updated_at = $12, money = $13
 		  FROM announcement_categories c
 		 WHERE a.id = $1 AND c.slug = $5`,
 		id, d.Kind, d.Title, d.Description, d.Category, d.Price, d.Place, d.Lat, d.Lon,
-		*d.ExpiresAt, status, now)
+		*d.ExpiresAt, status, now, d.Money)
 	if err != nil {
 		return Announcement{}, storageError("update announcement", err)
 	}
@@ -405,11 +422,11 @@ func lockAnnouncement(ctx context.Context, tx pgx.Tx, id int64) (current, error)
 	var expires time.Time
 	err := tx.QueryRow(ctx, `
 		SELECT a.member_id, a.origin, a.status, a.kind, a.title, a.description, coalesce(c.slug, ''), a.price,
-		       a.place, a.lat::float8, a.lon::float8, a.expires_at
+		       a.place, a.lat::float8, a.lon::float8, a.expires_at, a.money
 		  FROM announcements a LEFT JOIN announcement_categories c ON c.id = a.category_id
 		 WHERE a.id = $1
 		   FOR UPDATE OF a`, id).Scan(&memberID, &c.origin, &c.storedStatus, &c.d.Kind, &c.d.Title,
-		&c.d.Description, &c.d.Category, &c.d.Price, &c.d.Place, &c.d.Lat, &c.d.Lon, &expires)
+		&c.d.Description, &c.d.Category, &c.d.Price, &c.d.Place, &c.d.Lat, &c.d.Lon, &expires, &c.d.Money)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return current{}, notFound(id)
 	}
@@ -436,14 +453,15 @@ const selectAnnouncement = `
 const categoryColumns = `coalesce(c.id, 0), coalesce(c.slug, ''), coalesce(c.name, a.remote_category, '')`
 
 // remoteColumns are what only federated announcements carry.
-const remoteColumns = `a.remote_price::text, coalesce(a.remote_currency, ''), coalesce(a.author_name, '')`
+const remoteColumns = `a.remote_price::text, coalesce(a.remote_currency, ''), coalesce(a.author_name, ''),
+	coalesce(a.origin_id, ''), a.money, a.remote_money_value, coalesce(a.remote_money_currency, '')`
 
 func scanAnnouncement(row pgx.CollectableRow) (Announcement, error) {
 	var a Announcement
 	err := row.Scan(&a.ID, &a.MemberID, &a.Author, &a.Kind, &a.Title, &a.Description,
 		&a.Category.ID, &a.Category.Slug, &a.Category.Name, &a.Price, &a.Place, &a.Lat, &a.Lon,
 		&a.ExpiresAt, &a.Status, &a.Origin, &a.CreatedAt, &a.UpdatedAt, &a.RemotePrice, &a.RemoteCurrency,
-		&a.AuthorName, &a.Rank, &a.DistanceKm)
+		&a.AuthorName, &a.OriginID, &a.Money, &a.RemoteMoney, &a.RemoteMoneyCurrency, &a.Rank, &a.DistanceKm)
 	return a, err
 }
 
@@ -473,6 +491,8 @@ func storageError(op string, err error) error {
 			return invalid("description", "must have at most %d characters", MaxDescription)
 		case "announcements_place_check":
 			return invalid("place", "must have at most %d characters", MaxPlace)
+		case "announcements_money_check":
+			return invalid("money", "only an offer can be an amount of money, and a positive one")
 		case "announcements_price_check":
 			return invalid("price", "must not be negative")
 		case "announcements_lat_check", "announcements_coordinates_check":

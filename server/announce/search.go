@@ -116,7 +116,7 @@ func (s *Service) Search(ctx context.Context, q Query) (Page, error) {
 		err := row.Scan(&a.ID, &a.MemberID, &a.Author, &a.Kind, &a.Title, &a.Description,
 			&a.Category.ID, &a.Category.Slug, &a.Category.Name, &a.Price, &a.Place, &a.Lat, &a.Lon,
 			&a.ExpiresAt, &a.Status, &a.Origin, &a.CreatedAt, &a.UpdatedAt, &a.RemotePrice, &a.RemoteCurrency,
-			&a.AuthorName, &a.Rank, &a.DistanceKm, &total)
+			&a.AuthorName, &a.OriginID, &a.Money, &a.RemoteMoney, &a.RemoteMoneyCurrency, &a.Rank, &a.DistanceKm, &total)
 		return a, err
 	})
 	if err != nil {

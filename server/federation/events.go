@@ -20,13 +20,16 @@ import (
 const TypeAnnouncement = "announcement"
 
 // Event is the latest version of one object, as sxp-fed/1 replicates it.
+// On the wire its "object" is Object (type announcement) or WantList (type
+// wantlist); see MarshalJSON.
 type Event struct {
-	Type    string  `json:"type"`
-	ID      string  `json:"id"`
-	Origin  string  `json:"origin"`
-	Version int64   `json:"version"`
-	Deleted bool    `json:"deleted"`
-	Object  *Object `json:"object,omitempty"`
+	Type     string
+	ID       string
+	Origin   string
+	Version  int64
+	Deleted  bool
+	Object   *Object
+	WantList *WantList
 }
 
 // Object is an announcement as it crosses to peers: only what the community
@@ -38,6 +41,7 @@ type Object struct {
 	Category    string    `json:"category"`
 	Price       *string   `json:"price"`
 	Currency    string    `json:"currency"`
+	Money       *Money    `json:"money,omitempty"` // a money offer (deals)
 	Place       string    `json:"place"`
 	Lat         *float64  `json:"lat"`
 	Lon         *float64  `json:"lon"`
@@ -45,6 +49,12 @@ type Object struct {
 	Author      Author    `json:"author"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// Money is a money offer's amount: a decimal in its author's currency.
+type Money struct {
+	Value    string `json:"value"`
+	Currency string `json:"currency"`
 }
 
 // Author is an announcement's author as peers see them.
@@ -78,7 +88,7 @@ func (s *Service) Publish(ctx context.Context, tx pgx.Tx, id int64) error {
 		return fmt.Errorf("federation: outbox: %w", err)
 	}
 	if !live && (wasDeleted == nil || *wasDeleted) {
-		return nil // never sent, or its deletion already was
+		return s.PublishWantList(ctx, tx, id) // the announcement was never sent, or its deletion already was
 	}
 	var body []byte
 	if live {
@@ -99,23 +109,23 @@ func (s *Service) Publish(ctx context.Context, tx pgx.Tx, id int64) error {
 	if _, err := tx.Exec(ctx, `SELECT pg_notify('federation_events', '')`); err != nil {
 		return fmt.Errorf("federation: outbox notify: %w", err)
 	}
-	return nil
+	return s.PublishWantList(ctx, tx, id) // an offer that goes takes its want list along
 }
 
 // localObject reads local announcement id; live is false when it is gone,
 // closed or expired.
 func (s *Service) localObject(ctx context.Context, tx pgx.Tx, id int64, now time.Time) (Object, bool, error) {
 	var o Object
-	var price *int64
+	var price, money *int64
 	var status string
 	err := tx.QueryRow(ctx, `
 		SELECT a.kind, a.title, a.description, c.name, a.price, a.place, a.lat::float8, a.lon::float8,
-		       a.expires_at, m.username, m.display_name, a.created_at, a.updated_at, a.status
+		       a.expires_at, m.username, m.display_name, a.created_at, a.updated_at, a.status, a.money
 		  FROM announcements a
 		  JOIN announcement_categories c ON c.id = a.category_id
 		  JOIN members m ON m.id = a.member_id
 		 WHERE a.id = $1 AND a.origin = 'local'`, id).Scan(&o.Kind, &o.Title, &o.Description, &o.Category, &price,
-		&o.Place, &o.Lat, &o.Lon, &o.ExpiresAt, &o.Author.Username, &o.Author.DisplayName, &o.CreatedAt, &o.UpdatedAt, &status)
+		&o.Place, &o.Lat, &o.Lon, &o.ExpiresAt, &o.Author.Username, &o.Author.DisplayName, &o.CreatedAt, &o.UpdatedAt, &status, &money)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Object{}, false, nil
 	}
@@ -126,6 +136,9 @@ func (s *Service) localObject(ctx context.Context, tx pgx.Tx, id int64, now time
 	if price != nil {
 		p := s.cfg.Currency.Format(*price)
 		o.Price = &p
+	}
+	if money != nil {
+		o.Money = &Money{Value: s.cfg.Currency.Format(*money), Currency: s.cfg.Currency.Code}
 	}
 	o.ExpiresAt, o.CreatedAt, o.UpdatedAt = o.ExpiresAt.UTC(), o.CreatedAt.UTC(), o.UpdatedAt.UTC()
 	if o.Author.DisplayName == "" {
@@ -145,17 +158,17 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT e.local_id FROM federation_events e
 		  LEFT JOIN announcements a ON a.id = e.local_id AND a.origin = 'local'
-		 WHERE NOT e.deleted AND (a.id IS NULL OR a.status <> 'active' OR a.expires_at <= $1)
+		 WHERE e.type = 'announcement' AND NOT e.deleted AND (a.id IS NULL OR a.status <> 'active' OR a.expires_at <= $1)
 		UNION
 		SELECT a.id FROM announcements a
 		 WHERE a.origin = 'local' AND a.status = 'active' AND a.expires_at > $1
-		   AND NOT EXISTS (SELECT 1 FROM federation_events e WHERE e.local_id = a.id)
+		   AND NOT EXISTS (SELECT 1 FROM federation_events e WHERE e.type = 'announcement' AND e.local_id = a.id)
 		UNION
 		SELECT e.local_id FROM federation_events e
 		  JOIN announcements a ON a.id = e.local_id AND a.origin = 'local'
 		  JOIN announcement_categories c ON c.id = a.category_id
 		  JOIN members m ON m.id = a.member_id
-		 WHERE NOT e.deleted
+		 WHERE e.type = 'announcement' AND NOT e.deleted
 		   AND (e.object->>'category' IS DISTINCT FROM c.name
 		        OR e.object->'author'->>'display_name' IS DISTINCT FROM coalesce(nullif(m.display_name, ''), m.username))
 		 ORDER BY 1 LIMIT 1000`, now)
@@ -172,6 +185,9 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 			return 0, err
 		}
 	}
+	if _, err := s.sweepWantLists(ctx); err != nil {
+		return 0, err
+	}
 	return len(ids), nil
 }
 
@@ -184,7 +200,7 @@ type storedEvent struct {
 
 // eventsAfter reads at most limit outbox events after seq, in change order.
 func (s *Service) eventsAfter(ctx context.Context, seq int64, limit int) ([]storedEvent, error) {
-	rows, err := s.pool.Query(ctx, `SELECT seq, object_id, version, deleted, object FROM federation_events
+	rows, err := s.pool.Query(ctx, `SELECT seq, object_id, version, deleted, object, type FROM federation_events
 		WHERE seq > $1 ORDER BY seq LIMIT $2`, seq, limit)
 	if err != nil {
 		return nil, fmt.Errorf("federation: events: %w", err)
@@ -192,11 +208,18 @@ func (s *Service) eventsAfter(ctx context.Context, seq int64, limit int) ([]stor
 	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storedEvent, error) {
 		var e storedEvent
 		var obj []byte
-		if err := r.Scan(&e.seq, &e.event.ID, &e.event.Version, &e.event.Deleted, &obj); err != nil {
+		if err := r.Scan(&e.seq, &e.event.ID, &e.event.Version, &e.event.Deleted, &obj, &e.event.Type); err != nil {
 			return e, err
 		}
-		e.event.Type, e.event.Origin = TypeAnnouncement, s.cfg.BaseURL
-		if obj != nil {
+		e.event.Origin = s.cfg.BaseURL
+		switch {
+		case obj == nil:
+		case e.event.Type == TypeWantList:
+			e.event.WantList = new(WantList)
+			if err := json.Unmarshal(obj, e.event.WantList); err != nil {
+				return e, err
+			}
+		default:
 			e.event.Object = new(Object)
 			if err := json.Unmarshal(obj, e.event.Object); err != nil {
 				return e, err
@@ -276,10 +299,19 @@ func (s *Service) Apply(ctx context.Context, p Peer, events []Event) (applied, i
 }
 
 func (s *Service) applyOne(ctx context.Context, tx pgx.Tx, p Peer, e Event) (bool, error) {
-	if e.Type != TypeAnnouncement || !strings.HasPrefix(e.ID, p.BaseURL+"/announcements/") || len(e.ID) > 500 || e.Version < 1 {
-		return false, nil // another type (e.g. want lists) or a malformed event
+	switch {
+	case len(e.ID) > 500 || e.Version < 1:
+		return false, nil // malformed
+	case e.Type == TypeWantList && strings.HasPrefix(e.ID, p.BaseURL+"/wantlists/"):
+		if !e.Deleted && (e.WantList == nil || checkWantList(p.BaseURL, *e.WantList) != nil) {
+			s.log.Warn("federation: ignoring a malformed want list", "peer", p.BaseURL, "id", e.ID)
+			return false, nil
+		}
+	case e.Type == TypeAnnouncement && strings.HasPrefix(e.ID, p.BaseURL+"/announcements/"):
+	default:
+		return false, nil // another type or a malformed event
 	}
-	if !e.Deleted {
+	if e.Type == TypeAnnouncement && !e.Deleted {
 		if e.Object == nil || checkObject(*e.Object) != nil {
 			s.log.Warn("federation: ignoring a malformed event", "peer", p.BaseURL, "id", e.ID)
 			return false, nil
@@ -297,6 +329,12 @@ func (s *Service) applyOne(ctx context.Context, tx pgx.Tx, p Peer, e Event) (boo
 	if tag.RowsAffected() == 0 {
 		return false, nil
 	}
+	if e.Type == TypeWantList {
+		if err := applyWantList(ctx, tx, p, e); err != nil {
+			return false, fmt.Errorf("federation: apply %s: %w", e.ID, err)
+		}
+		return true, nil
+	}
 	if e.Deleted {
 		if _, err := tx.Exec(ctx, `DELETE FROM announcements WHERE origin = $1 AND origin_id = $2`, p.BaseURL, e.ID); err != nil {
 			return false, fmt.Errorf("federation: apply: %w", err)
@@ -309,20 +347,25 @@ func (s *Service) applyOne(ctx context.Context, tx pgx.Tx, p Peer, e Event) (boo
 		price = o.Price
 	}
 	author := o.Author.Username + "@" + p.CommunityID
+	var moneyValue, moneyCurrency *string
+	if o.Money != nil {
+		moneyValue, moneyCurrency = &o.Money.Value, &o.Money.Currency
+	}
 	_, err = tx.Exec(ctx, `
 		INSERT INTO announcements (member_id, author, author_name, kind, title, description, category_id, remote_category,
 		                           price, remote_price, remote_currency, place, lat, lon, expires_at, status, origin,
-		                           origin_id, search_config, created_at, updated_at)
+		                           origin_id, search_config, created_at, updated_at, remote_money_value, remote_money_currency)
 		VALUES (NULL, $1, $2, $3, $4, $5, NULL, $6, NULL, $7::numeric, $8, $9, $10, $11, $12, 'active', $13, $14,
-		        $15::regconfig, $16, $17)
+		        $15::regconfig, $16, $17, $18, $19)
 		ON CONFLICT ON CONSTRAINT announcements_origin_key DO UPDATE
 		   SET author = EXCLUDED.author, author_name = EXCLUDED.author_name, kind = EXCLUDED.kind,
 		       title = EXCLUDED.title, description = EXCLUDED.description, remote_category = EXCLUDED.remote_category,
 		       remote_price = EXCLUDED.remote_price, remote_currency = EXCLUDED.remote_currency, place = EXCLUDED.place,
 		       lat = EXCLUDED.lat, lon = EXCLUDED.lon, expires_at = EXCLUDED.expires_at,
-		       created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at`,
+		       created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
+		       remote_money_value = EXCLUDED.remote_money_value, remote_money_currency = EXCLUDED.remote_money_currency`,
 		author, o.Author.DisplayName, o.Kind, o.Title, o.Description, o.Category, price, o.Currency, o.Place,
-		o.Lat, o.Lon, o.ExpiresAt, p.BaseURL, e.ID, s.cfg.Language, o.CreatedAt, o.UpdatedAt)
+		o.Lat, o.Lon, o.ExpiresAt, p.BaseURL, e.ID, s.cfg.Language, o.CreatedAt, o.UpdatedAt, moneyValue, moneyCurrency)
 	if err != nil {
 		return false, fmt.Errorf("federation: apply %s: %w", e.ID, err)
 	}
@@ -359,6 +402,13 @@ func checkObject(o Object) error {
 		d, _, err := apd.NewFromString(*o.Price)
 		if err != nil || d.Negative || d.Form != apd.Finite || len(*o.Price) > 40 {
 			return errors.New("price")
+		}
+	}
+	if o.Money != nil {
+		d, _, err := apd.NewFromString(o.Money.Value)
+		if err != nil || d.Negative || d.IsZero() || d.Form != apd.Finite || len(o.Money.Value) > 40 ||
+			o.Kind != "offer" || o.Money.Currency == "" || len(o.Money.Currency) > 12 {
+			return errors.New("money")
 		}
 	}
 	if (o.Lat == nil) != (o.Lon == nil) {

@@ -295,6 +295,7 @@ func (s *Service) forget(ctx context.Context, p Peer) error {
 	defer tx.Rollback(ctx)
 	for _, q := range []string{
 		`DELETE FROM announcements WHERE origin = $1`,
+		`DELETE FROM remote_wantlists WHERE origin = $1`,
 		`DELETE FROM federation_objects WHERE origin = $1`,
 		`DELETE FROM federation_peers WHERE base_url = $1`,
 	} {

@@ -31,6 +31,7 @@ type announcementJSON struct {
 	CategoryName string      `json:"category_name"`
 	Price        *string     `json:"price"`
 	Currency     string      `json:"currency"`
+	Money        *moneyJSON  `json:"money"`
 	Place        string      `json:"place"`
 	Lat          *float64    `json:"lat"`
 	Lon          *float64    `json:"lon"`
@@ -43,6 +44,12 @@ type announcementJSON struct {
 	UpdatedAt    time.Time   `json:"updated_at"`
 	Rank         *float64    `json:"rank,omitempty"`
 	DistanceKm   *float64    `json:"distance_km,omitempty"`
+}
+
+// moneyJSON is a money offer's amount: a decimal string and its currency.
+type moneyJSON struct {
+	Value    string `json:"value"`
+	Currency string `json:"currency"`
 }
 
 // originJSON is the community a federated announcement comes from; null for local ones.
@@ -78,7 +85,14 @@ func (h *Handlers) announcementOut(a announce.Announcement, ranked bool, origins
 		s := h.Community.Currency.Format(*a.Price)
 		out.Price = &s
 	}
+	if a.Money != nil {
+		out.Money = &moneyJSON{Value: h.Community.Currency.Format(*a.Money), Currency: h.Community.Currency.Code}
+	}
 	if a.Origin != announce.Local {
+		out.Money = nil
+		if a.RemoteMoney != nil {
+			out.Money = &moneyJSON{Value: *a.RemoteMoney, Currency: a.RemoteMoneyCurrency}
+		}
 		o, ok := origins[a.Origin]
 		if !ok {
 			o = originJSON{BaseURL: a.Origin}
@@ -105,6 +119,7 @@ type announcementBody struct {
 	Description json.RawMessage `json:"description"`
 	Category    json.RawMessage `json:"category"`
 	Price       json.RawMessage `json:"price"`
+	Money       json.RawMessage `json:"money"`
 	Place       json.RawMessage `json:"place"`
 	Lat         json.RawMessage `json:"lat"`
 	Lon         json.RawMessage `json:"lon"`
@@ -163,6 +178,28 @@ func (h *Handlers) parsePrice(field, s string) (*int64, *fieldError) {
 	return &v, nil
 }
 
+// parseMoney reads a money offer's {"value","currency"}: a positive amount
+// of the community's own currency (a member offers only money they can pay).
+func (h *Handlers) parseMoney(raw json.RawMessage) (int64, *fieldError) {
+	var m struct {
+		Value    *string `json:"value"`
+		Currency *string `json:"currency"`
+	}
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil || m.Value == nil || m.Currency == nil {
+		return 0, &fieldError{"money", `money must be {"value": "20.00", "currency": "` + h.Community.Currency.Code + `"}, or null`}
+	}
+	if *m.Currency != h.Community.Currency.Code {
+		return 0, &fieldError{"money.currency", fmt.Sprintf("money.currency %q: a money offer is in this community's currency, %s", *m.Currency, h.Community.Currency.Code)}
+	}
+	v, err := h.Community.Currency.ParsePositive(*m.Value)
+	if err != nil {
+		return 0, &fieldError{"money.value", fmt.Sprintf("money.value %q %v", *m.Value, err)}
+	}
+	return v, nil
+}
+
 // patchOf turns a body into a domain patch; forCreate refuses status.
 func (h *Handlers) patchOf(b announcementBody, forCreate bool) (announce.Patch, *fieldError) {
 	var p announce.Patch
@@ -208,6 +245,17 @@ func (h *Handlers) patchOf(b announcementBody, forCreate bool) (announce.Patch, 
 				return p, fe
 			}
 			p.Price = announce.To(v)
+		}
+	}
+	if b.Money != nil {
+		if isNull(b.Money) {
+			p.Money = announce.To[*int64](nil)
+		} else {
+			v, fe := h.parseMoney(b.Money)
+			if fe != nil {
+				return p, fe
+			}
+			p.Money = announce.To(&v)
 		}
 	}
 	for _, c := range []struct {

@@ -30,6 +30,9 @@ type offerView struct {
 	OriginName string
 	PayTo      string
 	PayKey     string
+	// A live offer of someone else: the member's live offers they could
+	// give for it (a want list entry).
+	GiveFrom []announce.WantOffer
 }
 
 func (h *Handlers) offerView(c *gin.Context, a announce.Announcement) offerView {
@@ -51,6 +54,13 @@ func (h *Handlers) offerView(c *gin.Context, a announce.Announcement) offerView 
 					v.PayTo, v.PayKey = a.Author, newFormKey()
 				}
 			}
+		}
+	}
+	if m, ok := currentSession(c); ok && a.Kind == announce.Offer && a.Status == announce.Active && a.MemberID != m.Member.ID {
+		if mine, err := h.Announcements.LiveOffers(c.Request.Context(), m.Member.ID); err == nil {
+			v.GiveFrom = mine
+		} else {
+			h.logger().Warn("listing the member's offers", "err", err)
 		}
 	}
 	if a.DistanceKm != nil {

@@ -41,7 +41,7 @@ func newOffersEnv(t *testing.T) *offersEnv {
 	pool := pgtest.NewPool(t)
 	led := ledger.New(pool, ledger.Options{})
 	mem := members.New(pool, led, members.Options{Currency: "LEAF", DefaultMin: -10000, DefaultMax: 10000})
-	ann, err := announce.New(ctx, pool, announce.Config{Now: func() time.Time { return offersNow }})
+	ann, err := announce.New(ctx, pool, announce.Config{Now: func() time.Time { return offersNow }, BaseURL: "http://127.0.0.1:1"})
 	if err != nil {
 		t.Fatalf("announce.New: %v", err)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
 	"github.com/sxp-network/sxp/ledger/httpmetrics"
 	"github.com/sxp-network/sxp/server/announce"
+	"github.com/sxp-network/sxp/server/deals"
 	"github.com/sxp-network/sxp/server/federation"
 	"github.com/sxp-network/sxp/server/intertrade"
 	"github.com/sxp-network/sxp/server/members"
@@ -78,6 +79,9 @@ type Handlers struct {
 	// Federation is sxp-fed/1: discovery, peering, inbox and events (nil: the
 	// routes answer 404).
 	Federation *federation.Service
+	// Deals runs the market's rounds and keeps its proposals (nil: its
+	// routes answer 404).
+	Deals *deals.Service
 
 	// Ready reports whether the server can serve (database reachable,
 	// schema current); /readyz answers 503 with its error.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sxp-network/sxp/ledger"
 	"github.com/sxp-network/sxp/server/announce"
+	"github.com/sxp-network/sxp/server/deals"
 	"github.com/sxp-network/sxp/server/federation"
 	"github.com/sxp-network/sxp/server/intertrade"
 	"github.com/sxp-network/sxp/server/members"
@@ -61,6 +62,7 @@ const (
 	domainAnnounce   = "announce"
 	domainIntertrade = "intertrade"
 	domainFederation = "federation"
+	domainDeals      = "deals"
 )
 
 // errorTable is the one table from the domains' codes to HTTP answers, for
@@ -129,6 +131,10 @@ var errorTable = map[errorKey]errorAnswer{
 	// the other server failed or refused what this one asked of it
 	{domainFederation, federation.CodePeerUnreachable}: {status: http.StatusBadGateway},
 	{domainFederation, federation.CodePeerRefused}:     {status: http.StatusBadGateway},
+
+	{domainDeals, deals.CodeInvalid}:  {status: http.StatusBadRequest},
+	{domainDeals, deals.CodeNotFound}: {status: http.StatusNotFound},
+	{domainDeals, deals.CodeConflict}: {status: http.StatusConflict},
 }
 
 // domainError is a domain refusal in one shape: its domain, code and the
@@ -150,6 +156,7 @@ func asDomainError(err error) (domainError, bool) {
 		me *members.Error
 		pe *payments.Error
 		le *ledger.Error
+		de *deals.Error
 	)
 	switch {
 	case errors.As(err, &ie):
@@ -162,6 +169,8 @@ func asDomainError(err error) (domainError, bool) {
 		return domainError{key: errorKey{domainMembers, string(me.Code)}, message: me.Message, field: me.Field, retryAfter: me.RetryAfter}, true
 	case errors.As(err, &pe):
 		return domainError{key: errorKey{domainPayments, string(pe.Code)}, message: pe.Message, field: pe.Field}, true
+	case errors.As(err, &de):
+		return domainError{key: errorKey{domainDeals, de.Code}, message: de.Message}, true
 	case errors.As(err, &le):
 		return domainError{key: errorKey{domainLedger, string(le.Code)}, message: le.Message}, true
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/sxp-network/sxp/ledger"
 	"github.com/sxp-network/sxp/server/announce"
+	"github.com/sxp-network/sxp/server/deals"
 	"github.com/sxp-network/sxp/server/federation"
 	"github.com/sxp-network/sxp/server/intertrade"
 	"github.com/sxp-network/sxp/server/members"
@@ -31,6 +32,9 @@ func TestErrorTableKnowsEveryCode(t *testing.T) {
 	}
 	for _, c := range intertrade.Codes() {
 		keys = append(keys, errorKey{domainIntertrade, string(c)})
+	}
+	for _, c := range deals.Codes() {
+		keys = append(keys, errorKey{domainDeals, c})
 	}
 	for _, c := range federation.Codes() {
 		keys = append(keys, errorKey{domainFederation, c})

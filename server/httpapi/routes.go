@@ -73,6 +73,12 @@ func (h *Handlers) Engine() *gin.Engine {
 	me.PATCH("/announcements/:id", h.updateAnnouncement)  // author or admin
 	me.DELETE("/announcements/:id", h.deleteAnnouncement) // author or admin
 	me.GET("/categories", h.categories)
+	me.GET("/proposals", h.myProposals)                     // the proposals naming the member
+	me.POST("/proposals/:h/:answer", h.answerProposal)      // accept | decline, by a party
+	me.GET("/wantlists", h.wantLists)                       // the member's want lists
+	me.GET("/wantlists/:id", h.wantList)                    // the want list of offer id
+	me.PUT("/wantlists/:id", h.setWantList)                 // {"accepts": [event id, …]}, author only
+	me.DELETE("/wantlists/:id", h.deleteWantList)           // author or admin
 	admin.POST("/categories", h.adminCreateCategory)        // {"slug","name"}
 	admin.PATCH("/categories/:slug", h.adminUpdateCategory) // {"slug"?,"name"?}
 	admin.DELETE("/categories/:slug", h.adminDeleteCategory)
@@ -90,12 +96,17 @@ func (h *Handlers) Engine() *gin.Engine {
 	fed.POST("/peers", h.peeringRequest) // {"base_url"} → 202 requested | 200 active
 	fed.DELETE("/peers", h.peeringEnd)
 	fed.POST("/inbox", h.inbox)                                         // {"events":[…]} → {"applied","ignored"}
+	fed.POST("/contracts", h.receiveContract)                           // {"contract": C}: a proposal (deals)
+	fed.POST("/contracts/:h/:answer", h.toldProposal)                   // accept | decline {"members"} (extension)
 	fed.GET("/events", h.events)                                        // ?after&limit → {"events","next"}
 	admin.GET("/federation", h.adminFederation)                         // keys and peers
 	admin.POST("/federation/peers", h.adminPeerAction("add"))           // {"url"}: add or approve
 	admin.POST("/federation/peers/refuse", h.adminPeerAction("refuse")) // {"url"}
 	admin.POST("/federation/peers/remove", h.adminPeerAction("remove")) // {"url"}
 	admin.POST("/federation/keys/rotate", h.adminRotateKey)             // {"overlap"}
+	// deals routes (the market): rounds and proposals
+	admin.POST("/deals/rounds", h.adminRound)       // {"max_loop","max_communities"} → the loops proposed
+	admin.GET("/deals/proposals", h.adminProposals) // every proposal here, newest first
 
 	// The HTML pages (*_pages.go, pages.go; the same error table).
 	r.GET("/login", h.loginPage)
@@ -129,6 +140,11 @@ func (h *Handlers) Engine() *gin.Engine {
 	pages.POST("/offers/:id/close", h.closeOfferForm)
 	pages.POST("/offers/:id/reopen", h.reopenOfferForm)
 	pages.POST("/offers/:id/delete", h.deleteOfferForm)
+	pages.POST("/offers/:id/give", h.giveForm) // {mine}: I would give my offer mine for this
+	pages.GET("/wantlists", h.wantListsPage)
+	pages.POST("/wantlists/:id/delete", h.deleteWantListForm)
+	pages.GET("/proposals", h.proposalsPage)
+	pages.POST("/proposals/:h/:answer", h.proposalAnswerForm) // accept | decline
 	adminPages.GET("/categories", h.adminCategoriesPage)
 	adminPages.POST("/categories", h.adminCategoryForm)                     // add
 	adminPages.POST("/categories/:slug/:action", h.adminCategoryActionForm) // rename | delete
@@ -138,6 +154,9 @@ func (h *Handlers) Engine() *gin.Engine {
 	// federation pages
 	adminPages.GET("/federation", h.adminFederationPage)
 	adminPages.POST("/federation/:action", h.adminFederationForm) // add | approve | refuse | remove | rotate
+	// deals pages
+	adminPages.GET("/deals", h.adminDealsPage)
+	adminPages.POST("/deals/round", h.adminRoundForm) // {max_loop, max_communities}
 
 	return r
 }

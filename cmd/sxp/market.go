@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sxp-network/sxp/server"
+	"github.com/sxp-network/sxp/server/deals"
+)
+
+// marketLeaf is a 'sxp deals' subcommand on a community's database.
+func marketLeaf(name, summary, usage, help string, extra func(fs *flag.FlagSet) func(context.Context, *deals.Service) error) *command {
+	return &command{name: name, summary: summary, usage: usage, help: help + "\n\n" + fedSettingsHelp,
+		flags: func(fs *flag.FlagSet) func(context.Context, []string) error {
+			settings := communitySettings(fs)
+			run := extra(fs)
+			return func(ctx context.Context, args []string) error {
+				if len(args) != 0 {
+					return usagef("want no arguments, got %d", len(args))
+				}
+				cfg := settings()
+				probe := cfg
+				probe.Listen = "x"
+				if err := probe.Validate(); err != nil {
+					return usagef("%v", err)
+				}
+				pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+				if err != nil {
+					return fmt.Errorf("setting DATABASE_URL (--database): %w", err)
+				}
+				defer pool.Close()
+				fed, err := server.NewFederation(cfg, pool, "", nil, nil)
+				if err != nil {
+					return err
+				}
+				if err := fed.EnsureKey(ctx); err != nil {
+					return err
+				}
+				return run(ctx, server.NewDealsSending(cfg, pool, fed, slog.New(slog.NewTextHandler(os.Stderr, nil))))
+			}
+		}}
+}
+
+// dealsRoundCommand is 'sxp deals round'.
+func dealsRoundCommand(stdout io.Writer) *command {
+	return marketLeaf("round", "run a round over every want list this server holds", "sxp deals round [--max-loop N] [--max-communities N]",
+		`Run the deal finder over every want list the community server holds (its
+members' and its peers'), leaving out offers held by a live proposal; each
+loop found becomes a proposal (an sxp-contract/1 contract) stored here and
+sent to the home server of every other party (signed POST
+/federation/v1/contracts; a failed send is logged on standard error). Prints
+the number of want lists read, each loop (who gives what to whom), and the
+totals; "no loops found" when there are none.`,
+		func(fs *flag.FlagSet) func(context.Context, *deals.Service) error {
+			maxLoop := fs.Int("max-loop", deals.DefaultMaxLoop, "maximum number of items in a loop")
+			maxComm := fs.Int("max-communities", 0, "maximum number of distinct communities in a loop (0: no cap)")
+			return func(ctx context.Context, d *deals.Service) error {
+				if *maxLoop < 2 || *maxComm < 0 {
+					return usagef("--max-loop must be at least 2 and --max-communities not negative")
+				}
+				res, err := d.Round(ctx, deals.Options{MaxLoop: *maxLoop, MaxCommunities: *maxComm})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout, "want lists: %d\n", res.WantLists)
+				for _, p := range res.Proposals {
+					var legs []string
+					for _, l := range p.Contract.Legs {
+						what := l.Title
+						if l.Money != nil {
+							what += " (" + l.Money.Value + " " + l.Money.Currency + ")"
+						}
+						legs = append(legs, fmt.Sprintf("%s gives %s to %s", p.Contract.Parties[l.From].Member, what, p.Contract.Parties[l.To].Member))
+					}
+					fmt.Fprintf(stdout, "proposal %s: %s\n", p.H, strings.Join(legs, "; "))
+				}
+				if len(res.Proposals) == 0 {
+					fmt.Fprintln(stdout, "no loops found")
+				}
+				fmt.Fprintf(stdout, "loops: %d, trades: %d, in %.3fs\n", len(res.Loops), res.Trades, res.Elapsed.Seconds())
+				return nil
+			}
+		})
+}
+
+// dealsExportCommand is 'sxp deals export'.
+func dealsExportCommand(stdout io.Writer) *command {
+	return marketLeaf("export", "write the want lists a round would read, in TradeMaximizer's format", "sxp deals export",
+		`Write to standard output every want list a round would read (offers held by a
+live proposal left out), in TradeMaximizer's format: 'sxp deals solve' on it
+finds the loops 'sxp deals round' would propose. Items are named
+<community>-<id>; a comment line maps each to its offer's event id.`,
+		func(fs *flag.FlagSet) func(context.Context, *deals.Service) error {
+			return func(ctx context.Context, d *deals.Service) error { return d.Export(ctx, stdout) }
+		})
+}

@@ -1,0 +1,247 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/sxp-network/sxp/clearing/cxp/contract"
+	"github.com/sxp-network/sxp/server/deals"
+)
+
+// Rounds and proposals (the admin's): POST /api/v1/admin/deals/rounds runs a
+// round; GET /api/v1/admin/deals/proposals lists every proposal here.
+
+type proposalJSON struct {
+	H        string            `json:"h"`
+	State    string            `json:"state"`
+	Deadline time.Time         `json:"deadline"`
+	Contract contract.Contract `json:"contract"`
+}
+
+type roundJSON struct {
+	WantLists int            `json:"wantlists"`
+	Loops     [][]string     `json:"loops"`
+	Trades    int            `json:"trades"`
+	Proposals []proposalJSON `json:"proposals"`
+	ElapsedMS int64          `json:"elapsed_ms"`
+}
+
+func proposalOut(p deals.Proposal) proposalJSON {
+	return proposalJSON{H: p.H, State: p.State, Deadline: p.Deadline.UTC(), Contract: p.Contract}
+}
+
+// roundOptions checks a round's caps as given.
+func roundOptions(maxLoop, maxCommunities int) (deals.Options, *fieldError) {
+	if maxLoop == 0 {
+		maxLoop = deals.DefaultMaxLoop
+	}
+	if maxLoop < 2 || maxLoop > 100 {
+		return deals.Options{}, &fieldError{"max_loop", "max_loop must be between 2 and 100"}
+	}
+	if maxCommunities < 0 {
+		return deals.Options{}, &fieldError{"max_communities", "max_communities must not be negative (0: no cap)"}
+	}
+	return deals.Options{MaxLoop: maxLoop, MaxCommunities: maxCommunities}, nil
+}
+
+// adminRound: POST /api/v1/admin/deals/rounds {"max_loop"?, "max_communities"?}.
+func (h *Handlers) adminRound(c *gin.Context) {
+	if h.Deals == nil {
+		h.notFound(c)
+		return
+	}
+	var b struct {
+		MaxLoop        int `json:"max_loop"`
+		MaxCommunities int `json:"max_communities"`
+	}
+	if c.Request.ContentLength != 0 && !bindJSON(c, &b) {
+		return
+	}
+	opt, fe := roundOptions(b.MaxLoop, b.MaxCommunities)
+	if fe != nil {
+		badRequest(c, fe.field, fe.message)
+		return
+	}
+	res, err := h.Deals.Round(c.Request.Context(), opt)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	out := roundJSON{WantLists: res.WantLists, Loops: res.Loops, Trades: res.Trades, ElapsedMS: res.Elapsed.Milliseconds(),
+		Proposals: make([]proposalJSON, len(res.Proposals))}
+	if out.Loops == nil {
+		out.Loops = [][]string{}
+	}
+	for i, p := range res.Proposals {
+		out.Proposals[i] = proposalOut(p)
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// adminProposals: GET /api/v1/admin/deals/proposals.
+func (h *Handlers) adminProposals(c *gin.Context) {
+	if h.Deals == nil {
+		h.notFound(c)
+		return
+	}
+	list, err := h.Deals.Proposals(c.Request.Context())
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	out := make([]proposalJSON, len(list))
+	for i, p := range list {
+		out[i] = proposalOut(p)
+	}
+	c.JSON(http.StatusOK, gin.H{"proposals": out})
+}
+
+// dealsData is the admin's deals page.
+type dealsData struct {
+	Proposals []deals.Proposal
+	Round     *deals.Result
+}
+
+// adminDealsPage: GET /admin/deals, the proposals and a round button.
+func (h *Handlers) adminDealsPage(c *gin.Context) {
+	h.showDeals(c, h.newPage(c, "Deals"), nil)
+}
+
+func (h *Handlers) showDeals(c *gin.Context, p page, round *deals.Result) {
+	if h.Deals == nil {
+		h.pageError(c, http.StatusNotFound, "This server runs no market.")
+		return
+	}
+	list, err := h.Deals.Proposals(c.Request.Context())
+	if err != nil {
+		h.pageError(c, h.pageRefusal(c, &p, err), p.Error)
+		return
+	}
+	p.Data = dealsData{Proposals: list, Round: round}
+	h.render(c, http.StatusOK, "admin_deals.html", p)
+}
+
+// adminRoundForm: POST /admin/deals/round {max_loop, max_communities}.
+func (h *Handlers) adminRoundForm(c *gin.Context) {
+	p := h.newPage(c, "Deals")
+	if h.Deals == nil {
+		h.pageError(c, http.StatusNotFound, "This server runs no market.")
+		return
+	}
+	var maxLoop, maxComm int
+	_, _ = fmtSscan(c.PostForm("max_loop"), &maxLoop)
+	_, _ = fmtSscan(c.PostForm("max_communities"), &maxComm)
+	opt, fe := roundOptions(maxLoop, maxComm)
+	if fe != nil {
+		p.Error, p.Field = fe.message, fe.field
+		h.showDeals(c, p, nil)
+		return
+	}
+	res, err := h.Deals.Round(c.Request.Context(), opt)
+	if err != nil {
+		h.pageRefusal(c, &p, err)
+		h.showDeals(c, p, nil)
+		return
+	}
+	if len(res.Proposals) == 0 {
+		p.Notice = "The round found no loops."
+	} else {
+		p.Notice = "The round proposed its loops below."
+	}
+	h.showDeals(c, p, &res)
+}
+
+// fmtSscan reads an optional integer form field ("" leaves v alone).
+func fmtSscan(s string, v *int) (int, error) {
+	if s == "" {
+		return 0, nil
+	}
+	return fmt.Sscan(s, v)
+}
+
+// receiveContract: POST /federation/v1/contracts {"contract": C}, signed by
+// the proposer's server: a proposal naming a member of this server.
+func (h *Handlers) receiveContract(c *gin.Context) {
+	if h.Deals == nil {
+		h.notFound(c)
+		return
+	}
+	var body struct {
+		Contract json.RawMessage `json:"contract"`
+	}
+	if !decodeFederation(c, &body) {
+		return
+	}
+	if len(body.Contract) == 0 {
+		badRequest(c, "contract", "contract is required: the sxp-contract/1 contract C")
+		return
+	}
+	hash, err := h.Deals.Receive(c.Request.Context(), verifiedPeer(c).BaseURL, body.Contract)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"h": hash, "state": "proposed"})
+}
+
+// myProposals: GET /api/v1/proposals, the proposals naming the member.
+func (h *Handlers) myProposals(c *gin.Context) {
+	if h.Deals == nil {
+		h.notFound(c)
+		return
+	}
+	list, err := h.Deals.MemberProposals(c.Request.Context(), currentMember(c).Username)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	out := make([]proposalJSON, len(list))
+	for i, p := range list {
+		out[i] = proposalOut(p)
+	}
+	c.JSON(http.StatusOK, gin.H{"proposals": out})
+}
+
+// answerProposal: POST /api/v1/proposals/{h}/accept|decline, by a party.
+func (h *Handlers) answerProposal(c *gin.Context) {
+	if h.Deals == nil {
+		h.notFound(c)
+		return
+	}
+	p, err := h.Deals.Answer(c.Request.Context(), currentMember(c).Username, c.Param("h"), c.Param("answer"))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, proposalOut(p))
+}
+
+// toldProposal: POST /federation/v1/contracts/{h}/accept|decline
+// {"members": [user@community…]}, signed by those members' server (an
+// extension of sxp-fed/1: a party's answer reaches the other parties).
+func (h *Handlers) toldProposal(c *gin.Context) {
+	if h.Deals == nil {
+		h.notFound(c)
+		return
+	}
+	var body struct {
+		Members []string `json:"members"`
+	}
+	if !decodeFederation(c, &body) {
+		return
+	}
+	if len(body.Members) == 0 || len(body.Members) > 100 {
+		badRequest(c, "members", "members is required: the answering parties (1 to 100)")
+		return
+	}
+	p, err := h.Deals.Told(c.Request.Context(), verifiedPeer(c).BaseURL, c.Param("h"), body.Members, c.Param("answer"))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"h": p.H, "state": p.State})
+}
