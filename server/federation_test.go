@@ -926,3 +926,28 @@ func TestSealedKey(t *testing.T) {
 		}
 	}
 }
+
+// TestPeerRateLimit: an active peer's signed requests beyond the burst
+// (PeerBurst at once, refilled at PeerRate a second) are answered 429 with
+// Retry-After; the first PeerBurst always pass.
+func TestPeerRateLimit(t *testing.T) {
+	a, b := newNode(t, "leaf"), newNode(t, "oak")
+	peer(t, a, b)
+	keyA, privA := currentKey(t, a)
+	for i := 0; i < 20*server.PeerBurst; i++ {
+		st, body := signedTo(t, b, "GET", "/federation/v1/events?limit=1", nil, httpsig.Signer{KeyID: keyA, Ed25519Key: privA}, nil)
+		if st == http.StatusTooManyRequests {
+			if i < server.PeerBurst {
+				t.Fatalf("request %d refused, want the first %d let through", i, server.PeerBurst)
+			}
+			if e, _ := body["error"].(map[string]any); e == nil || e["code"] != "too_many_requests" {
+				t.Fatalf("got body %v, want error code too_many_requests", body)
+			}
+			return
+		}
+		if st != http.StatusOK {
+			t.Fatalf("request %d: got %d %v, want 200", i, st, body)
+		}
+	}
+	t.Fatalf("no 429 after %d requests", 20*server.PeerBurst)
+}

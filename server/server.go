@@ -20,6 +20,7 @@ import (
 
 	"github.com/sxp-network/sxp/ledger"
 	"github.com/sxp-network/sxp/ledger/jobs"
+	"github.com/sxp-network/sxp/ledger/ratelimit"
 	"github.com/sxp-network/sxp/ledger/serve"
 	"github.com/sxp-network/sxp/migrations"
 	"github.com/sxp-network/sxp/server/announce"
@@ -30,6 +31,15 @@ import (
 	"github.com/sxp-network/sxp/server/members"
 	"github.com/sxp-network/sxp/server/metrics"
 	"github.com/sxp-network/sxp/server/payments"
+)
+
+// Each active peer may make PeerRate signed federation requests a second
+// on average and PeerBurst at once (deliveries are batches of up to 100
+// events, so this is far above what a healthy peer needs); beyond that it
+// gets 429 with Retry-After, and its outbox retries later.
+const (
+	PeerRate  = 50
+	PeerBurst = 200
 )
 
 // Server is one community server.
@@ -122,6 +132,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 		Announcements:  s.Announcements,
 		Intertrade:     inter,
 		Federation:     s.Federation,
+		PeerLimit:      ratelimit.New(PeerRate, PeerBurst),
 		Deals:          s.Deals,
 		Ready:          s.Ready,
 		Metrics:        m.HTTP,

@@ -27,7 +27,7 @@ func (s *Server) arbiterResolve(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if ok, _ := s.arbiterLimit.allow(checked.PartyKey(), s.opts.Now()); !ok {
+	if ok, _ := s.arbiterLimit.Allow(checked.PartyKey(), s.opts.Now()); !ok {
 		c.Header("Retry-After", "60")
 		adminError(c, http.StatusTooManyRequests, "rate_limited", "", "too many requests for this party key; try again later")
 		return

@@ -42,7 +42,7 @@ func (s *Server) verifySignature(c *gin.Context) {
 		c.Abort()
 		return
 	}
-	if ok, wait := s.limiter.allow(who.KeyID, s.opts.Now()); !ok {
+	if ok, wait := s.limiter.Allow(who.KeyID, s.opts.Now()); !ok {
 		c.Set(communityKey, who.KeyID)
 		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		s.writeCXP(c, http.StatusTooManyRequests, cxp.Errorf(cxp.CodeOther, "too many requests from community %s; try again later", who.KeyID).Status())

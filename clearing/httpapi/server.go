@@ -19,6 +19,7 @@ import (
 	"github.com/sxp-network/sxp/clearing/cxp"
 	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
 	"github.com/sxp-network/sxp/ledger/httpmetrics"
+	"github.com/sxp-network/sxp/ledger/ratelimit"
 )
 
 // Options configures the HTTP layer.
@@ -67,11 +68,11 @@ type Options struct {
 type Server struct {
 	house    *clearing.House
 	verifier httpsig.Verifier
-	limiter  *rateLimiter
+	limiter  *ratelimit.Limiter
 	opts     Options
 	log      *slog.Logger
 
-	arbiterLimit *rateLimiter
+	arbiterLimit *ratelimit.Limiter
 }
 
 // New returns the HTTP layer over house.
@@ -104,10 +105,10 @@ func New(house *clearing.House, opts Options) *Server {
 		house: house,
 		verifier: httpsig.Verifier{Keys: house.KeyStore(), Nonces: house.NonceStore(), Now: opts.Now,
 			Window: opts.Window, BaseURL: opts.PublicURL},
-		limiter:      newRateLimiter(opts.CXPRate, opts.CXPBurst),
+		limiter:      ratelimit.New(opts.CXPRate, opts.CXPBurst),
 		opts:         opts,
 		log:          opts.Logger,
-		arbiterLimit: newRateLimiter(float64(opts.ArbiterRate)/60, opts.ArbiterBurst),
+		arbiterLimit: ratelimit.New(float64(opts.ArbiterRate)/60, opts.ArbiterBurst),
 	}
 }
 

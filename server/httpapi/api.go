@@ -25,6 +25,7 @@ import (
 	"github.com/sxp-network/sxp/clearing/cxp"
 	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
 	"github.com/sxp-network/sxp/ledger/httpmetrics"
+	"github.com/sxp-network/sxp/ledger/ratelimit"
 	"github.com/sxp-network/sxp/server/announce"
 	"github.com/sxp-network/sxp/server/deals"
 	"github.com/sxp-network/sxp/server/federation"
@@ -79,6 +80,9 @@ type Handlers struct {
 	// Federation is sxp-fed/1: discovery, peering, inbox and events (nil: the
 	// routes answer 404).
 	Federation *federation.Service
+	// PeerLimit bounds each active peer's signed federation requests (nil:
+	// no limit); the excess is answered 429 with Retry-After.
+	PeerLimit *ratelimit.Limiter
 	// Deals runs the market's rounds and keeps its proposals (nil: its
 	// routes answer 404).
 	Deals *deals.Service

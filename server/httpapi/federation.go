@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -74,6 +75,12 @@ func (h *Handlers) verifyServer(c *gin.Context) {
 	p, err := h.Federation.Authenticate(ctx, c.Request, body)
 	if err != nil {
 		h.fail(c, err)
+		return
+	}
+	if ok, wait := h.PeerLimit.Allow(p.BaseURL, time.Now()); !ok {
+		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		writeError(c, http.StatusTooManyRequests, "too_many_requests",
+			"this peer sends more requests than the server takes; retry later", "")
 		return
 	}
 	c.Set(ctxPeer, p)
