@@ -135,7 +135,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(7)
+	ports, err := chaostest.FreePorts(7)
 	if err != nil {
 		return nil, err
 	}

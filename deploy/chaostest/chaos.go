@@ -176,7 +176,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	for _, c := range communitySpecs {
 		names = append(names, c.id)
 	}
-	ports, err := freePorts(2*len(names) + len(names))
+	ports, err := FreePorts(2*len(names) + len(names))
 	if err != nil {
 		return nil, err
 	}
@@ -690,7 +690,9 @@ func formatMinor(v int64) string {
 	return fmt.Sprintf("%s%d.%02d", sign, v/100, v%100)
 }
 
-func freePorts(n int) ([]int, error) {
+// FreePorts finds n free loopback ports (the harnesses' servers and
+// proxies listen on them).
+func FreePorts(n int) ([]int, error) {
 	var ports []int
 	var lns []net.Listener
 	defer func() {
