@@ -9,8 +9,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/sxp-network/sxp/server"
 	"github.com/sxp-network/sxp/server/deals"
 )
@@ -26,23 +24,11 @@ func marketLeaf(name, summary, usage, help string, extra func(fs *flag.FlagSet) 
 					return usagef("want no arguments, got %d", len(args))
 				}
 				cfg := settings()
-				probe := cfg
-				probe.Listen = "x"
-				if err := probe.Validate(); err != nil {
-					return usagef("%v", err)
-				}
-				pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+				pool, fed, err := openFederation(ctx, cfg)
 				if err != nil {
-					return fmt.Errorf("setting DATABASE_URL (--database): %w", err)
+					return err
 				}
 				defer pool.Close()
-				fed, err := server.NewFederation(cfg, pool, "", nil, nil)
-				if err != nil {
-					return err
-				}
-				if err := fed.EnsureKey(ctx); err != nil {
-					return err
-				}
 				return run(ctx, server.NewDealsSending(cfg, pool, fed, slog.New(slog.NewTextHandler(os.Stderr, nil))))
 			}
 		}}

@@ -34,23 +34,11 @@ func fedLeaf(stdout io.Writer, name, summary, usage, help string, nargs int, ext
 					return usagef("want %d argument(s), got %d", nargs, len(args))
 				}
 				cfg := settings()
-				probe := cfg
-				probe.Listen = "x"
-				if err := probe.Validate(); err != nil {
-					return usagef("%v", err)
-				}
-				pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+				pool, fed, err := openFederation(ctx, cfg)
 				if err != nil {
-					return fmt.Errorf("setting DATABASE_URL (--database): %w", err)
+					return err
 				}
 				defer pool.Close()
-				fed, err := server.NewFederation(cfg, pool, "", nil, nil)
-				if err != nil {
-					return err
-				}
-				if err := fed.EnsureKey(ctx); err != nil {
-					return err
-				}
 				return run(ctx, &fedEnv{pool: pool, fed: fed, out: stdout}, args)
 			}
 		}}
@@ -178,4 +166,29 @@ when they first see a signature made with it.`, 0,
 				}),
 		},
 	}
+}
+
+// openFederation opens a community's database and its federation service
+// (making the server key on first use), for the commands that act on it
+// ('sxp peers', 'sxp keys', 'sxp deals round'). Settings that are missing or
+// malformed are a usage error; the caller closes the pool.
+func openFederation(ctx context.Context, cfg server.Config) (*pgxpool.Pool, *federation.Service, error) {
+	probe := cfg
+	probe.Listen = "x"
+	if err := probe.Validate(); err != nil {
+		return nil, nil, usagef("%v", err)
+	}
+	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("setting DATABASE_URL (--database): %w", err)
+	}
+	fed, err := server.NewFederation(cfg, pool, "", nil, nil)
+	if err == nil {
+		err = fed.EnsureKey(ctx)
+	}
+	if err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	return pool, fed, nil
 }
