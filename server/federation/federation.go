@@ -98,31 +98,23 @@ var DefaultDelivery = Delivery{RetryBase: 2 * time.Second, RetryMax: 5 * time.Mi
 
 func (d Delivery) withDefaults() Delivery {
 	def := DefaultDelivery
-	if d.RetryBase <= 0 {
-		d.RetryBase = def.RetryBase
-	}
-	if d.RetryMax <= 0 {
-		d.RetryMax = def.RetryMax
-	}
-	if d.PauseAfter <= 0 {
-		d.PauseAfter = def.PauseAfter
-	}
-	if d.PauseFor <= 0 {
-		d.PauseFor = def.PauseFor
-	}
-	if d.Poll <= 0 {
-		d.Poll = def.Poll
-	}
-	if d.PullInterval <= 0 {
-		d.PullInterval = def.PullInterval
-	}
-	if d.KeyRefresh <= 0 {
-		d.KeyRefresh = def.KeyRefresh
-	}
-	if d.Sweep <= 0 {
-		d.Sweep = def.Sweep
-	}
+	d.RetryBase = orDefault(d.RetryBase, def.RetryBase)
+	d.RetryMax = orDefault(d.RetryMax, def.RetryMax)
+	d.PauseAfter = orDefault(d.PauseAfter, def.PauseAfter)
+	d.PauseFor = orDefault(d.PauseFor, def.PauseFor)
+	d.Poll = orDefault(d.Poll, def.Poll)
+	d.PullInterval = orDefault(d.PullInterval, def.PullInterval)
+	d.KeyRefresh = orDefault(d.KeyRefresh, def.KeyRefresh)
+	d.Sweep = orDefault(d.Sweep, def.Sweep)
 	return d
+}
+
+// orDefault is v, or def when v is not positive (unset).
+func orDefault[T int | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
 }
 
 // Service is the federation of one community server.
