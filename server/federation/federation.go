@@ -9,11 +9,8 @@ package federation
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -31,6 +28,7 @@ import (
 
 	"github.com/sxp-network/sxp/clearing/cxp"
 	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
+	"github.com/sxp-network/sxp/ledger/seal"
 	"github.com/sxp-network/sxp/server/payments"
 )
 
@@ -127,7 +125,7 @@ type Service struct {
 	metrics *metrics
 	wake    *broadcaster
 	unknown unknownKeys
-	aead    cipher.AEAD // nil without Config.Secret
+	box     *seal.Box // nil without Config.Secret
 }
 
 // New returns the service. It makes no request and writes nothing: call
@@ -160,12 +158,7 @@ func New(pool *pgxpool.Pool, cfg Config) (*Service, error) {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	s.metrics = newMetrics(cfg.Registerer)
 	if cfg.Secret != "" {
-		sum := sha256.Sum256([]byte(cfg.Secret))
-		block, err := aes.NewCipher(sum[:])
-		if err != nil {
-			return nil, fmt.Errorf("federation: secret: %w", err)
-		}
-		if s.aead, err = cipher.NewGCM(block); err != nil {
+		if s.box, err = seal.New(cfg.Secret); err != nil {
 			return nil, fmt.Errorf("federation: secret: %w", err)
 		}
 	}
@@ -174,21 +167,15 @@ func New(pool *pgxpool.Pool, cfg Config) (*Service, error) {
 
 // seal encrypts a private key under the secret, bound to its keyid.
 func (s *Service) seal(keyID string, priv []byte) []byte {
-	nonce := make([]byte, s.aead.NonceSize())
-	_, _ = rand.Read(nonce) // crypto/rand.Read never fails on supported platforms
-	return s.aead.Seal(nonce, nonce, priv, []byte(keyID))
+	return s.box.Seal(keyID, priv)
 }
 
 // open decrypts a sealed private key.
 func (s *Service) open(keyID string, sealed []byte) ([]byte, error) {
-	if s.aead == nil {
+	if s.box == nil {
 		return nil, errors.New("federation: the server's key is sealed: set SXP_FEDERATION_SECRET (--federation-secret)")
 	}
-	n := s.aead.NonceSize()
-	if len(sealed) < n {
-		return nil, errors.New("federation: sealed key too short")
-	}
-	priv, err := s.aead.Open(nil, sealed[:n], sealed[n:], []byte(keyID))
+	priv, err := s.box.Open(keyID, sealed)
 	if err != nil || len(priv) != ed25519.PrivateKeySize {
 		return nil, errors.New("federation: cannot open the server's key (wrong SXP_FEDERATION_SECRET?)")
 	}
@@ -264,7 +251,7 @@ func (s *Service) insertKey(ctx context.Context, tx pgx.Tx, now time.Time) (Key,
 	_, _ = rand.Read(b)
 	k := Key{KeyID: s.cfg.BaseURL + "#k" + now.UTC().Format("20060102") + "-" + hex.EncodeToString(b), PublicKey: pub, CreatedAt: now}
 	stored, sealed := []byte(priv), false
-	if s.aead != nil {
+	if s.box != nil {
 		stored, sealed = s.seal(k.KeyID, priv), true
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO federation_keys (keyid, public_key, private_key, sealed, created_at) VALUES ($1, $2, $3, $4, $5)`,
