@@ -38,6 +38,9 @@ type Options struct {
 	HashWait   time.Duration
 	// Now is the clock; time.Now by default.
 	Now func() time.Time
+	// Created, when set, runs in the transaction that creates a member, with
+	// its id (the server makes the member's contract key there).
+	Created func(ctx context.Context, tx pgx.Tx, id int64) error
 }
 
 // Service is the members of one community.
@@ -130,8 +133,10 @@ func (s *Service) create(ctx context.Context, r Registration, role Role, status 
 			INSERT INTO members (username, password_hash, display_name, role, status, account_id, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
 			RETURNING `+memberColumns, r.Username, hash, name, role, status, acc.ID, s.opts.Now())
-		m, err = scanMember(row)
-		return err
+		if m, err = scanMember(row); err != nil || s.opts.Created == nil {
+			return err
+		}
+		return s.opts.Created(ctx, tx.Conn(), m.ID)
 	})
 	if err != nil {
 		if isUnique(err, "members_username_key") || ledger.CodeOf(err) == ledger.CodeDuplicateAccount {
