@@ -35,7 +35,9 @@ func invalid(format string, a ...any) *Error {
 // Receive stores a proposal sent by peer sender (POST
 // /federation/v1/contracts): C must be proposed by the sender and name a
 // party of this server; every leg's offer lives on its giver's server, and
-// a giver of this server must be a member whose live offer it is. A
+// a giver of this server must be a member whose live offer it is; it must
+// be a valid sxp-contract/1, name the arbiter this server trusts, and give
+// each party of this server that member's current contract key. A
 // proposal received twice is stored once. It returns h.
 func (s *Service) Receive(ctx context.Context, sender string, raw json.RawMessage) (string, error) {
 	var c contract.Contract
@@ -57,6 +59,12 @@ func (s *Service) Receive(ctx context.Context, sender string, raw json.RawMessag
 	}
 	if !ours {
 		return "", invalid("contract: no party of this server (%s)", s.cfg.BaseURL)
+	}
+	if _, err := contract.Parse(raw); err != nil {
+		return "", invalid("%v", err)
+	}
+	if err := s.checkKeys(ctx, c); err != nil {
+		return "", err
 	}
 	now := s.cfg.Now()
 	tx, err := s.pool.Begin(ctx)

@@ -8,7 +8,6 @@ package deals
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -16,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -27,6 +27,7 @@ import (
 	"github.com/sxp-network/sxp/ledger/money"
 	"github.com/sxp-network/sxp/server/deals/finder"
 	"github.com/sxp-network/sxp/server/deals/wantlist"
+	"github.com/sxp-network/sxp/server/memberkeys"
 )
 
 // Defaults of Config.
@@ -42,7 +43,14 @@ type Config struct {
 	Currency    string // this community's currency code
 	Divisions   int    // its decimal places
 	Deadline    time.Duration
-	TTP         contract.TTP // the arbiter named in proposals
+	// TTP is the arbiter named in proposals and the only one trusted in
+	// received ones; with a URL and no Key, its key is fetched from
+	// {URL}/arbiter/v1/key on first need (keys.go).
+	TTP contract.TTP
+	// Keys holds the members' contract keys (an unsealing store on pool
+	// when nil); HTTP fetches the arbiter's key (10 s timeout when nil).
+	Keys *memberkeys.Store
+	HTTP *http.Client
 	Now         func() time.Time
 	// Send, when set, sends body to target on another party's home server
 	// (a signed POST /federation/v1/contracts, or …/{h}/accept|decline).
@@ -55,6 +63,8 @@ type Config struct {
 type Service struct {
 	pool *pgxpool.Pool
 	cfg  Config
+	keys *memberkeys.Store
+	arb  arbiter
 }
 
 // New returns the deals service.
@@ -66,7 +76,15 @@ func New(pool *pgxpool.Pool, cfg Config) *Service {
 		cfg.Deadline = DefaultDeadline
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	return &Service{pool: pool, cfg: cfg}
+	cfg.TTP.URL = strings.TrimRight(cfg.TTP.URL, "/")
+	if cfg.HTTP == nil {
+		cfg.HTTP = &http.Client{Timeout: 10 * time.Second}
+	}
+	s := &Service{pool: pool, cfg: cfg, keys: cfg.Keys, arb: arbiter{ttp: cfg.TTP}}
+	if s.keys == nil {
+		s.keys, _ = memberkeys.New(pool, "") // no secret: no error
+	}
+	return s
 }
 
 // offer is a live offer that a round may trade: its event id, name in the
@@ -242,6 +260,12 @@ func (s *Service) Round(ctx context.Context, opt Options) (Result, error) {
 			ids = append(ids, byName[n].eventID)
 		}
 		p, err := s.propose(ctx, loop)
+		if errors.Is(err, errNoPartyKey) {
+			if s.cfg.Logger != nil {
+				s.cfg.Logger.Info("deals: a loop is not proposed", "offers", ids, "err", err)
+			}
+			continue
+		}
 		if err != nil {
 			return Result{}, err
 		}
@@ -280,6 +304,10 @@ func solve(export []byte, opt Options) ([][]string, error) {
 // into a contract and stores it.
 func (s *Service) propose(ctx context.Context, loop []*offer) (Proposal, error) {
 	now := s.cfg.Now().UTC()
+	ttp, err := s.ttp(ctx)
+	if err != nil {
+		return Proposal{}, err
+	}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return Proposal{}, fmt.Errorf("deals: propose: %w", err)
@@ -287,19 +315,15 @@ func (s *Service) propose(ctx context.Context, loop []*offer) (Proposal, error) 
 	defer tx.Rollback(ctx)
 	c := contract.Contract{Type: "sxp-contract/1", ID: newUUID(), Proposer: s.cfg.BaseURL,
 		CreatedAt: now.Format(time.RFC3339), Deadline: now.Add(s.cfg.Deadline).Format(time.RFC3339),
-		RoundTimeoutS: 60, Nonce: randomHex(16), TTP: s.cfg.TTP}
+		RoundTimeoutS: 60, Nonce: randomHex(16), TTP: ttp}
 	party := map[string]int{}
 	partyOf := func(o *offer) (int, error) {
 		if i, ok := party[o.owner]; ok {
 			return i, nil
 		}
-		key := ""
-		if o.member != 0 {
-			pub, err := memberKey(ctx, tx, o.member)
-			if err != nil {
-				return 0, err
-			}
-			key = contract.EncodeKey(pub)
+		key, err := s.partyKey(ctx, tx, o)
+		if err != nil {
+			return 0, err
 		}
 		party[o.owner] = len(c.Parties)
 		c.Parties = append(c.Parties, contract.Party{Member: o.owner, Server: o.server, Key: key})
@@ -361,23 +385,6 @@ func (s *Service) send(ctx context.Context, p Proposal) {
 			s.cfg.Logger.Warn("deals: sending a proposal failed", "h", p.H, "server", party.Server, "err", err)
 		}
 	}
-}
-
-// memberKey returns member id's contract key, made on first use.
-func memberKey(ctx context.Context, tx pgx.Tx, id int64) (ed25519.PublicKey, error) {
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("deals: member key: %w", err)
-	}
-	var stored []byte
-	err = tx.QueryRow(ctx, `
-		INSERT INTO member_deal_keys (member_id, public_key, private_key) VALUES ($1, $2, $3)
-		ON CONFLICT ON CONSTRAINT member_deal_keys_pkey DO UPDATE SET member_id = EXCLUDED.member_id
-		RETURNING public_key`, id, []byte(pub), []byte(priv)).Scan(&stored)
-	if err != nil {
-		return nil, fmt.Errorf("deals: member key: %w", err)
-	}
-	return ed25519.PublicKey(stored), nil
 }
 
 // Proposals lists the stored proposals, newest first.

@@ -85,8 +85,8 @@ func (m *market) wants(who, offer string, accepts ...string) {
 
 func (m *market) oakWants(offer string, accepts ...string) {
 	m.t.Helper()
-	_, err := m.pool.Exec(context.Background(), `INSERT INTO remote_wantlists (object_id, origin, offer, accepts) VALUES ($1, $2, $3, $4)`,
-		strings.Replace(offer, "/announcements/", "/wantlists/", 1), oak, offer, accepts)
+	_, err := m.pool.Exec(context.Background(), `INSERT INTO remote_wantlists (object_id, origin, offer, accepts, key) VALUES ($1, $2, $3, $4, $5)`,
+		strings.Replace(offer, "/announcements/", "/wantlists/", 1), oak, offer, accepts, []byte(keyOf(offer)))
 	if err != nil {
 		m.t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestRound(t *testing.T) {
 	m.oakWants(drill, money)
 
 	svc := deals.New(m.pool, deals.Config{BaseURL: leaf, CommunityID: "leaf", Currency: "LEAF", Divisions: 2,
-		Now: func() time.Time { return now }})
+		Now: func() time.Time { return now }, TTP: testTTP})
 	var export bytes.Buffer
 	if err := svc.Export(ctx, &export); err != nil {
 		t.Fatal(err)
@@ -169,11 +169,11 @@ func TestRound(t *testing.T) {
 		}
 		for _, party := range p.Contract.Parties {
 			local := strings.HasSuffix(party.Member, "@leaf")
-			if (party.Server == leaf) != local || (party.Key != "") != local {
-				t.Errorf("party %+v: a local party has this server and a key", party)
+			if (party.Server == leaf) != local || party.Key == "" {
+				t.Errorf("party %+v: a local party has this server, every party a key", party)
 			}
 		}
-		if p.Contract.Type != "sxp-contract/1" || p.Contract.Proposer != leaf || p.State != "proposed" || len(p.H) != 64 {
+		if p.Contract.Type != "sxp-contract/1" || p.Contract.TTP != testTTP || p.Contract.Proposer != leaf || p.State != "proposed" || len(p.H) != 64 {
 			t.Errorf("proposal %s: got %+v", p.H, p.Contract)
 		}
 	}
@@ -203,7 +203,7 @@ func TestRoundCaps(t *testing.T) {
 	m.oakWants(canoe, lamp)
 	m.wants("bob", lamp, bike)
 	svc := deals.New(m.pool, deals.Config{BaseURL: leaf, CommunityID: "leaf", Currency: "LEAF", Divisions: 2,
-		Now: func() time.Time { return now }})
+		Now: func() time.Time { return now }, TTP: testTTP})
 	for _, tt := range []struct {
 		name  string
 		opt   deals.Options

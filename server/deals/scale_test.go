@@ -90,14 +90,14 @@ func TestRoundScale(t *testing.T) {
 	}
 	batch := &pgx.Batch{}
 	for _, id := range ids[666:] {
-		batch.Queue(`INSERT INTO remote_wantlists (object_id, origin, offer, accepts) VALUES ($1, $2, $3, $4)`,
-			id+"#w", originOf(id), id, pick(id))
+		batch.Queue(`INSERT INTO remote_wantlists (object_id, origin, offer, accepts, key) VALUES ($1, $2, $3, $4, $5)`,
+			id+"#w", originOf(id), id, pick(id), []byte(keyOf(id)))
 	}
 	if err := m.pool.SendBatch(ctx, batch).Close(); err != nil {
 		t.Fatal(err)
 	}
 	svc := deals.New(m.pool, deals.Config{BaseURL: leaf, CommunityID: "leaf", Currency: "LEAF", Divisions: 2,
-		Now: func() time.Time { return now }})
+		Now: func() time.Time { return now }, TTP: testTTP})
 	start := time.Now()
 	var export strings.Builder
 	if err := svc.Export(ctx, &export); err != nil {
