@@ -144,7 +144,9 @@ func TestReceiveKeys(t *testing.T) {
 		{"another arbiter", func(c *contract.Contract) { c.TTP.URL = "http://other-arbiter.test" }, "is not the arbiter this server trusts"},
 		{"another arbiter key", func(c *contract.Contract) { c.TTP.Key = contract.EncodeKey(keyOf("mallory")) }, "is not the arbiter this server trusts"},
 		{"no arbiter", func(c *contract.Contract) { c.TTP = contract.TTP{} }, "ttp.url"},
-		{"a member unknown here", func(c *contract.Contract) { c.Parties = append(c.Parties, contract.Party{Member: "zed@leaf", Server: leaf, Key: contract.EncodeKey(keyOf("zed"))}) },
+		{"a member unknown here", func(c *contract.Contract) {
+			c.Parties = append(c.Parties, contract.Party{Member: "zed@leaf", Server: leaf, Key: contract.EncodeKey(keyOf("zed"))})
+		},
 			"zed@leaf has no contract key here"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

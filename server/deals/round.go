@@ -51,7 +51,7 @@ type Config struct {
 	// when nil); HTTP fetches the arbiter's key (10 s timeout when nil).
 	Keys *memberkeys.Store
 	HTTP *http.Client
-	Now         func() time.Time
+	Now  func() time.Time
 	// Send, when set, sends body to target on another party's home server
 	// (a signed POST /federation/v1/contracts, or …/{h}/accept|decline).
 	Send func(ctx context.Context, target string, body []byte) error
