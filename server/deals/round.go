@@ -43,20 +43,18 @@ type Config struct {
 	Currency    string // this community's currency code
 	Divisions   int    // its decimal places
 	Deadline    time.Duration
-	// TTP is the arbiter named in proposals and the only one trusted in
-	// received ones; with a URL and no Key, its key is fetched from
-	// {URL}/arbiter/v1/key on first need (keys.go).
-	TTP contract.TTP
-	// Keys holds the members' contract keys (an unsealing store on pool
-	// when nil); HTTP fetches the arbiter's key (10 s timeout when nil).
-	Keys *memberkeys.Store
-	HTTP *http.Client
-	Now  func() time.Time
+	TTP         contract.TTP // the arbiter named in proposals and trusted in received ones (keys.go)
+	Now         func() time.Time
 	// Send, when set, sends body to target on another party's home server
 	// (a signed POST /federation/v1/contracts, or …/{h}/accept|decline).
 	Send func(ctx context.Context, target string, body []byte) error
 	// Logger receives failed sends; may be nil.
 	Logger *slog.Logger
+	// Keys holds the members' contract keys (an unsealing store on pool
+	// when nil). HTTP fetches the arbiter's key when TTP has a URL and no
+	// Key (10 s timeout when nil).
+	Keys *memberkeys.Store
+	HTTP *http.Client
 }
 
 // Service runs rounds over one community server's database.
