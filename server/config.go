@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sxp-network/sxp/clearing/cxp/contract"
 	"github.com/sxp-network/sxp/ledger/money"
 	"github.com/sxp-network/sxp/server/payments"
 )
@@ -55,12 +56,21 @@ type Config struct {
 	// to a peer (headers and body) to that file: for tests that check what
 	// leaves the server.
 	// FederationSecret, when set (SXP_FEDERATION_SECRET), seals the server's
-	// federation private keys in the database.
+	// federation private keys and its members' contract keys in the database.
 	FederationSecret  string
 	FederationTimeout time.Duration
 	FederationRetry   time.Duration
 	FederationPull    time.Duration
 	FederationTrace   string
+
+	// The arbiter (T) of signed contracts: ArbiterURL (SXP_ARBITER_URL,
+	// --arbiter-url) is its base URL, the circle's clearing house
+	// (SXP_CIRCLE_URL) when empty; ArbiterKey (SXP_ARBITER_KEY,
+	// --arbiter-key), its base64 Ed25519 public key, pins it; when empty it
+	// is fetched from {url}/arbiter/v1/key on first need and kept. Proposals
+	// name this arbiter, and proposals naming another are refused.
+	ArbiterURL string
+	ArbiterKey string
 
 	// SearchLanguage is the PostgreSQL text search configuration of
 	// announcements (SXP_SEARCH_LANGUAGE, --search-language), "english" when empty.
@@ -86,6 +96,17 @@ func (c Config) InCircle() bool {
 // Money is the community currency.
 func (c Config) Money() payments.Currency {
 	return payments.Currency{Code: c.Currency, Divisions: c.CurrencyDivisions}
+}
+
+// TTP is the arbiter of signed contracts this server names and trusts: its
+// URL (SXP_ARBITER_URL, else the circle's) and its key when pinned; an
+// empty URL when the server has none.
+func (c Config) TTP() contract.TTP {
+	u := c.ArbiterURL
+	if u == "" {
+		u = c.CircleURL
+	}
+	return contract.TTP{URL: strings.TrimRight(u, "/"), Key: c.ArbiterKey}
 }
 
 // Limits returns the members' default balance limits in minor units.
@@ -143,6 +164,19 @@ func (c Config) Validate() error {
 	}
 	if c.HashConcurrency < 0 || c.HashConcurrency > 1024 {
 		return bad("SXP_HASH_CONCURRENCY", "hash-concurrency", "%d must be between 0 (the number of CPUs) and 1024", c.HashConcurrency)
+	}
+	if c.ArbiterURL != "" {
+		if err := checkURL(c.ArbiterURL); err != nil {
+			return bad("SXP_ARBITER_URL", "arbiter-url", "%q %v", c.ArbiterURL, err)
+		}
+	}
+	if c.ArbiterKey != "" {
+		if _, err := contract.DecodeKey(c.ArbiterKey); err != nil {
+			return bad("SXP_ARBITER_KEY", "arbiter-key", "%q is %v", c.ArbiterKey, err)
+		}
+		if c.ArbiterURL == "" && c.CircleURL == "" {
+			return bad("SXP_ARBITER_KEY", "arbiter-key", "the arbiter's key needs its URL: set SXP_ARBITER_URL (--arbiter-url) or SXP_CIRCLE_URL")
+		}
 	}
 	if !c.InCircle() {
 		return nil

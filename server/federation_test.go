@@ -73,6 +73,7 @@ func newNodeWith(t *testing.T, id string, change func(*server.Config)) *node {
 		DatabaseURL: url, Listen: ln.Addr().String(), CommunityID: id, CommunityName: strings.ToUpper(id[:1]) + id[1:] + " Valley",
 		Currency: strings.ToUpper(id), CurrencyDivisions: 2, PublicURL: n.base, DefaultMin: "-100", DefaultMax: "1000",
 		Registration: "open", FederationTimeout: time.Second, FederationRetry: 100 * time.Millisecond, FederationPull: time.Hour,
+		ArbiterURL: testArbiterURL, ArbiterKey: testArbiterKey, // memberkeys_test.go
 	}
 	if change != nil {
 		change(&cfg)

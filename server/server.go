@@ -28,6 +28,7 @@ import (
 	"github.com/sxp-network/sxp/server/federation"
 	"github.com/sxp-network/sxp/server/httpapi"
 	"github.com/sxp-network/sxp/server/intertrade"
+	"github.com/sxp-network/sxp/server/memberkeys"
 	"github.com/sxp-network/sxp/server/members"
 	"github.com/sxp-network/sxp/server/metrics"
 	"github.com/sxp-network/sxp/server/payments"
@@ -54,7 +55,8 @@ type Server struct {
 	Announcements *announce.Service
 	Intertrade    *intertrade.Service // nil when the community runs alone
 	Federation    *federation.Service
-	Deals         *deals.Service // the market: rounds and proposals
+	Deals         *deals.Service    // the market: rounds and proposals
+	Keys          *memberkeys.Store // the members' contract keys
 	Handlers      *httpapi.Handlers
 	// Jobs runs the background jobs (session pruning; with a circle, the
 	// intertrading jobs) while the server serves.
@@ -80,9 +82,14 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 	m := metrics.New(s.Registry)
 	s.Ledger = ledger.New(pool, ledger.Options{Observer: m.Ledger})
 	s.Registry.MustRegister(metrics.NewCommunity(pool, s.Ledger, logger))
+	var err error
+	if s.Keys, err = NewMemberKeys(ctx, cfg, pool, logger); err != nil {
+		return nil, err
+	}
 	s.Members = members.New(pool, s.Ledger, members.Options{
 		Currency: cfg.Currency, Community: cfg.CommunityID, DefaultMin: min, DefaultMax: max,
 		Approval: cfg.Registration == RegistrationApproval, MaxHashing: cfg.HashConcurrency,
+		Created: s.Keys.Make, // a new member's contract key, in the registration's transaction
 	})
 	if err := s.Members.CheckCurrency(ctx); err != nil {
 		return nil, fmt.Errorf("setting SXP_CURRENCY (--currency): %w", err)
@@ -92,7 +99,6 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 	// serialising every payment on their row lock and a WAL flush each.
 	s.group = s.Ledger.NewCommitter(ledger.CommitterOptions{})
 	s.Payments.UseGroupCommit(s.group)
-	var err error
 	var fed *federation.Service // made below: it needs the announcements' search language
 	s.Announcements, err = announce.New(ctx, pool, announce.Config{Language: cfg.SearchLanguage, Logger: logger,
 		Publish:         func(ctx context.Context, tx pgx.Tx, id int64) error { return fed.Publish(ctx, tx, id) },
@@ -109,7 +115,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	s.Federation = fed
-	s.Deals = NewDealsSending(cfg, pool, fed, logger)
+	s.Deals = newDeals(cfg, pool, s.Keys, fed, logger)
 	if cfg.InCircle() {
 		s.Intertrade, err = intertrade.New(pool, s.Ledger, s.Members, intertrade.Config{
 			CircleURL: cfg.CircleURL, CircleID: cfg.CircleID, CommunityID: cfg.CommunityID, Key: cfg.CircleKey,
@@ -236,10 +242,36 @@ func NewDeals(cfg Config, pool *pgxpool.Pool) *deals.Service {
 // NewDealsSending is NewDeals sending each proposal to the other parties'
 // home servers through fed (nil: not sent).
 func NewDealsSending(cfg Config, pool *pgxpool.Pool, fed *federation.Service, logger *slog.Logger) *deals.Service {
+	keys, _ := memberkeys.New(pool, cfg.FederationSecret) // an error only for an empty secret
+	return newDeals(cfg, pool, keys, fed, logger)
+}
+
+func newDeals(cfg Config, pool *pgxpool.Pool, keys *memberkeys.Store, fed *federation.Service, logger *slog.Logger) *deals.Service {
 	dc := deals.Config{BaseURL: cfg.PublicURL, CommunityID: cfg.CommunityID,
-		Currency: cfg.Currency, Divisions: cfg.CurrencyDivisions, Logger: logger}
+		Currency: cfg.Currency, Divisions: cfg.CurrencyDivisions, Logger: logger, TTP: cfg.TTP(), Keys: keys}
 	if fed != nil {
 		dc.Send = fed.Post
 	}
 	return deals.New(pool, dc)
+}
+
+// NewMemberKeys returns the members' contract keys, sealed under
+// SXP_FEDERATION_SECRET, after the start's one idempotent step: a key for
+// every member without one, and (with the secret) every unsealed key sealed.
+func NewMemberKeys(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logger) (*memberkeys.Store, error) {
+	keys, err := memberkeys.New(pool, cfg.FederationSecret)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	done, err := keys.Ensure(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	if done != (memberkeys.Ensured{}) {
+		logger.Info("members' contract keys", "made", done.Made, "sealed", done.Sealed)
+	}
+	if cfg.FederationSecret == "" {
+		logger.Warn("SXP_FEDERATION_SECRET is not set: members' contract keys are stored unsealed (they are sealed at the first start with it)")
+	}
+	return keys, nil
 }

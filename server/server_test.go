@@ -36,7 +36,7 @@ func newEnv(t *testing.T, change func(*server.Config)) *env {
 	cfg := server.Config{
 		DatabaseURL: url, Listen: "127.0.0.1:0", CommunityID: "leaf", CommunityName: "Leaf Valley",
 		Currency: "LEAF", CurrencyDivisions: 2, PublicURL: "http://127.0.0.1:1", DefaultMin: "-100", DefaultMax: "1000",
-		Registration: "open",
+		Registration: "open", ArbiterURL: testArbiterURL, ArbiterKey: testArbiterKey, // the arbiter: memberkeys_test.go
 	}
 	if change != nil {
 		change(&cfg)

@@ -165,14 +165,15 @@ func TestReceiveProposal(t *testing.T) {
 	bike, canoe := a.offer(alice, "Bike"), b.offer(bob, "Canoe")
 	bikeID := fmt.Sprintf("%s/announcements/%d", a.base, bike.ID)
 	canoeID := fmt.Sprintf("%s/announcements/%d", b.base, canoe.ID)
+	aliceKey, bobKey := contractKey(t, a, "alice"), contractKey(t, b, "bob")
 	proposal := func(change func(map[string]any)) []byte {
 		c := map[string]any{"type": "sxp-contract/1", "id": "6f1c2b9e-0000-4000-8000-000000000001", "proposer": a.base,
 			"created_at": "2026-11-29T12:00:00Z", "deadline": "2099-01-01T00:00:00Z", "round_timeout_s": 60, "nonce": "n1",
-			"parties": []any{map[string]any{"member": "alice@leaf", "server": a.base, "key": ""},
-				map[string]any{"member": "bob@oak", "server": b.base, "key": ""}},
+			"parties": []any{map[string]any{"member": "alice@leaf", "server": a.base, "key": aliceKey},
+				map[string]any{"member": "bob@oak", "server": b.base, "key": bobKey}},
 			"legs": []any{map[string]any{"from": 1, "to": 0, "offer": canoeID, "title": "Canoe", "money": nil},
 				map[string]any{"from": 0, "to": 1, "offer": bikeID, "title": "Bike", "money": nil}},
-			"ttp": map[string]any{"url": "", "key": ""}}
+			"ttp": map[string]any{"url": testArbiterURL, "key": testArbiterKey}}
 		if change != nil {
 			change(c)
 		}

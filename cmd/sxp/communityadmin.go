@@ -15,6 +15,7 @@ import (
 
 	"github.com/sxp-network/sxp/ledger"
 	"github.com/sxp-network/sxp/server"
+	"github.com/sxp-network/sxp/server/memberkeys"
 	"github.com/sxp-network/sxp/server/members"
 	"github.com/sxp-network/sxp/server/payments"
 )
@@ -178,6 +179,7 @@ func openMembers(ctx context.Context, cfg server.Config) (*membersEnv, error) {
 	probe := cfg
 	probe.Listen, probe.CommunityID, probe.CommunityName, probe.PublicURL, probe.Registration = "x", "x", "x", "http://x", "open"
 	probe.CircleURL, probe.CircleID, probe.CircleKey, probe.Rate = "", "", "", ""
+	probe.ArbiterURL, probe.ArbiterKey = "", ""
 	if err := probe.Validate(); err != nil {
 		return nil, usagef("%v", err)
 	}
@@ -187,7 +189,12 @@ func openMembers(ctx context.Context, cfg server.Config) (*membersEnv, error) {
 		return nil, fmt.Errorf("setting DATABASE_URL (--database): %w", err)
 	}
 	led := ledger.New(pool, ledger.Options{})
-	mem := members.New(pool, led, members.Options{Currency: cfg.Currency, DefaultMin: min, DefaultMax: max})
+	keys, err := memberkeys.New(pool, cfg.FederationSecret)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	mem := members.New(pool, led, members.Options{Currency: cfg.Currency, DefaultMin: min, DefaultMax: max, Created: keys.Make})
 	if err := mem.CheckCurrency(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("setting SXP_CURRENCY (--currency): %w", err)

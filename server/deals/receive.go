@@ -60,12 +60,6 @@ func (s *Service) Receive(ctx context.Context, sender string, raw json.RawMessag
 	if !ours {
 		return "", invalid("contract: no party of this server (%s)", s.cfg.BaseURL)
 	}
-	if _, err := contract.Parse(raw); err != nil {
-		return "", invalid("%v", err)
-	}
-	if err := s.checkKeys(ctx, c); err != nil {
-		return "", err
-	}
 	now := s.cfg.Now()
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
@@ -99,6 +93,12 @@ func (s *Service) Receive(ctx context.Context, sender string, raw json.RawMessag
 		if err != nil {
 			return "", fmt.Errorf("deals: receive: %w", err)
 		}
+	}
+	if _, err := contract.Parse(raw); err != nil {
+		return "", invalid("%v", err)
+	}
+	if err := s.checkKeys(ctx, c); err != nil {
+		return "", err
 	}
 	h, err := contract.HashOf(raw)
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/sxp-network/sxp/clearing/cxp/contract"
 )
 
 // TypeWantList is the event type of want lists.
@@ -20,10 +22,14 @@ const TypeWantList = "wantlist"
 const MaxWantList = 100
 
 // WantList is a want list as it crosses to peers: for one offer (its event
-// id), the offers its author would take for it (event ids), best first.
+// id), the offers its author would take for it (event ids), best first, and
+// its author's contract public key (standard base64 with padding), which
+// the peers name in the contracts they propose. "key" is an extension of
+// design.md's {offer, accepts}: absent from an older peer's want lists.
 type WantList struct {
 	Offer   string   `json:"offer"`
 	Accepts []string `json:"accepts"`
+	Key     string   `json:"key,omitempty"`
 }
 
 // eventWire is an Event on the wire: its object is an announcement or a
@@ -122,6 +128,9 @@ func (s *Service) PublishWantList(ctx context.Context, tx pgx.Tx, offerID int64)
 	var body []byte
 	if live {
 		w := WantList{Offer: s.cfg.BaseURL + "/announcements/" + strconv.FormatInt(offerID, 10), Accepts: accepts}
+		if w.Key, err = authorKey(ctx, tx, offerID); err != nil {
+			return err
+		}
 		if body, err = json.Marshal(w); err != nil {
 			return fmt.Errorf("federation: outbox: %w", err)
 		}
@@ -147,7 +156,7 @@ func (s *Service) PublishWantList(ctx context.Context, tx pgx.Tx, offerID int64)
 
 func sameWantList(stored []byte, w WantList) bool {
 	var old WantList
-	if json.Unmarshal(stored, &old) != nil || old.Offer != w.Offer || len(old.Accepts) != len(w.Accepts) {
+	if json.Unmarshal(stored, &old) != nil || old.Offer != w.Offer || old.Key != w.Key || len(old.Accepts) != len(w.Accepts) {
 		return false
 	}
 	for i := range w.Accepts {
@@ -156,6 +165,21 @@ func sameWantList(stored []byte, w WantList) bool {
 		}
 	}
 	return true
+}
+
+// authorKey is the contract public key of the author of local offer
+// offerID (memberkeys), "" when they have none yet.
+func authorKey(ctx context.Context, tx pgx.Tx, offerID int64) (string, error) {
+	var key []byte
+	err := tx.QueryRow(ctx, `SELECT k.public_key FROM announcements a JOIN member_deal_keys k ON k.member_id = a.member_id
+		WHERE a.id = $1`, offerID).Scan(&key)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("federation: want list %d: key: %w", offerID, err)
+	}
+	return contract.EncodeKey(key), nil
 }
 
 // sweepWantLists republishes the want lists that may have changed without
@@ -195,6 +219,11 @@ func checkWantList(peer string, w WantList) error {
 	if len(w.Accepts) == 0 || len(w.Accepts) > MaxWantList {
 		return errors.New("accepts")
 	}
+	if w.Key != "" {
+		if _, err := contract.DecodeKey(w.Key); err != nil {
+			return errors.New("key")
+		}
+	}
 	seen := make(map[string]bool, len(w.Accepts))
 	for _, a := range w.Accepts {
 		if a == "" || len(a) > 500 || seen[a] || a == w.Offer || !strings.Contains(a, "/announcements/") {
@@ -211,12 +240,20 @@ func applyWantList(ctx context.Context, tx pgx.Tx, p Peer, e Event) error {
 		_, err := tx.Exec(ctx, `DELETE FROM remote_wantlists WHERE object_id = $1 AND origin = $2`, e.ID, p.BaseURL)
 		return err
 	}
+	var key []byte // NULL when the peer sent none
+	if e.WantList.Key != "" {
+		k, err := contract.DecodeKey(e.WantList.Key)
+		if err != nil {
+			return err
+		}
+		key = []byte(k)
+	}
 	_, err := tx.Exec(ctx, `
-		INSERT INTO remote_wantlists (object_id, origin, offer, accepts, updated_at) VALUES ($1, $2, $3, $4, now())
+		INSERT INTO remote_wantlists (object_id, origin, offer, accepts, key, updated_at) VALUES ($1, $2, $3, $4, $5, now())
 		ON CONFLICT ON CONSTRAINT remote_wantlists_pkey DO UPDATE
-		   SET offer = EXCLUDED.offer, accepts = EXCLUDED.accepts, updated_at = EXCLUDED.updated_at
+		   SET offer = EXCLUDED.offer, accepts = EXCLUDED.accepts, key = EXCLUDED.key, updated_at = EXCLUDED.updated_at
 		 WHERE remote_wantlists.origin = EXCLUDED.origin`,
-		e.ID, p.BaseURL, e.WantList.Offer, e.WantList.Accepts)
+		e.ID, p.BaseURL, e.WantList.Offer, e.WantList.Accepts, key)
 	return err
 }
 
