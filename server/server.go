@@ -140,6 +140,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 		Federation:     s.Federation,
 		PeerLimit:      ratelimit.New(PeerRate, PeerBurst),
 		Deals:          s.Deals,
+		Keys:           s.Keys,
 		Ready:          s.Ready,
 		Metrics:        m.HTTP,
 		MetricsHandler: promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}),

@@ -32,7 +32,8 @@ func TestMarketEndToEnd(t *testing.T) {
 			base: fmt.Sprintf("http://127.0.0.1:%d", ports[i])}
 		s.args = []string{"--database", s.db, "--community-id", c.id, "--community-name", c.name, "--currency", c.cur,
 			"--currency-divisions", "2", "--public-url", s.base, "--default-min", "-100", "--default-max", "100",
-			"--registration", "open", "--federation-retry", "200ms", "--federation-timeout", "2s"}
+			"--registration", "open", "--federation-retry", "200ms", "--federation-timeout", "2s",
+			"--arbiter-url", "http://127.0.0.1:9", "--arbiter-key", "P0g2SeRwo9JsQga1SUHhiP7HkBd/cxf+VLWmOp23i90="} // an arbiter all three trust (never called here)
 		sxptest.Run(t, bin, sxptest.WithoutSettings(), "migrate", "up", "--database", s.db)
 		pool, err := pgxpool.New(context.Background(), s.db)
 		if err != nil {

@@ -30,6 +30,7 @@ import (
 	"github.com/sxp-network/sxp/server/deals"
 	"github.com/sxp-network/sxp/server/federation"
 	"github.com/sxp-network/sxp/server/intertrade"
+	"github.com/sxp-network/sxp/server/memberkeys"
 	"github.com/sxp-network/sxp/server/members"
 	"github.com/sxp-network/sxp/server/payments"
 )
@@ -86,6 +87,8 @@ type Handlers struct {
 	// Deals runs the market's rounds and keeps its proposals (nil: its
 	// routes answer 404).
 	Deals *deals.Service
+	// Keys are the members' contract keys (nil: their routes answer 404).
+	Keys *memberkeys.Store
 
 	// Ready reports whether the server can serve (database reachable,
 	// schema current); /readyz answers 503 with its error.

@@ -14,6 +14,7 @@ import (
 	"github.com/sxp-network/sxp/server/deals"
 	"github.com/sxp-network/sxp/server/federation"
 	"github.com/sxp-network/sxp/server/intertrade"
+	"github.com/sxp-network/sxp/server/memberkeys"
 	"github.com/sxp-network/sxp/server/members"
 	"github.com/sxp-network/sxp/server/payments"
 )
@@ -63,6 +64,7 @@ const (
 	domainIntertrade = "intertrade"
 	domainFederation = "federation"
 	domainDeals      = "deals"
+	domainMemberKeys = "memberkeys"
 )
 
 // errorTable is the one table from the domains' codes to HTTP answers, for
@@ -135,6 +137,10 @@ var errorTable = map[errorKey]errorAnswer{
 	{domainDeals, deals.CodeInvalid}:  {status: http.StatusBadRequest},
 	{domainDeals, deals.CodeNotFound}: {status: http.StatusNotFound},
 	{domainDeals, deals.CodeConflict}: {status: http.StatusConflict},
+
+	{domainMemberKeys, memberkeys.CodeInvalid}:  {status: http.StatusBadRequest},
+	{domainMemberKeys, memberkeys.CodeNotFound}: {status: http.StatusNotFound},
+	{domainMemberKeys, memberkeys.CodeOwnKey}:   {status: http.StatusConflict},
 }
 
 // domainError is a domain refusal in one shape: its domain, code and the
@@ -157,6 +163,7 @@ func asDomainError(err error) (domainError, bool) {
 		pe *payments.Error
 		le *ledger.Error
 		de *deals.Error
+		ke *memberkeys.Error
 	)
 	switch {
 	case errors.As(err, &ie):
@@ -171,6 +178,8 @@ func asDomainError(err error) (domainError, bool) {
 		return domainError{key: errorKey{domainPayments, string(pe.Code)}, message: pe.Message, field: pe.Field}, true
 	case errors.As(err, &de):
 		return domainError{key: errorKey{domainDeals, de.Code}, message: de.Message}, true
+	case errors.As(err, &ke):
+		return domainError{key: errorKey{domainMemberKeys, ke.Code}, message: ke.Message, field: "key"}, true
 	case errors.As(err, &le):
 		return domainError{key: errorKey{domainLedger, string(le.Code)}, message: le.Message}, true
 	}

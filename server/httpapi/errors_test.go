@@ -9,6 +9,7 @@ import (
 	"github.com/sxp-network/sxp/server/deals"
 	"github.com/sxp-network/sxp/server/federation"
 	"github.com/sxp-network/sxp/server/intertrade"
+	"github.com/sxp-network/sxp/server/memberkeys"
 	"github.com/sxp-network/sxp/server/members"
 	"github.com/sxp-network/sxp/server/payments"
 )
@@ -35,6 +36,9 @@ func TestErrorTableKnowsEveryCode(t *testing.T) {
 	}
 	for _, c := range deals.Codes() {
 		keys = append(keys, errorKey{domainDeals, c})
+	}
+	for _, c := range memberkeys.Codes() {
+		keys = append(keys, errorKey{domainMemberKeys, c})
 	}
 	for _, c := range federation.Codes() {
 		keys = append(keys, errorKey{domainFederation, c})

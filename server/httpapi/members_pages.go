@@ -340,7 +340,7 @@ func (h *Handlers) statementCSV(c *gin.Context) {
 }
 
 func (h *Handlers) profilePage(c *gin.Context) {
-	h.render(c, http.StatusOK, "profile.html", h.newPage(c, "Profile"))
+	h.renderProfile(c, http.StatusOK, h.newPage(c, "Profile"))
 }
 
 func (h *Handlers) passwordForm(c *gin.Context) {
@@ -348,15 +348,15 @@ func (h *Handlers) passwordForm(c *gin.Context) {
 	s, _ := currentSession(c)
 	if c.PostForm("new_password") != c.PostForm("new_password2") {
 		p.Error, p.Field = "The two new passwords differ.", "new_password"
-		h.render(c, http.StatusBadRequest, "profile.html", p)
+		h.renderProfile(c, http.StatusBadRequest, p)
 		return
 	}
 	if err := h.Members.ChangePassword(c.Request.Context(), s.Member.ID, c.PostForm("current_password"), c.PostForm("new_password"), s.Token); err != nil {
-		h.render(c, h.pageRefusal(c, &p, err), "profile.html", p)
+		h.renderProfile(c, h.pageRefusal(c, &p, err), p)
 		return
 	}
 	p.Notice = "Password changed. Your other sessions have ended."
-	h.render(c, http.StatusOK, "profile.html", p)
+	h.renderProfile(c, http.StatusOK, p)
 }
 
 func (h *Handlers) profileForm(c *gin.Context) {
@@ -376,10 +376,10 @@ func (h *Handlers) profileForm(c *gin.Context) {
 		m, err = h.Members.SetPublicKey(ctx, p.Member.ID, key)
 	}
 	if err != nil {
-		h.render(c, h.pageRefusal(c, &p, err), "profile.html", p)
+		h.renderProfile(c, h.pageRefusal(c, &p, err), p)
 		return
 	}
 	p.Member = &m
 	p.Notice = "Saved."
-	h.render(c, http.StatusOK, "profile.html", p)
+	h.renderProfile(c, http.StatusOK, p)
 }

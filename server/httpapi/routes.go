@@ -108,6 +108,10 @@ func (h *Handlers) Engine() *gin.Engine {
 	admin.POST("/deals/rounds", h.adminRound)       // {"max_loop","max_communities"} → the loops proposed
 	admin.GET("/deals/proposals", h.adminProposals) // every proposal here, newest first
 
+	// contract keys (contractkeys.go): the key that signs a member's contracts
+	me.GET("/me/contract-key", h.contractKey)    // → {"key","own","fingerprint"}
+	me.PUT("/me/contract-key", h.setContractKey) // {"key": base64 Ed25519}: the member's own; they sign
+
 	// The HTML pages (*_pages.go, pages.go; the same error table).
 	r.GET("/login", h.loginPage)
 	r.POST("/login", h.loginForm)
@@ -157,6 +161,8 @@ func (h *Handlers) Engine() *gin.Engine {
 	// deals pages
 	adminPages.GET("/deals", h.adminDealsPage)
 	adminPages.POST("/deals/round", h.adminRoundForm) // {max_loop, max_communities}
+	// contract key page (contractkeys_pages.go): a section of /profile
+	pages.POST("/profile/contract-key", h.contractKeyForm) // {key}: register one's own contract key
 
 	return r
 }

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sxp-network/sxp/cmd/sxp/sxptest"
+	"github.com/sxp-network/sxp/migrations/pgtest"
+)
+
+// TestContractKeyInBrowser: a member registered on a real community server
+// (with SXP_FEDERATION_SECRET) has a contract key, sealed in the database;
+// the profile page shows its fingerprint; a bad key is refused in words;
+// registering one's own key shows it as one's own, and the API agrees.
+func TestContractKeyInBrowser(t *testing.T) {
+	bin := sxptest.BuildSXP(t)
+	ports := sxptest.FreePorts(t, 1)
+	s := &fedServer{id: "leaf", db: pgtest.NewDatabase(t), listen: fmt.Sprintf("127.0.0.1:%d", ports[0]),
+		base: fmt.Sprintf("http://127.0.0.1:%d", ports[0])}
+	s.args = []string{"--database", s.db, "--community-id", "leaf", "--community-name", "Leaf Valley", "--currency", "LEAF",
+		"--public-url", s.base, "--registration", "open", "--federation-secret", "a long sealing secret",
+		"--arbiter-url", "http://127.0.0.1:9", "--arbiter-key", "P0g2SeRwo9JsQga1SUHhiP7HkBd/cxf+VLWmOp23i90="}
+	sxptest.Run(t, bin, sxptest.WithoutSettings(), "migrate", "up", "--database", s.db)
+	startFedServer(t, bin, s)
+	pool, err := pgxpool.New(context.Background(), s.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+
+	token := register(t, s.base, "alice")
+	st, key := apiJSON(t, s.base, "GET", "/api/v1/me/contract-key", token, nil)
+	if st != 200 || key["own"] != false || len(fmt.Sprint(key["key"])) != 44 {
+		t.Fatalf("GET contract-key: got %d %v, want 200, a server-held key", st, key)
+	}
+	var sealed bool
+	var priv []byte
+	if err := pool.QueryRow(context.Background(), `SELECT k.sealed, k.private_key FROM member_deal_keys k JOIN members m ON m.id = k.member_id
+		WHERE m.username = 'alice'`).Scan(&sealed, &priv); err != nil || !sealed || len(priv) != 12+64+16 {
+		t.Fatalf("alice's key row: sealed=%v, %d-byte private key, %v; want sealed (92 bytes)", sealed, len(priv), err)
+	}
+	st, out := apiJSON(t, s.base, "PUT", "/api/v1/me/contract-key", token, map[string]string{"key": "AAAA"})
+	if e, _ := out["error"].(map[string]any); st != 400 || e["field"] != "key" {
+		t.Errorf("PUT a short key: got %d %v, want 400 naming key", st, out)
+	}
+
+	ctx := browser(t)
+	dir := testOutput(t, "contract-key")
+	shot := func(name string) {
+		t.Helper()
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector(%q).innerText`, sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return v
+	}
+	submit := func(fields map[string]string, button, ready string) {
+		t.Helper()
+		for sel, v := range fields {
+			if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS(sel), v)); err != nil {
+				t.Fatalf("fill %s: %v", sel, err)
+			}
+		}
+		if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(button))); err != nil {
+			t.Fatalf("click %s: %v", button, err)
+		}
+		if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(ready))); err != nil {
+			t.Fatalf("after %s, waiting for %s: %v", button, ready, err)
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.base+"/login"), chromedp.WaitVisible(chromedp.CSS("#username"))); err != nil {
+		t.Fatal(err)
+	}
+	submit(map[string]string{"#username": "alice", "#password": fedPassword}, "form button", "nav")
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.base+"/profile"), chromedp.WaitVisible(chromedp.CSS("#contract-key"))); err != nil {
+		t.Fatal(err)
+	}
+	section := text("#contract-key")
+	if !strings.Contains(section, fmt.Sprint(key["fingerprint"])) || !strings.Contains(section, "This server holds the key for you") {
+		t.Errorf("profile's contract key: got %q, want fingerprint %s, held by the server", section, key["fingerprint"])
+	}
+	shot("profile-server-key")
+
+	// A bad key: refused in words, nothing changed.
+	submit(map[string]string{"#key": "not a key"}, `form[action="/profile/contract-key"] button`, ".error")
+	if e := text(".error"); !strings.Contains(e, "standard base64") {
+		t.Errorf("a bad key: got %q, want it named in words", e)
+	}
+	shot("profile-bad-key")
+
+	seed := sha256.Sum256([]byte("alice's own key"))
+	own := ed25519.NewKeyFromSeed(seed[:]).Public().(ed25519.PublicKey)
+	ownB64 := base64.StdEncoding.EncodeToString(own)
+	submit(map[string]string{"#key": ownB64}, `form[action="/profile/contract-key"] button`, ".notice")
+	section = text("#contract-key")
+	st, after := apiJSON(t, s.base, "GET", "/api/v1/me/contract-key", token, nil)
+	if st != 200 || after["own"] != true || after["key"] != ownB64 || after["fingerprint"] == key["fingerprint"] {
+		t.Fatalf("GET after registering: got %d %v, want her own key", st, after)
+	}
+	if !strings.Contains(section, fmt.Sprint(after["fingerprint"])) || !strings.Contains(section, "your own key") {
+		t.Errorf("profile after registering: got %q, want her key's fingerprint %s, her own", section, after["fingerprint"])
+	}
+	shot("profile-own-key")
+	if err := pool.QueryRow(context.Background(), `SELECT k.private_key FROM member_deal_keys k JOIN members m ON m.id = k.member_id
+		WHERE m.username = 'alice'`).Scan(&priv); err != nil || priv != nil {
+		t.Errorf("after registering her own key: got a %d-byte private key (%v), want none held", len(priv), err)
+	}
+	t.Logf("screenshots in %s", dir)
+}

@@ -1,0 +1,45 @@
+package httpapi
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/sxp-network/sxp/clearing/cxp/contract"
+)
+
+// renderProfile renders the profile page with the member's contract key
+// (its section shows nothing when the server keeps no keys).
+func (h *Handlers) renderProfile(c *gin.Context, status int, p page) {
+	if h.Keys != nil && p.Member != nil {
+		if info, err := h.Keys.Info(c.Request.Context(), p.Member.Username); err == nil {
+			v := contractKeyView(info)
+			p.Data = &v
+		} else {
+			h.logger().Warn("profile: contract key", "member", p.Member.Username, "err", err)
+		}
+	}
+	h.render(c, status, "profile.html", p)
+}
+
+// contractKeyForm: POST /profile/contract-key {key}: register one's own key.
+func (h *Handlers) contractKeyForm(c *gin.Context) {
+	p := h.newPage(c, "Profile")
+	if h.Keys == nil {
+		h.pageError(c, http.StatusNotFound, "This server keeps no contract keys.")
+		return
+	}
+	pub, err := contract.DecodeKey(strings.TrimSpace(c.PostForm("key")))
+	if err != nil {
+		p.Error, p.Field = "Your contract key must be an Ed25519 public key in standard base64 (44 characters ending in '=').", "key"
+		h.renderProfile(c, http.StatusBadRequest, p)
+		return
+	}
+	if err := h.Keys.SetOwn(c.Request.Context(), p.Member.Username, pub); err != nil {
+		h.renderProfile(c, h.pageRefusal(c, &p, err), p)
+		return
+	}
+	p.Notice = "Your own contract key is registered: you now sign your promises yourself."
+	h.renderProfile(c, http.StatusOK, p)
+}
