@@ -23,8 +23,10 @@ import (
 // its key from config or, when not given, fetched once from
 // {url}/arbiter/v1/key and kept.
 
-// errNoPartyKey: a party of a loop has no known key; the loop is not proposed.
-var errNoPartyKey = errors.New("deals: a party has no known contract key")
+// errNotProposable: a loop cannot become a valid contract (a party has no
+// known key, or a peer sent the same key for two members); it is not
+// proposed, and the round goes on.
+var errNotProposable = errors.New("deals: the loop is not proposed")
 
 // arbiter caches the trusted arbiter once its key is known.
 type arbiter struct {
@@ -83,7 +85,7 @@ func fetchArbiterKey(ctx context.Context, client *http.Client, url string) (stri
 }
 
 // partyKey is the contract key of offer o's owner: a local member's current
-// key, or the key a peer sent with the want list of o. errNoPartyKey when
+// key, or the key a peer sent with the want list of o. errNotProposable when
 // none is known.
 func (s *Service) partyKey(ctx context.Context, tx pgx.Tx, o *offer) (string, error) {
 	if o.member != 0 {
@@ -96,7 +98,7 @@ func (s *Service) partyKey(ctx context.Context, tx pgx.Tx, o *offer) (string, er
 	var key []byte
 	err := tx.QueryRow(ctx, `SELECT key FROM remote_wantlists WHERE offer = $1 AND origin = $2`, o.eventID, o.server).Scan(&key)
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && key == nil) {
-		return "", fmt.Errorf("%w: %s (its want list came without one)", errNoPartyKey, o.owner)
+		return "", fmt.Errorf("%w: %s has no known contract key (their want list came without one)", errNotProposable, o.owner)
 	}
 	if err != nil {
 		return "", fmt.Errorf("deals: key of %s: %w", o.owner, err)

@@ -177,3 +177,32 @@ func TestReceiveKeys(t *testing.T) {
 		t.Errorf("her own key: got %v, want stored", err)
 	}
 }
+
+// TestProposalSharedKey: a peer that sends one key for two of its members
+// gets no proposal naming both (a contract's parties have distinct keys).
+func TestProposalSharedKey(t *testing.T) {
+	ctx := context.Background()
+	m := newMarket(t)
+	bike := m.offer("alice", "Bike", nil)
+	canoe, drill := m.oakOffer(5, "carol", "Canoe"), m.oakOffer(6, "dave", "Drill")
+	m.wants("alice", bike, drill)
+	for _, w := range [][2]string{{canoe, bike}, {drill, canoe}} {
+		if _, err := m.pool.Exec(ctx, `INSERT INTO remote_wantlists (object_id, origin, offer, accepts, key) VALUES ($1, $2, $3, $4, $5)`,
+			w[0]+"#w", oak, w[0], []string{w[1]}, []byte(keyOf("one key for both"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc := deals.New(m.pool, deals.Config{BaseURL: leaf, CommunityID: "leaf", Currency: "LEAF", Divisions: 2,
+		Now: func() time.Time { return now }, TTP: testTTP})
+	res, err := svc.Round(ctx, deals.Options{})
+	if err != nil || len(res.Proposals) != 0 || res.WantLists != 3 {
+		t.Fatalf("round: got %d proposals over %d want lists, %v; want none over 3", len(res.Proposals), res.WantLists, err)
+	}
+	// With distinct keys the same loop is proposed.
+	if _, err := m.pool.Exec(ctx, `UPDATE remote_wantlists SET key = $2 WHERE offer = $1`, drill, []byte(keyOf("dave"))); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := svc.Round(ctx, deals.Options{}); err != nil || len(res.Proposals) != 1 || res.Trades != 3 {
+		t.Fatalf("round with distinct keys: got %d proposals, %d trades, %v; want the loop of 3", len(res.Proposals), res.Trades, err)
+	}
+}

@@ -258,7 +258,7 @@ func (s *Service) Round(ctx context.Context, opt Options) (Result, error) {
 			ids = append(ids, byName[n].eventID)
 		}
 		p, err := s.propose(ctx, loop)
-		if errors.Is(err, errNoPartyKey) {
+		if errors.Is(err, errNotProposable) {
 			if s.cfg.Logger != nil {
 				s.cfg.Logger.Info("deals: a loop is not proposed", "offers", ids, "err", err)
 			}
@@ -342,6 +342,9 @@ func (s *Service) propose(ctx context.Context, loop []*offer) (Proposal, error) 
 	body, err := json.Marshal(c)
 	if err != nil {
 		return Proposal{}, fmt.Errorf("deals: propose: %w", err)
+	}
+	if _, err := contract.Parse(body); err != nil {
+		return Proposal{}, fmt.Errorf("%w: %v", errNotProposable, err)
 	}
 	h, err := contract.HashOf(body)
 	if err != nil {

@@ -225,22 +225,29 @@ func (s *Store) SetOwn(ctx context.Context, username string, pub ed25519.PublicK
 // Make gives member id a server-held key in tx when they have none (the
 // registration's transaction calls it); a member with a key keeps it.
 func (s *Store) Make(ctx context.Context, tx pgx.Tx, id int64) error {
+	_, err := s.make(ctx, tx, id)
+	return err
+}
+
+// make is Make, saying whether it made the key (false: the member had one).
+func (s *Store) make(ctx context.Context, tx pgx.Tx, id int64) (bool, error) {
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
-		return fmt.Errorf("memberkeys: make key: %w", err)
+		return false, fmt.Errorf("memberkeys: make key: %w", err)
 	}
 	stored, sealed := []byte(priv), false
 	if s.box != nil {
 		stored, sealed = s.box.Seal(ad(id), priv), true
 	}
 	now := s.now()
-	if _, err := tx.Exec(ctx, `
+	tag, err := tx.Exec(ctx, `
 		INSERT INTO member_deal_keys (member_id, public_key, private_key, sealed, own, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, false, $5, $5)
-		ON CONFLICT ON CONSTRAINT member_deal_keys_pkey DO NOTHING`, id, []byte(pub), stored, sealed, now); err != nil {
-		return fmt.Errorf("memberkeys: make key of member %d: %w", id, err)
+		ON CONFLICT ON CONSTRAINT member_deal_keys_pkey DO NOTHING`, id, []byte(pub), stored, sealed, now)
+	if err != nil {
+		return false, fmt.Errorf("memberkeys: make key of member %d: %w", id, err)
 	}
-	return nil
+	return tag.RowsAffected() == 1, nil
 }
 
 // Ensured says what Ensure did.
@@ -266,15 +273,16 @@ func (s *Store) Ensure(ctx context.Context) (Ensured, error) {
 		return done, fmt.Errorf("memberkeys: ensure: %w", err)
 	}
 	for _, id := range missing {
-		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			if err := s.Make(ctx, tx, id); err != nil {
-				return err
-			}
-			done.Made++
-			return nil
+		var made bool
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) (err error) {
+			made, err = s.make(ctx, tx, id)
+			return err
 		})
 		if err != nil {
 			return done, err
+		}
+		if made {
+			done.Made++
 		}
 	}
 	if s.box == nil {
