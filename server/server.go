@@ -266,7 +266,7 @@ func NewMemberKeys(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *
 	}
 	done, err := keys.Ensure(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("server: %w", err)
+		return nil, fmt.Errorf("server: members' contract keys (is the schema current? 'sxp migrate up'): %w", err)
 	}
 	if done != (memberkeys.Ensured{}) {
 		logger.Info("members' contract keys", "made", done.Made, "sealed", done.Sealed)
