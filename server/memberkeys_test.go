@@ -120,17 +120,16 @@ func TestWantListKey(t *testing.T) {
 		t.Errorf("another arbiter: got %d %v and %d stored; want 400, still 1 stored", st, out, count(a))
 	}
 
-	// Alice registers her own key: the next sweep sends it, b replaces hers.
+	// Alice registers her own key: her want lists go out again at once
+	// (no sweep), and b replaces her key.
 	own := fixedKey("alice's own").Public().(ed25519.PublicKey)
 	if err := a.srv.Keys.SetOwn(ctx, "alice", own); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "b holds alice's own key", func() bool {
-		if _, err := a.srv.Federation.Sweep(ctx); err != nil {
-			t.Fatal(err)
-		}
-		return b.remoteKey(objectID) == contract.EncodeKey(own)
-	})
+	if v, _ := a.outbox(); v[objectID] != 2 {
+		t.Errorf("alice's want list event right after SetOwn: version %d, want 2 (sent, then with her own key)", v[objectID])
+	}
+	eventually(t, "b holds alice's own key", func() bool { return b.remoteKey(objectID) == contract.EncodeKey(own) })
 	if !bytes.Equal(own, mustDecode(t, contractKey(t, a, "alice"))) {
 		t.Errorf("a's key of alice is not her own")
 	}

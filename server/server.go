@@ -115,6 +115,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	s.Federation = fed
+	s.Keys.OnChange(fed.PublishMemberWantLists) // want lists carry the member's key
 	s.Deals = newDeals(cfg, pool, s.Keys, fed, logger)
 	if cfg.InCircle() {
 		s.Intertrade, err = intertrade.New(pool, s.Ledger, s.Members, intertrade.Config{

@@ -167,6 +167,26 @@ func sameWantList(stored []byte, w WantList) bool {
 	return true
 }
 
+// PublishMemberWantLists republishes, in tx, every want list of member
+// memberID's offers: their contract key changed (memberkeys.Store.OnChange).
+func (s *Service) PublishMemberWantLists(ctx context.Context, tx pgx.Tx, memberID int64) error {
+	rows, err := tx.Query(ctx, `SELECT DISTINCT w.offer_id FROM wantlist_entries w JOIN announcements a ON a.id = w.offer_id
+		WHERE a.member_id = $1 AND a.origin = 'local' ORDER BY 1`, memberID)
+	if err != nil {
+		return fmt.Errorf("federation: want lists of member %d: %w", memberID, err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return fmt.Errorf("federation: want lists of member %d: %w", memberID, err)
+	}
+	for _, id := range ids {
+		if err := s.PublishWantList(ctx, tx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // authorKey is the contract public key of the author of local offer
 // offerID (memberkeys), "" when they have none yet.
 func authorKey(ctx context.Context, tx pgx.Tx, offerID int64) (string, error) {

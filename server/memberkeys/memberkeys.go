@@ -60,10 +60,16 @@ var (
 
 // Store is the members' contract keys of one community server.
 type Store struct {
-	pool *pgxpool.Pool
-	box  *seal.Box // nil without a secret
-	now  func() time.Time
+	pool    *pgxpool.Pool
+	box     *seal.Box // nil without a secret
+	now     func() time.Time
+	changed func(ctx context.Context, tx pgx.Tx, memberID int64) error
 }
+
+// OnChange sets f to run in the transaction that changes a member's public
+// key (SetOwn): the server republishes the member's want lists, which carry
+// it. Set it once, before use.
+func (s *Store) OnChange(f func(ctx context.Context, tx pgx.Tx, memberID int64) error) { s.changed = f }
 
 // New returns the store on pool; secret is the server's sealing secret
 // (SXP_FEDERATION_SECRET), "" when none is configured.
@@ -207,17 +213,32 @@ func (s *Store) SetOwn(ctx context.Context, username string, pub ed25519.PublicK
 	if err != nil {
 		return err
 	}
-	tag, err := s.pool.Exec(ctx, `
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("memberkeys: set own key of %s: %w", username, err)
+	}
+	defer tx.Rollback(ctx)
+	var id int64
+	err = tx.QueryRow(ctx, `
 		INSERT INTO member_deal_keys (member_id, public_key, private_key, sealed, own, created_at, updated_at)
 		SELECT id, $2, NULL, false, true, $3, $3 FROM members WHERE username = $1
 		ON CONFLICT ON CONSTRAINT member_deal_keys_pkey DO UPDATE
 		   SET public_key = EXCLUDED.public_key, private_key = NULL, sealed = false, own = true,
-		       updated_at = EXCLUDED.updated_at`, username, []byte(key), s.now())
+		       updated_at = EXCLUDED.updated_at
+		RETURNING member_id`, username, []byte(key), s.now()).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("%w (%s)", ErrNoKey, username)
+	}
 	if err != nil {
 		return fmt.Errorf("memberkeys: set own key of %s: %w", username, err)
 	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("%w (%s)", ErrNoKey, username)
+	if s.changed != nil {
+		if err := s.changed(ctx, tx, id); err != nil {
+			return fmt.Errorf("memberkeys: set own key of %s: %w", username, err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("memberkeys: set own key of %s: %w", username, err)
 	}
 	return nil
 }
