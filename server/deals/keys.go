@@ -109,11 +109,7 @@ func (s *Service) partyKey(ctx context.Context, tx pgx.Tx, o *offer) (string, er
 // checkKeys refuses a received contract whose arbiter is not the one this
 // server trusts, or that names a party of this server with a key that is
 // not the member's current one.
-func (s *Service) checkKeys(ctx context.Context, c contract.Contract) error {
-	ttp, err := s.ttp(ctx)
-	if err != nil {
-		return err
-	}
+func (s *Service) checkKeys(ctx context.Context, c contract.Contract, ttp contract.TTP) error {
 	if c.TTP != ttp {
 		return invalid("contract: ttp %s (key %s) is not the arbiter this server trusts (%s, key %s)", c.TTP.URL, c.TTP.Key, ttp.URL, ttp.Key)
 	}

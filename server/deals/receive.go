@@ -60,6 +60,10 @@ func (s *Service) Receive(ctx context.Context, sender string, raw json.RawMessag
 	if !ours {
 		return "", invalid("contract: no party of this server (%s)", s.cfg.BaseURL)
 	}
+	ttp, err := s.ttp(ctx) // before the transaction: it may fetch the arbiter's key
+	if err != nil {
+		return "", err
+	}
 	now := s.cfg.Now()
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
@@ -97,7 +101,7 @@ func (s *Service) Receive(ctx context.Context, sender string, raw json.RawMessag
 	if _, err := contract.Parse(raw); err != nil {
 		return "", invalid("%v", err)
 	}
-	if err := s.checkKeys(ctx, c); err != nil {
+	if err := s.checkKeys(ctx, c, ttp); err != nil {
 		return "", err
 	}
 	h, err := contract.HashOf(raw)
