@@ -75,13 +75,14 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 		logger = slog.Default()
 	}
 	min, max, _ := cfg.Limits()
+	newcomer, _ := cfg.Newcomer()
 	s := &Server{cfg: cfg, pool: pool, log: logger, Registry: prometheus.NewRegistry()}
 	s.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(s.Registry)
 	s.Ledger = ledger.New(pool, ledger.Options{Observer: m.Ledger})
 	s.Registry.MustRegister(metrics.NewCommunity(pool, s.Ledger, logger))
 	s.Members = members.New(pool, s.Ledger, members.Options{
-		Currency: cfg.Currency, Community: cfg.CommunityID, DefaultMin: min, DefaultMax: max,
+		Currency: cfg.Currency, Community: cfg.CommunityID, DefaultMin: min, DefaultMax: max, Newcomer: newcomer,
 		Approval: cfg.Registration == RegistrationApproval, MaxHashing: cfg.HashConcurrency,
 	})
 	if err := s.Members.CheckCurrency(ctx); err != nil {

@@ -18,8 +18,24 @@ import (
 type authForm struct {
 	Username    string
 	DisplayName string
-	// NewMin and NewMax are new members' limits, shown on the registration page.
+	// NewMin and NewMax are new members' limits, shown on the registration
+	// page; Newcomer says they last until an admin approves the member,
+	// who then gets DefMin and DefMax.
 	NewMin, NewMax int64
+	Newcomer       bool
+	DefMin, DefMax int64
+}
+
+// withLimits fills in the limits a member who registers now gets.
+func (h *Handlers) withLimits(c *gin.Context, f authForm) authForm {
+	f.DefMin, f.DefMax = h.Members.DefaultLimits()
+	l, newcomer, err := h.Members.NewcomerLimits(c.Request.Context())
+	if err != nil {
+		h.logger().Warn("newcomer limits", "err", err)
+		l = members.Limits{Min: f.DefMin, Max: f.DefMax}
+	}
+	f.NewMin, f.NewMax, f.Newcomer = l.Min, l.Max, newcomer
+	return f
 }
 
 func (h *Handlers) loginPage(c *gin.Context) {
@@ -58,9 +74,7 @@ func (h *Handlers) loginForm(c *gin.Context) {
 func (h *Handlers) registerPage(c *gin.Context) {
 	p := h.newPage(c, "Join "+h.Community.Name)
 	p.CSRF = h.preCSRF(c)
-	form := authForm{}
-	form.NewMin, form.NewMax = h.Members.DefaultLimits()
-	p.Data = form
+	p.Data = h.withLimits(c, authForm{})
 	h.render(c, http.StatusOK, "register.html", p)
 }
 
@@ -70,8 +84,7 @@ func (h *Handlers) registerForm(c *gin.Context) {
 	}
 	p := h.newPage(c, "Join "+h.Community.Name)
 	p.CSRF = h.preCSRF(c)
-	form := authForm{Username: strings.TrimSpace(c.PostForm("username")), DisplayName: c.PostForm("display_name")}
-	form.NewMin, form.NewMax = h.Members.DefaultLimits()
+	form := h.withLimits(c, authForm{Username: strings.TrimSpace(c.PostForm("username")), DisplayName: c.PostForm("display_name")})
 	p.Data = form
 	if c.PostForm("password") != c.PostForm("password2") {
 		p.Error, p.Field = "The two passwords differ.", "password"

@@ -66,6 +66,8 @@ func (h *Handlers) Engine() *gin.Engine {
 	admin.PUT("/members/:username/limits", h.adminLimits)  // {"min","max"}
 	admin.PUT("/members/:username/role", h.adminRole)      // {"role":"member|admin"}
 	admin.GET("/members/:username/statement", h.adminStatement)
+	admin.POST("/members/:username/password", h.adminPassword) // {"password"?} → {"username","password"} shown once
+	admin.GET("/members/:username/audit", h.adminAudit)        // admins' actions on the member, newest first
 	// announcements routes
 	me.GET("/announcements", h.listAnnouncements) // ?q&kind&category&member&min_price&max_price&lat&lon&radius_km&include_inactive&origin&limit&offset
 	me.POST("/announcements", h.createAnnouncement)
@@ -129,7 +131,9 @@ func (h *Handlers) Engine() *gin.Engine {
 	adminPages := pages.Group("/admin", h.requirePageAdmin)
 	adminPages.GET("", h.adminIndexPage) // to the members page
 	adminPages.GET("/members", h.adminMembersPage)
-	adminPages.POST("/members/:username/:action", h.adminMemberForm) // approve | block | unblock | unlock | limits | role
+	adminPages.GET("/members/:username", h.adminMemberPage)             // statement, limits, role, access, audit
+	adminPages.POST("/members/:username/:action", h.adminMemberForm) // approve | block | unblock | unlock | limits | role | password
+	adminPages.POST("/newcomer-limits", h.adminNewcomerForm)         // {newcomer_min, newcomer_max}
 	// announcements pages
 	pages.GET("/offers", h.offersPage) // browse and search
 	pages.GET("/offers/new", h.newOfferPage)
