@@ -133,7 +133,7 @@ var communityMatrix = map[string]string{
 	"POST /admin/members/:username/:action": admin,
 	"GET /admin/members/:username":          admin,
 	"POST /admin/newcomer-limits":           admin,
-	"POST /pay/confirm":                     member,
+	"POST /pay/review":                      member,
 	"GET /offers":                           member,
 	"GET /offers/new":                       member,
 	"POST /offers/new":                      member,

@@ -116,7 +116,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 			CircleURL: cfg.CircleURL, CircleID: cfg.CircleID, CommunityID: cfg.CommunityID, Key: cfg.CircleKey,
 			Rate: cfg.Rate, PublicURL: cfg.PublicURL, Currency: cfg.Currency, Divisions: cfg.CurrencyDivisions,
 			Interval: cfg.HandshakeInterval, Timeout: cfg.CircleTimeout,
-		}, intertrade.Options{Logger: logger})
+		}, intertrade.Options{Logger: logger, Currencies: fed.CurrencyOf})
 		if err != nil {
 			return nil, fmt.Errorf("server: %w", err)
 		}

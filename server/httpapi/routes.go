@@ -50,6 +50,7 @@ func (h *Handlers) Engine() *gin.Engine {
 	me.GET("/members", h.directory)          // ?q&limit: active members' public profiles
 	me.GET("/members/:username", h.member)   // public profile
 	me.POST("/payments", h.pay)              // {"to","amount","description","idempotency_key"}
+	me.GET("/quote", h.quote)                // ?payee&amount: what a payment would do, before paying
 	me.GET("/payment-requests", h.requests)  // ?role=payer|payee&status=
 	me.POST("/payment-requests", h.createRequest)
 	me.GET("/payment-requests/:id", h.request)
@@ -119,7 +120,8 @@ func (h *Handlers) Engine() *gin.Engine {
 	pages.GET("/", h.homePage)
 	pages.POST("/logout", h.logoutForm)
 	pages.GET("/pay", h.payPage)
-	pages.POST("/pay", h.payForm)
+	pages.POST("/pay/review", h.payReviewForm) // the form → what will happen, with a Confirm
+	pages.POST("/pay", h.payConfirmForm)       // Confirm (or a form straight away) → the receipt
 	pages.GET("/requests", h.requestsPage)
 	pages.POST("/requests", h.requestForm)
 	pages.POST("/requests/:id/:action", h.requestActionForm) // accept | reject | cancel
@@ -131,7 +133,7 @@ func (h *Handlers) Engine() *gin.Engine {
 	adminPages := pages.Group("/admin", h.requirePageAdmin)
 	adminPages.GET("", h.adminIndexPage) // to the members page
 	adminPages.GET("/members", h.adminMembersPage)
-	adminPages.GET("/members/:username", h.adminMemberPage)             // statement, limits, role, access, audit
+	adminPages.GET("/members/:username", h.adminMemberPage)          // statement, limits, role, access, audit
 	adminPages.POST("/members/:username/:action", h.adminMemberForm) // approve | block | unblock | unlock | limits | role | password
 	adminPages.POST("/newcomer-limits", h.adminNewcomerForm)         // {newcomer_min, newcomer_max}
 	// announcements pages
