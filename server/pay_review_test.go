@@ -101,7 +101,7 @@ func TestPayReviewLocal(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		name, to, amount, want string
-		status             int
+		status                 int
 	}{
 		{"unknown member", "nobody", "1.00", "no member", 404},
 		{"oneself", "alice", "1.00", "you cannot pay yourself", 400},
