@@ -160,6 +160,9 @@ func TestNewcomerLimits(t *testing.T) {
 	if st != 200 || body["min"] != "0.00" || body["max"] != "500.00" {
 		t.Fatalf("nina's account: got %d %v, want limits 0.00..500.00", st, body)
 	}
+	if _, html := e.browser("nina").get("/"); !strings.Contains(html, "You are a new member: you can receive payments and spend what you have received") {
+		t.Fatalf("nina's home does not say she is a newcomer:\n%s", html)
+	}
 	if st, body := e.call("nina", "POST", "/api/v1/payments", `{"to":"alice","amount":"1.00"}`); st != 422 {
 		t.Fatalf("a newcomer spends on credit: got %d %v, want 422", st, body)
 	}
