@@ -175,6 +175,9 @@ func TestNewcomerLimits(t *testing.T) {
 	if st, _ := e.call("nina", "POST", "/api/v1/payments", `{"to":"alice","amount":"2.00"}`); st != 201 {
 		t.Fatal("a newcomer spends what they received")
 	}
+	if st, body := e.call("root", "GET", "/api/v1/admin/members/nina", ""); st != 200 || body["newcomer"] != true {
+		t.Fatalf("admin API, nina: got %d %v, want newcomer true", st, body)
+	}
 	root := e.browser("root")
 	if _, html := root.get("/admin/members"); !strings.Contains(html, `<span class="muted newcomer">newcomer</span>`) {
 		t.Fatalf("members page does not mark nina a newcomer:\n%s", html)
@@ -184,6 +187,9 @@ func TestNewcomerLimits(t *testing.T) {
 	}
 	if st, body := e.call("nina", "POST", "/api/v1/payments", `{"to":"alice","amount":"20.00"}`); st != 201 || body["balance"] != "-17.00" {
 		t.Fatalf("approved nina spends on credit: got %d %v", st, body)
+	}
+	if st, body := e.call("root", "GET", "/api/v1/admin/members/nina", ""); st != 200 || body["newcomer"] != false {
+		t.Fatalf("admin API, approved nina: got %d %v, want newcomer false", st, body)
 	}
 	if st, body := e.call("root", "POST", "/api/v1/admin/members/nina/approve", ""); st != 400 {
 		t.Fatalf("approve again: got %d %v, want 400", st, body)

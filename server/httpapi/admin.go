@@ -16,7 +16,8 @@ type requestAction func(ctx context.Context, m members.Member, id int64) (paymen
 // adminMemberJSON is a member with their account, for admins.
 type adminMemberJSON struct {
 	memberJSON
-	Account accountJSON `json:"account"`
+	Account  accountJSON `json:"account"`
+	Newcomer bool        `json:"newcomer"` // has the newcomers' limits until approved
 }
 
 func (h *Handlers) adminView(c *gin.Context, m members.Member) (adminMemberJSON, error) {
@@ -25,7 +26,7 @@ func (h *Handlers) adminView(c *gin.Context, m members.Member) (adminMemberJSON,
 		return adminMemberJSON{}, err
 	}
 	cur := h.Community.Currency
-	return adminMemberJSON{memberJSON: memberView(m),
+	return adminMemberJSON{memberJSON: memberView(m), Newcomer: m.Newcomer,
 		Account: accountJSON{Balance: cur.Format(a.Balance), Currency: cur.Code, Min: cur.Format(a.Min), Max: cur.Format(a.Max)}}, nil
 }
 
@@ -51,7 +52,7 @@ func (h *Handlers) adminMembers(c *gin.Context) {
 	out := make([]adminMemberJSON, 0, len(ms))
 	for _, m := range ms {
 		a := accounts[m.Account]
-		out = append(out, adminMemberJSON{memberJSON: memberView(m),
+		out = append(out, adminMemberJSON{memberJSON: memberView(m), Newcomer: m.Newcomer,
 			Account: accountJSON{Balance: cur.Format(a.Balance), Currency: cur.Code, Min: cur.Format(a.Min), Max: cur.Format(a.Max)}})
 	}
 	c.JSON(http.StatusOK, gin.H{"members": out})
