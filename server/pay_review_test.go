@@ -188,3 +188,35 @@ func TestPayReviewOtherCommunity(t *testing.T) {
 		t.Fatalf("API payment: got %d %v", st, body)
 	}
 }
+
+// TestPayConfirmConcurrent: the same Confirm sent five times at once pays once.
+func TestPayConfirmConcurrent(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	e.member("alice", members.RoleMember)
+	e.member("bob", members.RoleMember)
+	alice := e.browser("alice")
+	_, html := alice.post("/pay/review", url.Values{"to": {"bob"}, "amount": {"4.00"}, "key": {"c1"}})
+	form := hidden(t, html)
+	form.Set("csrf", alice.csrf)
+	statuses := make(chan int, 5)
+	for range 5 {
+		go func() {
+			resp, err := alice.c.PostForm(alice.base+"/pay", form)
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		}()
+	}
+	for range 5 {
+		if st := <-statuses; st != 200 {
+			t.Errorf("a confirm: got %d, want 200 (the same payment)", st)
+		}
+	}
+	if got := e.balances("alice", "bob"); !equal(got, []string{"-4.00", "4.00"}) {
+		t.Fatalf("after five confirms at once: got %v, want one payment of 4.00", got)
+	}
+}
