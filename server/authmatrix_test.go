@@ -73,6 +73,8 @@ var communityMatrix = map[string]string{
 	"POST /api/v1/admin/members/:username/password": admin,
 	"GET /api/v1/admin/members/:username/audit":     admin,
 	"GET /api/v1/quote":                             member,
+	"GET /api/v1/admin/newcomer-limits":             admin,
+	"PUT /api/v1/admin/newcomer-limits":             admin,
 	"GET /api/v1/announcements":                     member,
 	"POST /api/v1/announcements":                    member,
 	"GET /api/v1/announcements/:id":                 member,

@@ -213,10 +213,26 @@ func TestNewcomerLimits(t *testing.T) {
 	if st, html := root.post("/admin/newcomer-limits", url.Values{"newcomer_min": {""}, "newcomer_max": {""}}); st != 200 || !strings.Contains(html, "Members who register get 0.00 to 500.00 LEAF") {
 		t.Fatalf("reset newcomer limits: got %d\n%s", st, html)
 	}
+	// The same through the API.
+	if st, body := e.call("root", "GET", "/api/v1/admin/newcomer-limits", ""); st != 200 || body["staged"] != true || body["min"] != "0.00" || body["max"] != "500.00" || body["default_min"] != "-100.00" {
+		t.Fatalf("API newcomer limits: got %d %v", st, body)
+	}
+	if st, body := e.call("root", "PUT", "/api/v1/admin/newcomer-limits", `{"min":"-100","max":"1000"}`); st != 200 || body["staged"] != false {
+		t.Fatalf("API newcomer limits = the defaults: got %d %v, want staged false", st, body)
+	}
+	if st, body := e.call("root", "PUT", "/api/v1/admin/newcomer-limits", `{"min":"1","max":"1000"}`); st != 400 {
+		t.Fatalf("API positive newcomer min: got %d %v, want 400", st, body)
+	}
+	if st, body := e.call("alice", "PUT", "/api/v1/admin/newcomer-limits", `{}`); st != http.StatusForbidden {
+		t.Fatalf("a member sets newcomer limits: got %d %v, want 403", st, body)
+	}
+	if st, body := e.call("root", "PUT", "/api/v1/admin/newcomer-limits", `{}`); st != 200 || body["staged"] != true || body["min"] != "0.00" {
+		t.Fatalf("API back to the configured limits: got %d %v", st, body)
+	}
 	if got := e.auditActions("nina"); !equal(got, []string{"root:approve"}) {
 		t.Fatalf("nina's audit: got %v", got)
 	}
-	if got := e.auditActions(""); !equal(got, []string{"root:newcomer_limits", "root:newcomer_limits"}) {
+	if got := e.auditActions(""); !equal(got, []string{"root:newcomer_limits", "root:newcomer_limits", "root:newcomer_limits", "root:newcomer_limits"}) {
 		t.Fatalf("settings audit: got %v", got)
 	}
 }

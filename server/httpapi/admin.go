@@ -230,3 +230,50 @@ func (h *Handlers) adminAudit(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, gin.H{"entries": out})
 }
+
+// newcomerJSON is the newcomers' limits: staged says new members get them
+// until an admin approves them (otherwise min and max are the defaults).
+type newcomerJSON struct {
+	Staged     bool   `json:"staged"`
+	Min        string `json:"min"`
+	Max        string `json:"max"`
+	DefaultMin string `json:"default_min"`
+	DefaultMax string `json:"default_max"`
+}
+
+func (h *Handlers) adminNewcomerLimits(c *gin.Context) {
+	l, staged, err := h.Members.NewcomerLimits(c.Request.Context())
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	cur := h.Community.Currency
+	dmin, dmax := h.Members.DefaultLimits()
+	c.JSON(http.StatusOK, newcomerJSON{Staged: staged, Min: cur.Format(l.Min), Max: cur.Format(l.Max),
+		DefaultMin: cur.Format(dmin), DefaultMax: cur.Format(dmax)})
+}
+
+// adminSetNewcomerLimits sets the newcomers' limits ({"min","max"}), or
+// goes back to the configured ones ({}).
+func (h *Handlers) adminSetNewcomerLimits(c *gin.Context) {
+	var req struct {
+		Min string `json:"min"`
+		Max string `json:"max"`
+	}
+	if !bindJSON(c, &req) {
+		return
+	}
+	var l *members.Limits
+	if req.Min != "" || req.Max != "" {
+		min, max, ok := h.parseLimits(c, req.Min, req.Max)
+		if !ok {
+			return
+		}
+		l = &members.Limits{Min: min, Max: max}
+	}
+	if err := h.Members.SetNewcomerLimits(c.Request.Context(), currentMember(c).Username, l); err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.adminNewcomerLimits(c)
+}

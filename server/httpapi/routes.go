@@ -69,6 +69,8 @@ func (h *Handlers) Engine() *gin.Engine {
 	admin.GET("/members/:username/statement", h.adminStatement)
 	admin.POST("/members/:username/password", h.adminPassword) // {"password"?} → {"username","password"} shown once
 	admin.GET("/members/:username/audit", h.adminAudit)        // admins' actions on the member, newest first
+	admin.GET("/newcomer-limits", h.adminNewcomerLimits)       // new members' limits until approved
+	admin.PUT("/newcomer-limits", h.adminSetNewcomerLimits)    // {"min","max"}, or {} for the configured ones
 	// announcements routes
 	me.GET("/announcements", h.listAnnouncements) // ?q&kind&category&member&min_price&max_price&lat&lon&radius_km&include_inactive&origin&limit&offset
 	me.POST("/announcements", h.createAnnouncement)
