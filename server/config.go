@@ -9,6 +9,7 @@ import (
 
 	"github.com/sxp-network/sxp/clearing/cxp/contract"
 	"github.com/sxp-network/sxp/ledger/money"
+	"github.com/sxp-network/sxp/server/members"
 	"github.com/sxp-network/sxp/server/payments"
 )
 
@@ -26,6 +27,12 @@ type Config struct {
 	DefaultMin        string // SXP_DEFAULT_MIN, --default-min: decimal, <= 0
 	DefaultMax        string // SXP_DEFAULT_MAX, --default-max: decimal, >= 0
 	Registration      string // SXP_REGISTRATION, --registration: open | approval
+	// NewcomerMin and NewcomerMax (SXP_NEWCOMER_MIN/MAX, --newcomer-min/max)
+	// are the limits of a member who registers, until an admin approves
+	// them (then the default limits apply); both empty: new members get the
+	// default limits at once. Admins can change them on the web.
+	NewcomerMin string
+	NewcomerMax string
 
 	// Intertrading; all empty means the community runs alone.
 	CircleURL string // SXP_CIRCLE_URL, --circle-url
@@ -127,6 +134,33 @@ func (c Config) Limits() (min, max int64, err error) {
 	return min, max, nil
 }
 
+// Newcomer returns the newcomers' limits in minor units, or nil when none
+// are set.
+func (c Config) Newcomer() (*members.Limits, error) {
+	if c.NewcomerMin == "" && c.NewcomerMax == "" {
+		return nil, nil
+	}
+	if c.NewcomerMin == "" || c.NewcomerMax == "" {
+		return nil, fmt.Errorf("setting SXP_NEWCOMER_MIN and SXP_NEWCOMER_MAX (--newcomer-min, --newcomer-max): give both or neither")
+	}
+	cur := c.Money()
+	min, err := cur.Parse(c.NewcomerMin)
+	if err == nil && min > 0 {
+		err = fmt.Errorf("must be zero or negative")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("setting SXP_NEWCOMER_MIN (--newcomer-min): %q %v", c.NewcomerMin, err)
+	}
+	max, err := cur.Parse(c.NewcomerMax)
+	if err == nil && max < 0 {
+		err = fmt.Errorf("must be zero or positive")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("setting SXP_NEWCOMER_MAX (--newcomer-max): %q %v", c.NewcomerMax, err)
+	}
+	return &members.Limits{Min: min, Max: max}, nil
+}
+
 // Validate checks every setting and returns an error naming the first bad
 // one by its environment variable and flag.
 func (c Config) Validate() error {
@@ -155,6 +189,9 @@ func (c Config) Validate() error {
 		return bad("SXP_PUBLIC_URL", "public-url", "%q %v", c.PublicURL, err)
 	}
 	if _, _, err := c.Limits(); err != nil {
+		return err
+	}
+	if _, err := c.Newcomer(); err != nil {
 		return err
 	}
 	switch c.Registration {

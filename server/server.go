@@ -77,6 +77,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 		logger = slog.Default()
 	}
 	min, max, _ := cfg.Limits()
+	newcomer, _ := cfg.Newcomer()
 	s := &Server{cfg: cfg, pool: pool, log: logger, Registry: prometheus.NewRegistry()}
 	s.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(s.Registry)
@@ -87,7 +88,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 		return nil, err
 	}
 	s.Members = members.New(pool, s.Ledger, members.Options{
-		Currency: cfg.Currency, Community: cfg.CommunityID, DefaultMin: min, DefaultMax: max,
+		Currency: cfg.Currency, Community: cfg.CommunityID, DefaultMin: min, DefaultMax: max, Newcomer: newcomer,
 		Approval: cfg.Registration == RegistrationApproval, MaxHashing: cfg.HashConcurrency,
 		Created: s.Keys.Make, // a new member's contract key, in the registration's transaction
 	})
@@ -122,7 +123,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 			CircleURL: cfg.CircleURL, CircleID: cfg.CircleID, CommunityID: cfg.CommunityID, Key: cfg.CircleKey,
 			Rate: cfg.Rate, PublicURL: cfg.PublicURL, Currency: cfg.Currency, Divisions: cfg.CurrencyDivisions,
 			Interval: cfg.HandshakeInterval, Timeout: cfg.CircleTimeout,
-		}, intertrade.Options{Logger: logger})
+		}, intertrade.Options{Logger: logger, Currencies: fed.CurrencyOf})
 		if err != nil {
 			return nil, fmt.Errorf("server: %w", err)
 		}

@@ -72,6 +72,8 @@ func communitySettings(fs *flag.FlagSet) func() server.Config {
 	pub := envString(fs, "public-url", "SXP_PUBLIC_URL", "", "the server's own base URL, also its CXP uri")
 	min := envString(fs, "default-min", "SXP_DEFAULT_MIN", "-100", "members' default lower balance limit (decimal, <= 0)")
 	max := envString(fs, "default-max", "SXP_DEFAULT_MAX", "1000", "members' default upper balance limit (decimal, >= 0)")
+	nmin := envString(fs, "newcomer-min", "SXP_NEWCOMER_MIN", "", "new members' lower balance limit until an admin approves them (decimal, <= 0; e.g. 0: no spending on credit); empty: the default limits at once")
+	nmax := envString(fs, "newcomer-max", "SXP_NEWCOMER_MAX", "", "new members' upper balance limit until an admin approves them (decimal, >= 0)")
 	reg := envString(fs, "registration", "SXP_REGISTRATION", "open", "open, or approval (an admin approves new members)")
 	curl := envString(fs, "circle-url", "SXP_CIRCLE_URL", "", "the intertrading circle's (clearing house's) base URL; empty: run alone")
 	cid := envString(fs, "circle-id", "SXP_CIRCLE_ID", "", "the circle's id (keyid of its relays)")
@@ -93,7 +95,7 @@ func communitySettings(fs *flag.FlagSet) func() server.Config {
 		return server.Config{
 			DatabaseURL: *db, CommunityID: *id, CommunityName: *name, Currency: *cur,
 			CurrencyDivisions: int(*div), PublicURL: *pub, DefaultMin: *min, DefaultMax: *max,
-			Registration: *reg, CircleURL: *curl, CircleID: *cid, CircleKey: *key, Rate: *rate,
+			NewcomerMin: *nmin, NewcomerMax: *nmax, Registration: *reg, CircleURL: *curl, CircleID: *cid, CircleKey: *key, Rate: *rate,
 			HandshakeInterval: *hs, CircleTimeout: *ctimeout, SearchLanguage: *lang,
 			HashConcurrency: int(*hashes), MetricsToken: *metricsToken,
 			FederationSecret: *fsecret, FederationTimeout: *ftimeout, FederationRetry: *fretry, FederationPull: *fpull, FederationTrace: *ftrace,

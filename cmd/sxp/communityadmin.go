@@ -101,22 +101,22 @@ the currency and default limits matter here). Use it to create the first admin:
 					}
 					return tw.Flush()
 				}, func(fs *flag.FlagSet) { fs.StringVar(&status, "status", "", "only members with this status") }),
-			leaf("approve", "approve a pending member", "sxp members approve USERNAME", 1, e2(func(ctx context.Context, e *membersEnv, u string) (members.Member, error) {
+			leaf("approve", "approve a pending member", "sxp members approve USERNAME", 1, e2("approve", func(ctx context.Context, e *membersEnv, u string) (members.Member, error) {
 				return e.members.Approve(ctx, u)
 			}), nil),
-			leaf("block", "block a member (ends their sessions, freezes their account)", "sxp members block USERNAME", 1, e2(func(ctx context.Context, e *membersEnv, u string) (members.Member, error) {
+			leaf("block", "block a member (ends their sessions, freezes their account)", "sxp members block USERNAME", 1, e2("block", func(ctx context.Context, e *membersEnv, u string) (members.Member, error) {
 				return e.members.Block(ctx, u)
 			}), nil),
-			leaf("unblock", "unblock a member", "sxp members unblock USERNAME", 1, e2(func(ctx context.Context, e *membersEnv, u string) (members.Member, error) {
+			leaf("unblock", "unblock a member", "sxp members unblock USERNAME", 1, e2("unblock", func(ctx context.Context, e *membersEnv, u string) (members.Member, error) {
 				return e.members.Unblock(ctx, u)
 			}), nil),
-			leaf("unlock", "lift a log-in lock: forget the member's failed log-ins", "sxp members unlock USERNAME", 1, e2(func(ctx context.Context, e *membersEnv, u string) (members.Member, error) {
+			leaf("unlock", "lift a log-in lock: forget the member's failed log-ins", "sxp members unlock USERNAME", 1, e2("unlock", func(ctx context.Context, e *membersEnv, u string) (members.Member, error) {
 				return e.members.Unlock(ctx, u)
 			}), nil),
-			leaf("make-admin", "make a member an admin", "sxp members make-admin USERNAME", 1, e2(func(ctx context.Context, e *membersEnv, u string) (members.Member, error) {
+			leaf("make-admin", "make a member an admin", "sxp members make-admin USERNAME", 1, e2("role", func(ctx context.Context, e *membersEnv, u string) (members.Member, error) {
 				return e.members.SetRole(ctx, u, members.RoleAdmin)
 			}), nil),
-			leaf("remove-admin", "make an admin a plain member", "sxp members remove-admin USERNAME", 1, e2(func(ctx context.Context, e *membersEnv, u string) (members.Member, error) {
+			leaf("remove-admin", "make an admin a plain member", "sxp members remove-admin USERNAME", 1, e2("role", func(ctx context.Context, e *membersEnv, u string) (members.Member, error) {
 				return e.members.SetRole(ctx, u, members.RoleMember)
 			}), nil),
 			leaf("limits", "set a member's balance limits", "sxp members limits USERNAME --min -100 --max 500", 1,
@@ -136,6 +136,9 @@ the currency and default limits matter here). Use it to create the first admin:
 					if err != nil {
 						return err
 					}
+					if err := e.members.Audit(ctx, cliActor(), args[0], "limits", "limits "+e.cur.Format(a.Min)+" to "+e.cur.Format(a.Max)+" "+e.cur.Code); err != nil {
+						return err
+					}
 					fmt.Fprintf(e.out, "%s: limits %s to %s %s (balance %s)\n", args[0], e.cur.Format(a.Min), e.cur.Format(a.Max), e.cur.Code, e.cur.Format(a.Balance))
 					return nil
 				}, func(fs *flag.FlagSet) {
@@ -152,6 +155,9 @@ the currency and default limits matter here). Use it to create the first admin:
 						return err
 					}
 					if err := e.members.SetPassword(ctx, args[0], pw); err != nil {
+						return err
+					}
+					if err := e.members.Audit(ctx, cliActor(), args[0], "password", "password set on the command line"); err != nil {
 						return err
 					}
 					fmt.Fprintf(e.out, "password of %s changed\n", args[0])
@@ -194,7 +200,8 @@ func openMembers(ctx context.Context, cfg server.Config) (*membersEnv, error) {
 		pool.Close()
 		return nil, err
 	}
-	mem := members.New(pool, led, members.Options{Currency: cfg.Currency, DefaultMin: min, DefaultMax: max, Created: keys.Make})
+	newcomer, _ := cfg.Newcomer()
+	mem := members.New(pool, led, members.Options{Currency: cfg.Currency, DefaultMin: min, DefaultMax: max, Created: keys.Make, Newcomer: newcomer})
 	if err := mem.CheckCurrency(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("setting SXP_CURRENCY (--currency): %w", err)
@@ -203,10 +210,18 @@ func openMembers(ctx context.Context, cfg server.Config) (*membersEnv, error) {
 }
 
 // e2 adapts a one-member action that prints the member's new state.
-func e2(do func(ctx context.Context, e *membersEnv, username string) (members.Member, error)) func(ctx context.Context, e *membersEnv, args []string) error {
+// The action is recorded in the member's audit log, by cli:<OS user>.
+func e2(action string, do func(ctx context.Context, e *membersEnv, username string) (members.Member, error)) func(ctx context.Context, e *membersEnv, args []string) error {
 	return func(ctx context.Context, e *membersEnv, args []string) error {
 		m, err := do(ctx, e, args[0])
 		if err != nil {
+			return err
+		}
+		detail := ""
+		if action == "role" {
+			detail = "role " + string(m.Role)
+		}
+		if err := e.members.Audit(ctx, cliActor(), m.Username, action, detail); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.out, "%s: %s, %s\n", m.Username, m.Role, m.Status)

@@ -126,6 +126,8 @@ type Service struct {
 	wake    *broadcaster
 	unknown unknownKeys
 	box     *seal.Box // nil without Config.Secret
+	// currencies caches other servers' currencies (CurrencyOf).
+	currencies currencyCache
 }
 
 // New returns the service. It makes no request and writes nothing: call

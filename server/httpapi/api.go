@@ -51,6 +51,10 @@ type Community struct {
 // with CXP code 16), so no handler checks for a missing service.
 type Intertrading interface {
 	Pay(ctx context.Context, r intertrade.PayRequest) (intertrade.Payment, error)
+	// Quote is what a payment to member@community would move now; Receipt
+	// adds to a payment what its payee received.
+	Quote(ctx context.Context, to string, amount int64) (intertrade.Quote, error)
+	Receipt(ctx context.Context, p intertrade.Payment) intertrade.Receipt
 	Communities(ctx context.Context) ([]intertrade.Community, error)
 	Overview(ctx context.Context) (intertrade.Overview, error)
 	History(ctx context.Context, q intertrade.Query) ([]intertrade.Intertrade, error)

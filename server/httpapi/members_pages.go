@@ -10,7 +10,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/sxp-network/sxp/ledger"
-	"github.com/sxp-network/sxp/server/intertrade"
 	"github.com/sxp-network/sxp/server/members"
 	"github.com/sxp-network/sxp/server/payments"
 )
@@ -18,8 +17,24 @@ import (
 type authForm struct {
 	Username    string
 	DisplayName string
-	// NewMin and NewMax are new members' limits, shown on the registration page.
+	// NewMin and NewMax are new members' limits, shown on the registration
+	// page; Newcomer says they last until an admin approves the member,
+	// who then gets DefMin and DefMax.
 	NewMin, NewMax int64
+	Newcomer       bool
+	DefMin, DefMax int64
+}
+
+// withLimits fills in the limits a member who registers now gets.
+func (h *Handlers) withLimits(c *gin.Context, f authForm) authForm {
+	f.DefMin, f.DefMax = h.Members.DefaultLimits()
+	l, newcomer, err := h.Members.NewcomerLimits(c.Request.Context())
+	if err != nil {
+		h.logger().Warn("newcomer limits", "err", err)
+		l = members.Limits{Min: f.DefMin, Max: f.DefMax}
+	}
+	f.NewMin, f.NewMax, f.Newcomer = l.Min, l.Max, newcomer
+	return f
 }
 
 func (h *Handlers) loginPage(c *gin.Context) {
@@ -58,9 +73,7 @@ func (h *Handlers) loginForm(c *gin.Context) {
 func (h *Handlers) registerPage(c *gin.Context) {
 	p := h.newPage(c, "Join "+h.Community.Name)
 	p.CSRF = h.preCSRF(c)
-	form := authForm{}
-	form.NewMin, form.NewMax = h.Members.DefaultLimits()
-	p.Data = form
+	p.Data = h.withLimits(c, authForm{})
 	h.render(c, http.StatusOK, "register.html", p)
 }
 
@@ -70,8 +83,7 @@ func (h *Handlers) registerForm(c *gin.Context) {
 	}
 	p := h.newPage(c, "Join "+h.Community.Name)
 	p.CSRF = h.preCSRF(c)
-	form := authForm{Username: strings.TrimSpace(c.PostForm("username")), DisplayName: c.PostForm("display_name")}
-	form.NewMin, form.NewMax = h.Members.DefaultLimits()
+	form := h.withLimits(c, authForm{Username: strings.TrimSpace(c.PostForm("username")), DisplayName: c.PostForm("display_name")})
 	p.Data = form
 	if c.PostForm("password") != c.PostForm("password2") {
 		p.Error, p.Field = "The two passwords differ.", "password"
@@ -137,64 +149,6 @@ func (h *Handlers) homePage(c *gin.Context) {
 	}
 	p.Data = homeData{Account: acc, Recent: recent, Incoming: len(bills)}
 	h.render(c, http.StatusOK, "home.html", p)
-}
-
-type payForm struct {
-	To, Amount, Description, Key string
-	Done                         *payments.Payment
-	Members                      []members.Member // suggestions for "to"
-}
-
-func (h *Handlers) payPage(c *gin.Context) {
-	p := h.newPage(c, "Pay")
-	form := payForm{To: c.Query("to"), Key: newFormKey()}
-	form.Members, _ = h.Members.Directory(c.Request.Context(), "", 500) // suggestions only: an error leaves none
-	p.Data = form
-	h.render(c, http.StatusOK, "pay.html", p)
-}
-
-func (h *Handlers) payForm(c *gin.Context) {
-	p := h.newPage(c, "Pay")
-	form := payForm{To: strings.TrimSpace(c.PostForm("to")), Amount: strings.TrimSpace(c.PostForm("amount")),
-		Description: c.PostForm("description"), Key: c.PostForm("key")}
-	p.Data = form
-	amount, err := h.Community.Currency.ParsePositive(form.Amount)
-	if err != nil {
-		p.Error, p.Field = "Amount "+strconv.Quote(form.Amount)+": "+err.Error(), "amount"
-		h.render(c, http.StatusBadRequest, "pay.html", p)
-		return
-	}
-	to, local := h.localPayee(form.To)
-	if !local {
-		h.payRemoteForm(c, p, form, amount)
-		return
-	}
-	pay, err := h.Payments.Pay(c.Request.Context(), payments.PayRequest{Payer: currentMember(c), To: to, Amount: amount,
-		Description: form.Description, IdempotencyKey: form.Key})
-	if err != nil {
-		h.render(c, h.pageRefusal(c, &p, err), "pay.html", p)
-		return
-	}
-	p.Notice = "Paid " + h.Community.Currency.Format(pay.Amount) + " " + h.Community.Currency.Code + " to " + pay.To + "."
-	p.Data = payForm{Key: newFormKey(), Done: &pay}
-	h.render(c, http.StatusOK, "pay.html", p)
-}
-
-// payRemoteForm pays member@community from the pay page.
-func (h *Handlers) payRemoteForm(c *gin.Context, p page, form payForm, amount int64) {
-	it, err := h.payThroughCircle(c, payBody{To: form.To, Amount: form.Amount, Description: form.Description, IdempotencyKey: form.Key}, amount)
-	if err != nil {
-		h.render(c, h.pageRefusal(c, &p, err), "pay.html", p)
-		return
-	}
-	cur := h.Community.Currency
-	if it.State == intertrade.StatePending {
-		p.Notice = "Sent " + cur.Format(it.Amount) + " " + cur.Code + " to " + it.To + "; the circle has not confirmed yet. The amount is held meanwhile."
-	} else {
-		p.Notice = "Paid " + cur.Format(it.Amount) + " " + cur.Code + " to " + it.To + "."
-	}
-	p.Data = payForm{Key: newFormKey()}
-	h.render(c, http.StatusOK, "pay.html", p)
 }
 
 type requestsData struct {

@@ -266,8 +266,9 @@ type intertradePaymentJSON struct {
 	To             string    `json:"to"`
 	Amount         string    `json:"amount"`
 	Currency       string    `json:"currency"`
-	Quantity       string    `json:"quantity"` // base units the circle moved
-	Ticks          string    `json:"ticks"`    // our rate used
+	Quantity       string    `json:"quantity"`              // base units the circle moved
+	Ticks          string    `json:"ticks"`                 // our rate used
+	PayeeTicks     string    `json:"payee_ticks,omitempty"` // the payee's rate the circle used, once it confirmed
 	Description    string    `json:"description"`
 	IdempotencyKey string    `json:"idempotency_key"`
 	TempID         string    `json:"temp_id"`
@@ -279,9 +280,75 @@ type intertradePaymentJSON struct {
 
 func (h *Handlers) intertradeView(from string, p intertrade.Payment) intertradePaymentJSON {
 	return intertradePaymentJSON{ID: p.ID, Status: string(p.State), From: from, To: p.To, Amount: h.Community.Currency.Format(p.Amount),
-		Currency: h.Community.Currency.Code, Quantity: string(p.Quantity), Ticks: string(p.Ticks), Description: p.Description,
+		Currency: h.Community.Currency.Code, Quantity: string(p.Quantity), Ticks: string(p.Ticks), PayeeTicks: string(p.PayeeTicks), Description: p.Description,
 		IdempotencyKey: p.IdempotencyKey, TempID: p.TempID, CXPCode: int(p.CXP), Message: p.Message, Reason: p.Reason,
 		CreatedAt: p.CreatedAt.UTC()}
+}
+
+// quoteJSON answers GET /api/v1/quote: what a payment would do now.
+type quoteJSON struct {
+	To            string     `json:"to"`    // username or member@community, as it will be paid
+	Local         bool       `json:"local"` // a member of this community
+	Payee         string     `json:"payee"`
+	PayeeName     string     `json:"payee_name,omitempty"` // a local payee's display name
+	Community     string     `json:"community"`
+	CommunityName string     `json:"community_name"`
+	Trading       bool       `json:"trading"` // the payee's community may be paid now
+	Amount        string     `json:"amount"`
+	Currency      string     `json:"currency"`
+	Quantity      string     `json:"quantity,omitempty"`    // base units (another community)
+	Ticks         string     `json:"ticks,omitempty"`       // our rate
+	PayeeTicks    string     `json:"payee_ticks,omitempty"` // the payee community's rate
+	PayeeAmount   *string    `json:"payee_amount"`          // in the payee's currency; null when unknown
+	PayeeCurrency *string    `json:"payee_currency"`        // null when unknown
+	Rounding      string     `json:"rounding"`              // toward_zero at each conversion, as the circle
+	Source        string     `json:"source"`                // local | rates (computed here from the circle's rates)
+	RatesAt       *time.Time `json:"rates_at,omitempty"`    // when the circle listed the rates
+}
+
+// quote answers what paying ?amount= to ?payee= would do now, without
+// paying: for another community, what the payee receives in their
+// currency at today's rates.
+func (h *Handlers) quote(c *gin.Context) {
+	amount, ok := h.parseAmount(c, "amount", strings.TrimSpace(c.Query("amount")))
+	if !ok {
+		return
+	}
+	payee := strings.TrimSpace(c.Query("payee"))
+	if payee == "" {
+		badRequest(c, "payee", "payee is missing: a username, or member@community")
+		return
+	}
+	cur := h.Community.Currency
+	if to, local := h.localPayee(payee); local {
+		m, err := h.Members.ByUsername(c.Request.Context(), to)
+		if err != nil {
+			h.fail(c, err)
+			return
+		}
+		a, code := cur.Format(amount), cur.Code
+		c.JSON(http.StatusOK, quoteJSON{To: m.Username, Local: true, Payee: m.Username, PayeeName: m.DisplayName, Community: h.Community.ID,
+			CommunityName: h.Community.Name, Trading: m.Status == members.StatusActive, Amount: a, Currency: code,
+			PayeeAmount: &a, PayeeCurrency: &code, Rounding: "toward_zero", Source: "local"})
+		return
+	}
+	q, err := h.Intertrade.Quote(c.Request.Context(), payee, amount)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	v := quoteJSON{To: q.Payee + "@" + q.Community, Payee: q.Payee, Community: q.Community, CommunityName: q.CommunityName,
+		Trading: q.Trading, Amount: cur.Format(amount), Currency: cur.Code, Quantity: string(q.Quantity), Ticks: string(q.Ticks),
+		PayeeTicks: string(q.PayeeTicks), Rounding: "toward_zero", Source: "rates"}
+	if q.Known {
+		a := payments.Currency{Code: q.PayeeCurrency, Divisions: q.PayeeDivisions}.Format(q.PayeeAmount)
+		v.PayeeAmount, v.PayeeCurrency = &a, &q.PayeeCurrency
+	}
+	if !q.RatesAt.IsZero() {
+		t := q.RatesAt.UTC()
+		v.RatesAt = &t
+	}
+	c.JSON(http.StatusOK, v)
 }
 
 type requestJSON struct {

@@ -50,6 +50,7 @@ func (h *Handlers) Engine() *gin.Engine {
 	me.GET("/members", h.directory)          // ?q&limit: active members' public profiles
 	me.GET("/members/:username", h.member)   // public profile
 	me.POST("/payments", h.pay)              // {"to","amount","description","idempotency_key"}
+	me.GET("/quote", h.quote)                // ?payee&amount: what a payment would do, before paying
 	me.GET("/payment-requests", h.requests)  // ?role=payer|payee&status=
 	me.POST("/payment-requests", h.createRequest)
 	me.GET("/payment-requests/:id", h.request)
@@ -66,6 +67,10 @@ func (h *Handlers) Engine() *gin.Engine {
 	admin.PUT("/members/:username/limits", h.adminLimits)  // {"min","max"}
 	admin.PUT("/members/:username/role", h.adminRole)      // {"role":"member|admin"}
 	admin.GET("/members/:username/statement", h.adminStatement)
+	admin.POST("/members/:username/password", h.adminPassword) // {"password"?} → {"username","password"} shown once
+	admin.GET("/members/:username/audit", h.adminAudit)        // admins' actions on the member, newest first
+	admin.GET("/newcomer-limits", h.adminNewcomerLimits)       // new members' limits until approved
+	admin.PUT("/newcomer-limits", h.adminSetNewcomerLimits)    // {"min","max"}, or {} for the configured ones
 	// announcements routes
 	me.GET("/announcements", h.listAnnouncements) // ?q&kind&category&member&min_price&max_price&lat&lon&radius_km&include_inactive&origin&limit&offset
 	me.POST("/announcements", h.createAnnouncement)
@@ -121,7 +126,8 @@ func (h *Handlers) Engine() *gin.Engine {
 	pages.GET("/", h.homePage)
 	pages.POST("/logout", h.logoutForm)
 	pages.GET("/pay", h.payPage)
-	pages.POST("/pay", h.payForm)
+	pages.POST("/pay/review", h.payReviewForm) // the form → what will happen, with a Confirm
+	pages.POST("/pay", h.payConfirmForm)       // Confirm (or a form straight away) → the receipt
 	pages.GET("/requests", h.requestsPage)
 	pages.POST("/requests", h.requestForm)
 	pages.POST("/requests/:id/:action", h.requestActionForm) // accept | reject | cancel
@@ -133,7 +139,9 @@ func (h *Handlers) Engine() *gin.Engine {
 	adminPages := pages.Group("/admin", h.requirePageAdmin)
 	adminPages.GET("", h.adminIndexPage) // to the members page
 	adminPages.GET("/members", h.adminMembersPage)
-	adminPages.POST("/members/:username/:action", h.adminMemberForm) // approve | block | unblock | unlock | limits | role
+	adminPages.GET("/members/:username", h.adminMemberPage)          // statement, limits, role, access, audit
+	adminPages.POST("/members/:username/:action", h.adminMemberForm) // approve | block | unblock | unlock | limits | role | password
+	adminPages.POST("/newcomer-limits", h.adminNewcomerForm)         // {newcomer_min, newcomer_max}
 	// announcements pages
 	pages.GET("/offers", h.offersPage) // browse and search
 	pages.GET("/offers/new", h.newOfferPage)

@@ -25,6 +25,15 @@ func (Alone) Pay(ctx context.Context, r PayRequest) (Payment, error) {
 		Message: "this community is not in an intertrading circle, so it cannot pay " + strings.TrimSpace(r.To)}
 }
 
+// Quote refuses as Pay does.
+func (Alone) Quote(ctx context.Context, to string, amount int64) (Quote, error) {
+	_, err := Alone{}.Pay(ctx, PayRequest{To: to})
+	return Quote{}, err
+}
+
+// Receipt adds nothing: there is no circle.
+func (Alone) Receipt(ctx context.Context, p Payment) Receipt { return Receipt{Payment: p} }
+
 // Communities refuses with ErrNotInCircle.
 func (Alone) Communities(ctx context.Context) ([]Community, error) { return nil, notInCircle() }
 

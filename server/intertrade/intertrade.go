@@ -110,6 +110,9 @@ type Options struct {
 	Logger *slog.Logger
 	Now    func() time.Time
 	HTTP   *http.Client // for calls to the circle; a client with Timeout by default
+	// Currencies finds another community's currency for quotes (nil: a
+	// quote gives only base units).
+	Currencies CurrencyLookup
 }
 
 // Service is a community's intertrading.
@@ -122,6 +125,8 @@ type Service struct {
 	now     func() time.Time
 	client  *cxp.Client
 	relays  *httpsig.Verifier
+	// currencies finds other communities' currencies, for quotes (may be nil).
+	currencies CurrencyLookup
 
 	mu            sync.Mutex
 	account       ledger.AccountID // the import/export account, once ensured
@@ -173,7 +178,7 @@ func New(pool *pgxpool.Pool, led *ledger.Ledger, mem *members.Service, cfg Confi
 	s := &Service{
 		cfg: cfg, pool: pool, ledger: led, members: mem,
 		log: opts.Logger.With("area", "intertrade"), now: opts.Now,
-		ticks: cxp.Decimal(cfg.Rate), baseDiv: cfg.BaseDivisions,
+		ticks: cxp.Decimal(cfg.Rate), baseDiv: cfg.BaseDivisions, currencies: opts.Currencies,
 	}
 	if cfg.BaseDivisions == 0 {
 		s.baseDiv = 2

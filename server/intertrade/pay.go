@@ -39,6 +39,7 @@ type Payment struct {
 	Currency       string      // our currency's code
 	Quantity       cxp.Decimal // base units the circle moved
 	Ticks          cxp.Decimal // our rate used
+	PayeeTicks     cxp.Decimal // the payee's rate the circle used ("" when it did not say)
 	Description    string
 	IdempotencyKey string
 	TempID         string
@@ -256,9 +257,13 @@ func (s *Service) settle(ctx context.Context, it Intertrade, resp cxp.Transactio
 		if err != nil {
 			return fmt.Errorf("post hold %d: %w", it.HoldID, err)
 		}
+		payeeTicks := resp.PayeeTicks
+		if cxp.ValidateRate("payee_ticks", payeeTicks) != nil {
+			payeeTicks = "" // not told, or not a rate: the receipt does without
+		}
 		saved, err = saveUpdate(ctx, tx.Conn(), it.ID, update{
 			State: StateCompleted, Answered: true, CXP: cxp.OK, Message: resp.Message,
-			Reason: Reason(cxp.OK, nil), TransferID: tr.ID, CircleTxID: resp.ID,
+			Reason: Reason(cxp.OK, nil), TransferID: tr.ID, CircleTxID: resp.ID, PayeeTicks: payeeTicks,
 		}, s.now())
 		return err
 	})
@@ -349,7 +354,7 @@ func (s *Service) outcome(it Intertrade) error {
 func (s *Service) payment(it Intertrade) Payment {
 	p := Payment{
 		ID: it.ID, State: it.State, To: it.Payee + "@" + it.Community, Amount: it.Amount,
-		Currency: s.cfg.Currency, Quantity: it.Quantity, Ticks: it.Ticks, Description: it.Description,
+		Currency: s.cfg.Currency, Quantity: it.Quantity, Ticks: it.Ticks, PayeeTicks: it.PayeeTicks, Description: it.Description,
 		IdempotencyKey: it.IdempotencyKey, TempID: it.TempID, Message: it.Message, Reason: it.Reason,
 		CreatedAt: it.CreatedAt,
 	}

@@ -47,6 +47,7 @@ type Intertrade struct {
 	Amount                                            int64       // local minor units
 	Ticks                                             cxp.Decimal // our rate used
 	Rounding                                          cxp.Decimal // the conversion's remainder, base units ("" if not recorded)
+	PayeeTicks                                        cxp.Decimal // out: the payee's rate the circle answered with ("" if not told)
 	IdempotencyKey                                    string
 	HoldID, TransferID                                int64
 	Answered                                          bool     // CXP holds the circle's code
@@ -61,22 +62,23 @@ type Intertrade struct {
 const intertradeColumns = `id, direction, state, temp_id, local_account, local_username,
 	payer, payer_url, payee, payee_url, src_url, dest_url, remote_community, description,
 	quantity::text, amount, ticks::text, idempotency_key, hold_id, transfer_id, cxp_code, cxp_message,
-	reason, circle_id, attempts, created_at, updated_at, coalesce(rounding::text, '')`
+	reason, circle_id, attempts, created_at, updated_at, coalesce(rounding::text, ''), coalesce(payee_ticks::text, '')`
 
 func scanIntertrade(row pgx.Row) (Intertrade, error) {
 	var it Intertrade
 	var account, holdID, transferID *int64
 	var key *string
 	var code *int
-	var quantity, ticks, rounding string
+	var quantity, ticks, rounding, payeeTicks string
 	err := row.Scan(&it.ID, &it.Direction, &it.State, &it.TempID, &account, &it.Username,
 		&it.Payer, &it.PayerURL, &it.Payee, &it.PayeeURL, &it.SrcURL, &it.DestURL, &it.Community, &it.Description,
 		&quantity, &it.Amount, &ticks, &key, &holdID, &transferID, &code, &it.Message,
-		&it.Reason, &it.CircleTxID, &it.Attempts, &it.CreatedAt, &it.UpdatedAt, &rounding)
+		&it.Reason, &it.CircleTxID, &it.Attempts, &it.CreatedAt, &it.UpdatedAt, &rounding, &payeeTicks)
 	if err != nil {
 		return Intertrade{}, err
 	}
 	it.Quantity, it.Ticks, it.Rounding = cxp.Decimal(quantity), cxp.Decimal(ticks), cxp.Decimal(rounding)
+	it.PayeeTicks = cxp.Decimal(payeeTicks)
 	if account != nil {
 		it.Account = ledger.AccountID(*account)
 	}
@@ -207,6 +209,7 @@ type update struct {
 	HoldID     int64
 	TransferID int64
 	CircleTxID string
+	PayeeTicks cxp.Decimal // a valid rate, or "" (kept as it is)
 }
 
 func saveUpdate(ctx context.Context, q querier, id int64, u update, now time.Time) (Intertrade, error) {
@@ -225,10 +228,11 @@ func saveUpdate(ctx context.Context, q querier, id int64, u update, now time.Tim
 		UPDATE intertrades SET state = $2, cxp_code = COALESCE($3, cxp_code), cxp_message = $4, reason = $5,
 			hold_id = COALESCE($6, hold_id), transfer_id = COALESCE($7, transfer_id),
 			circle_id = CASE WHEN $8 = '' THEN circle_id ELSE $8 END,
-			attempts = attempts + 1, updated_at = $9
+			attempts = attempts + 1, updated_at = $9,
+			payee_ticks = COALESCE(NULLIF($10, '')::numeric, payee_ticks)
 		WHERE id = $1
 		RETURNING `+intertradeColumns,
-		id, u.State, code, u.Message, u.Reason, nullable(u.HoldID), nullable(u.TransferID), u.CircleTxID, now))
+		id, u.State, code, u.Message, u.Reason, nullable(u.HoldID), nullable(u.TransferID), u.CircleTxID, now, string(u.PayeeTicks)))
 	if err != nil {
 		return Intertrade{}, fmt.Errorf("intertrade: update %d: %w", id, err)
 	}

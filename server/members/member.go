@@ -42,7 +42,14 @@ type Member struct {
 	Account     ledger.AccountID
 	PublicKey   []byte // Ed25519, 32 bytes, or nil
 	CreatedAt   time.Time
+	// Newcomer: the member has the newcomers' limits until an admin
+	// approves them (Service.Approve).
+	Newcomer bool
 }
+
+// Limits are an account's lower (<= 0) and upper (>= 0) balance limits, in
+// minor units.
+type Limits struct{ Min, Max int64 }
 
 // IsAdmin reports whether the member is an admin.
 func (m Member) IsAdmin() bool { return m.Role == RoleAdmin }

@@ -25,6 +25,11 @@ type Options struct {
 	Community string
 	// DefaultMin and DefaultMax are new accounts' limits in minor units.
 	DefaultMin, DefaultMax int64
+	// Newcomer, when set, are the limits of a member who registered
+	// (SXP_NEWCOMER_MIN/MAX) until an admin approves them (Approve moves
+	// them to the default limits); an admin's setting on the web
+	// (SetNewcomerLimits) overrides it. nil: new members get the defaults.
+	Newcomer *Limits
 	// Approval makes new registrations wait for an admin (SXP_REGISTRATION=approval).
 	Approval bool
 	// SessionTTL is how long a session lives; 7 days by default.
@@ -82,7 +87,14 @@ func (s *Service) Register(ctx context.Context, r Registration) (Member, error) 
 	if s.opts.Approval {
 		status = StatusPending
 	}
-	return s.create(ctx, r, RoleMember, status)
+	limits, newcomer, err := s.NewcomerLimits(ctx)
+	if err != nil {
+		return Member{}, err
+	}
+	if !newcomer {
+		limits = s.defaultLimits()
+	}
+	return s.create(ctx, r, RoleMember, status, limits, newcomer)
 }
 
 // Add creates an active member with the given role directly (admin CLI,
@@ -91,12 +103,12 @@ func (s *Service) Add(ctx context.Context, r Registration, role Role) (Member, e
 	if role != RoleMember && role != RoleAdmin {
 		return Member{}, invalid("role", "role must be member or admin")
 	}
-	return s.create(ctx, r, role, StatusActive)
+	return s.create(ctx, r, role, StatusActive, s.defaultLimits(), false)
 }
 
 const maxDisplayName = 100
 
-func (s *Service) create(ctx context.Context, r Registration, role Role, status Status) (Member, error) {
+func (s *Service) create(ctx context.Context, r Registration, role Role, status Status, limits Limits, newcomer bool) (Member, error) {
 	if err := ValidUsername(r.Username); err != nil {
 		return Member{}, err
 	}
@@ -123,16 +135,16 @@ func (s *Service) create(ctx context.Context, r Registration, role Role, status 
 	err = s.ledger.InTx(ctx, func(tx *ledger.Tx) error {
 		acc, err := tx.CreateAccount(ctx, ledger.NewAccount{
 			Code: AccountCode(r.Username), Currency: s.opts.Currency,
-			Min: s.opts.DefaultMin, Max: s.opts.DefaultMax,
+			Min: limits.Min, Max: limits.Max,
 			Metadata: map[string]string{"kind": "member", "username": r.Username},
 		})
 		if err != nil {
 			return err
 		}
 		row := tx.Conn().QueryRow(ctx, `
-			INSERT INTO members (username, password_hash, display_name, role, status, account_id, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
-			RETURNING `+memberColumns, r.Username, hash, name, role, status, acc.ID, s.opts.Now())
+			INSERT INTO members (username, password_hash, display_name, role, status, account_id, created_at, updated_at, newcomer)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)
+			RETURNING `+memberColumns, r.Username, hash, name, role, status, acc.ID, s.opts.Now(), newcomer)
 		if m, err = scanMember(row); err != nil || s.opts.Created == nil {
 			return err
 		}
@@ -147,12 +159,12 @@ func (s *Service) create(ctx context.Context, r Registration, role Role, status 
 	return m, nil
 }
 
-const memberColumns = `id, username, display_name, bio, contact, role, status, account_id, public_key, created_at`
+const memberColumns = `id, username, display_name, bio, contact, role, status, account_id, public_key, created_at, newcomer`
 
 func scanMember(row pgx.Row) (Member, error) {
 	var m Member
 	var acc int64
-	err := row.Scan(&m.ID, &m.Username, &m.DisplayName, &m.Bio, &m.Contact, &m.Role, &m.Status, &acc, &m.PublicKey, &m.CreatedAt)
+	err := row.Scan(&m.ID, &m.Username, &m.DisplayName, &m.Bio, &m.Contact, &m.Role, &m.Status, &acc, &m.PublicKey, &m.CreatedAt, &m.Newcomer)
 	m.Account = ledger.AccountID(acc)
 	return m, err
 }
@@ -343,16 +355,39 @@ func (s *Service) update(ctx context.Context, id int64, set string, args ...any)
 	return scanOne(s.pool.QueryRow(ctx, `UPDATE members SET `+set+`, updated_at = now() WHERE id = $1 RETURNING `+memberColumns, args...), "update", id)
 }
 
-// Approve makes a pending member active.
+// Approve approves what a member waits for: a pending member becomes
+// active, and a newcomer (see Options.Newcomer) gets the default limits.
+// Both happen in one transaction; a member waiting for neither is
+// CodeInvalid.
 func (s *Service) Approve(ctx context.Context, username string) (Member, error) {
 	m, err := s.ByUsername(ctx, username)
 	if err != nil {
 		return Member{}, err
 	}
-	if m.Status != StatusPending {
-		return Member{}, invalid("status", "%s is %s, not pending approval", username, m.Status)
+	if m.Status != StatusPending && !m.Newcomer {
+		return Member{}, invalid("status", "%s is %s and has the default limits: there is nothing to approve", username, m.Status)
 	}
-	return s.update(ctx, m.ID, `status = 'active'`)
+	if m.Status == StatusBlocked {
+		return Member{}, invalid("status", "%s is blocked: unblock them first", username)
+	}
+	def := s.defaultLimits()
+	var out Member
+	err = s.ledger.InTx(ctx, func(tx *ledger.Tx) error {
+		if m.Newcomer {
+			if _, err := tx.SetLimits(ctx, m.Account, def.Min, def.Max); err != nil {
+				return err
+			}
+		}
+		row := tx.Conn().QueryRow(ctx, `UPDATE members SET status = 'active', newcomer = false, updated_at = now()
+			WHERE id = $1 RETURNING `+memberColumns, m.ID)
+		var err error
+		out, err = scanOne(row, "approve", username)
+		return err
+	})
+	if err != nil {
+		return Member{}, fmt.Errorf("members: approve %s: %w", username, err)
+	}
+	return out, nil
 }
 
 // Block blocks a member: their sessions end and their account is frozen

@@ -161,3 +161,15 @@ func (s *Service) Unlock(ctx context.Context, username string) (Member, error) {
 	}
 	return m, nil
 }
+
+// Failures counts username's failed log-ins within the throttle's window:
+// the admins' member page shows them next to Unlock.
+func (s *Service) Failures(ctx context.Context, username string) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM member_login_failures WHERE username = $1 AND at > $2`,
+		username, s.opts.Now().Add(-s.opts.Throttle.Window)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("members: failures: %w", err)
+	}
+	return n, nil
+}
