@@ -28,6 +28,7 @@ import (
 	"github.com/sxp-network/sxp/server/federation"
 	"github.com/sxp-network/sxp/server/httpapi"
 	"github.com/sxp-network/sxp/server/intertrade"
+	"github.com/sxp-network/sxp/server/mail"
 	"github.com/sxp-network/sxp/server/members"
 	"github.com/sxp-network/sxp/server/metrics"
 	"github.com/sxp-network/sxp/server/payments"
@@ -55,6 +56,7 @@ type Server struct {
 	Intertrade    *intertrade.Service // nil when the community runs alone
 	Federation    *federation.Service
 	Deals         *deals.Service // the market: rounds and proposals
+	Mail          *mail.Service  // e-mail; off (Enabled false) without SMTP settings
 	Handlers      *httpapi.Handlers
 	// Jobs runs the background jobs (session pruning; with a circle, the
 	// intertrading jobs) while the server serves.
@@ -120,6 +122,12 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 			return nil, fmt.Errorf("server: %w", err)
 		}
 	}
+	s.Mail, err = mail.New(pool, s.Members, mail.Config{SMTPURL: cfg.SMTPURL, From: cfg.SMTPFrom, BaseURL: cfg.PublicURL,
+		Community: cfg.CommunityName, CommunityID: cfg.CommunityID, Currency: cfg.Money(), Logger: logger,
+		Registerer: s.Registry, Every: cfg.MailInterval})
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	var inter httpapi.Intertrading = intertrade.Alone{} // running alone says so
 	if s.Intertrade != nil {
 		inter = s.Intertrade
@@ -134,6 +142,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 		Federation:     s.Federation,
 		PeerLimit:      ratelimit.New(PeerRate, PeerBurst),
 		Deals:          s.Deals,
+		Mail:           s.Mail,
 		Ready:          s.Ready,
 		Metrics:        m.HTTP,
 		MetricsHandler: promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}),
@@ -144,6 +153,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 	s.handler = s.Handlers.Engine()
 	s.Jobs = jobs.New(s.Registry, jobs.Options{Logger: logger},
 		jobs.Job{Name: "prune_sessions", Every: time.Hour, Jitter: time.Minute, Run: s.Members.PruneSessions})
+	s.Jobs.Add(s.Mail.Jobs()...)
 	if s.Intertrade != nil {
 		s.Jobs.Add(s.Intertrade.Jobs()...)
 	}

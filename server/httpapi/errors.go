@@ -14,6 +14,7 @@ import (
 	"github.com/sxp-network/sxp/server/deals"
 	"github.com/sxp-network/sxp/server/federation"
 	"github.com/sxp-network/sxp/server/intertrade"
+	"github.com/sxp-network/sxp/server/mail"
 	"github.com/sxp-network/sxp/server/members"
 	"github.com/sxp-network/sxp/server/payments"
 )
@@ -63,6 +64,7 @@ const (
 	domainIntertrade = "intertrade"
 	domainFederation = "federation"
 	domainDeals      = "deals"
+	domainMail       = "mail"
 )
 
 // errorTable is the one table from the domains' codes to HTTP answers, for
@@ -132,6 +134,11 @@ var errorTable = map[errorKey]errorAnswer{
 	{domainFederation, federation.CodePeerUnreachable}: {status: http.StatusBadGateway},
 	{domainFederation, federation.CodePeerRefused}:     {status: http.StatusBadGateway},
 
+	{domainMail, string(mail.CodeInvalid)}:  {status: http.StatusBadRequest},
+	{domainMail, string(mail.CodeOff)}:      {status: http.StatusNotFound},
+	{domainMail, string(mail.CodeBadToken)}: {status: http.StatusBadRequest},
+	{domainMail, string(mail.CodeTooMany)}:  {status: http.StatusTooManyRequests},
+
 	{domainDeals, deals.CodeInvalid}:  {status: http.StatusBadRequest},
 	{domainDeals, deals.CodeNotFound}: {status: http.StatusNotFound},
 	{domainDeals, deals.CodeConflict}: {status: http.StatusConflict},
@@ -157,6 +164,7 @@ func asDomainError(err error) (domainError, bool) {
 		pe *payments.Error
 		le *ledger.Error
 		de *deals.Error
+		ma *mail.Error
 	)
 	switch {
 	case errors.As(err, &ie):
@@ -169,6 +177,8 @@ func asDomainError(err error) (domainError, bool) {
 		return domainError{key: errorKey{domainMembers, string(me.Code)}, message: me.Message, field: me.Field, retryAfter: me.RetryAfter}, true
 	case errors.As(err, &pe):
 		return domainError{key: errorKey{domainPayments, string(pe.Code)}, message: pe.Message, field: pe.Field}, true
+	case errors.As(err, &ma):
+		return domainError{key: errorKey{domainMail, string(ma.Code)}, message: ma.Message, field: ma.Field, retryAfter: ma.RetryAfter}, true
 	case errors.As(err, &de):
 		return domainError{key: errorKey{domainDeals, de.Code}, message: de.Message}, true
 	case errors.As(err, &le):
