@@ -99,6 +99,9 @@ func (h *Handlers) verifyPage(c *gin.Context) {
 }
 
 type resetData struct {
+	// CSRF is the forms' pre-session token (checkPreCSRF); the page's own
+	// CSRF stays the session's, for the log-out button of a member.
+	CSRF     string
 	MailOn   bool
 	Token    string
 	Username string
@@ -109,8 +112,7 @@ type resetData struct {
 // forgotPage asks for the address to send a reset link to.
 func (h *Handlers) forgotPage(c *gin.Context) {
 	p := h.newPage(c, "Forgot your password?")
-	p.CSRF = h.preCSRF(c)
-	p.Data = resetData{MailOn: h.mailOn()}
+	p.Data = resetData{MailOn: h.mailOn(), CSRF: h.preCSRF(c)}
 	h.render(c, http.StatusOK, "password_forgot.html", p)
 }
 
@@ -121,8 +123,7 @@ func (h *Handlers) forgotForm(c *gin.Context) {
 		return
 	}
 	p := h.newPage(c, "Forgot your password?")
-	p.CSRF = h.preCSRF(c)
-	d := resetData{MailOn: h.mailOn(), Email: strings.TrimSpace(c.PostForm("email"))}
+	d := resetData{MailOn: h.mailOn(), Email: strings.TrimSpace(c.PostForm("email")), CSRF: h.preCSRF(c)}
 	p.Data = d
 	if !d.MailOn {
 		h.render(c, http.StatusNotFound, "password_forgot.html", p)
@@ -142,8 +143,7 @@ func (h *Handlers) forgotForm(c *gin.Context) {
 // resetPage shows the new-password form of a reset link.
 func (h *Handlers) resetPage(c *gin.Context) {
 	p := h.newPage(c, "Choose a new password")
-	p.CSRF = h.preCSRF(c)
-	d := resetData{MailOn: h.mailOn(), Token: c.Query("token")}
+	d := resetData{MailOn: h.mailOn(), Token: c.Query("token"), CSRF: h.preCSRF(c)}
 	p.Data = d
 	if !d.MailOn {
 		h.render(c, http.StatusNotFound, "password_reset.html", p)
@@ -167,8 +167,7 @@ func (h *Handlers) resetForm(c *gin.Context) {
 		return
 	}
 	p := h.newPage(c, "Choose a new password")
-	p.CSRF = h.preCSRF(c)
-	d := resetData{MailOn: h.mailOn(), Token: c.PostForm("token")}
+	d := resetData{MailOn: h.mailOn(), Token: c.PostForm("token"), CSRF: h.preCSRF(c)}
 	p.Data = d
 	if !d.MailOn {
 		h.render(c, http.StatusNotFound, "password_reset.html", p)
@@ -193,6 +192,12 @@ func (h *Handlers) resetForm(c *gin.Context) {
 		h.render(c, status, "password_reset.html", p)
 		return
 	}
+	// Every session of the member ended, this browser's too when it was theirs.
+	if s, ok := currentSession(c); ok && s.Member.Username == username {
+		h.clearSessionCookie(c)
+		p.Member = nil
+	}
+	p.CSRF = d.CSRF
 	p.Notice = "Your password is changed. Log in with it now."
 	p.Data = authForm{Username: username}
 	h.render(c, http.StatusOK, "login.html", p)
