@@ -38,6 +38,13 @@ func TestMailProposalNotice(t *testing.T) {
 	if st, body := e.call("nina", "GET", "/api/v1/me/email", ""); st != http.StatusOK || body["verified"] != true || body["notices"].(map[string]any)["proposal"] != true {
 		t.Fatalf("GET /api/v1/me/email: got %d %v", st, body)
 	}
+	// Giving the confirmed address again changes nothing.
+	if st, body := e.call("nina", "PUT", "/api/v1/me/email", `{"address":"nina@example.org"}`); st != http.StatusBadRequest {
+		t.Errorf("PUT the confirmed address again: got %d %v, want 400", st, body)
+	}
+	if st, body := e.call("nina", "GET", "/api/v1/me/email", ""); st != http.StatusOK || body["verified"] != true {
+		t.Errorf("after giving it again: got %d %v, want it still confirmed", st, body)
+	}
 	h := strings.Repeat("ab", 32)
 	contract := `{"type":"sxp-contract/1","parties":[{"member":"nina@leaf"},{"member":"omar@leaf"},{"member":"pia@acorn"}],
 		"legs":[{"from":0,"to":1,"title":"Bread"},{"from":1,"to":2,"title":"Honey"},{"from":2,"to":0,"title":"Soap"}]}`

@@ -175,9 +175,13 @@ func (s *Service) Address(ctx context.Context, memberID int64) (Address, error) 
 // ParseAddress checks a bare e-mail address (no name, no angle brackets).
 func ParseAddress(raw string) (string, error) {
 	raw = strings.TrimSpace(raw)
+	bad := invalid("email", "%q is not an e-mail address such as alice@example.org", raw)
 	a, err := mail.ParseAddress(raw)
-	if err != nil || a.Address != raw || len(raw) > 254 || !strings.Contains(raw[strings.LastIndexByte(raw, '@')+1:], ".") && !strings.HasSuffix(raw, "@localhost") {
-		return "", invalid("email", "%q is not an e-mail address such as alice@example.org", raw)
+	if err != nil || a.Address != raw || len(raw) > 254 {
+		return "", bad
+	}
+	if domain := raw[strings.LastIndexByte(raw, '@')+1:]; !strings.Contains(domain, ".") {
+		return "", bad // a domain of the internet, not a local name
 	}
 	return raw, nil
 }
@@ -200,9 +204,15 @@ func (s *Service) SetAddress(ctx context.Context, m members.Member, raw string) 
 	}
 	defer tx.Rollback(ctx)
 	var recent int
-	if err := tx.QueryRow(ctx, `SELECT count(*) FROM mail_tokens WHERE member_id = $1 AND purpose = 'verify' AND created_at > $2`,
-		m.ID, now.Add(-time.Hour)).Scan(&recent); err != nil {
+	var confirmed bool
+	if err := tx.QueryRow(ctx, `
+		SELECT (SELECT count(*) FROM mail_tokens WHERE member_id = $1 AND purpose = 'verify' AND created_at > $2),
+		       EXISTS (SELECT 1 FROM member_emails WHERE member_id = $1 AND lower(address) = lower($3) AND verified_at IS NOT NULL)`,
+		m.ID, now.Add(-time.Hour), addr).Scan(&recent, &confirmed); err != nil {
 		return fmt.Errorf("mail: set address: %w", err)
+	}
+	if confirmed {
+		return invalid("email", "%s is your confirmed address already", addr)
 	}
 	if recent >= verifyPerHour {
 		return &Error{Code: CodeTooMany, Message: "too many verification mails in the last hour; try again later", RetryAfter: time.Hour}

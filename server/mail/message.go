@@ -25,6 +25,8 @@ func formatMessage(from mail.Address, to, subject, body string, date time.Time) 
 	header := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, v) }
 	header("From", from.String())
 	header("To", (&mail.Address{Address: to}).String())
+	// A subject holds members' text (an offer's title): no line breaks.
+	subject = strings.Join(strings.Fields(subject), " ")
 	header("Subject", mime.QEncoding.Encode("utf-8", subject))
 	header("Date", date.Format(time.RFC1123Z))
 	header("Message-ID", "<"+hex.EncodeToString(id)+"@"+domain+">")

@@ -86,3 +86,19 @@ func TestFormatMessage(t *testing.T) {
 		t.Errorf("Message-ID %q: want one @example.org", m.Header.Get("Message-ID"))
 	}
 }
+
+// TestSubjectOneLine: a subject made from members' text cannot add a header.
+func TestSubjectOneLine(t *testing.T) {
+	raw := formatMessage(mail.Address{Address: "leaf@example.org"}, "ana@example.org", "Your offer \"Jam\r\nBcc: eve@example.org\" expires",
+		"x", time.Unix(0, 0))
+	m, err := mail.ReadMessage(strings.NewReader(string(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Header.Get("Bcc"); got != "" {
+		t.Errorf("Bcc header: got %q, want none", got)
+	}
+	if got := m.Header.Get("Subject"); got != `Your offer "Jam Bcc: eve@example.org" expires` {
+		t.Errorf("Subject: got %q", got)
+	}
+}
