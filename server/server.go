@@ -221,13 +221,20 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	err := serve.Run(ctx, srv, ln, 10*time.Second, func(ctx context.Context) {
 		// Federation delivery keeps a worker per peer (woken by its
 		// outbox), beside the periodic jobs.
-		fed := make(chan struct{})
+		fed, mailer := make(chan struct{}), make(chan struct{})
 		go func() {
 			defer close(fed)
 			s.Federation.Run(ctx)
 		}()
+		// E-mail a member waits for (a link) is sent at once, not at
+		// the next run of mail_send.
+		go func() {
+			defer close(mailer)
+			s.Mail.Run(ctx)
+		}()
 		s.Jobs.Run(ctx)
 		<-fed
+		<-mailer
 	})
 	s.group.Close()
 	if err != nil {

@@ -80,6 +80,8 @@ type Service struct {
 	// resetLimit bounds password-reset requests per client address.
 	resetLimit *ratelimit.Limiter
 	sent       *prometheus.CounterVec
+	// wake asks Run to drain the outbox now (a link a member waits for).
+	wake chan struct{}
 }
 
 // Per client IP, 5 reset requests at once and one more every 3 minutes;
@@ -115,7 +117,7 @@ func New(pool *pgxpool.Pool, ms *members.Service, cfg Config) (*Service, error) 
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Service{pool: pool, members: ms, cfg: cfg, log: cfg.Logger.With("area", "mail"),
+	s := &Service{pool: pool, members: ms, cfg: cfg, log: cfg.Logger.With("area", "mail"), wake: make(chan struct{}, 1),
 		resetLimit: ratelimit.New(resetRate, resetBurst),
 		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sxp_mail_sent_total",
@@ -235,6 +237,7 @@ func (s *Service) SetAddress(ctx context.Context, m members.Member, raw string) 
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("mail: set address: %w", err)
 	}
+	s.Wake()
 	return nil
 }
 
@@ -333,7 +336,39 @@ func (s *Service) RequestReset(ctx context.Context, addr, clientIP string) error
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("mail: reset: %w", err)
 	}
+	if len(found) > 0 {
+		s.Wake()
+	}
 	return nil
+}
+
+// Wake asks Run to send the outbox now rather than at the next run of
+// mail_send; it never blocks.
+func (s *Service) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run sends the outbox whenever Wake is called, until ctx ends (the
+// server runs it beside its jobs; mail_send still sweeps every interval).
+func (s *Service) Run(ctx context.Context) {
+	if s.smtp == nil {
+		return
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+			if n, err := s.Drain(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("mail: sending on wake", "err", err)
+			} else if n > 0 {
+				s.log.Info("mail sent", "count", n)
+			}
+		}
+	}
 }
 
 // CheckReset returns the username a reset token is for, without using it
