@@ -90,6 +90,7 @@ func TestMailPagesInBrowser(t *testing.T) {
 	if manifest, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('link[rel=manifest]').href`)); err != nil || manifest != base+"/manifest.webmanifest" {
 		t.Errorf("register page's manifest link: got %q %v", manifest, err)
 	}
+	shot("0-register")
 	fill(map[string]string{"#username": "nina", "#display_name": "Nina Okafor", "#email": nina,
 		"#password": "first password", "#password2": "first password"}, "main form button", ".notice")
 	if p := text(); !strings.Contains(p, "We sent you a link") {
