@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"net"
+	"net/textproto"
+	"net/url"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -60,8 +62,8 @@ func (s *Service) Drain(ctx context.Context) (int64, error) {
 		}
 		if ok {
 			sent++
-		} else {
-			failed++
+		} else if failed++; failed >= 3 && sent == 0 {
+			break // the mail server is likely down: the rest wait for their next attempt
 		}
 	}
 	if failed > 0 {
@@ -111,7 +113,7 @@ func (s *Service) sendOne(ctx context.Context) (bool, error) {
 	} else {
 		s.sent.WithLabelValues("error").Inc()
 		state, next := "pending", now.Add(s.cfg.RetryBase<<min(attempts-1, 16))
-		if attempts >= s.cfg.MaxAttempts {
+		if attempts >= s.cfg.MaxAttempts || permanent(sendErr) {
 			state = "failed"
 		}
 		s.log.Warn("mail not sent", "id", id, "kind", kind, "attempt", attempts, "state", state, "err", sendErr)
@@ -137,17 +139,27 @@ func (s *Service) Retry(ctx context.Context) (int64, error) {
 	return tag.RowsAffected(), nil
 }
 
-// helo is the name the server gives itself in EHLO: its public host.
+// permanent reports whether the mail server refused a message for good
+// (a 5xx reply, such as an unknown recipient): it is not retried. A
+// refusal of the log-in is 5xx too; the admin retries after fixing it.
+func permanent(err error) bool {
+	var te *textproto.Error
+	return errors.As(err, &te) && te.Code >= 500 && te.Code < 600
+}
+
+// helo is the name the server gives itself in EHLO: its public host, or
+// an address literal ([127.0.0.1]) when that is an IP address.
 func helo(baseURL string) string {
-	h := baseURL
-	if i := strings.Index(h, "://"); i >= 0 {
-		h = h[i+3:]
-	}
-	if i := strings.IndexAny(h, ":/"); i >= 0 {
-		h = h[:i]
-	}
-	if h == "" {
+	u, err := url.Parse(baseURL)
+	if err != nil || u.Hostname() == "" {
 		return "localhost"
+	}
+	h := u.Hostname()
+	if ip := net.ParseIP(h); ip != nil {
+		if ip.To4() != nil {
+			return "[" + h + "]"
+		}
+		return "[IPv6:" + h + "]"
 	}
 	return h
 }

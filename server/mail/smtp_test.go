@@ -1,10 +1,13 @@
 package mail
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"mime/quotedprintable"
 	"net/mail"
+	"net/textproto"
 	"strings"
 	"testing"
 	"time"
@@ -100,5 +103,26 @@ func TestSubjectOneLine(t *testing.T) {
 	}
 	if got := m.Header.Get("Subject"); got != `Your offer "Jam Bcc: eve@example.org" expires` {
 		t.Errorf("Subject: got %q", got)
+	}
+}
+
+func TestPermanentAndHelo(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("RCPT TO: %w", &textproto.Error{Code: 550, Msg: "no such user"}), true},
+		{fmt.Errorf("DATA: %w", &textproto.Error{Code: 451, Msg: "try later"}), false},
+		{errors.New("connect: connection refused"), false},
+	} {
+		if got := permanent(tt.err); got != tt.want {
+			t.Errorf("permanent(%v): got %v, want %v", tt.err, got, tt.want)
+		}
+	}
+	for base, want := range map[string]string{"https://leaf.example.org": "leaf.example.org", "http://127.0.0.1:8081": "[127.0.0.1]",
+		"http://[::1]:8081/": "[IPv6:::1]", "": "localhost"} {
+		if got := helo(base); got != want {
+			t.Errorf("helo(%q): got %q, want %q", base, got, want)
+		}
 	}
 }
