@@ -162,6 +162,30 @@ var communityMatrix = map[string]string{
 	"POST /admin/intertrade/:action":        admin,
 	"GET /admin/federation":                 admin,
 	"POST /admin/federation/:action":        admin,
+
+	// e-mail (mail on in this matrix) and the installable app
+	"POST /api/v1/email/verify":           public,
+	"POST /api/v1/password-reset":         public,
+	"POST /api/v1/password-reset/confirm": public,
+	"GET /api/v1/me/email":                member,
+	"PUT /api/v1/me/email":                member,
+	"DELETE /api/v1/me/email":             member,
+	"PUT /api/v1/me/notices":              member,
+	"GET /api/v1/admin/mail":              admin,
+	"GET /email/verify":                   public,
+	"GET /password/forgot":                public,
+	"POST /password/forgot":               preCSRF,
+	"GET /password/reset":                 public,
+	"POST /password/reset":                preCSRF,
+	"GET /settings":                       member,
+	"POST /settings/email":                member,
+	"POST /settings/email/remove":         member,
+	"POST /settings/notices":              member,
+	"GET /admin/mail":                     admin,
+	"POST /admin/mail/retry":              admin,
+	"GET /manifest.webmanifest":           public,
+	"GET /icons/:file":                    public,
+	"GET /apple-touch-icon.png":           public,
 }
 
 // TestAuthorisationMatrix sends every route of the community server's
@@ -173,6 +197,7 @@ func TestAuthorisationMatrix(t *testing.T) {
 	const circleKey = "the circle's key for leaf"
 	e := newEnv(t, func(c *server.Config) {
 		c.CircleURL, c.CircleID, c.CircleKey, c.Rate = "http://127.0.0.1:1", "valley", circleKey, "1"
+		c.SMTPURL, c.SMTPFrom = "smtp://127.0.0.1:1", "leaf@example.org" // e-mail on: its routes let members through
 	})
 	ctx := context.Background()
 	csrf := map[string]string{}
@@ -226,7 +251,7 @@ func TestAuthorisationMatrix(t *testing.T) {
 	}
 	params := func(route string) map[string]string {
 		p := map[string]string{"username": "carol", "id": requestID, "action": "reject", "slug": "boats",
-			"h": strings.Repeat("0", 64), "answer": "accept"}
+			"h": strings.Repeat("0", 64), "answer": "accept", "file": "icon-192.png"}
 		switch {
 		case strings.Contains(route, "announcements/:id"), strings.Contains(route, "offers/:id"):
 			p["id"] = announcement()

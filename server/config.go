@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	netmail "net/mail"
 	"net/url"
 	"regexp"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/sxp-network/sxp/clearing/cxp/contract"
 	"github.com/sxp-network/sxp/ledger/money"
+	"github.com/sxp-network/sxp/server/mail"
 	"github.com/sxp-network/sxp/server/members"
 	"github.com/sxp-network/sxp/server/payments"
 )
@@ -78,6 +80,15 @@ type Config struct {
 	// name this arbiter, and proposals naming another are refused.
 	ArbiterURL string
 	ArbiterKey string
+	// E-mail (optional; README "E-mail"): SMTPURL is SXP_SMTP_URL (--smtp-url),
+	// smtp://user:password@host:587 (STARTTLS when offered) or
+	// smtps://user:password@host:465 (TLS); SMTPFrom is the sender
+	// (SXP_SMTP_FROM, --smtp-from). Both empty: e-mail is off.
+	// MailInterval is how often the outbox is sent and notices are looked
+	// for (SXP_MAIL_INTERVAL, 10 s when zero).
+	SMTPURL      string
+	SMTPFrom     string
+	MailInterval time.Duration
 
 	// SearchLanguage is the PostgreSQL text search configuration of
 	// announcements (SXP_SEARCH_LANGUAGE, --search-language), "english" when empty.
@@ -215,6 +226,9 @@ func (c Config) Validate() error {
 			return bad("SXP_ARBITER_KEY", "arbiter-key", "the arbiter's key needs its URL: set SXP_ARBITER_URL (--arbiter-url) or SXP_CIRCLE_URL")
 		}
 	}
+	if err := c.validMail(); err != nil {
+		return err
+	}
 	if !c.InCircle() {
 		return nil
 	}
@@ -229,6 +243,23 @@ func (c Config) Validate() error {
 	}
 	if _, err := money.ParseRate(c.Rate); err != nil {
 		return bad("SXP_RATE", "rate", "%q must be a positive decimal number of base units per unit of %s (%v)", c.Rate, c.Currency, err)
+	}
+	return nil
+}
+
+// validMail checks the e-mail settings: both or neither.
+func (c Config) validMail() error {
+	if c.SMTPURL == "" {
+		if c.SMTPFrom != "" {
+			return fmt.Errorf("setting SXP_SMTP_FROM (--smtp-from): given without SXP_SMTP_URL (--smtp-url); set both to send e-mail, or neither")
+		}
+		return nil
+	}
+	if _, err := mail.ParseSMTPURL(c.SMTPURL); err != nil {
+		return fmt.Errorf("setting SXP_SMTP_URL (--smtp-url): %v", err)
+	}
+	if a, err := netmail.ParseAddress(c.SMTPFrom); err != nil || a.Address == "" {
+		return fmt.Errorf("setting SXP_SMTP_FROM (--smtp-from): %q must be the sender, such as \"Leaf Valley <leaf@example.org>\"", c.SMTPFrom)
 	}
 	return nil
 }

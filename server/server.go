@@ -28,6 +28,7 @@ import (
 	"github.com/sxp-network/sxp/server/federation"
 	"github.com/sxp-network/sxp/server/httpapi"
 	"github.com/sxp-network/sxp/server/intertrade"
+	"github.com/sxp-network/sxp/server/mail"
 	"github.com/sxp-network/sxp/server/memberkeys"
 	"github.com/sxp-network/sxp/server/members"
 	"github.com/sxp-network/sxp/server/metrics"
@@ -57,6 +58,7 @@ type Server struct {
 	Federation    *federation.Service
 	Deals         *deals.Service    // the market: rounds and proposals
 	Keys          *memberkeys.Store // the members' contract keys
+	Mail          *mail.Service     // e-mail; off (Enabled false) without SMTP settings
 	Handlers      *httpapi.Handlers
 	// Jobs runs the background jobs (session pruning; with a circle, the
 	// intertrading jobs) while the server serves.
@@ -128,6 +130,12 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 			return nil, fmt.Errorf("server: %w", err)
 		}
 	}
+	s.Mail, err = mail.New(pool, s.Members, mail.Config{SMTPURL: cfg.SMTPURL, From: cfg.SMTPFrom, BaseURL: cfg.PublicURL,
+		Community: cfg.CommunityName, CommunityID: cfg.CommunityID, Currency: cfg.Money(), Logger: logger,
+		Registerer: s.Registry, Every: cfg.MailInterval})
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	var inter httpapi.Intertrading = intertrade.Alone{} // running alone says so
 	if s.Intertrade != nil {
 		inter = s.Intertrade
@@ -143,6 +151,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 		PeerLimit:      ratelimit.New(PeerRate, PeerBurst),
 		Deals:          s.Deals,
 		Keys:           s.Keys,
+		Mail:           s.Mail,
 		Ready:          s.Ready,
 		Metrics:        m.HTTP,
 		MetricsHandler: promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}),
@@ -153,6 +162,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 	s.handler = s.Handlers.Engine()
 	s.Jobs = jobs.New(s.Registry, jobs.Options{Logger: logger},
 		jobs.Job{Name: "prune_sessions", Every: time.Hour, Jitter: time.Minute, Run: s.Members.PruneSessions})
+	s.Jobs.Add(s.Mail.Jobs()...)
 	if s.Intertrade != nil {
 		s.Jobs.Add(s.Intertrade.Jobs()...)
 	}
@@ -220,13 +230,20 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	err := serve.Run(ctx, srv, ln, 10*time.Second, func(ctx context.Context) {
 		// Federation delivery keeps a worker per peer (woken by its
 		// outbox), beside the periodic jobs.
-		fed := make(chan struct{})
+		fed, mailer := make(chan struct{}), make(chan struct{})
 		go func() {
 			defer close(fed)
 			s.Federation.Run(ctx)
 		}()
+		// E-mail a member waits for (a link) is sent at once, not at
+		// the next run of mail_send.
+		go func() {
+			defer close(mailer)
+			s.Mail.Run(ctx)
+		}()
 		s.Jobs.Run(ctx)
 		<-fed
+		<-mailer
 	})
 	s.group.Close()
 	if err != nil {

@@ -91,6 +91,9 @@ func communitySettings(fs *flag.FlagSet) func() server.Config {
 	fretry := envDuration(fs, "federation-retry", "SXP_FEDERATION_RETRY", 2*time.Second, "first retry delay of a failed delivery to a peer (doubles, with jitter)")
 	fpull := envDuration(fs, "federation-pull", "SXP_FEDERATION_PULL", 5*time.Minute, "how often to pull peers' events (also on start)")
 	ftrace := envString(fs, "federation-trace", "SXP_FEDERATION_TRACE", "", "append every request sent to peers to this file (for tests)")
+	smtpURL := envSecret(fs, "smtp-url", "SXP_SMTP_URL", "SMTP server for e-mail: smtp://user:password@host:587 (STARTTLS when offered) or smtps://user:password@host:465 (TLS); empty: no e-mail")
+	smtpFrom := envString(fs, "smtp-from", "SXP_SMTP_FROM", "", "sender of e-mail, e.g. \"Leaf Valley <leaf@example.org>\" (with --smtp-url)")
+	mailEvery := envDuration(fs, "mail-interval", "SXP_MAIL_INTERVAL", 10*time.Second, "how often e-mail is sent from the outbox and notices are looked for")
 	return func() server.Config {
 		return server.Config{
 			DatabaseURL: *db, CommunityID: *id, CommunityName: *name, Currency: *cur,
@@ -100,6 +103,7 @@ func communitySettings(fs *flag.FlagSet) func() server.Config {
 			HashConcurrency: int(*hashes), MetricsToken: *metricsToken,
 			FederationSecret: *fsecret, FederationTimeout: *ftimeout, FederationRetry: *fretry, FederationPull: *fpull, FederationTrace: *ftrace,
 			ArbiterURL: *arbURL, ArbiterKey: *arbKey,
+			SMTPURL: *smtpURL, SMTPFrom: *smtpFrom, MailInterval: *mailEvery,
 		}
 	}
 }

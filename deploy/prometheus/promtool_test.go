@@ -31,7 +31,7 @@ func TestPromtool(t *testing.T) {
 		args []string
 		want string // a line of the output
 	}{
-		{"alert rules are valid", []string{"check", "rules", "alerts.yml"}, "SUCCESS: 13 rules found"},
+		{"alert rules are valid", []string{"check", "rules", "alerts.yml"}, "SUCCESS: 15 rules found"},
 		{"scrape config is valid", []string{"check", "config", "prometheus.yml"}, "SUCCESS: prometheus.yml is valid prometheus config file syntax"},
 		{"alerts fire as their unit tests expect", []string{"test", "rules", "alerts_test.yml"}, "SUCCESS"},
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/sxp-network/sxp/server/deals"
 	"github.com/sxp-network/sxp/server/federation"
 	"github.com/sxp-network/sxp/server/intertrade"
+	"github.com/sxp-network/sxp/server/mail"
 	"github.com/sxp-network/sxp/server/memberkeys"
 	"github.com/sxp-network/sxp/server/members"
 	"github.com/sxp-network/sxp/server/payments"
@@ -93,6 +94,9 @@ type Handlers struct {
 	Deals *deals.Service
 	// Keys are the members' contract keys (nil: their routes answer 404).
 	Keys *memberkeys.Store
+	// Mail is the community's e-mail (never nil: off without SMTP
+	// settings, and then its pages say so).
+	Mail *mail.Service
 
 	// Ready reports whether the server can serve (database reachable,
 	// schema current); /readyz answers 503 with its error.
@@ -111,6 +115,7 @@ type Handlers struct {
 	SecureCookies bool
 
 	pages map[string]*template.Template
+	icons iconCache // the app's icons, drawn once
 }
 
 func (h *Handlers) now() time.Time {

@@ -14,6 +14,7 @@ import (
 	"github.com/sxp-network/sxp/server/deals"
 	"github.com/sxp-network/sxp/server/federation"
 	"github.com/sxp-network/sxp/server/intertrade"
+	"github.com/sxp-network/sxp/server/mail"
 	"github.com/sxp-network/sxp/server/memberkeys"
 	"github.com/sxp-network/sxp/server/members"
 	"github.com/sxp-network/sxp/server/payments"
@@ -65,6 +66,7 @@ const (
 	domainFederation = "federation"
 	domainDeals      = "deals"
 	domainMemberKeys = "memberkeys"
+	domainMail       = "mail"
 )
 
 // errorTable is the one table from the domains' codes to HTTP answers, for
@@ -134,6 +136,11 @@ var errorTable = map[errorKey]errorAnswer{
 	{domainFederation, federation.CodePeerUnreachable}: {status: http.StatusBadGateway},
 	{domainFederation, federation.CodePeerRefused}:     {status: http.StatusBadGateway},
 
+	{domainMail, string(mail.CodeInvalid)}:  {status: http.StatusBadRequest},
+	{domainMail, string(mail.CodeOff)}:      {status: http.StatusNotFound},
+	{domainMail, string(mail.CodeBadToken)}: {status: http.StatusBadRequest},
+	{domainMail, string(mail.CodeTooMany)}:  {status: http.StatusTooManyRequests},
+
 	{domainDeals, deals.CodeInvalid}:  {status: http.StatusBadRequest},
 	{domainDeals, deals.CodeNotFound}: {status: http.StatusNotFound},
 	{domainDeals, deals.CodeConflict}: {status: http.StatusConflict},
@@ -164,6 +171,7 @@ func asDomainError(err error) (domainError, bool) {
 		le *ledger.Error
 		de *deals.Error
 		ke *memberkeys.Error
+		ma *mail.Error
 	)
 	switch {
 	case errors.As(err, &ie):
@@ -176,6 +184,8 @@ func asDomainError(err error) (domainError, bool) {
 		return domainError{key: errorKey{domainMembers, string(me.Code)}, message: me.Message, field: me.Field, retryAfter: me.RetryAfter}, true
 	case errors.As(err, &pe):
 		return domainError{key: errorKey{domainPayments, string(pe.Code)}, message: pe.Message, field: pe.Field}, true
+	case errors.As(err, &ma):
+		return domainError{key: errorKey{domainMail, string(ma.Code)}, message: ma.Message, field: ma.Field, retryAfter: ma.RetryAfter}, true
 	case errors.As(err, &de):
 		return domainError{key: errorKey{domainDeals, de.Code}, message: de.Message}, true
 	case errors.As(err, &ke):

@@ -9,6 +9,7 @@ import (
 	"github.com/sxp-network/sxp/server/deals"
 	"github.com/sxp-network/sxp/server/federation"
 	"github.com/sxp-network/sxp/server/intertrade"
+	"github.com/sxp-network/sxp/server/mail"
 	"github.com/sxp-network/sxp/server/memberkeys"
 	"github.com/sxp-network/sxp/server/members"
 	"github.com/sxp-network/sxp/server/payments"
@@ -33,6 +34,9 @@ func TestErrorTableKnowsEveryCode(t *testing.T) {
 	}
 	for _, c := range intertrade.Codes() {
 		keys = append(keys, errorKey{domainIntertrade, string(c)})
+	}
+	for _, c := range mail.Codes() {
+		keys = append(keys, errorKey{domainMail, string(c)})
 	}
 	for _, c := range deals.Codes() {
 		keys = append(keys, errorKey{domainDeals, c})

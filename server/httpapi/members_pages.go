@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/sxp-network/sxp/ledger"
+	"github.com/sxp-network/sxp/server/mail"
 	"github.com/sxp-network/sxp/server/members"
 	"github.com/sxp-network/sxp/server/payments"
 )
@@ -17,6 +18,7 @@ import (
 type authForm struct {
 	Username    string
 	DisplayName string
+	Email       string // optional, when the community sends e-mail
 	// NewMin and NewMax are new members' limits, shown on the registration
 	// page; Newcomer says they last until an admin approves the member,
 	// who then gets DefMin and DefMax.
@@ -83,20 +85,37 @@ func (h *Handlers) registerForm(c *gin.Context) {
 	}
 	p := h.newPage(c, "Join "+h.Community.Name)
 	p.CSRF = h.preCSRF(c)
-	form := h.withLimits(c, authForm{Username: strings.TrimSpace(c.PostForm("username")), DisplayName: c.PostForm("display_name")})
+	form := h.withLimits(c, authForm{Username: strings.TrimSpace(c.PostForm("username")), DisplayName: c.PostForm("display_name"),
+		Email: strings.TrimSpace(c.PostForm("email"))})
 	p.Data = form
 	if c.PostForm("password") != c.PostForm("password2") {
 		p.Error, p.Field = "The two passwords differ.", "password"
 		h.render(c, http.StatusBadRequest, "register.html", p)
 		return
 	}
+	if form.Email != "" && h.mailOn() {
+		if _, err := mail.ParseAddress(form.Email); err != nil { // checked before the member is made
+			h.render(c, h.pageRefusal(c, &p, err), "register.html", p)
+			return
+		}
+	}
 	m, err := h.Members.Register(c.Request.Context(), members.Registration{Username: form.Username, Password: c.PostForm("password"), DisplayName: form.DisplayName})
 	if err != nil {
 		h.render(c, h.pageRefusal(c, &p, err), "register.html", p)
 		return
 	}
+	sentLink := ""
+	if form.Email != "" && h.mailOn() {
+		// The member exists now: a failure to queue the link is logged and
+		// they can add the address again on their settings page.
+		if err := h.Mail.SetAddress(c.Request.Context(), m, form.Email); err != nil {
+			h.logger().Warn("registration: e-mail address not set", "member", m.Username, "err", err)
+		} else {
+			sentLink = " We sent a link to " + form.Email + ": open it to confirm your address."
+		}
+	}
 	if m.Status == members.StatusPending {
-		p.Notice = "Welcome, " + m.DisplayName + "! An admin will approve your membership; then you can log in."
+		p.Notice = "Welcome, " + m.DisplayName + "! An admin will approve your membership; then you can log in." + sentLink
 		p.Data = authForm{Username: m.Username}
 		h.render(c, http.StatusCreated, "login.html", p)
 		return
@@ -111,6 +130,10 @@ func (h *Handlers) registerForm(c *gin.Context) {
 		return
 	}
 	h.setSessionCookie(c, s)
+	if sentLink != "" {
+		c.Redirect(http.StatusSeeOther, "/?joined=1&email=1")
+		return
+	}
 	c.Redirect(http.StatusSeeOther, "/?joined=1")
 }
 
@@ -146,6 +169,9 @@ func (h *Handlers) homePage(c *gin.Context) {
 	}
 	if c.Query("joined") != "" {
 		p.Notice = "Welcome, " + m.DisplayName + "! You are a member of " + h.Community.Name + "."
+		if c.Query("email") != "" {
+			p.Notice += " We sent you a link: open it to confirm your e-mail address."
+		}
 	}
 	p.Data = homeData{Account: acc, Recent: recent, Incoming: len(bills)}
 	h.render(c, http.StatusOK, "home.html", p)

@@ -52,6 +52,10 @@ func (h *Handlers) templateFuncs() template.FuncMap {
 		"clock":  func(t time.Time) string { return t.UTC().Format("15:04") },
 		"neg":    func(v int64) bool { return v < 0 },
 		"base64": base64Key,
+		// E-mail features show only when the community sends e-mail.
+		"mailOn": h.mailOn,
+		// The colour of the header, the manifest and the app icons.
+		"themeColor": func() string { return themeColor },
 
 		// The admins' members page draws balances against limits (charts.go).
 		"membersChart": func(rows []adminRow) template.HTML { return membersChart(rows, cur) },

@@ -30,6 +30,10 @@ func (h *Handlers) Engine() *gin.Engine {
 	r.GET("/healthz", h.healthz)
 	r.GET("/readyz", h.readyz)
 	r.GET(metricsPath, h.serveMetrics) // Prometheus text format; bearer metrics token when set
+	// The installable app (pwa.go): manifest and icons, public.
+	r.GET("/manifest.webmanifest", h.manifest)
+	r.GET("/icons/:file", h.icon) // icon-192.png, icon-512.png
+	r.GET("/apple-touch-icon.png", h.icon)
 
 	// CXP (relay.go): a relay from the circle, signed by it, answered in CXP.
 	r.PUT("/transactions", h.verifyRelay, h.receiveRelay)
@@ -57,8 +61,17 @@ func (h *Handlers) Engine() *gin.Engine {
 	me.POST("/payment-requests/:id/accept", h.acceptRequest)
 	me.POST("/payment-requests/:id/reject", h.rejectRequest)
 	me.POST("/payment-requests/:id/cancel", h.cancelRequest)
-	admin := me.Group("/admin", h.requireAdmin) // admin
-	admin.GET("/members", h.adminMembers)       // ?status=pending|active|blocked
+	// e-mail routes (mail.go; 404 mail_off without SMTP settings, except GET /me/email)
+	api.POST("/email/verify", h.requireMail, h.verifyEmail)             // {"token"} → {"username"}
+	api.POST("/password-reset", h.requireMail, h.requestPasswordReset)  // {"email"} → 202, whoever it is
+	api.POST("/password-reset/confirm", h.requireMail, h.resetPassword) // {"token","new_password"} → 204
+	me.GET("/me/email", h.myEmail)                                      // {"enabled","address","verified","notices"}
+	me.PUT("/me/email", h.requireMail, h.setMyEmail)                    // {"address"} → 202, a link sent to it
+	me.DELETE("/me/email", h.requireMail, h.deleteMyEmail)
+	me.PUT("/me/notices", h.requireMail, h.setMyNotices) // {"payment": false, …}
+	admin := me.Group("/admin", h.requireAdmin)          // admin
+	admin.GET("/mail", h.adminMail)                      // the outbox: {"enabled","pending","sent","failed","failures"}
+	admin.GET("/members", h.adminMembers)                // ?status=pending|active|blocked
 	admin.GET("/members/:username", h.adminMember)
 	admin.POST("/members/:username/approve", h.adminApprove)
 	admin.POST("/members/:username/block", h.adminBlock)
@@ -122,7 +135,16 @@ func (h *Handlers) Engine() *gin.Engine {
 	r.POST("/login", h.loginForm)
 	r.GET("/register", h.registerPage)
 	r.POST("/register", h.registerForm)
+	r.GET("/email/verify", h.requireMail, h.verifyPage) // ?token: the link of a verification mail
+	r.GET("/password/forgot", h.forgotPage)
+	r.POST("/password/forgot", h.forgotForm)
+	r.GET("/password/reset", h.resetPage) // ?token: the link of a reset mail
+	r.POST("/password/reset", h.resetForm)
 	pages := r.Group("", h.requirePageMember)
+	pages.GET("/settings", h.settingsPage) // e-mail address and notices (mail_pages.go)
+	pages.POST("/settings/email", h.requireMail, h.emailForm)
+	pages.POST("/settings/email/remove", h.requireMail, h.emailRemoveForm)
+	pages.POST("/settings/notices", h.requireMail, h.noticesForm)
 	pages.GET("/", h.homePage)
 	pages.POST("/logout", h.logoutForm)
 	pages.GET("/pay", h.payPage)
@@ -142,6 +164,8 @@ func (h *Handlers) Engine() *gin.Engine {
 	adminPages.GET("/members/:username", h.adminMemberPage)          // statement, limits, role, access, audit
 	adminPages.POST("/members/:username/:action", h.adminMemberForm) // approve | block | unblock | unlock | limits | role | password
 	adminPages.POST("/newcomer-limits", h.adminNewcomerForm)         // {newcomer_min, newcomer_max}
+	adminPages.GET("/mail", h.adminMailPage)                         // the outbox
+	adminPages.POST("/mail/retry", h.requireMail, h.adminMailRetryForm)
 	// announcements pages
 	pages.GET("/offers", h.offersPage) // browse and search
 	pages.GET("/offers/new", h.newOfferPage)
