@@ -117,6 +117,7 @@ var communityMatrix = map[string]string{
 	"POST /api/v1/admin/federation/keys/rotate":  admin,
 
 	"GET /login":                            public,
+	"GET /language/:lang":                   public,
 	"POST /login":                           preCSRF,
 	"GET /register":                         public,
 	"POST /register":                        preCSRF,

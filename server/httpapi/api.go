@@ -114,8 +114,9 @@ type Handlers struct {
 	// SecureCookies marks cookies Secure (when the public URL is https).
 	SecureCookies bool
 
-	pages map[string]*template.Template
-	icons iconCache // the app's icons, drawn once
+	pages     map[string]map[string]*template.Template // language → file name → page
+	catalogue *catalogue                               // the pages' messages (i18n.go)
+	icons     iconCache                                // the app's icons, drawn once
 }
 
 func (h *Handlers) now() time.Time {

@@ -9,7 +9,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
-	"time"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -34,24 +34,23 @@ type page struct {
 	Error     string          // a refusal, in plain words
 	Field     string          // the field at fault
 	Data      any             // the page's own data
+	Lang      string          // the page's language, e.g. "es" (i18n.go)
+	Here      string          // the page's own path, for the language menu
 }
+
+// Languages are the languages of the menu.
+func (page) Languages() []pageLanguage { return pageLanguages }
 
 func (h *Handlers) templateFuncs() template.FuncMap {
 	cur := h.Community.Currency
 	return template.FuncMap{
-		"money":    func(v int64) string { return cur.Format(v) },
-		"currency": func() string { return cur.Code },
-		"date":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
-		"datep": func(t *time.Time) string {
-			if t == nil {
-				return ""
-			}
-			return t.UTC().Format("2006-01-02 15:04")
-		},
-		"day":    func(t time.Time) string { return t.UTC().Format("2006-01-02") },
-		"clock":  func(t time.Time) string { return t.UTC().Format("15:04") },
-		"neg":    func(v int64) bool { return v < 0 },
-		"base64": base64Key,
+		// money, num, date, datep, day, clock and t depend on the
+		// language (langFuncs); moneyValue is an amount for a form's
+		// input, in the grammar the forms parse ("12.50").
+		"moneyValue": func(v int64) string { return cur.Format(v) },
+		"currency":   func() string { return cur.Code },
+		"neg":        func(v int64) bool { return v < 0 },
+		"base64":     base64Key,
 		// E-mail features show only when the community sends e-mail.
 		"mailOn": h.mailOn,
 		// The colour of the header, the manifest and the app icons.
@@ -62,26 +61,37 @@ func (h *Handlers) templateFuncs() template.FuncMap {
 	}
 }
 
-// loadPages parses the layout with each page.
+// loadPages parses the layout with each page, once per language.
 func (h *Handlers) loadPages() {
-	h.pages = map[string]*template.Template{}
+	cat, err := loadCatalogue()
+	if err != nil {
+		panic(err)
+	}
+	h.catalogue = cat
+	h.pages = map[string]map[string]*template.Template{}
 	names, err := fs.Glob(templatesFS, "templates/*.html")
 	if err != nil {
 		panic(err)
 	}
-	for _, name := range names {
-		base := path.Base(name)
-		if base == "layout.html" {
-			continue
+	for _, l := range pageLanguages {
+		h.pages[l.Code] = map[string]*template.Template{}
+		for _, name := range names {
+			base := path.Base(name)
+			if base == "layout.html" {
+				continue
+			}
+			t := template.New(base).Funcs(h.templateFuncs()).Funcs(h.langFuncs(l.Code))
+			h.pages[l.Code][base] = template.Must(t.ParseFS(templatesFS, "templates/layout.html", name))
 		}
-		t := template.New(base).Funcs(h.templateFuncs())
-		h.pages[base] = template.Must(t.ParseFS(templatesFS, "templates/layout.html", name))
 	}
 }
 
 // newPage fills in what every page needs from the request.
 func (h *Handlers) newPage(c *gin.Context, title string) page {
-	p := page{Title: title, Community: h.Community}
+	p := page{Title: title, Community: h.Community, Lang: h.pageLang(c), Here: "/"}
+	if c.Request.Method == http.MethodGet {
+		p.Here = c.Request.URL.RequestURI()
+	}
 	if s, ok := currentSession(c); ok {
 		m := s.Member
 		p.Member, p.CSRF = &m, s.CSRF
@@ -91,7 +101,10 @@ func (h *Handlers) newPage(c *gin.Context, title string) page {
 
 // render writes a page with status.
 func (h *Handlers) render(c *gin.Context, status int, name string, p page) {
-	t, ok := h.pages[name]
+	if p.Lang == "" {
+		p.Lang = h.pageLang(c)
+	}
+	t, ok := h.pages[p.Lang][name]
 	if !ok {
 		h.logger().Error("no template", "name", name)
 		c.String(http.StatusInternalServerError, "internal error")
@@ -108,7 +121,7 @@ func (h *Handlers) render(c *gin.Context, status int, name string, p page) {
 
 // pageError shows a short error page and aborts.
 func (h *Handlers) pageError(c *gin.Context, status int, message string) {
-	p := h.newPage(c, http.StatusText(status))
+	p := h.newPage(c, h.statusText(c, status))
 	p.Error = message
 	h.render(c, status, "error.html", p)
 	c.Abort()
@@ -120,10 +133,10 @@ func (h *Handlers) pageRefusal(c *gin.Context, p *page, err error) int {
 	status, e, ok := describe(err)
 	if !ok {
 		h.logger().Error("page failed", "route", c.FullPath(), "err", err)
-		p.Error = "Something went wrong on the server; it has been logged. Please try again."
+		p.Error = h.tr(c, "error.internal")
 		return http.StatusInternalServerError
 	}
-	p.Error, p.Field = e.Message, e.Field
+	p.Error, p.Field = h.localRefusal(c, e.Message), e.Field
 	return status
 }
 
@@ -145,7 +158,7 @@ func (h *Handlers) preCSRF(c *gin.Context) string {
 func (h *Handlers) checkPreCSRF(c *gin.Context) bool {
 	v, err := c.Cookie(preCSRFCookie)
 	if err != nil || !sameToken(c.PostForm("csrf"), v) {
-		h.pageError(c, http.StatusForbidden, "This form has expired. Go back, reload the page and try again.")
+		h.pageError(c, http.StatusForbidden, h.tr(c, "error.form_expired"))
 		return false
 	}
 	return true
@@ -157,4 +170,13 @@ func newFormKey() string {
 	b := make([]byte, 16)
 	rand.Read(b)
 	return "form-" + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// statusText is the title of an error page: the status's name in the
+// request's language.
+func (h *Handlers) statusText(c *gin.Context, status int) string {
+	if s, err := h.catalogue.tr(h.pageLang(c), "status."+strconv.Itoa(status)); err == nil {
+		return s
+	}
+	return http.StatusText(status)
 }

@@ -140,6 +140,7 @@ func (h *Handlers) Engine() *gin.Engine {
 	r.POST("/password/forgot", h.forgotForm)
 	r.GET("/password/reset", h.resetPage) // ?token: the link of a reset mail
 	r.POST("/password/reset", h.resetForm)
+	r.GET("/language/:lang", h.chooseLanguage) // ?next=/path: the language menu (i18n.go), a cookie
 	pages := r.Group("", h.requirePageMember)
 	pages.GET("/settings", h.settingsPage) // e-mail address and notices (mail_pages.go)
 	pages.POST("/settings/email", h.requireMail, h.emailForm)
