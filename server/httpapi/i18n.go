@@ -21,7 +21,7 @@ import (
 
 // The pages' languages. Every page string is a message in
 // locales/active.LANG.toml, looked up by its id: {{t "id"}} in templates,
-// h.tr(c, "id") in page handlers. English is the default and the fallback;
+// h.tr with the gin context and the id in page handlers. English is the default and the fallback;
 // TestCataloguesComplete keeps every language as complete as English.
 //
 // A message id with the prefix "err." is a domain refusal: its English text
@@ -285,7 +285,7 @@ func knownLang(code string) bool {
 }
 
 // tr is the page handlers' lookup in the request's language, for notices
-// and errors: h.tr(c, "pay.sent", "Amount", a). An unknown id is logged and
+// and errors, with names and values as {{t}} takes them. An unknown id is logged and
 // shown as the id, so a page still answers.
 func (h *Handlers) tr(c *gin.Context, id string, args ...any) string {
 	s, err := h.catalogue.tr(h.pageLang(c), id, args...)
