@@ -36,7 +36,7 @@ type adminMembersData struct {
 }
 
 func (h *Handlers) adminMembersPage(c *gin.Context) {
-	h.showAdminMembers(c, h.newPage(c, "Members"), http.StatusOK)
+	h.showAdminMembers(c, h.newPage(c, h.tr(c, "title.members")), http.StatusOK)
 }
 
 func (h *Handlers) showAdminMembers(c *gin.Context, p page, status int) {
@@ -78,7 +78,7 @@ type adminMemberData struct {
 }
 
 func (h *Handlers) adminMemberPage(c *gin.Context) {
-	h.showAdminMember(c, h.newPage(c, "Member"), http.StatusOK, c.Param("username"), "")
+	h.showAdminMember(c, h.newPage(c, h.tr(c, "title.member")), http.StatusOK, c.Param("username"), "")
 }
 
 func (h *Handlers) showAdminMember(c *gin.Context, p page, status int, username, tempPassword string) {
@@ -113,12 +113,12 @@ func (h *Handlers) showAdminMember(c *gin.Context, p page, status int, username,
 // or the member's own page (back=member), audits it, and shows that page
 // again.
 func (h *Handlers) adminMemberForm(c *gin.Context) {
-	p := h.newPage(c, "Members")
+	p := h.newPage(c, h.tr(c, "title.members"))
 	user := c.Param("username")
 	action := c.Param("action")
 	detail, temp, err := h.adminMemberAction(c, p.Member.Username, user, action)
 	if errors.Is(err, errNoSuchAction) {
-		h.pageError(c, http.StatusNotFound, "There is no such admin action.")
+		h.pageError(c, http.StatusNotFound, h.tr(c, "error.no_admin_action"))
 		return
 	}
 	status := http.StatusOK
@@ -203,7 +203,7 @@ func (h *Handlers) audit(c *gin.Context, actor, member, action, detail string) {
 // adminNewcomerForm sets the newcomers' limits (both empty: back to the
 // configured ones).
 func (h *Handlers) adminNewcomerForm(c *gin.Context) {
-	p := h.newPage(c, "Members")
+	p := h.newPage(c, h.tr(c, "title.members"))
 	cur := h.Community.Currency
 	minS, maxS := strings.TrimSpace(c.PostForm("newcomer_min")), strings.TrimSpace(c.PostForm("newcomer_max"))
 	var l *members.Limits

@@ -36,13 +36,13 @@ type offerView struct {
 }
 
 func (h *Handlers) offerView(c *gin.Context, a announce.Announcement) offerView {
-	v := offerView{Announcement: a, PriceText: "unvalued", Expires: a.ExpiresAt.UTC().Format("2006-01-02 15:04"),
+	v := offerView{Announcement: a, PriceText: h.tr(c, "offer.unvalued"), Expires: a.ExpiresAt.UTC().Format("2006-01-02 15:04"),
 		Local: a.Origin == announce.Local, CanEdit: announce.CanEdit(actorOf(c), a)}
 	if a.Price != nil {
-		v.PriceText = h.Community.Currency.Format(*a.Price) + " " + h.Community.Currency.Code
+		v.PriceText = h.money(c, *a.Price) + " " + h.Community.Currency.Code
 	}
 	if !v.Local {
-		v.PriceText = "unvalued"
+		v.PriceText = h.tr(c, "offer.unvalued")
 		if a.RemotePrice != nil {
 			v.PriceText = *a.RemotePrice + " " + a.RemoteCurrency
 		}
@@ -83,7 +83,7 @@ type offersData struct {
 }
 
 func (h *Handlers) offersPage(c *gin.Context) {
-	p := h.newPage(c, "Offers and wants")
+	p := h.newPage(c, h.tr(c, "offers.heading"))
 	ctx := c.Request.Context()
 	form := url.Values{}
 	for k, vals := range c.Request.URL.Query() {
@@ -101,7 +101,7 @@ func (h *Handlers) offersPage(c *gin.Context) {
 	p.Data = &d
 	q, fe := h.queryOf(form)
 	if fe != nil {
-		p.Error, p.Field = fe.message, fe.field
+		p.Error, p.Field = h.localRefusal(c, fe.message), fe.field
 		h.render(c, http.StatusBadRequest, "announce_list.html", p)
 		return
 	}
@@ -143,7 +143,7 @@ func (h *Handlers) offersPage(c *gin.Context) {
 }
 
 func (h *Handlers) offerPage(c *gin.Context) {
-	p := h.newPage(c, "Offer or want")
+	p := h.newPage(c, h.tr(c, "title.offer"))
 	a, ok := h.loadOffer(c, &p)
 	if !ok {
 		return
@@ -151,13 +151,13 @@ func (h *Handlers) offerPage(c *gin.Context) {
 	p.Title = a.Title
 	switch c.Query("done") {
 	case "created":
-		p.Notice = "Your announcement is published."
+		p.Notice = h.tr(c, "notice.published")
 	case "saved":
-		p.Notice = "Saved."
+		p.Notice = h.tr(c, "notice.saved")
 	case "closed":
-		p.Notice = "Closed: it no longer shows in searches."
+		p.Notice = h.tr(c, "notice.closed")
 	case "reopened":
-		p.Notice = "Open again."
+		p.Notice = h.tr(c, "notice.reopened")
 	}
 	p.Data = h.offerView(c, a)
 	h.render(c, http.StatusOK, "announce_detail.html", p)
@@ -166,7 +166,7 @@ func (h *Handlers) offerPage(c *gin.Context) {
 func (h *Handlers) loadOffer(c *gin.Context, p *page) (announce.Announcement, bool) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil || id <= 0 {
-		h.pageError(c, http.StatusNotFound, "There is no such offer or want.")
+		h.pageError(c, http.StatusNotFound, h.tr(c, "error.no_offer"))
 		return announce.Announcement{}, false
 	}
 	a, err := h.Announcements.Get(c.Request.Context(), id)
@@ -249,15 +249,15 @@ func (h *Handlers) newOfferPage(c *gin.Context) {
 	if k := c.Query("kind"); k == string(announce.Want) {
 		f.Kind = k
 	}
-	h.showOfferForm(c, h.newPage(c, "New offer or want"), http.StatusOK, f)
+	h.showOfferForm(c, h.newPage(c, h.tr(c, "offer.new_heading")), http.StatusOK, f)
 }
 
 func (h *Handlers) newOfferForm(c *gin.Context) {
-	p := h.newPage(c, "New offer or want")
+	p := h.newPage(c, h.tr(c, "offer.new_heading"))
 	f := formOf(c)
 	patch, fe := h.patchOfForm(f)
 	if fe != nil {
-		p.Error, p.Field = fe.message, fe.field
+		p.Error, p.Field = h.localRefusal(c, fe.message), fe.field
 		h.showOfferForm(c, p, http.StatusBadRequest, f)
 		return
 	}
@@ -270,13 +270,13 @@ func (h *Handlers) newOfferForm(c *gin.Context) {
 }
 
 func (h *Handlers) editOfferPage(c *gin.Context) {
-	p := h.newPage(c, "Edit")
+	p := h.newPage(c, h.tr(c, "form.edit"))
 	a, ok := h.loadOffer(c, &p)
 	if !ok {
 		return
 	}
 	if !announce.CanEdit(actorOf(c), a) {
-		h.pageError(c, http.StatusForbidden, "Only its author or an admin may edit this announcement.")
+		h.pageError(c, http.StatusForbidden, h.tr(c, "error.not_author"))
 		return
 	}
 	f := offerForm{ID: a.ID, Kind: string(a.Kind), Title: a.Title, Description: a.Description, Category: a.Category.Slug,
@@ -291,7 +291,7 @@ func (h *Handlers) editOfferPage(c *gin.Context) {
 }
 
 func (h *Handlers) editOfferForm(c *gin.Context) {
-	p := h.newPage(c, "Edit")
+	p := h.newPage(c, h.tr(c, "form.edit"))
 	a, ok := h.loadOffer(c, &p)
 	if !ok {
 		return
@@ -300,7 +300,7 @@ func (h *Handlers) editOfferForm(c *gin.Context) {
 	f.ID = a.ID
 	patch, fe := h.patchOfForm(f)
 	if fe != nil {
-		p.Error, p.Field = fe.message, fe.field
+		p.Error, p.Field = h.localRefusal(c, fe.message), fe.field
 		h.showOfferForm(c, p, http.StatusBadRequest, f)
 		return
 	}
@@ -319,7 +319,7 @@ func (h *Handlers) closeOfferForm(c *gin.Context)  { h.offerStatusForm(c, announ
 func (h *Handlers) reopenOfferForm(c *gin.Context) { h.offerStatusForm(c, announce.Active, "reopened") }
 
 func (h *Handlers) offerStatusForm(c *gin.Context, status announce.Status, done string) {
-	p := h.newPage(c, "Offer or want")
+	p := h.newPage(c, h.tr(c, "title.offer"))
 	a, ok := h.loadOffer(c, &p)
 	if !ok {
 		return
@@ -338,7 +338,7 @@ func (h *Handlers) offerStatusForm(c *gin.Context, status announce.Status, done 
 }
 
 func (h *Handlers) deleteOfferForm(c *gin.Context) {
-	p := h.newPage(c, "Offer or want")
+	p := h.newPage(c, h.tr(c, "title.offer"))
 	a, ok := h.loadOffer(c, &p)
 	if !ok {
 		return
@@ -359,7 +359,7 @@ type categoriesData struct {
 }
 
 func (h *Handlers) adminCategoriesPage(c *gin.Context) {
-	h.showCategories(c, h.newPage(c, "Categories"), http.StatusOK, categoriesData{})
+	h.showCategories(c, h.newPage(c, h.tr(c, "title.categories")), http.StatusOK, categoriesData{})
 }
 
 func (h *Handlers) showCategories(c *gin.Context, p page, status int, d categoriesData) {
@@ -374,7 +374,7 @@ func (h *Handlers) showCategories(c *gin.Context, p page, status int, d categori
 }
 
 func (h *Handlers) adminCategoryForm(c *gin.Context) {
-	p := h.newPage(c, "Categories")
+	p := h.newPage(c, h.tr(c, "title.categories"))
 	d := categoriesData{Slug: strings.TrimSpace(c.PostForm("slug")), Name: strings.TrimSpace(c.PostForm("name"))}
 	cat, err := h.Announcements.CreateCategory(c.Request.Context(), d.Slug, d.Name)
 	if err != nil {
@@ -386,7 +386,7 @@ func (h *Handlers) adminCategoryForm(c *gin.Context) {
 }
 
 func (h *Handlers) adminCategoryActionForm(c *gin.Context) {
-	p := h.newPage(c, "Categories")
+	p := h.newPage(c, h.tr(c, "title.categories"))
 	ctx := c.Request.Context()
 	slug := c.Param("slug")
 	var err error
@@ -403,7 +403,7 @@ func (h *Handlers) adminCategoryActionForm(c *gin.Context) {
 			p.Notice = "Deleted the category " + slug + "."
 		}
 	default:
-		h.pageError(c, http.StatusNotFound, "There is no such action.")
+		h.pageError(c, http.StatusNotFound, h.tr(c, "error.no_action"))
 		return
 	}
 	if err != nil {

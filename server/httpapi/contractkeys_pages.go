@@ -25,14 +25,14 @@ func (h *Handlers) renderProfile(c *gin.Context, status int, p page) {
 
 // contractKeyForm: POST /profile/contract-key {key}: register one's own key.
 func (h *Handlers) contractKeyForm(c *gin.Context) {
-	p := h.newPage(c, "Profile")
+	p := h.newPage(c, h.tr(c, "title.profile"))
 	if h.Keys == nil {
-		h.pageError(c, http.StatusNotFound, "This server keeps no contract keys.")
+		h.pageError(c, http.StatusNotFound, h.tr(c, "error.no_contract_keys"))
 		return
 	}
 	pub, err := contract.DecodeKey(strings.TrimSpace(c.PostForm("key")))
 	if err != nil {
-		p.Error, p.Field = "Your contract key must be an Ed25519 public key in standard base64 (44 characters ending in '=').", "key"
+		p.Error, p.Field = h.tr(c, "error.contract_key"), "key"
 		h.renderProfile(c, http.StatusBadRequest, p)
 		return
 	}
@@ -40,6 +40,6 @@ func (h *Handlers) contractKeyForm(c *gin.Context) {
 		h.renderProfile(c, h.pageRefusal(c, &p, err), p)
 		return
 	}
-	p.Notice = "Your own contract key is registered: you now sign your promises yourself."
+	p.Notice = h.tr(c, "notice.own_key")
 	h.renderProfile(c, http.StatusOK, p)
 }

@@ -108,12 +108,12 @@ type dealsData struct {
 
 // adminDealsPage: GET /admin/deals, the proposals and a round button.
 func (h *Handlers) adminDealsPage(c *gin.Context) {
-	h.showDeals(c, h.newPage(c, "Deals"), nil)
+	h.showDeals(c, h.newPage(c, h.tr(c, "title.deals")), nil)
 }
 
 func (h *Handlers) showDeals(c *gin.Context, p page, round *deals.Result) {
 	if h.Deals == nil {
-		h.pageError(c, http.StatusNotFound, "This server runs no market.")
+		h.pageError(c, http.StatusNotFound, h.tr(c, "error.no_market"))
 		return
 	}
 	list, err := h.Deals.Proposals(c.Request.Context())
@@ -127,9 +127,9 @@ func (h *Handlers) showDeals(c *gin.Context, p page, round *deals.Result) {
 
 // adminRoundForm: POST /admin/deals/round {max_loop, max_communities}.
 func (h *Handlers) adminRoundForm(c *gin.Context) {
-	p := h.newPage(c, "Deals")
+	p := h.newPage(c, h.tr(c, "title.deals"))
 	if h.Deals == nil {
-		h.pageError(c, http.StatusNotFound, "This server runs no market.")
+		h.pageError(c, http.StatusNotFound, h.tr(c, "error.no_market"))
 		return
 	}
 	var maxLoop, maxComm int

@@ -354,7 +354,7 @@ type federationPageData struct {
 }
 
 func (h *Handlers) adminFederationPage(c *gin.Context) {
-	h.showFederation(c, h.newPage(c, "Federation"), http.StatusOK)
+	h.showFederation(c, h.newPage(c, h.tr(c, "title.federation")), http.StatusOK)
 }
 
 func (h *Handlers) showFederation(c *gin.Context, p page, status int) {
@@ -378,7 +378,7 @@ func (h *Handlers) showFederation(c *gin.Context, p page, status int) {
 
 // adminFederationForm: POST /admin/federation/:action (add | approve | refuse | remove | rotate).
 func (h *Handlers) adminFederationForm(c *gin.Context) {
-	p := h.newPage(c, "Federation")
+	p := h.newPage(c, h.tr(c, "title.federation"))
 	if h.Federation == nil {
 		h.pageError(c, http.StatusNotFound, "Federation is not set up on this server.")
 		return
@@ -409,7 +409,7 @@ func (h *Handlers) adminFederationForm(c *gin.Context) {
 		k, err = h.Federation.Rotate(ctx, 0)
 		notice = "New key " + k.KeyID + "; the old one stays listed for 7 days."
 	default:
-		h.pageError(c, http.StatusNotFound, "There is no such admin action.")
+		h.pageError(c, http.StatusNotFound, h.tr(c, "error.no_admin_action"))
 		return
 	}
 	status := http.StatusOK

@@ -36,7 +36,7 @@ func (h *Handlers) notFound(c *gin.Context) {
 		writeError(c, http.StatusNotFound, "not_found", "no such route: "+c.Request.Method+" "+c.Request.URL.Path, "")
 		return
 	}
-	h.pageError(c, http.StatusNotFound, "There is no page here.")
+	h.pageError(c, http.StatusNotFound, h.tr(c, "error.no_page"))
 }
 
 // metricsPath is the route of the Prometheus metrics.

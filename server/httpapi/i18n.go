@@ -340,3 +340,9 @@ func localPath(next string) string {
 	}
 	return next
 }
+
+// money is an amount of the community's currency written in the request's
+// language, for what page handlers put into notices and page data.
+func (h *Handlers) money(c *gin.Context, v int64) string {
+	return formatMoney(h.pageLang(c), h.Community.Currency.Format(v))
+}

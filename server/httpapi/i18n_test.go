@@ -11,6 +11,9 @@ import (
 	"testing"
 	"text/template/parse"
 
+	"github.com/sxp-network/sxp/server/announce"
+	"github.com/sxp-network/sxp/server/mail"
+	"github.com/sxp-network/sxp/server/members"
 	"github.com/sxp-network/sxp/server/payments"
 )
 
@@ -123,6 +126,21 @@ func dynamicIDs() []string {
 	var ids []string
 	for _, s := range []payments.RequestStatus{payments.RequestOpen, payments.RequestPaid, payments.RequestRejected, payments.RequestCancelled} {
 		ids = append(ids, "bill_status."+string(s))
+	}
+	for _, k := range []announce.Kind{announce.Offer, announce.Want} {
+		ids = append(ids, "offer_kind."+string(k))
+	}
+	for _, s := range []announce.Status{announce.Active, announce.Closed, announce.Expired} {
+		ids = append(ids, "offer_status."+string(s))
+	}
+	for _, k := range mail.Kinds() {
+		ids = append(ids, "notice."+string(k))
+	}
+	for _, r := range []members.Role{members.RoleMember, members.RoleAdmin} {
+		ids = append(ids, "role."+string(r))
+	}
+	for _, s := range []string{"proposed", "ready", "ended"} { // deal_proposals_state_check
+		ids = append(ids, "proposal_state."+s)
 	}
 	return ids
 }

@@ -19,7 +19,7 @@ type intertradePageData struct {
 
 // adminIntertradePage is GET /admin/intertrade.
 func (h *Handlers) adminIntertradePage(c *gin.Context) {
-	p := h.newPage(c, "Intertrading")
+	p := h.newPage(c, h.tr(c, "title.intertrading"))
 	d := intertradePageData{InCircle: true}
 	ctx := c.Request.Context()
 	var err error

@@ -19,7 +19,7 @@ func (h *Handlers) requireMail(c *gin.Context) {
 		writeError(c, http.StatusNotFound, string(mail.CodeOff), "e-mail is off in this community (no SMTP settings)", "")
 		return
 	}
-	h.pageError(c, http.StatusNotFound, "E-mail is off in this community: its organisers have not set up a mail server.")
+	h.pageError(c, http.StatusNotFound, h.tr(c, "error.mail_off"))
 }
 
 type emailBody struct {

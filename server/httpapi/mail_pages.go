@@ -22,7 +22,7 @@ type settingsData struct {
 
 // settingsPage shows the member's e-mail address and notices.
 func (h *Handlers) settingsPage(c *gin.Context) {
-	h.showSettings(c, h.newPage(c, "Settings"), http.StatusOK, "")
+	h.showSettings(c, h.newPage(c, h.tr(c, "nav.settings")), http.StatusOK, "")
 }
 
 func (h *Handlers) showSettings(c *gin.Context, p page, status int, typed string) {
@@ -47,30 +47,30 @@ func (h *Handlers) showSettings(c *gin.Context, p page, status int, typed string
 
 // emailForm sets the member's address and sends a verification link to it.
 func (h *Handlers) emailForm(c *gin.Context) {
-	p := h.newPage(c, "Settings")
+	p := h.newPage(c, h.tr(c, "nav.settings"))
 	addr := strings.TrimSpace(c.PostForm("email"))
 	if err := h.Mail.SetAddress(c.Request.Context(), currentMember(c), addr); err != nil {
 		h.showSettings(c, p, h.pageRefusal(c, &p, err), addr)
 		return
 	}
-	p.Notice = "We sent a link to " + addr + ". Open it to confirm your address; until then you get no e-mail."
+	p.Notice = h.tr(c, "notice.email_link", "Email", addr)
 	h.showSettings(c, p, http.StatusOK, "")
 }
 
 // emailRemoveForm forgets the member's address.
 func (h *Handlers) emailRemoveForm(c *gin.Context) {
-	p := h.newPage(c, "Settings")
+	p := h.newPage(c, h.tr(c, "nav.settings"))
 	if err := h.Mail.RemoveAddress(c.Request.Context(), currentMember(c).ID); err != nil {
 		h.showSettings(c, p, h.pageRefusal(c, &p, err), "")
 		return
 	}
-	p.Notice = "Your e-mail address is removed: you get no more e-mail from " + h.Community.Name + "."
+	p.Notice = h.tr(c, "notice.email_removed", "Community", h.Community.Name)
 	h.showSettings(c, p, http.StatusOK, "")
 }
 
 // noticesForm keeps the notices whose boxes are ticked and turns off the others.
 func (h *Handlers) noticesForm(c *gin.Context) {
-	p := h.newPage(c, "Settings")
+	p := h.newPage(c, h.tr(c, "nav.settings"))
 	var on []mail.Kind
 	for _, k := range c.PostFormArray("notice") {
 		on = append(on, mail.Kind(k))
@@ -79,7 +79,7 @@ func (h *Handlers) noticesForm(c *gin.Context) {
 		h.showSettings(c, p, h.pageRefusal(c, &p, err), "")
 		return
 	}
-	p.Notice = "Saved your e-mail notices."
+	p.Notice = h.tr(c, "notice.notices_saved")
 	h.showSettings(c, p, http.StatusOK, "")
 }
 
@@ -87,13 +87,13 @@ type verifyData struct{ Username string }
 
 // verifyPage uses the link of a verification mail.
 func (h *Handlers) verifyPage(c *gin.Context) {
-	p := h.newPage(c, "E-mail address")
+	p := h.newPage(c, h.tr(c, "email.heading"))
 	username, err := h.Mail.Verify(c.Request.Context(), c.Query("token"))
 	if err != nil {
 		h.render(c, h.pageRefusal(c, &p, err), "email_verified.html", p)
 		return
 	}
-	p.Notice = "Your e-mail address is confirmed. You will get the notices you chose on your settings page."
+	p.Notice = h.tr(c, "notice.email_confirmed")
 	p.Data = verifyData{Username: username}
 	h.render(c, http.StatusOK, "email_verified.html", p)
 }
@@ -111,7 +111,7 @@ type resetData struct {
 
 // forgotPage asks for the address to send a reset link to.
 func (h *Handlers) forgotPage(c *gin.Context) {
-	p := h.newPage(c, "Forgot your password?")
+	p := h.newPage(c, h.tr(c, "login.forgot"))
 	p.Data = resetData{MailOn: h.mailOn(), CSRF: h.preCSRF(c)}
 	h.render(c, http.StatusOK, "password_forgot.html", p)
 }
@@ -122,7 +122,7 @@ func (h *Handlers) forgotForm(c *gin.Context) {
 	if !h.checkPreCSRF(c) {
 		return
 	}
-	p := h.newPage(c, "Forgot your password?")
+	p := h.newPage(c, h.tr(c, "login.forgot"))
 	d := resetData{MailOn: h.mailOn(), Email: strings.TrimSpace(c.PostForm("email")), CSRF: h.preCSRF(c)}
 	p.Data = d
 	if !d.MailOn {
@@ -136,13 +136,13 @@ func (h *Handlers) forgotForm(c *gin.Context) {
 	}
 	d.Sent = true
 	p.Data = d
-	p.Notice = "If " + d.Email + " is the confirmed address of a member, we sent a link to it. It works once, for one hour."
+	p.Notice = h.tr(c, "notice.reset_sent", "Email", d.Email)
 	h.render(c, http.StatusOK, "password_forgot.html", p)
 }
 
 // resetPage shows the new-password form of a reset link.
 func (h *Handlers) resetPage(c *gin.Context) {
-	p := h.newPage(c, "Choose a new password")
+	p := h.newPage(c, h.tr(c, "reset.heading"))
 	d := resetData{MailOn: h.mailOn(), Token: c.Query("token"), CSRF: h.preCSRF(c)}
 	p.Data = d
 	if !d.MailOn {
@@ -166,7 +166,7 @@ func (h *Handlers) resetForm(c *gin.Context) {
 	if !h.checkPreCSRF(c) {
 		return
 	}
-	p := h.newPage(c, "Choose a new password")
+	p := h.newPage(c, h.tr(c, "reset.heading"))
 	d := resetData{MailOn: h.mailOn(), Token: c.PostForm("token"), CSRF: h.preCSRF(c)}
 	p.Data = d
 	if !d.MailOn {
@@ -176,7 +176,7 @@ func (h *Handlers) resetForm(c *gin.Context) {
 	if c.PostForm("new_password") != c.PostForm("new_password2") {
 		d.Username, _ = h.Mail.CheckReset(c.Request.Context(), d.Token)
 		p.Data = d
-		p.Error, p.Field = "The two passwords differ.", "new_password"
+		p.Error, p.Field = h.tr(c, "error.passwords_differ"), "new_password"
 		h.render(c, http.StatusBadRequest, "password_reset.html", p)
 		return
 	}
@@ -198,7 +198,7 @@ func (h *Handlers) resetForm(c *gin.Context) {
 		p.Member = nil
 	}
 	p.CSRF = d.CSRF
-	p.Notice = "Your password is changed. Log in with it now."
+	p.Notice = h.tr(c, "notice.password_reset")
 	p.Data = authForm{Username: username}
 	h.render(c, http.StatusOK, "login.html", p)
 }
@@ -216,7 +216,7 @@ type adminMailData struct {
 
 // adminMailPage shows the outbox: counts and the latest failures.
 func (h *Handlers) adminMailPage(c *gin.Context) {
-	h.showAdminMail(c, h.newPage(c, "E-mail"), http.StatusOK)
+	h.showAdminMail(c, h.newPage(c, h.tr(c, "settings.email")), http.StatusOK)
 }
 
 func (h *Handlers) showAdminMail(c *gin.Context, p page, status int) {
@@ -235,7 +235,7 @@ func (h *Handlers) showAdminMail(c *gin.Context, p page, status int) {
 
 // adminMailRetryForm makes failed messages pending again.
 func (h *Handlers) adminMailRetryForm(c *gin.Context) {
-	p := h.newPage(c, "E-mail")
+	p := h.newPage(c, h.tr(c, "settings.email"))
 	n, err := h.Mail.Retry(c.Request.Context())
 	if err != nil {
 		h.showAdminMail(c, p, h.pageRefusal(c, &p, err))

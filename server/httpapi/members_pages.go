@@ -44,7 +44,7 @@ func (h *Handlers) loginPage(c *gin.Context) {
 		c.Redirect(http.StatusSeeOther, "/")
 		return
 	}
-	p := h.newPage(c, "Log in")
+	p := h.newPage(c, h.tr(c, "nav.login"))
 	p.CSRF = h.preCSRF(c)
 	p.Data = authForm{}
 	h.render(c, http.StatusOK, "login.html", p)
@@ -54,7 +54,7 @@ func (h *Handlers) loginForm(c *gin.Context) {
 	if !h.checkPreCSRF(c) {
 		return
 	}
-	p := h.newPage(c, "Log in")
+	p := h.newPage(c, h.tr(c, "nav.login"))
 	p.CSRF = h.preCSRF(c)
 	form := authForm{Username: strings.TrimSpace(c.PostForm("username"))}
 	p.Data = form
@@ -89,7 +89,7 @@ func (h *Handlers) registerForm(c *gin.Context) {
 		Email: strings.TrimSpace(c.PostForm("email"))})
 	p.Data = form
 	if c.PostForm("password") != c.PostForm("password2") {
-		p.Error, p.Field = "The two passwords differ.", "password"
+		p.Error, p.Field = h.tr(c, "error.passwords_differ"), "password"
 		h.render(c, http.StatusBadRequest, "register.html", p)
 		return
 	}
@@ -111,11 +111,11 @@ func (h *Handlers) registerForm(c *gin.Context) {
 		if err := h.Mail.SetAddress(c.Request.Context(), m, form.Email); err != nil {
 			h.logger().Warn("registration: e-mail address not set", "member", m.Username, "err", err)
 		} else {
-			sentLink = " We sent a link to " + form.Email + ": open it to confirm your address."
+			sentLink = " " + h.tr(c, "notice.join_link", "Email", form.Email)
 		}
 	}
 	if m.Status == members.StatusPending {
-		p.Notice = "Welcome, " + m.DisplayName + "! An admin will approve your membership; then you can log in." + sentLink
+		p.Notice = h.tr(c, "notice.welcome_pending", "Name", m.DisplayName) + sentLink
 		p.Data = authForm{Username: m.Username}
 		h.render(c, http.StatusCreated, "login.html", p)
 		return
@@ -124,7 +124,7 @@ func (h *Handlers) registerForm(c *gin.Context) {
 	// the log-in page says they can log in.
 	s, err := h.Members.Login(c.Request.Context(), members.LoginRequest{Username: m.Username, Password: c.PostForm("password"), IP: c.ClientIP()})
 	if err != nil {
-		p.Notice = "Welcome, " + m.DisplayName + "! You can log in now."
+		p.Notice = h.tr(c, "notice.welcome_login", "Name", m.DisplayName)
 		p.Data = authForm{Username: m.Username}
 		h.render(c, http.StatusCreated, "login.html", p)
 		return
@@ -140,7 +140,7 @@ func (h *Handlers) registerForm(c *gin.Context) {
 func (h *Handlers) logoutForm(c *gin.Context) {
 	s, _ := currentSession(c)
 	if err := h.Members.Logout(c.Request.Context(), s.Token); err != nil {
-		h.pageError(c, http.StatusInternalServerError, "Could not log out; please try again.")
+		h.pageError(c, http.StatusInternalServerError, h.tr(c, "error.logout"))
 		return
 	}
 	h.clearSessionCookie(c)
@@ -168,9 +168,9 @@ func (h *Handlers) homePage(c *gin.Context) {
 		return
 	}
 	if c.Query("joined") != "" {
-		p.Notice = "Welcome, " + m.DisplayName + "! You are a member of " + h.Community.Name + "."
+		p.Notice = h.tr(c, "notice.welcome_member", "Name", m.DisplayName, "Community", h.Community.Name)
 		if c.Query("email") != "" {
-			p.Notice += " We sent you a link: open it to confirm your e-mail address."
+			p.Notice += " " + h.tr(c, "notice.welcome_email")
 		}
 	}
 	p.Data = homeData{Account: acc, Recent: recent, Incoming: len(bills)}
@@ -184,7 +184,7 @@ type requestsData struct {
 }
 
 func (h *Handlers) requestsPage(c *gin.Context) {
-	h.showRequests(c, h.newPage(c, "Bills"), http.StatusOK, requestsData{})
+	h.showRequests(c, h.newPage(c, h.tr(c, "title.bills")), http.StatusOK, requestsData{})
 }
 
 func (h *Handlers) showRequests(c *gin.Context, p page, status int, d requestsData) {
@@ -206,12 +206,12 @@ func (h *Handlers) showRequests(c *gin.Context, p page, status int, d requestsDa
 }
 
 func (h *Handlers) requestForm(c *gin.Context) {
-	p := h.newPage(c, "Bills")
+	p := h.newPage(c, h.tr(c, "title.bills"))
 	d := requestsData{From: strings.TrimSpace(c.PostForm("from")), Amount: strings.TrimSpace(c.PostForm("amount")), Desc: c.PostForm("description"),
 		Key: c.PostForm("key")}
 	amount, err := h.Community.Currency.ParsePositive(d.Amount)
 	if err != nil {
-		p.Error, p.Field = "Amount "+strconv.Quote(d.Amount)+": "+err.Error(), "amount"
+		p.Error, p.Field = h.localRefusal(c, "Amount "+strconv.Quote(d.Amount)+": "+err.Error()), "amount"
 		h.showRequests(c, p, http.StatusBadRequest, d)
 		return
 	}
@@ -220,31 +220,31 @@ func (h *Handlers) requestForm(c *gin.Context) {
 		h.showRequests(c, p, h.pageRefusal(c, &p, err), d)
 		return
 	}
-	p.Notice = "Sent a bill of " + h.Community.Currency.Format(r.Amount) + " to " + r.Payer + "."
+	p.Notice = h.tr(c, "notice.bill_sent", "Amount", h.money(c, r.Amount), "To", r.Payer)
 	h.showRequests(c, p, http.StatusOK, requestsData{})
 }
 
 func (h *Handlers) requestActionForm(c *gin.Context) {
-	p := h.newPage(c, "Bills")
+	p := h.newPage(c, h.tr(c, "title.bills"))
 	actions := map[string]struct {
 		do   requestAction
 		done string
 	}{
-		"accept": {h.Payments.AcceptRequest, "Paid bill %d."},
-		"reject": {h.Payments.RejectRequest, "Rejected bill %d."},
-		"cancel": {h.Payments.CancelRequest, "Cancelled bill %d."},
+		"accept": {h.Payments.AcceptRequest, "notice.bill_paid"},
+		"reject": {h.Payments.RejectRequest, "notice.bill_rejected"},
+		"cancel": {h.Payments.CancelRequest, "notice.bill_cancelled"},
 	}
 	a, ok := actions[c.Param("action")]
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if !ok || err != nil || id < 1 {
-		h.pageError(c, http.StatusNotFound, "There is no such bill or action.")
+		h.pageError(c, http.StatusNotFound, h.tr(c, "error.no_bill"))
 		return
 	}
 	if _, err := a.do(c.Request.Context(), currentMember(c), id); err != nil {
 		h.showRequests(c, p, h.pageRefusal(c, &p, err), requestsData{})
 		return
 	}
-	p.Notice = strings.Replace(a.done, "%d", strconv.FormatInt(id, 10), 1)
+	p.Notice = h.tr(c, a.done, "ID", id) // notice.bill_paid, notice.bill_rejected, notice.bill_cancelled
 	h.showRequests(c, p, http.StatusOK, requestsData{})
 }
 
@@ -256,11 +256,11 @@ type statementData struct {
 }
 
 func (h *Handlers) statementPage(c *gin.Context) {
-	p := h.newPage(c, "Statement")
+	p := h.newPage(c, h.tr(c, "nav.statement"))
 	q, err := pageStatementQuery(c)
 	d := statementData{From: c.Query("from"), To: c.Query("to"), Q: c.Query("q"), CSVQuery: c.Request.URL.RawQuery}
 	if err != "" {
-		p.Error = err
+		p.Error = h.localRefusal(c, err)
 		p.Data = d
 		h.render(c, http.StatusBadRequest, "statement.html", p)
 		return
@@ -312,7 +312,7 @@ func pageStatementQuery(c *gin.Context) (payments.StatementQuery, string) {
 func (h *Handlers) statementCSV(c *gin.Context) {
 	q, err := pageStatementQuery(c)
 	if err != "" {
-		h.pageError(c, http.StatusBadRequest, err)
+		h.pageError(c, http.StatusBadRequest, h.localRefusal(c, err))
 		return
 	}
 	q.After = 0
@@ -320,14 +320,14 @@ func (h *Handlers) statementCSV(c *gin.Context) {
 }
 
 func (h *Handlers) profilePage(c *gin.Context) {
-	h.renderProfile(c, http.StatusOK, h.newPage(c, "Profile"))
+	h.renderProfile(c, http.StatusOK, h.newPage(c, h.tr(c, "title.profile")))
 }
 
 func (h *Handlers) passwordForm(c *gin.Context) {
-	p := h.newPage(c, "Profile")
+	p := h.newPage(c, h.tr(c, "title.profile"))
 	s, _ := currentSession(c)
 	if c.PostForm("new_password") != c.PostForm("new_password2") {
-		p.Error, p.Field = "The two new passwords differ.", "new_password"
+		p.Error, p.Field = h.tr(c, "error.new_passwords_differ"), "new_password"
 		h.renderProfile(c, http.StatusBadRequest, p)
 		return
 	}
@@ -335,12 +335,12 @@ func (h *Handlers) passwordForm(c *gin.Context) {
 		h.renderProfile(c, h.pageRefusal(c, &p, err), p)
 		return
 	}
-	p.Notice = "Password changed. Your other sessions have ended."
+	p.Notice = h.tr(c, "notice.password_changed")
 	h.renderProfile(c, http.StatusOK, p)
 }
 
 func (h *Handlers) profileForm(c *gin.Context) {
-	p := h.newPage(c, "Profile")
+	p := h.newPage(c, h.tr(c, "title.profile"))
 	ctx := c.Request.Context()
 	key := strings.TrimSpace(c.PostForm("public_key"))
 	keyChanged := key != base64Key(p.Member.PublicKey)
@@ -360,6 +360,6 @@ func (h *Handlers) profileForm(c *gin.Context) {
 		return
 	}
 	p.Member = &m
-	p.Notice = "Saved."
+	p.Notice = h.tr(c, "notice.saved")
 	h.renderProfile(c, http.StatusOK, p)
 }

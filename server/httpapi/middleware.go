@@ -121,7 +121,7 @@ func (h *Handlers) requirePageMember(c *gin.Context) {
 		return
 	}
 	if unsafeMethod(c.Request.Method) && !sameToken(c.PostForm("csrf"), s.CSRF) {
-		h.pageError(c, http.StatusForbidden, "This form has expired. Go back, reload the page and try again.")
+		h.pageError(c, http.StatusForbidden, h.tr(c, "error.form_expired"))
 		return
 	}
 	c.Next()
@@ -130,7 +130,7 @@ func (h *Handlers) requirePageMember(c *gin.Context) {
 // requirePageAdmin refuses non-admins on admin pages.
 func (h *Handlers) requirePageAdmin(c *gin.Context) {
 	if !currentMember(c).IsAdmin() {
-		h.pageError(c, http.StatusForbidden, "Only the community's admins may see this page.")
+		h.pageError(c, http.StatusForbidden, h.tr(c, "error.admins_only"))
 		return
 	}
 	c.Next()

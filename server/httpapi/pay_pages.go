@@ -26,7 +26,7 @@ type payForm struct {
 }
 
 func (h *Handlers) payPage(c *gin.Context) {
-	p := h.newPage(c, "Pay")
+	p := h.newPage(c, h.tr(c, "nav.pay"))
 	form := payForm{To: c.Query("to"), Amount: c.Query("amount"), Description: c.Query("description"), Key: newFormKey()}
 	form.Members, _ = h.Members.Directory(c.Request.Context(), "", 500) // suggestions only: an error leaves none
 	p.Data = form
@@ -43,7 +43,7 @@ func (h *Handlers) readPayForm(c *gin.Context, p page) (payForm, int64, bool) {
 	}
 	amount, err := h.Community.Currency.ParsePositive(form.Amount)
 	if err != nil {
-		p.Error, p.Field = "Amount "+strconv.Quote(form.Amount)+": "+err.Error(), "amount"
+		p.Error, p.Field = h.localRefusal(c, "Amount "+strconv.Quote(form.Amount)+": "+err.Error()), "amount"
 		p.Data = form
 		h.render(c, http.StatusBadRequest, "pay.html", p)
 		return form, 0, false
@@ -66,7 +66,7 @@ type payReview struct {
 
 // payReviewForm shows what a payment will do before it is sent.
 func (h *Handlers) payReviewForm(c *gin.Context) {
-	p := h.newPage(c, "Check your payment")
+	p := h.newPage(c, h.tr(c, "review.heading"))
 	form, amount, ok := h.readPayForm(c, p)
 	if !ok {
 		return
@@ -128,7 +128,7 @@ type payReceipt struct {
 
 // payConfirmForm pays: the review's Confirm, or a form posted straight away.
 func (h *Handlers) payConfirmForm(c *gin.Context) {
-	p := h.newPage(c, "Pay")
+	p := h.newPage(c, h.tr(c, "nav.pay"))
 	form, amount, ok := h.readPayForm(c, p)
 	if !ok {
 		return
@@ -145,14 +145,14 @@ func (h *Handlers) payConfirmForm(c *gin.Context) {
 		h.payFormRefused(c, p, form, err)
 		return
 	}
-	sent := cur.Format(pay.Amount) + " " + cur.Code
+	sent := h.money(c, pay.Amount) + " " + cur.Code
 	r := payReceipt{Local: true, ID: pay.TransferID, To: pay.To, CommunityName: h.Community.Name, Sent: sent, Received: sent,
-		Description: pay.Description, Balance: cur.Format(pay.PayerBalance) + " " + cur.Code, Next: newFormKey()}
+		Description: pay.Description, Balance: h.money(c, pay.PayerBalance) + " " + cur.Code, Next: newFormKey()}
 	if m, err := h.Members.ByUsername(c.Request.Context(), pay.To); err == nil {
 		r.PayeeName = m.DisplayName
 	}
 	p.Title = "Receipt"
-	p.Notice = "Paid " + sent + " to " + pay.To + "."
+	p.Notice = h.tr(c, "notice.paid", "Amount", sent, "To", pay.To)
 	p.Data = r
 	h.render(c, http.StatusOK, "pay_receipt.html", p)
 }
@@ -166,16 +166,16 @@ func (h *Handlers) payRemoteForm(c *gin.Context, p page, form payForm, amount in
 	}
 	rc := h.Intertrade.Receipt(c.Request.Context(), it)
 	cur := h.Community.Currency
-	sent := cur.Format(it.Amount) + " " + cur.Code
+	sent := h.money(c, it.Amount) + " " + cur.Code
 	r := payReceipt{ID: it.ID, To: it.To, CommunityName: rc.CommunityName, Sent: sent, Quantity: string(it.Quantity),
 		Description: it.Description, Pending: it.State == intertrade.StatePending, Next: newFormKey()}
 	if rc.Known {
-		r.Received = payments.Currency{Code: rc.PayeeCurrency, Divisions: rc.PayeeDivisions}.Format(rc.PayeeAmount) + " " + rc.PayeeCurrency
+		r.Received = formatMoney(h.pageLang(c), payments.Currency{Code: rc.PayeeCurrency, Divisions: rc.PayeeDivisions}.Format(rc.PayeeAmount)) + " " + rc.PayeeCurrency
 	}
 	if r.Pending {
-		p.Notice = "Sent " + sent + " to " + it.To + "; the circle has not confirmed yet. The amount is held meanwhile."
+		p.Notice = h.tr(c, "notice.paid_pending", "Amount", sent, "To", it.To)
 	} else {
-		p.Notice = "Paid " + sent + " to " + it.To + "."
+		p.Notice = h.tr(c, "notice.paid", "Amount", sent, "To", it.To)
 	}
 	p.Title = "Receipt"
 	p.Data = r

@@ -16,7 +16,7 @@ import (
 // giveForm: POST /offers/{id}/give {mine}: the member would give their offer
 // mine for offer id (it goes at the end of mine's want list).
 func (h *Handlers) giveForm(c *gin.Context) {
-	p := h.newPage(c, "Offer or want")
+	p := h.newPage(c, h.tr(c, "title.offer"))
 	a, ok := h.loadOffer(c, &p)
 	if !ok {
 		return
@@ -38,9 +38,9 @@ func (h *Handlers) giveForm(c *gin.Context) {
 
 // wantListsPage: GET /wantlists, the member's want lists.
 func (h *Handlers) wantListsPage(c *gin.Context) {
-	p := h.newPage(c, "My want lists")
+	p := h.newPage(c, h.tr(c, "wantlists.heading"))
 	if c.Query("done") == "added" {
-		p.Notice = "Added to your want list."
+		p.Notice = h.tr(c, "notice.wantlist_added")
 	}
 	list, err := h.Announcements.WantLists(c.Request.Context(), currentMember(c).ID)
 	if err != nil {
@@ -54,10 +54,10 @@ func (h *Handlers) wantListsPage(c *gin.Context) {
 
 // deleteWantListForm: POST /wantlists/{id}/delete.
 func (h *Handlers) deleteWantListForm(c *gin.Context) {
-	p := h.newPage(c, "My want lists")
+	p := h.newPage(c, h.tr(c, "wantlists.heading"))
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil || id <= 0 {
-		h.pageError(c, http.StatusNotFound, "There is no such want list.")
+		h.pageError(c, http.StatusNotFound, h.tr(c, "error.no_wantlist"))
 		return
 	}
 	if err := h.Announcements.DeleteWantList(c.Request.Context(), actorOf(c), id); err != nil {
@@ -71,16 +71,16 @@ func (h *Handlers) deleteWantListForm(c *gin.Context) {
 // proposalsPage: GET /proposals, the member's proposals: who gives what to
 // whom, each party's community, deadline and state, with accept/decline.
 func (h *Handlers) proposalsPage(c *gin.Context) {
-	p := h.newPage(c, "My proposals")
+	p := h.newPage(c, h.tr(c, "proposals.heading"))
 	if h.Deals == nil {
-		h.pageError(c, http.StatusNotFound, "This server runs no market.")
+		h.pageError(c, http.StatusNotFound, h.tr(c, "error.no_market"))
 		return
 	}
 	switch c.Query("done") {
 	case "accept":
-		p.Notice = "You accepted the proposal."
+		p.Notice = h.tr(c, "notice.proposal_accepted")
 	case "decline":
-		p.Notice = "You declined the proposal: it has ended for everyone."
+		p.Notice = h.tr(c, "notice.proposal_declined")
 	}
 	list, err := h.Deals.MemberProposals(c.Request.Context(), currentMember(c).Username)
 	if err != nil {
@@ -93,9 +93,9 @@ func (h *Handlers) proposalsPage(c *gin.Context) {
 
 // proposalAnswerForm: POST /proposals/{h}/accept|decline.
 func (h *Handlers) proposalAnswerForm(c *gin.Context) {
-	p := h.newPage(c, "My proposals")
+	p := h.newPage(c, h.tr(c, "proposals.heading"))
 	if h.Deals == nil {
-		h.pageError(c, http.StatusNotFound, "This server runs no market.")
+		h.pageError(c, http.StatusNotFound, h.tr(c, "error.no_market"))
 		return
 	}
 	if _, err := h.Deals.Answer(c.Request.Context(), currentMember(c).Username, c.Param("h"), c.Param("answer")); err != nil {
