@@ -3,6 +3,8 @@ package httpapi
 import (
 	"fmt"
 	"io/fs"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"text/template/parse"
+
+	"github.com/gin-gonic/gin"
 
 	"github.com/sxp-network/sxp/server/announce"
 	"github.com/sxp-network/sxp/server/mail"
@@ -290,4 +294,91 @@ func TestLooseWordsFinds(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRefusalsInSpanish: a domain's English refusal is shown in Spanish
+// with its values kept, English stays as the domain wrote it, and a
+// sentence the catalogue does not know stays English.
+func TestRefusalsInSpanish(t *testing.T) {
+	cat, err := loadCatalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &Handlers{catalogue: cat}
+	tests := []struct{ in, lang, want string }{
+		{"Choose a category", "es", "Elige una categoría"},
+		{"Title must not be empty", "es", "El título no puede estar vacío"},
+		{"Title must not be empty", "en", "Title must not be empty"},
+		{`there is no member "zoe"`, "es", `no existe el miembro "zoe"`},
+		{`Amount "1.234": too many decimal places: LEAF allows at most 2`, "es", `Importe "1.234": demasiados decimales: LEAF admite como máximo 2`},
+		{"a sentence nobody translated", "es", "a sentence nobody translated"},
+	}
+	for _, tt := range tests {
+		c, _ := gin.CreateTestContext(httptest.NewRecorder())
+		c.Request = httptest.NewRequest("GET", "/", nil)
+		c.Request.Header.Set("Accept-Language", tt.lang)
+		if got := h.localRefusal(c, tt.in); got != tt.want {
+			t.Errorf("%s %q: got %q, want %q", tt.lang, tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestPageLanguage: the menu's cookie wins over Accept-Language, which wins
+// over English; an unknown language falls back to English; money and dates
+// follow the language.
+func TestPageLanguage(t *testing.T) {
+	cat, err := loadCatalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &Handlers{catalogue: cat}
+	tests := []struct{ name, accept, cookie, want string }{
+		{"nothing", "", "", "en"},
+		{"spanish browser", "es-ES,es;q=0.9,en;q=0.5", "", "es"},
+		{"mexican spanish", "es-MX", "", "es"},
+		{"english first", "en-GB,es;q=0.5", "", "en"},
+		{"unknown", "de-DE", "", "en"},
+		{"menu wins", "es", "en", "en"},
+		{"menu spanish", "en-US", "es", "es"},
+		{"bad cookie", "es", "xx", "es"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, _ := gin.CreateTestContext(httptest.NewRecorder())
+			c.Request = httptest.NewRequest("GET", "/", nil)
+			if tt.accept != "" {
+				c.Request.Header.Set("Accept-Language", tt.accept)
+			}
+			if tt.cookie != "" {
+				c.Request.AddCookie(&http.Cookie{Name: langCookie, Value: tt.cookie})
+			}
+			if got := h.pageLang(c); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+	money := []struct{ code, in, want string }{
+		{"en", "-12345.50", "-12345.50"}, {"es", "-12345.50", "-12.345,50"}, {"es", "1234.50", "1234,50"},
+		{"es", "1234567", "1.234.567"}, {"es", "0.05", "0,05"},
+	}
+	for _, m := range money {
+		if got := formatMoney(m.code, m.in); got != m.want {
+			t.Errorf("formatMoney(%s, %s): got %q, want %q", m.code, m.in, got, m.want)
+		}
+	}
+	if got := cat.mustTr(t, "es", "home.bills_to_pay", "Count", 3); got != "Facturas (3 por pagar)" {
+		t.Errorf("plural: got %q", got)
+	}
+	if got := localPath("//evil.example/x"); got != "/" {
+		t.Errorf("localPath: got %q, want /", got)
+	}
+}
+
+func (cat *catalogue) mustTr(t *testing.T, code, id string, args ...any) string {
+	t.Helper()
+	s, err := cat.tr(code, id, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
