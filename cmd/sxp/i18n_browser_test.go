@@ -40,9 +40,6 @@ func TestSpanishInBrowser(t *testing.T) {
 
 	ctx := browser(t)
 	dir := testOutput(t, "spanish")
-	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := chromedp.Call(ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{
 		Headers: network.Headers{"Accept-Language": "es-ES,es;q=0.9"}}); err != nil {
 		t.Fatal(err)
@@ -80,7 +77,7 @@ func TestSpanishInBrowser(t *testing.T) {
 		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		if err := chromedp.Do(wctx, chromedp.WaitVisible(chromedp.CSS(ready))); err != nil {
-			t.Fatalf("after %s, waiting for %s: %v; the page: %q", sel, ready, err, eval(`document.body.innerText`))
+			t.Fatalf("after %s, waiting for %s: %v; at %s the page: %q", sel, ready, err, eval(`location.href`), eval(`document.body.innerText`))
 		}
 		return eval(`document.body.innerText`)
 	}
@@ -110,12 +107,12 @@ func TestSpanishInBrowser(t *testing.T) {
 	shot("login-es")
 
 	fill(map[string]string{"#username": "bob", "#password": "wrong password here"})
-	p = click("form button", ".error")
+	p = click("main form button", ".error")
 	wantAll(p, "a wrong password", "nombre de usuario o contraseña incorrectos")
 	shot("login-refused-es")
 
 	fill(map[string]string{"#username": "alice", "#password": fedPassword})
-	p = click("form button", "nav")
+	p = click("main form button", "nav")
 	wantAll(p, "alice's home", "Hola, Alice", "Tu saldo", "12,50 LEAF", "Actividad reciente", "Concepto", "Inicio", "Pagar", "Facturas", "Extracto")
 	if strings.Contains(p, "Your balance") || strings.Contains(p, "12.50") {
 		t.Errorf("alice's home in Spanish still shows English or 12.50: %q", p)
@@ -140,8 +137,8 @@ func TestSpanishInBrowser(t *testing.T) {
 	// A form's refusal in Spanish (the browser's own checks off).
 	open("/offers/new", "#title")
 	eval(`document.querySelectorAll('[required]').forEach(e => e.removeAttribute('required')); "ok"`)
-	p = click("form button", ".error")
-	wantAll(p, "an empty offer", "Elige una categoría", "Título", "Descripción", "Nueva oferta o demanda")
+	p = click("main form button", ".error")
+	wantAll(p, "an empty offer", "El título no puede estar vacío", "Título", "Descripción", "Nueva oferta o demanda")
 	shot("offer-refused-es")
 
 	p = open("/offers", "#q")
