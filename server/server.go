@@ -29,8 +29,11 @@ import (
 	"github.com/sxp-network/sxp/server/httpapi"
 	"github.com/sxp-network/sxp/server/intertrade"
 	"github.com/sxp-network/sxp/server/members"
+	"github.com/sxp-network/sxp/server/messages"
 	"github.com/sxp-network/sxp/server/metrics"
 	"github.com/sxp-network/sxp/server/payments"
+	"github.com/sxp-network/sxp/server/people"
+	"github.com/sxp-network/sxp/server/pictures"
 )
 
 // Each active peer may make PeerRate signed federation requests a second
@@ -55,6 +58,9 @@ type Server struct {
 	Intertrade    *intertrade.Service // nil when the community runs alone
 	Federation    *federation.Service
 	Deals         *deals.Service // the market: rounds and proposals
+	Pictures      *pictures.Service
+	Messages      *messages.Service
+	People        *people.Directory
 	Handlers      *httpapi.Handlers
 	// Jobs runs the background jobs (session pruning; with a circle, the
 	// intertrading jobs) while the server serves.
@@ -120,6 +126,9 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 			return nil, fmt.Errorf("server: %w", err)
 		}
 	}
+	s.Pictures = pictures.New(pool)
+	s.Messages = messages.New(pool, messages.Config{})
+	s.People = people.New(pool, nil)
 	var inter httpapi.Intertrading = intertrade.Alone{} // running alone says so
 	if s.Intertrade != nil {
 		inter = s.Intertrade
@@ -134,6 +143,9 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 		Federation:     s.Federation,
 		PeerLimit:      ratelimit.New(PeerRate, PeerBurst),
 		Deals:          s.Deals,
+		Pictures:       s.Pictures,
+		Messages:       s.Messages,
+		People:         s.People,
 		Ready:          s.Ready,
 		Metrics:        m.HTTP,
 		MetricsHandler: promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}),

@@ -31,7 +31,10 @@ import (
 	"github.com/sxp-network/sxp/server/federation"
 	"github.com/sxp-network/sxp/server/intertrade"
 	"github.com/sxp-network/sxp/server/members"
+	"github.com/sxp-network/sxp/server/messages"
 	"github.com/sxp-network/sxp/server/payments"
+	"github.com/sxp-network/sxp/server/people"
+	"github.com/sxp-network/sxp/server/pictures"
 )
 
 // Community describes the community to pages and clients.
@@ -86,6 +89,11 @@ type Handlers struct {
 	// Deals runs the market's rounds and keeps its proposals (nil: its
 	// routes answer 404).
 	Deals *deals.Service
+	// Pictures of profiles and announcements, Messages between members and
+	// the People directory (people_pages.go, pictures.go, messages.go).
+	Pictures *pictures.Service
+	Messages *messages.Service
+	People   *people.Directory
 
 	// Ready reports whether the server can serve (database reachable,
 	// schema current); /readyz answers 503 with its error.

@@ -15,7 +15,10 @@ import (
 	"github.com/sxp-network/sxp/server/federation"
 	"github.com/sxp-network/sxp/server/intertrade"
 	"github.com/sxp-network/sxp/server/members"
+	"github.com/sxp-network/sxp/server/messages"
 	"github.com/sxp-network/sxp/server/payments"
+	"github.com/sxp-network/sxp/server/people"
+	"github.com/sxp-network/sxp/server/pictures"
 )
 
 // apiError is the body of every error answer:
@@ -63,6 +66,9 @@ const (
 	domainIntertrade = "intertrade"
 	domainFederation = "federation"
 	domainDeals      = "deals"
+	domainPictures   = "pictures"
+	domainMessages   = "messages"
+	domainPeople     = "people"
 )
 
 // errorTable is the one table from the domains' codes to HTTP answers, for
@@ -135,6 +141,19 @@ var errorTable = map[errorKey]errorAnswer{
 	{domainDeals, deals.CodeInvalid}:  {status: http.StatusBadRequest},
 	{domainDeals, deals.CodeNotFound}: {status: http.StatusNotFound},
 	{domainDeals, deals.CodeConflict}: {status: http.StatusConflict},
+
+	{domainPictures, pictures.CodeInvalid}:     {status: http.StatusBadRequest},
+	{domainPictures, pictures.CodeTooLarge}:    {status: http.StatusRequestEntityTooLarge},
+	{domainPictures, pictures.CodeUnsupported}: {status: http.StatusUnsupportedMediaType},
+	{domainPictures, pictures.CodeNotFound}:    {status: http.StatusNotFound},
+	{domainPictures, pictures.CodeForbidden}:   {status: http.StatusForbidden},
+
+	{domainMessages, messages.CodeInvalid}:       {status: http.StatusBadRequest},
+	{domainMessages, messages.CodeUnknownMember}: {status: http.StatusNotFound},
+	{domainMessages, messages.CodeRemote}:        {status: http.StatusUnprocessableEntity},
+	{domainMessages, messages.CodeTooMany}:       {status: http.StatusTooManyRequests},
+
+	{domainPeople, people.CodeInvalid}: {status: http.StatusBadRequest},
 }
 
 // domainError is a domain refusal in one shape: its domain, code and the
@@ -157,6 +176,9 @@ func asDomainError(err error) (domainError, bool) {
 		pe *payments.Error
 		le *ledger.Error
 		de *deals.Error
+		pi *pictures.Error
+		mg *messages.Error
+		pp *people.Error
 	)
 	switch {
 	case errors.As(err, &ie):
@@ -171,6 +193,12 @@ func asDomainError(err error) (domainError, bool) {
 		return domainError{key: errorKey{domainPayments, string(pe.Code)}, message: pe.Message, field: pe.Field}, true
 	case errors.As(err, &de):
 		return domainError{key: errorKey{domainDeals, de.Code}, message: de.Message}, true
+	case errors.As(err, &pi):
+		return domainError{key: errorKey{domainPictures, pi.Code}, message: pi.Message, field: pi.Field}, true
+	case errors.As(err, &mg):
+		return domainError{key: errorKey{domainMessages, mg.Code}, message: mg.Message, field: mg.Field, retryAfter: mg.RetryAfter}, true
+	case errors.As(err, &pp):
+		return domainError{key: errorKey{domainPeople, people.CodeInvalid}, message: pp.Message, field: pp.Field}, true
 	case errors.As(err, &le):
 		return domainError{key: errorKey{domainLedger, string(le.Code)}, message: le.Message}, true
 	}

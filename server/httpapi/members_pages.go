@@ -147,7 +147,9 @@ type payForm struct {
 
 func (h *Handlers) payPage(c *gin.Context) {
 	p := h.newPage(c, "Pay")
-	form := payForm{To: c.Query("to"), Key: newFormKey()}
+	// "Pay for this" on an offer's page links here with the payee, the
+	// price and the offer's title filled in.
+	form := payForm{To: c.Query("to"), Amount: c.Query("amount"), Description: c.Query("description"), Key: newFormKey()}
 	form.Members, _ = h.Members.Directory(c.Request.Context(), "", 500) // suggestions only: an error leaves none
 	p.Data = form
 	h.render(c, http.StatusOK, "pay.html", p)
@@ -340,7 +342,7 @@ func (h *Handlers) statementCSV(c *gin.Context) {
 }
 
 func (h *Handlers) profilePage(c *gin.Context) {
-	h.render(c, http.StatusOK, "profile.html", h.newPage(c, "Profile"))
+	h.renderProfile(c, http.StatusOK, h.newPage(c, "Profile"))
 }
 
 func (h *Handlers) passwordForm(c *gin.Context) {
@@ -348,15 +350,15 @@ func (h *Handlers) passwordForm(c *gin.Context) {
 	s, _ := currentSession(c)
 	if c.PostForm("new_password") != c.PostForm("new_password2") {
 		p.Error, p.Field = "The two new passwords differ.", "new_password"
-		h.render(c, http.StatusBadRequest, "profile.html", p)
+		h.renderProfile(c, http.StatusBadRequest, p)
 		return
 	}
 	if err := h.Members.ChangePassword(c.Request.Context(), s.Member.ID, c.PostForm("current_password"), c.PostForm("new_password"), s.Token); err != nil {
-		h.render(c, h.pageRefusal(c, &p, err), "profile.html", p)
+		h.renderProfile(c, h.pageRefusal(c, &p, err), p)
 		return
 	}
 	p.Notice = "Password changed. Your other sessions have ended."
-	h.render(c, http.StatusOK, "profile.html", p)
+	h.renderProfile(c, http.StatusOK, p)
 }
 
 func (h *Handlers) profileForm(c *gin.Context) {
@@ -376,10 +378,10 @@ func (h *Handlers) profileForm(c *gin.Context) {
 		m, err = h.Members.SetPublicKey(ctx, p.Member.ID, key)
 	}
 	if err != nil {
-		h.render(c, h.pageRefusal(c, &p, err), "profile.html", p)
+		h.renderProfile(c, h.pageRefusal(c, &p, err), p)
 		return
 	}
 	p.Member = &m
 	p.Notice = "Saved."
-	h.render(c, http.StatusOK, "profile.html", p)
+	h.renderProfile(c, http.StatusOK, p)
 }

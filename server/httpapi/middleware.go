@@ -168,12 +168,18 @@ func (h *Handlers) logRequests(c *gin.Context) {
 // declared length above it is refused with 413 before any handler runs
 // (before authentication too), an undeclared (chunked) body stops being
 // read past it, which bindJSON and form parsing then refuse.
+//
+// A picture upload (uploadRoutes) may be larger: maxUploadBody.
 func limitBody(c *gin.Context) {
-	if c.Request.ContentLength > maxBody {
-		writeError(c, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body is larger than %d bytes", maxBody), "")
+	limit := int64(maxBody)
+	if uploadRoutes[c.Request.Method+" "+c.FullPath()] {
+		limit = maxUploadBody
+	}
+	if c.Request.ContentLength > limit {
+		writeError(c, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body is larger than %d bytes", limit), "")
 		return
 	}
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBody)
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
 	c.Next()
 }
 
