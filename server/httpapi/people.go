@@ -32,8 +32,8 @@ func directoryQuery(c *gin.Context) (people.Query, *fieldError) {
 	}{{"limit", &q.Limit}, {"offset", &q.Offset}} {
 		if s := c.Query(p.name); s != "" {
 			n, err := strconv.Atoi(s)
-			if err != nil {
-				return q, &fieldError{p.name, p.name + " must be a whole number"}
+			if err != nil || (p.name == "limit" && n < 1) {
+				return q, &fieldError{p.name, p.name + " must be a whole number (limit from 1)"}
 			}
 			*p.dst = n
 		}

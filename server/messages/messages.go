@@ -148,7 +148,7 @@ func (s *Service) Send(ctx context.Context, fromID int64, from string, d Draft) 
 	defer tx.Rollback(ctx)
 	// One sender's messages are counted one at a time, so that parallel
 	// sends cannot pass the limit together.
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('messages:' || $1::text, 0))`, fromID); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('messages:' || $1::bigint, 0))`, fromID); err != nil {
 		return Message{}, fmt.Errorf("messages: lock: %w", err)
 	}
 	var toID int64
