@@ -137,6 +137,15 @@ func TestPicturesAPI(t *testing.T) {
 	if n := e.count("pictures"); n != 2 {
 		t.Fatalf("got %d pictures, want 2 (alice's and her offer's)", n)
 	}
+	_, one := e.call("bob", "GET", "/api/v1/announcements/"+id, "")
+	_, list := e.call("bob", "GET", "/api/v1/announcements?q=bread", "")
+	items, _ := list["announcements"].([]any)
+	if u, _ := one["picture_url"].(string); !strings.HasPrefix(u, "/api/v1/pictures/") || len(items) != 1 || items[0].(map[string]any)["picture_url"] != u {
+		t.Fatalf("announcement picture_url: got %v and %v", one, list)
+	}
+	if _, m := e.call("bob", "GET", "/api/v1/members/alice", ""); m["picture_url"] == nil {
+		t.Fatalf("alice's profile: got %v, want a picture_url", m)
+	}
 	if st, body := e.call("alice", "DELETE", "/api/v1/announcements/"+id, ""); st/100 != 2 {
 		t.Fatalf("delete the offer: got %d %v", st, body)
 	}

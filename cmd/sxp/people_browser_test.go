@@ -128,6 +128,11 @@ func TestPeopleInBrowser(t *testing.T) {
 		t.Errorf("hugo's offer after the upload: got %q", p)
 	}
 	shot("offer-with-picture")
+
+	// hugo writes about himself.
+	open(c.leaf+"/profile", "#bio")
+	set("#bio", "I fix bikes in my garage on Saturdays.")
+	click("main form button", ".notice")
 	logOut()
 
 	// gwen: her picture through the profile form, then the directory.
@@ -161,7 +166,7 @@ func TestPeopleInBrowser(t *testing.T) {
 	}
 	shot("directory-search")
 	click("#directory a[href='/members/hugo']", "#message-member")
-	if p := text(); !strings.Contains(p, "Hugo") || !strings.Contains(p, "Bike repair") {
+	if p := text(); !strings.Contains(p, "Hugo") || !strings.Contains(p, "Bike repair") || !strings.Contains(p, "I fix bikes in my garage on Saturdays.") {
 		t.Errorf("hugo's profile: got %q", p)
 	}
 	shot("member-profile")

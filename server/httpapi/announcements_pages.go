@@ -141,8 +141,14 @@ func (h *Handlers) offersPage(c *gin.Context) {
 	}
 	d.Searched = q.Text != ""
 	d.Total = page.Total
+	pics, err := h.Pictures.Announcements(ctx, announcementIDs(page.Announcements))
+	if err != nil {
+		h.logger().Warn("finding the announcements' pictures", "err", err)
+	}
 	for _, a := range page.Announcements {
-		d.Results = append(d.Results, h.offerView(c, a))
+		v := h.offerView(c, a)
+		v.PictureURL = pictureURL(pics[a.ID])
+		d.Results = append(d.Results, v)
 	}
 	if len(page.Announcements) > 0 {
 		d.From, d.To = page.Offset+1, page.Offset+len(page.Announcements)
