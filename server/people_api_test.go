@@ -429,3 +429,27 @@ func TestPeoplePages(t *testing.T) {
 		t.Fatalf("unknown profile: got %d, want 404", st)
 	}
 }
+
+// TestDirectoryPagePaged: 25 members make two pages of the directory page.
+func TestDirectoryPagePaged(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	e.member("alice", members.RoleMember)
+	for i := 1; i <= 24; i++ {
+		if _, err := e.srv.Members.Add(context.Background(), members.Registration{Username: fmt.Sprintf("m%02d", i), Password: "password-x"}, members.RoleMember); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alice := e.browser("alice")
+	_, first := alice.get("/members")
+	if !strings.Contains(first, "1–20 of 25") || !strings.Contains(first, `href="/members?offset=20" id="next"`) || strings.Contains(first, `id="prev"`) {
+		t.Fatalf("first page: got %s", first)
+	}
+	_, second := alice.get("/members?offset=20")
+	if !strings.Contains(second, "21–25 of 25") || !strings.Contains(second, `href="/members" id="prev"`) || strings.Contains(second, `id="next"`) {
+		t.Fatalf("second page: got %s", second)
+	}
+	if st, body := alice.get("/members?offset=-3"); st != http.StatusBadRequest || !strings.Contains(body, "offset") {
+		t.Fatalf("offset -3: got %d", st)
+	}
+}
