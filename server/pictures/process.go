@@ -25,8 +25,10 @@ const (
 	// MaxSourceSide and MaxSourcePixels bound the declared dimensions of
 	// an upload, read before it is decoded: a small file that declares a
 	// huge image (a decompression bomb) is refused without decoding it.
+	// (16 million pixels of a 16-bit PNG decode to 128 MB; Service lets
+	// maxDecoding uploads decode at once.)
 	MaxSourceSide   = 8000
-	MaxSourcePixels = 24_000_000
+	MaxSourcePixels = 16_000_000
 	// MaxSide is the longest side of a kept picture; larger ones are
 	// scaled down, keeping their proportions.
 	MaxSide = 1024

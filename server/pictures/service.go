@@ -10,13 +10,32 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
+// maxDecoding bounds the uploads decoded and resized at once: each may take
+// up to 128 MB while it is (see MaxSourcePixels).
+const maxDecoding = 2
+
 // Service keeps the pictures of one community in its database.
 type Service struct {
-	pool *pgxpool.Pool
+	pool     *pgxpool.Pool
+	decoding chan struct{} // a token per upload being processed
 }
 
 // New returns the pictures service on pool.
-func New(pool *pgxpool.Pool) *Service { return &Service{pool: pool} }
+func New(pool *pgxpool.Pool) *Service {
+	return &Service{pool: pool, decoding: make(chan struct{}, maxDecoding)}
+}
+
+// process is Process, at most maxDecoding at once; a caller that gives up
+// while waiting gets ctx's error.
+func (s *Service) process(ctx context.Context, data []byte) (Picture, error) {
+	select {
+	case s.decoding <- struct{}{}:
+	case <-ctx.Done():
+		return Picture{}, fmt.Errorf("pictures: waiting to decode: %w", ctx.Err())
+	}
+	defer func() { <-s.decoding }()
+	return Process(data)
+}
 
 // SetProfile checks, resizes and keeps data as the member's profile
 // picture, replacing the one they had.
@@ -35,7 +54,7 @@ func (s *Service) SetAnnouncement(ctx context.Context, authorID, announcementID 
 }
 
 func (s *Service) set(ctx context.Context, memberID, announcementID int64, data []byte) (Picture, error) {
-	p, err := Process(data)
+	p, err := s.process(ctx, data)
 	if err != nil {
 		return Picture{}, err
 	}
