@@ -72,7 +72,7 @@ func TestPicturesAPI(t *testing.T) {
 	}
 	req, _ := http.NewRequest("GET", e.http.URL+url1, nil)
 	req.Header.Set("Authorization", "Bearer "+e.tokens["bob"])
-	req.Header.Set("If-None-Match", hdr.Get("ETag"))
+	req.Header.Set("If-None-Match", `"0000", W/`+hdr.Get("ETag"))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -309,6 +309,10 @@ func TestDirectoryAPI(t *testing.T) {
 	}
 	if c, _ := dmitri["community"].(map[string]any); c["name"] != "Acorn Town" || c["id"] != "acorn" || dmitri["offer_count"] != 1.0 {
 		t.Fatalf("dmitri: got %v, want Acorn Town with 1 offer", dmitri)
+	}
+	// A federated author's link in the directory: their offers here.
+	if st, body := e.call("alice", "GET", "/api/v1/announcements?member=dmitri@acorn", ""); st != http.StatusOK || body["total"] != 1.0 {
+		t.Fatalf("dmitri's offers: got %d %v, want 1", st, body)
 	}
 	if got := names(dir("?q=dmi")); got != "carol,dmitri@acorn" {
 		t.Fatalf("q=dmi: got %s, want carol (Carol Dmitrieva) and dmitri@acorn", got)

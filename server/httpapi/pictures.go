@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -156,9 +157,21 @@ func (h *Handlers) picture(c *gin.Context) {
 	etag := p.ETag()
 	c.Header("ETag", etag)
 	c.Header("Cache-Control", "private, max-age=86400")
-	if match := c.GetHeader("If-None-Match"); match != "" && (match == etag || match == "W/"+etag || match == "*") {
+	if etagMatches(c.GetHeader("If-None-Match"), etag) {
 		c.Status(http.StatusNotModified)
 		return
 	}
 	c.Data(http.StatusOK, p.ContentType, p.Data)
+}
+
+// etagMatches reports whether an If-None-Match header (a list of entity
+// tags, weak or strong, or "*") names etag.
+func etagMatches(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == etag {
+			return true
+		}
+	}
+	return false
 }
