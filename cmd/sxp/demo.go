@@ -118,6 +118,7 @@ var demoLocal = [][]demoPayment{
 // makes payments, printing the logins as it goes.
 func seedDemo(ctx context.Context, stdout io.Writer, hc *http.Client, sites []demoSite) error {
 	clients := map[string]*client.Client{} // "user@community" -> logged in
+	firstOffer := map[string]int64{}       // "user@community" -> the id of their first offer
 	for i, s := range sites {
 		for _, m := range demoCast[i] {
 			password := demoPassword()
@@ -135,8 +136,12 @@ func seedDemo(ctx context.Context, stdout io.Writer, hc *http.Client, sites []de
 				if a.price != "" {
 					na.Price = &a.price
 				}
-				if _, err := c.CreateAnnouncement(ctx, na); err != nil {
+				ann, err := c.CreateAnnouncement(ctx, na)
+				if err != nil {
 					return fmt.Errorf("announcement %q of %s@%s: %w", a.title, m.username, s.id, err)
+				}
+				if key := m.username + "@" + s.id; a.kind == "offer" && firstOffer[key] == 0 {
+					firstOffer[key] = ann.ID
 				}
 			}
 		}
@@ -161,6 +166,15 @@ func seedDemo(ctx context.Context, stdout io.Writer, hc *http.Client, sites []de
 		}
 	}
 	fmt.Fprintf(stdout, "demo: %d local payments\n", n)
+	// A message about an offer, left unread: alice sees the count in her
+	// navigation bar.
+	if carol, ok := clients["carol@"+sites[0].id]; ok {
+		if _, err := carol.SendMessage(ctx, "alice", "Hello Alice, are there still beans this week? I could come by on Saturday.",
+			firstOffer["alice@"+sites[0].id]); err != nil {
+			return fmt.Errorf("message carol@%s -> alice: %w", sites[0].id, err)
+		}
+		fmt.Fprintf(stdout, "demo: 1 message (carol to alice about her vegetables, unread)\n")
+	}
 	if len(sites) == 2 {
 		a, b := sites[0], sites[1]
 		inter := []struct {
