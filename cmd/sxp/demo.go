@@ -23,7 +23,8 @@ func demoCommand(stdout io.Writer) *command {
 		summary: "seed running community servers with demo members, announcements and trades",
 		usage:   "sxp demo [--timeout 2m] ID=URL [ID=URL]",
 		help: `Seed one or two running community servers with demo data through their API:
-three members each (random passwords), announcements, local payments and,
+three members each (random passwords), announcements, local payments, a
+message (carol to alice, left unread) and,
 with two communities joined to the same circle, intertrades between them.
 Each community is given as ID=URL, e.g. leaf=http://127.0.0.1:8081; the ID is
 the community's id in the circle (used in user@ID payment addresses).

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -309,7 +310,8 @@ func (h *Handlers) sendMessageForm(c *gin.Context) {
 	m := currentMember(c)
 	if _, err := h.Messages.Send(c.Request.Context(), m.ID, m.Username, draft); err != nil {
 		d.Body = c.PostForm("body")
-		if me, ok := err.(*messages.Error); ok && me.RetryAfter > 0 {
+		var me *messages.Error
+		if errors.As(err, &me) && me.RetryAfter > 0 {
 			c.Header("Retry-After", strconv.Itoa(int(me.RetryAfter.Seconds())))
 		}
 		h.renderConversation(c, h.pageRefusal(c, &p, err), p, d)
