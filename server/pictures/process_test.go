@@ -76,7 +76,8 @@ func TestProcess(t *testing.T) {
 		{"text with an image name", []byte("hello, I am photo.jpg"), pictures.CodeUnsupported, "", 0, 0},
 		{"too many bytes", make([]byte, pictures.MaxUpload+1), pictures.CodeTooLarge, "", 0, 0},
 		{"decompression bomb", pngHeader(100000, 100000), pictures.CodeInvalid, "", 0, 0},
-		{"too many pixels", pngHeader(6000, 6000), pictures.CodeInvalid, "", 0, 0},
+		{"too many pixels", pngHeader(4000, 3200), pictures.CodeInvalid, "", 0, 0},
+		{"large photo scaled in two steps", picture(t, "jpeg", 3000, 2400), "", "image/jpeg", 1024, 819},
 		{"header only", pngHeader(10, 10), pictures.CodeInvalid, "", 0, 0},
 		{"truncated jpeg", truncated(picture(t, "jpeg", 300, 300)), pictures.CodeInvalid, "", 0, 0},
 	}
