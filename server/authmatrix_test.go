@@ -229,23 +229,10 @@ func TestAuthorisationMatrix(t *testing.T) {
 	// Pictures: one on bob's offer to fetch; a fresh one of alice's offer
 	// for each picture route of announcements (deleting needs one).
 	bobsID, _ := strconv.ParseInt(bobsOffer, 10, 64)
-	bob, err := e.srv.Members.ByUsername(ctx, "bob")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bobsPicture, err := e.srv.Pictures.SetAnnouncement(ctx, bob.ID, bobsID, testPNG(t, 4, 3))
-	if err != nil {
-		t.Fatal(err)
-	}
+	bobsPicture := e.putPicture("bob", bobsID)
 	withPicture := func(id string) string {
 		n, _ := strconv.ParseInt(id, 10, 64)
-		alice, err := e.srv.Members.ByUsername(ctx, "alice")
-		if err == nil {
-			_, err = e.srv.Pictures.SetAnnouncement(ctx, alice.ID, n, testPNG(t, 4, 3))
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+		e.putPicture("alice", n)
 		return id
 	}
 	wantList := func() string {
@@ -260,7 +247,7 @@ func TestAuthorisationMatrix(t *testing.T) {
 			"h": strings.Repeat("0", 64), "answer": "accept"}
 		switch {
 		case strings.Contains(route, "pictures/:id"):
-			p["id"] = strconv.FormatInt(bobsPicture.ID, 10)
+			p["id"] = strconv.FormatInt(bobsPicture, 10)
 		case (strings.Contains(route, "announcements/:id") || strings.Contains(route, "offers/:id")) && strings.Contains(route, "/picture"):
 			p["id"] = withPicture(announcement())
 		case strings.Contains(route, "announcements/:id"), strings.Contains(route, "offers/:id"):
@@ -351,13 +338,7 @@ func TestAuthorisationMatrix(t *testing.T) {
 				body = []byte(url.Values{"csrf": {csrf[as[role]]}}.Encode())
 			}
 			if user := as[role]; user != "" && (route == "DELETE /api/v1/me/picture" || route == "POST /profile/picture/delete") {
-				m, err := e.srv.Members.ByUsername(ctx, user) // a picture to delete
-				if err == nil {
-					_, err = e.srv.Pictures.SetProfile(ctx, m.ID, testPNG(t, 4, 3))
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
+				e.putPicture(user, 0) // a picture to delete
 			}
 			resp := send(role, r.Method, path, body)
 			loc := resp.Header.Get("Location")

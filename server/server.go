@@ -126,7 +126,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 			return nil, fmt.Errorf("server: %w", err)
 		}
 	}
-	s.Pictures = pictures.New(pool)
+	s.Pictures = pictures.New(pool, nil)
 	s.Messages = messages.New(pool, messages.Config{})
 	s.People = people.New(pool, nil)
 	var inter httpapi.Intertrading = intertrade.Alone{} // running alone says so

@@ -52,7 +52,7 @@ func newOffersEnv(t *testing.T) *offersEnv {
 		Members:       mem,
 		Payments:      payments.New(pool, led, mem, cur, nil),
 		Announcements: ann,
-		Pictures:      pictures.New(pool),
+		Pictures:      pictures.New(pool, nil),
 		Ready:         func(context.Context) error { return nil },
 	}
 	e := &offersEnv{t: t, pool: pool, srv: httptest.NewServer(h.Engine()), sessions: map[string]members.Session{}}

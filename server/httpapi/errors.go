@@ -147,6 +147,7 @@ var errorTable = map[errorKey]errorAnswer{
 	{domainPictures, pictures.CodeUnsupported}: {status: http.StatusUnsupportedMediaType},
 	{domainPictures, pictures.CodeNotFound}:    {status: http.StatusNotFound},
 	{domainPictures, pictures.CodeForbidden}:   {status: http.StatusForbidden},
+	{domainPictures, pictures.CodeTooMany}:     {status: http.StatusTooManyRequests},
 
 	{domainMessages, messages.CodeInvalid}:       {status: http.StatusBadRequest},
 	{domainMessages, messages.CodeUnknownMember}: {status: http.StatusNotFound},
@@ -194,7 +195,7 @@ func asDomainError(err error) (domainError, bool) {
 	case errors.As(err, &de):
 		return domainError{key: errorKey{domainDeals, de.Code}, message: de.Message}, true
 	case errors.As(err, &pi):
-		return domainError{key: errorKey{domainPictures, pi.Code}, message: pi.Message, field: pi.Field}, true
+		return domainError{key: errorKey{domainPictures, pi.Code}, message: pi.Message, field: pi.Field, retryAfter: pi.RetryAfter}, true
 	case errors.As(err, &mg):
 		return domainError{key: errorKey{domainMessages, mg.Code}, message: mg.Message, field: mg.Field, retryAfter: mg.RetryAfter}, true
 	case errors.As(err, &pp):

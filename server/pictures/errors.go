@@ -3,6 +3,7 @@ package pictures
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes, safe to show to a client; the HTTP layer maps each to a status.
@@ -12,18 +13,20 @@ const (
 	CodeUnsupported = "unsupported" // not JPEG, PNG or GIF by its content
 	CodeNotFound    = "not_found"   // no such picture, or no such announcement
 	CodeForbidden   = "forbidden"   // only the author or an admin may change it
+	CodeTooMany     = "too_many_uploads"
 )
 
 // Codes lists every code, for the HTTP layer's code → status table and its test.
 func Codes() []string {
-	return []string{CodeInvalid, CodeTooLarge, CodeUnsupported, CodeNotFound, CodeForbidden}
+	return []string{CodeInvalid, CodeTooLarge, CodeUnsupported, CodeNotFound, CodeForbidden, CodeTooMany}
 }
 
 // Error is a refusal; nothing was stored when an operation returns one.
 type Error struct {
-	Code    string
-	Field   string
-	Message string
+	Code       string
+	Field      string
+	Message    string
+	RetryAfter time.Duration // CodeTooMany
 }
 
 func (e *Error) Error() string { return "pictures: " + e.Code + ": " + e.Message }

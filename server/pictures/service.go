@@ -4,25 +4,43 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sxp-network/sxp/ledger/ratelimit"
 )
 
 // maxDecoding bounds the uploads decoded and resized at once: each may take
-// up to 128 MB while it is (see MaxSourcePixels).
+// up to 100 MB while it is (see MaxSourcePixels).
 const maxDecoding = 2
+
+// Each member may upload UploadBurst pictures at once, then one every
+// UploadEvery (decoding and resizing costs up to a second of CPU).
+const (
+	UploadBurst = 10
+	UploadEvery = 10 * time.Second
+)
 
 // Service keeps the pictures of one community in its database.
 type Service struct {
 	pool     *pgxpool.Pool
 	decoding chan struct{} // a token per upload being processed
+	uploads  *ratelimit.Limiter
+	now      func() time.Time
 }
 
-// New returns the pictures service on pool.
-func New(pool *pgxpool.Pool) *Service {
-	return &Service{pool: pool, decoding: make(chan struct{}, maxDecoding)}
+// New returns the pictures service on pool; now is the clock of the
+// upload limit (time.Now when nil).
+func New(pool *pgxpool.Pool, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{pool: pool, decoding: make(chan struct{}, maxDecoding),
+		uploads: ratelimit.New(1/UploadEvery.Seconds(), UploadBurst), now: now}
 }
 
 // process is Process, at most maxDecoding at once; a caller that gives up
@@ -54,6 +72,11 @@ func (s *Service) SetAnnouncement(ctx context.Context, authorID, announcementID 
 }
 
 func (s *Service) set(ctx context.Context, memberID, announcementID int64, data []byte) (Picture, error) {
+	if ok, wait := s.uploads.Allow(strconv.FormatInt(memberID, 10), s.now()); !ok {
+		wait = max(time.Second, wait.Round(time.Second))
+		return Picture{}, &Error{Code: CodeTooMany, RetryAfter: wait,
+			Message: fmt.Sprintf("you have uploaded many pictures just now; try again in %s", wait)}
+	}
 	p, err := s.process(ctx, data)
 	if err != nil {
 		return Picture{}, err
