@@ -404,22 +404,32 @@ func TestPeoplePages(t *testing.T) {
 	}
 
 	// The profile picture form, the directory and the profile.
-	var b bytes.Buffer
-	w := multipart.NewWriter(&b)
-	w.WriteField("csrf", bob.csrf)
-	f, _ := w.CreateFormFile("picture", "me.png")
-	f.Write(testPNG(t, 40, 40))
-	w.Close()
-	req, _ := http.NewRequest("POST", e.http.URL+"/profile/picture", &b)
-	req.Header.Set("Content-Type", w.FormDataContentType())
-	resp, err := bob.c.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	postPicture := func(data []byte) (int, string) {
+		var b bytes.Buffer
+		w := multipart.NewWriter(&b)
+		w.WriteField("csrf", bob.csrf)
+		f, _ := w.CreateFormFile("picture", "me.png")
+		f.Write(data)
+		w.Close()
+		req, _ := http.NewRequest("POST", e.http.URL+"/profile/picture", &b)
+		req.Header.Set("Content-Type", w.FormDataContentType())
+		resp, err := bob.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(raw)
 	}
-	raw, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(raw), `id="my-picture" src="/api/v1/pictures/`) {
-		t.Fatalf("profile picture form: got %d %s", resp.StatusCode, raw)
+	if st, page := postPicture([]byte("a letter, not a picture")); st != http.StatusUnsupportedMediaType ||
+		!strings.Contains(page, "not a JPEG, PNG or GIF picture") || strings.Contains(page, `id="my-picture"`) {
+		t.Fatalf("profile picture form with text: got %d %s", st, page)
+	}
+	if n := e.count("pictures"); n != 0 {
+		t.Fatalf("after a refused upload: got %d pictures, want 0", n)
+	}
+	if st, page := postPicture(testPNG(t, 40, 40)); st != http.StatusOK || !strings.Contains(page, `id="my-picture" src="/api/v1/pictures/`) {
+		t.Fatalf("profile picture form: got %d %s", st, page)
 	}
 	_, dir := alice.get("/members")
 	if !strings.Contains(dir, `<a href="/members/bob">bob</a>`) && !strings.Contains(dir, `href="/members/bob"`) || !strings.Contains(dir, `src="/api/v1/pictures/`) || !strings.Contains(dir, "Bike repair") {
