@@ -171,6 +171,13 @@ func TestPeopleInBrowser(t *testing.T) {
 	}
 	shot("member-profile")
 
+	// The offers list shows the offer's picture small.
+	open(c.leaf+"/offers", "main table")
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("main img.thumb").length`)); err != nil || n != 1 {
+		t.Errorf("offers list: got %d thumbnails (%v), want 1 (Bike repair)", n, err)
+	}
+	shot("offers-list")
+
 	// gwen writes to hugo from his offer's page.
 	open(offerURL, "#message-author")
 	if p := text(); !strings.Contains(p, "Pay for this") || !strings.Contains(p, "Message hugo") {
