@@ -425,8 +425,11 @@ func TestPeoplePages(t *testing.T) {
 		!strings.Contains(page, "not a JPEG, PNG or GIF picture") || strings.Contains(page, `id="my-picture"`) {
 		t.Fatalf("profile picture form with text: got %d %s", st, page)
 	}
+	if st, page := postPicture(make([]byte, 6<<20)); st != http.StatusRequestEntityTooLarge || !strings.Contains(page, "larger than 5 MB") {
+		t.Fatalf("profile picture form with 6 MB: got %d %s", st, page)
+	}
 	if n := e.count("pictures"); n != 0 {
-		t.Fatalf("after a refused upload: got %d pictures, want 0", n)
+		t.Fatalf("after refused uploads: got %d pictures, want 0", n)
 	}
 	if st, page := postPicture(testPNG(t, 40, 40)); st != http.StatusOK || !strings.Contains(page, `id="my-picture" src="/api/v1/pictures/`) {
 		t.Fatalf("profile picture form: got %d %s", st, page)

@@ -170,12 +170,17 @@ func (h *Handlers) logRequests(c *gin.Context) {
 // read past it, which bindJSON and form parsing then refuse.
 //
 // A picture upload (uploadRoutes) may be larger: maxUploadBody.
-func limitBody(c *gin.Context) {
+func (h *Handlers) limitBody(c *gin.Context) {
 	limit := int64(maxBody)
-	if uploadRoutes[c.Request.Method+" "+c.FullPath()] {
+	upload := uploadRoutes[c.Request.Method+" "+c.FullPath()]
+	if upload {
 		limit = maxUploadBody
 	}
 	if c.Request.ContentLength > limit {
+		if upload && !strings.HasPrefix(c.FullPath(), "/api/") { // a picture form: say it on a page
+			h.pageError(c, http.StatusRequestEntityTooLarge, "The picture is larger than 5 MB. Go back and choose a smaller one.")
+			return
+		}
 		writeError(c, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body is larger than %d bytes", limit), "")
 		return
 	}

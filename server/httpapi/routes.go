@@ -21,7 +21,7 @@ func (h *Handlers) Engine() *gin.Engine {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.SetTrustedProxies(nil) // ClientIP is the peer address: X-Forwarded-For must not dodge the log-in slowdown
-	r.Use(gin.Recovery(), securityHeaders, h.logRequests, limitBody, h.authenticate)
+	r.Use(gin.Recovery(), securityHeaders, h.logRequests, h.limitBody, h.authenticate)
 	r.NoRoute(h.notFound)
 	r.NoMethod(func(c *gin.Context) {
 		writeError(c, http.StatusMethodNotAllowed, "method_not_allowed", "this route does not take "+c.Request.Method, "")
