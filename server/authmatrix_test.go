@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -95,6 +96,16 @@ var communityMatrix = map[string]string{
 	"PATCH /api/v1/admin/categories/:slug":          admin,
 	"DELETE /api/v1/admin/categories/:slug":         admin,
 	"GET /api/v1/intertrade/communities":            member,
+	"GET /api/v1/directory":                         member,
+	"PUT /api/v1/me/picture":                        member, // an empty upload: 400, but let through
+	"DELETE /api/v1/me/picture":                     member, // 404 when there is none: the member has one here
+	"PUT /api/v1/announcements/:id/picture":         ownerOrAd,
+	"DELETE /api/v1/announcements/:id/picture":      ownerOrAd,
+	"GET /api/v1/pictures/:id":                      member, // pictures show on every member's pages
+	"GET /api/v1/messages":                          member,
+	"POST /api/v1/messages":                         member, // to bob: refused for bob himself (400, let through)
+	"GET /api/v1/messages/:username":                member, // the asker's own conversation with :username
+	"POST /api/v1/messages/:username/read":          member,
 	"GET /api/v1/admin/intertrade":                  admin,
 	"GET /api/v1/admin/intertrade/history":          admin,
 	"POST /api/v1/admin/intertrade/handshake":       admin,
@@ -161,6 +172,15 @@ var communityMatrix = map[string]string{
 	"GET /admin/intertrade":                 admin,
 	"POST /admin/intertrade/:action":        admin,
 	"GET /admin/federation":                 admin,
+	"GET /members":                          member,
+	"GET /members/:username":                member,
+	"POST /profile/picture":                 member, // no file: 400 on the profile page, but let through
+	"POST /profile/picture/delete":          member,
+	"POST /offers/:id/picture":              ownerOrAd,
+	"POST /offers/:id/picture/delete":       ownerOrAd,
+	"GET /messages":                         member,
+	"GET /messages/:username":               member, // the conversation with carol
+	"POST /messages/:username":              member,
 	"POST /admin/federation/:action":        admin,
 
 	// e-mail (mail on in this matrix) and the installable app
@@ -242,6 +262,15 @@ func TestAuthorisationMatrix(t *testing.T) {
 		t.Fatalf("bob's offer: got %d %v", st, body)
 	}
 	bobsOffer := jsonNumber(body["id"].(float64))
+	// Pictures: one on bob's offer to fetch; a fresh one of alice's offer
+	// for each picture route of announcements (deleting needs one).
+	bobsID, _ := strconv.ParseInt(bobsOffer, 10, 64)
+	bobsPicture := e.putPicture("bob", bobsID)
+	withPicture := func(id string) string {
+		n, _ := strconv.ParseInt(id, 10, 64)
+		e.putPicture("alice", n)
+		return id
+	}
 	wantList := func() string {
 		id := announcement()
 		if st, body := e.call("alice", "PUT", "/api/v1/wantlists/"+id, `{"accepts":["`+bobsOffer+`"]}`); st != http.StatusOK {
@@ -253,6 +282,10 @@ func TestAuthorisationMatrix(t *testing.T) {
 		p := map[string]string{"username": "carol", "id": requestID, "action": "reject", "slug": "boats",
 			"h": strings.Repeat("0", 64), "answer": "accept", "file": "icon-192.png"}
 		switch {
+		case strings.Contains(route, "pictures/:id"):
+			p["id"] = strconv.FormatInt(bobsPicture, 10)
+		case (strings.Contains(route, "announcements/:id") || strings.Contains(route, "offers/:id")) && strings.Contains(route, "/picture"):
+			p["id"] = withPicture(announcement())
 		case strings.Contains(route, "announcements/:id"), strings.Contains(route, "offers/:id"):
 			p["id"] = announcement()
 		case strings.Contains(route, "wantlists/:id"):
@@ -340,6 +373,9 @@ func TestAuthorisationMatrix(t *testing.T) {
 			case !strings.HasPrefix(path, "/api/") && r.Method == "POST" && as[role] != "":
 				body = []byte(url.Values{"csrf": {csrf[as[role]]}}.Encode())
 			}
+			if user := as[role]; user != "" && (route == "DELETE /api/v1/me/picture" || route == "POST /profile/picture/delete") {
+				e.putPicture(user, 0) // a picture to delete
+			}
 			resp := send(role, r.Method, path, body)
 			loc := resp.Header.Get("Location")
 			refused := resp.StatusCode == 401 || resp.StatusCode == 403 || resp.StatusCode == 404 ||
@@ -374,8 +410,12 @@ func TestAuthorisationMatrix(t *testing.T) {
 		// Body size: one byte over the limit is refused before anything else.
 		p := params(route)
 		path := paramRE.ReplaceAllStringFunc(r.Path, func(m string) string { return url.PathEscape(p[m[1:]]) })
-		if resp := send("member", r.Method, path, bigBody); resp.StatusCode != http.StatusRequestEntityTooLarge {
-			t.Errorf("%s with %d bytes: got %d, want 413", route, len(bigBody), resp.StatusCode)
+		big := bigBody
+		if uploadRoutes[route] { // a picture upload may be 5 MB and its form
+			big = bytes.Repeat([]byte("x"), 5<<20+64<<10+1)
+		}
+		if resp := send("member", r.Method, path, big); resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("%s with %d bytes: got %d, want 413", route, len(big), resp.StatusCode)
 		}
 	}
 	for route := range communityMatrix {

@@ -31,8 +31,11 @@ import (
 	"github.com/sxp-network/sxp/server/mail"
 	"github.com/sxp-network/sxp/server/memberkeys"
 	"github.com/sxp-network/sxp/server/members"
+	"github.com/sxp-network/sxp/server/messages"
 	"github.com/sxp-network/sxp/server/metrics"
 	"github.com/sxp-network/sxp/server/payments"
+	"github.com/sxp-network/sxp/server/people"
+	"github.com/sxp-network/sxp/server/pictures"
 )
 
 // Each active peer may make PeerRate signed federation requests a second
@@ -59,6 +62,9 @@ type Server struct {
 	Deals         *deals.Service    // the market: rounds and proposals
 	Keys          *memberkeys.Store // the members' contract keys
 	Mail          *mail.Service     // e-mail; off (Enabled false) without SMTP settings
+	Pictures      *pictures.Service
+	Messages      *messages.Service
+	People        *people.Directory
 	Handlers      *httpapi.Handlers
 	// Jobs runs the background jobs (session pruning; with a circle, the
 	// intertrading jobs) while the server serves.
@@ -136,6 +142,9 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
+	s.Pictures = pictures.New(pool, nil)
+	s.Messages = messages.New(pool, messages.Config{})
+	s.People = people.New(pool, nil)
 	var inter httpapi.Intertrading = intertrade.Alone{} // running alone says so
 	if s.Intertrade != nil {
 		inter = s.Intertrade
@@ -152,6 +161,9 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 		Deals:          s.Deals,
 		Keys:           s.Keys,
 		Mail:           s.Mail,
+		Pictures:       s.Pictures,
+		Messages:       s.Messages,
+		People:         s.People,
 		Ready:          s.Ready,
 		Metrics:        m.HTTP,
 		MetricsHandler: promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}),

@@ -33,7 +33,10 @@ import (
 	"github.com/sxp-network/sxp/server/mail"
 	"github.com/sxp-network/sxp/server/memberkeys"
 	"github.com/sxp-network/sxp/server/members"
+	"github.com/sxp-network/sxp/server/messages"
 	"github.com/sxp-network/sxp/server/payments"
+	"github.com/sxp-network/sxp/server/people"
+	"github.com/sxp-network/sxp/server/pictures"
 )
 
 // Community describes the community to pages and clients.
@@ -97,6 +100,11 @@ type Handlers struct {
 	// Mail is the community's e-mail (never nil: off without SMTP
 	// settings, and then its pages say so).
 	Mail *mail.Service
+	// Pictures of profiles and announcements, Messages between members and
+	// the People directory (people_pages.go, pictures.go, messages.go).
+	Pictures *pictures.Service
+	Messages *messages.Service
+	People   *people.Directory
 
 	// Ready reports whether the server can serve (database reachable,
 	// schema current); /readyz answers 503 with its error.

@@ -17,7 +17,10 @@ import (
 	"github.com/sxp-network/sxp/server/mail"
 	"github.com/sxp-network/sxp/server/memberkeys"
 	"github.com/sxp-network/sxp/server/members"
+	"github.com/sxp-network/sxp/server/messages"
 	"github.com/sxp-network/sxp/server/payments"
+	"github.com/sxp-network/sxp/server/people"
+	"github.com/sxp-network/sxp/server/pictures"
 )
 
 // apiError is the body of every error answer:
@@ -67,6 +70,9 @@ const (
 	domainDeals      = "deals"
 	domainMemberKeys = "memberkeys"
 	domainMail       = "mail"
+	domainPictures   = "pictures"
+	domainMessages   = "messages"
+	domainPeople     = "people"
 )
 
 // errorTable is the one table from the domains' codes to HTTP answers, for
@@ -148,6 +154,20 @@ var errorTable = map[errorKey]errorAnswer{
 	{domainMemberKeys, memberkeys.CodeInvalid}:  {status: http.StatusBadRequest},
 	{domainMemberKeys, memberkeys.CodeNotFound}: {status: http.StatusNotFound},
 	{domainMemberKeys, memberkeys.CodeOwnKey}:   {status: http.StatusConflict},
+
+	{domainPictures, pictures.CodeInvalid}:     {status: http.StatusBadRequest},
+	{domainPictures, pictures.CodeTooLarge}:    {status: http.StatusRequestEntityTooLarge},
+	{domainPictures, pictures.CodeUnsupported}: {status: http.StatusUnsupportedMediaType},
+	{domainPictures, pictures.CodeNotFound}:    {status: http.StatusNotFound},
+	{domainPictures, pictures.CodeForbidden}:   {status: http.StatusForbidden},
+	{domainPictures, pictures.CodeTooMany}:     {status: http.StatusTooManyRequests},
+
+	{domainMessages, messages.CodeInvalid}:       {status: http.StatusBadRequest},
+	{domainMessages, messages.CodeUnknownMember}: {status: http.StatusNotFound},
+	{domainMessages, messages.CodeRemote}:        {status: http.StatusUnprocessableEntity},
+	{domainMessages, messages.CodeTooMany}:       {status: http.StatusTooManyRequests},
+
+	{domainPeople, people.CodeInvalid}: {status: http.StatusBadRequest},
 }
 
 // domainError is a domain refusal in one shape: its domain, code and the
@@ -172,6 +192,9 @@ func asDomainError(err error) (domainError, bool) {
 		de *deals.Error
 		ke *memberkeys.Error
 		ma *mail.Error
+		pi *pictures.Error
+		mg *messages.Error
+		pp *people.Error
 	)
 	switch {
 	case errors.As(err, &ie):
@@ -190,6 +213,12 @@ func asDomainError(err error) (domainError, bool) {
 		return domainError{key: errorKey{domainDeals, de.Code}, message: de.Message}, true
 	case errors.As(err, &ke):
 		return domainError{key: errorKey{domainMemberKeys, ke.Code}, message: ke.Message, field: "key"}, true
+	case errors.As(err, &pi):
+		return domainError{key: errorKey{domainPictures, pi.Code}, message: pi.Message, field: pi.Field, retryAfter: pi.RetryAfter}, true
+	case errors.As(err, &mg):
+		return domainError{key: errorKey{domainMessages, mg.Code}, message: mg.Message, field: mg.Field, retryAfter: mg.RetryAfter}, true
+	case errors.As(err, &pp):
+		return domainError{key: errorKey{domainPeople, people.CodeInvalid}, message: pp.Message, field: pp.Field}, true
 	case errors.As(err, &le):
 		return domainError{key: errorKey{domainLedger, string(le.Code)}, message: le.Message}, true
 	}

@@ -21,7 +21,7 @@ func (h *Handlers) Engine() *gin.Engine {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.SetTrustedProxies(nil) // ClientIP is the peer address: X-Forwarded-For must not dodge the log-in slowdown
-	r.Use(gin.Recovery(), securityHeaders, h.logRequests, limitBody, h.authenticate)
+	r.Use(gin.Recovery(), securityHeaders, h.logRequests, h.limitBody, h.authenticate)
 	r.NoRoute(h.notFound)
 	r.NoMethod(func(c *gin.Context) {
 		writeError(c, http.StatusMethodNotAllowed, "method_not_allowed", "this route does not take "+c.Request.Method, "")
@@ -100,6 +100,18 @@ func (h *Handlers) Engine() *gin.Engine {
 	admin.POST("/categories", h.adminCreateCategory)        // {"slug","name"}
 	admin.PATCH("/categories/:slug", h.adminUpdateCategory) // {"slug"?,"name"?}
 	admin.DELETE("/categories/:slug", h.adminDeleteCategory)
+	// people routes (pictures.go, messages.go, people.go): the directory,
+	// pictures of profiles and announcements, messages between members
+	me.GET("/directory", h.peopleDirectory)                              // ?q&limit&offset: members and federated authors
+	me.PUT("/me/picture", h.setMyPicture)                                // multipart/form-data, field "picture"
+	me.DELETE("/me/picture", h.deleteMyPicture)                          //
+	me.PUT("/announcements/:id/picture", h.setAnnouncementPicture)       // author or admin; multipart, field "picture"
+	me.DELETE("/announcements/:id/picture", h.deleteAnnouncementPicture) // author or admin
+	me.GET("/pictures/:id", h.picture)                                   // the image, with ETag
+	me.GET("/messages", h.conversations)                                 // → {"unread","conversations"}
+	me.POST("/messages", h.sendMessage)                                  // {"to","body","announcement_id"?}
+	me.GET("/messages/:username", h.thread)                              // ?before&limit: the conversation with username
+	me.POST("/messages/:username/read", h.markRead)                      // mark username's messages read
 	// intertrading routes
 	me.GET("/intertrade/communities", h.intertradeCommunities) // the circle's other communities
 	admin.GET("/intertrade", h.adminIntertrade)                // config, import/export, last handshake, integrity
@@ -184,6 +196,16 @@ func (h *Handlers) Engine() *gin.Engine {
 	adminPages.GET("/categories", h.adminCategoriesPage)
 	adminPages.POST("/categories", h.adminCategoryForm)                     // add
 	adminPages.POST("/categories/:slug/:action", h.adminCategoryActionForm) // rename | delete
+	// people pages (people_pages.go)
+	pages.GET("/members", h.directoryPage) // ?q&offset
+	pages.GET("/members/:username", h.memberPage)
+	pages.POST("/profile/picture", h.profilePictureForm) // multipart, field "picture"
+	pages.POST("/profile/picture/delete", h.profilePictureDeleteForm)
+	pages.POST("/offers/:id/picture", h.offerPictureForm) // author or admin; multipart
+	pages.POST("/offers/:id/picture/delete", h.offerPictureDeleteForm)
+	pages.GET("/messages", h.messagesPage)
+	pages.GET("/messages/:username", h.conversationPage) // ?about=offer id; marks the messages read
+	pages.POST("/messages/:username", h.sendMessageForm)
 	// intertrading pages
 	adminPages.GET("/intertrade", h.adminIntertradePage)
 	adminPages.POST("/intertrade/:action", h.adminIntertradeForm) // handshake | reconcile | settle
