@@ -61,9 +61,9 @@ func (s *Service) start(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("contracts: start: %w", err)
 	}
 	type ready struct {
-		h        string
-		raw      string
-		deadline time.Time
+		H        string
+		Raw      string
+		Deadline time.Time
 	}
 	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[ready])
 	if err != nil {
@@ -71,7 +71,7 @@ func (s *Service) start(ctx context.Context) (int64, error) {
 	}
 	var n int64
 	for _, r := range list {
-		if err := s.startOne(ctx, r.h, []byte(r.raw), r.deadline); err != nil {
+		if err := s.startOne(ctx, r.H, []byte(r.Raw), r.Deadline); err != nil {
 			return n, err
 		}
 		n++
