@@ -96,6 +96,10 @@ type world struct {
 	// sent counts the promises delivered, by sender base URL.
 	mu   sync.Mutex
 	sent map[string]int
+	// cut, when not zero, fails every delivery to or from cutOff of a
+	// promise of round cut or later (that server stopped after round cut-1).
+	cut    int
+	cutOff string
 }
 
 func newWorld(t *testing.T) *world {
@@ -176,6 +180,9 @@ func (w *world) deliver(ctx context.Context, from *community, target string, bod
 		}
 		if err := json.Unmarshal(body, &b); err != nil {
 			return err
+		}
+		if w.cut > 0 && b.Round >= w.cut && (from.id == w.cutOff || to.id == w.cutOff) {
+			return errors.New("connection refused")
 		}
 		if _, err := to.svc.ReceivePromise(ctx, from.base, h, b.Party, b.Round, b.Sig); err != nil {
 			return err
