@@ -24,6 +24,7 @@ import (
 	"github.com/sxp-network/sxp/ledger/serve"
 	"github.com/sxp-network/sxp/migrations"
 	"github.com/sxp-network/sxp/server/announce"
+	"github.com/sxp-network/sxp/server/contracts"
 	"github.com/sxp-network/sxp/server/deals"
 	"github.com/sxp-network/sxp/server/federation"
 	"github.com/sxp-network/sxp/server/httpapi"
@@ -55,7 +56,10 @@ type Server struct {
 	Intertrade    *intertrade.Service // nil when the community runs alone
 	Federation    *federation.Service
 	Deals         *deals.Service // the market: rounds and proposals
-	Handlers      *httpapi.Handlers
+	// Contracts signs the contracts of ready proposals for this server's
+	// members and settles them (its worker runs while the server serves).
+	Contracts *contracts.Service
+	Handlers  *httpapi.Handlers
 	// Jobs runs the background jobs (session pruning; with a circle, the
 	// intertrading jobs) while the server serves.
 	Jobs *jobs.Runner
@@ -124,6 +128,13 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 	if s.Intertrade != nil {
 		inter = s.Intertrade
 	}
+	cc := contracts.Config{BaseURL: cfg.PublicURL, CommunityID: cfg.CommunityID, Currency: cfg.Currency,
+		Divisions: cfg.CurrencyDivisions, Send: fed.Post, Logger: logger, Keys: contracts.NewPlainKeys(pool),
+		Members: s.Members, Payments: s.Payments, Announcements: s.Announcements}
+	if s.Intertrade != nil {
+		cc.Intertrade = s.Intertrade
+	}
+	s.Contracts = contracts.New(pool, cc)
 	s.Handlers = &httpapi.Handlers{
 		Community: httpapi.Community{ID: cfg.CommunityID, Name: cfg.CommunityName, Currency: cfg.Money(),
 			PublicURL: cfg.PublicURL, Registration: cfg.Registration},
@@ -134,6 +145,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 		Federation:     s.Federation,
 		PeerLimit:      ratelimit.New(PeerRate, PeerBurst),
 		Deals:          s.Deals,
+		Contracts:      s.Contracts,
 		Ready:          s.Ready,
 		Metrics:        m.HTTP,
 		MetricsHandler: promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}),
@@ -216,8 +228,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			defer close(fed)
 			s.Federation.Run(ctx)
 		}()
+		// Contracts: one worker runs the rounds, resolves and settles,
+		// woken by promises, answers and cancels, and every second.
+		signing := make(chan struct{})
+		go func() {
+			defer close(signing)
+			s.Contracts.Run(ctx)
+		}()
 		s.Jobs.Run(ctx)
 		<-fed
+		<-signing
 	})
 	s.group.Close()
 	if err != nil {

@@ -27,6 +27,7 @@ import (
 	"github.com/sxp-network/sxp/ledger/httpmetrics"
 	"github.com/sxp-network/sxp/ledger/ratelimit"
 	"github.com/sxp-network/sxp/server/announce"
+	"github.com/sxp-network/sxp/server/contracts"
 	"github.com/sxp-network/sxp/server/deals"
 	"github.com/sxp-network/sxp/server/federation"
 	"github.com/sxp-network/sxp/server/intertrade"
@@ -86,6 +87,9 @@ type Handlers struct {
 	// Deals runs the market's rounds and keeps its proposals (nil: its
 	// routes answer 404).
 	Deals *deals.Service
+	// Contracts runs the parties' side of contract signing and settlement
+	// (nil: its routes answer 404).
+	Contracts *contracts.Service
 
 	// Ready reports whether the server can serve (database reachable,
 	// schema current); /readyz answers 503 with its error.

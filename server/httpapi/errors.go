@@ -11,6 +11,7 @@ import (
 
 	"github.com/sxp-network/sxp/ledger"
 	"github.com/sxp-network/sxp/server/announce"
+	"github.com/sxp-network/sxp/server/contracts"
 	"github.com/sxp-network/sxp/server/deals"
 	"github.com/sxp-network/sxp/server/federation"
 	"github.com/sxp-network/sxp/server/intertrade"
@@ -63,6 +64,7 @@ const (
 	domainIntertrade = "intertrade"
 	domainFederation = "federation"
 	domainDeals      = "deals"
+	domainContracts  = "contracts"
 )
 
 // errorTable is the one table from the domains' codes to HTTP answers, for
@@ -135,6 +137,11 @@ var errorTable = map[errorKey]errorAnswer{
 	{domainDeals, deals.CodeInvalid}:  {status: http.StatusBadRequest},
 	{domainDeals, deals.CodeNotFound}: {status: http.StatusNotFound},
 	{domainDeals, deals.CodeConflict}: {status: http.StatusConflict},
+
+	{domainContracts, contracts.CodeInvalid}:   {status: http.StatusBadRequest},
+	{domainContracts, contracts.CodeNotFound}:  {status: http.StatusNotFound},
+	{domainContracts, contracts.CodeConflict}:  {status: http.StatusConflict},
+	{domainContracts, contracts.CodeForbidden}: {status: http.StatusForbidden},
 }
 
 // domainError is a domain refusal in one shape: its domain, code and the
@@ -157,6 +164,7 @@ func asDomainError(err error) (domainError, bool) {
 		pe *payments.Error
 		le *ledger.Error
 		de *deals.Error
+		ce *contracts.Error
 	)
 	switch {
 	case errors.As(err, &ie):
@@ -171,6 +179,8 @@ func asDomainError(err error) (domainError, bool) {
 		return domainError{key: errorKey{domainPayments, string(pe.Code)}, message: pe.Message, field: pe.Field}, true
 	case errors.As(err, &de):
 		return domainError{key: errorKey{domainDeals, de.Code}, message: de.Message}, true
+	case errors.As(err, &ce):
+		return domainError{key: errorKey{domainContracts, ce.Code}, message: ce.Message, field: ce.Field}, true
 	case errors.As(err, &le):
 		return domainError{key: errorKey{domainLedger, string(le.Code)}, message: le.Message}, true
 	}

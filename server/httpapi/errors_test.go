@@ -6,6 +6,7 @@ import (
 
 	"github.com/sxp-network/sxp/ledger"
 	"github.com/sxp-network/sxp/server/announce"
+	"github.com/sxp-network/sxp/server/contracts"
 	"github.com/sxp-network/sxp/server/deals"
 	"github.com/sxp-network/sxp/server/federation"
 	"github.com/sxp-network/sxp/server/intertrade"
@@ -38,6 +39,9 @@ func TestErrorTableKnowsEveryCode(t *testing.T) {
 	}
 	for _, c := range federation.Codes() {
 		keys = append(keys, errorKey{domainFederation, c})
+	}
+	for _, c := range contracts.Codes() {
+		keys = append(keys, errorKey{domainContracts, c})
 	}
 	for _, k := range keys {
 		a, ok := errorTable[k]
