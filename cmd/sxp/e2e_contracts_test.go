@@ -1,0 +1,305 @@
+package main
+
+// The end-to-end test of signed contracts (issue 14): a clearing house
+// (circle valley, serving T at /arbiter/v1) and three real community
+// servers leaf, oak and pine in it, peered with each other. The loop of
+// three (alice@leaf gives a Bike to pat@pine, bob@oak a Canoe to alice,
+// pat pays 20.00 PINE to bob) is signed by the three servers without
+// calling T, the money leg is paid once through the circle, the items are
+// confirmed, and the bundle verifies offline. A second loop with pine's
+// server stopped: leaf and oak time out, T aborts, nothing settles; pine
+// comes back, asks T and agrees.
+//
+// Every party's key is filled in: the test gives each member a contract key
+// (member_deal_keys) and stores the proposals directly, ready, on the three
+// servers (until want-list events carry the members' keys, a round's
+// proposal names only the proposer's members' keys).
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sxp-network/sxp/clearing/cxp/contract"
+	"github.com/sxp-network/sxp/cmd/sxp/sxptest"
+	"github.com/sxp-network/sxp/migrations/pgtest"
+)
+
+type contractsCommunity struct {
+	id, cur, base, listen string
+	args                  []string
+	pool                  *pgxpool.Pool
+	proc                  *sxptest.Process
+	admin                 string // an admin's token
+}
+
+func TestContractsEndToEnd(t *testing.T) {
+	bin := sxptest.BuildSXP(t)
+	ctx := context.Background()
+	ports := sxptest.FreePorts(t, 4)
+	clearingURL := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
+	clearingDB := pgtest.NewDatabase(t)
+	run := func(stdin string, args ...string) string {
+		t.Helper()
+		return sxptest.RunInput(t, bin, sxptest.WithoutSettings(), stdin, args...)
+	}
+	run("", "admin", "circle", "init", "valley", "--unit", "VAL", "--divisions", "2", "--name", "Valley circle", "--database", clearingDB)
+	coms := []*contractsCommunity{{id: "leaf", cur: "LEAF"}, {id: "oak", cur: "OAK"}, {id: "pine", cur: "PINE"}}
+	for i, c := range coms {
+		c.listen = fmt.Sprintf("127.0.0.1:%d", ports[i+1])
+		c.base = "http://" + c.listen
+		out := run("", "admin", "community", "add", c.id, "--name", c.id, "--uri", c.base, "--rate", "1",
+			"--min", "-1000", "--max", "1000", "--secret", e2eSecret, "--database", clearingDB)
+		db := pgtest.NewDatabase(t)
+		c.args = []string{"--database", db, "--community-id", c.id, "--community-name", c.id, "--currency", c.cur,
+			"--currency-divisions", "2", "--public-url", c.base, "--circle-url", clearingURL, "--circle-id", "valley",
+			"--circle-key", sxptest.KeyLine(t, out), "--rate", "1", "--default-min", "-100", "--default-max", "1000",
+			"--registration", "open", "--federation-retry", "200ms", "--federation-timeout", "2s"}
+		run("", "migrate", "up", "--database", db)
+		pool, err := pgxpool.New(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+		c.pool = pool
+	}
+	clearing := startSXP(t, bin, "clearing", "clearing", "--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--database", clearingDB,
+		"--secret", e2eSecret, "--admin-token", e2eAdminToken, "--public-url", clearingURL)
+	clearing.WaitReady(clearingURL+"/readyz", readyWithin)
+	cpool, err := pgxpool.New(ctx, clearingDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cpool.Close)
+	start := func(c *contractsCommunity) {
+		t.Helper()
+		c.proc = startSXP(t, bin, c.id, append([]string{"community", "--listen", c.listen, "--handshake-interval", "2s"}, c.args...)...)
+		c.proc.WaitReady(c.base+"/readyz", readyWithin)
+	}
+	for _, c := range coms {
+		start(c)
+	}
+	leaf, oak, pine := coms[0], coms[1], coms[2]
+	for _, pair := range [][2]*contractsCommunity{{leaf, oak}, {oak, pine}, {leaf, pine}} {
+		run("", append([]string{"peers", "add", pair[1].base}, pair[0].args...)...)
+		if out := run("", append([]string{"peers", "add", pair[0].base}, pair[1].args...)...); !strings.Contains(out, ": active (") {
+			t.Fatalf("%s peers %s: got %q", pair[1].id, pair[0].id, out)
+		}
+	}
+	for _, c := range coms {
+		run(e2ePassword+"\n", append([]string{"members", "add", "ada", "--password-stdin", "--admin", "--name", "Ada"}, c.args...)...)
+		c.admin = login(t, c.base, "ada", e2ePassword)
+	}
+	alice, bob, pat := register(t, leaf.base, "alice"), register(t, oak.base, "bob"), register(t, pine.base, "pat")
+	offer := func(c *contractsCommunity, token, title string, money map[string]string) string {
+		t.Helper()
+		body := map[string]any{"kind": "offer", "title": title, "category": "goods"}
+		if money != nil {
+			body["money"] = money
+		}
+		st, out := apiJSON(t, c.base, "POST", "/api/v1/announcements", token, body)
+		if st != 201 {
+			t.Fatalf("offer %q: %d %v", title, st, out)
+		}
+		return fmt.Sprintf("%s/announcements/%d", c.base, int64(out["id"].(float64)))
+	}
+	bike := offer(leaf, alice, "Bike", nil)
+	canoe := offer(oak, bob, "Canoe", nil)
+	twenty := offer(pine, pat, "Twenty pines", map[string]string{"value": "20", "currency": "PINE"})
+
+	// Each member's contract key, held by their server.
+	keyOf := func(c *contractsCommunity, username string) string {
+		t.Helper()
+		seed := bytes.Repeat([]byte(username[:1]), ed25519.SeedSize)
+		priv := ed25519.NewKeyFromSeed(seed)
+		pub := priv.Public().(ed25519.PublicKey)
+		if _, err := c.pool.Exec(ctx, `INSERT INTO member_deal_keys (member_id, public_key, private_key)
+			SELECT id, $2, $3 FROM members WHERE username = $1`, username, []byte(pub), []byte(priv)); err != nil {
+			t.Fatal(err)
+		}
+		return contract.EncodeKey(pub)
+	}
+	keys := map[string]string{"alice": keyOf(leaf, "alice"), "bob": keyOf(oak, "bob"), "pat": keyOf(pine, "pat")}
+	_, out := apiJSON(t, clearingURL, "GET", "/arbiter/v1/key", "", nil)
+	ttp := map[string]any{"url": clearingURL, "key": out["key"]}
+
+	// propose stores the loop, every party having accepted, on the three servers.
+	propose := func(nonce string, timeout int) string {
+		t.Helper()
+		party := func(name string, c *contractsCommunity) map[string]any {
+			return map[string]any{"member": name + "@" + c.id, "server": c.base, "key": keys[name]}
+		}
+		now := time.Now().UTC()
+		c := map[string]any{"type": "sxp-contract/1", "id": "6f1d2c3b-4a5e-4f60-8a7b-9c0d1e2f3a4b", "proposer": leaf.base,
+			"created_at": now.Format(time.RFC3339), "deadline": now.Add(time.Hour).Format(time.RFC3339), "round_timeout_s": timeout,
+			"nonce": nonce, "parties": []any{party("alice", leaf), party("bob", oak), party("pat", pine)},
+			"legs": []any{
+				map[string]any{"from": 0, "to": 2, "offer": bike, "title": "Bike", "money": nil},
+				map[string]any{"from": 1, "to": 0, "offer": canoe, "title": "Canoe", "money": nil},
+				map[string]any{"from": 2, "to": 1, "offer": twenty, "title": "Twenty pines", "money": map[string]any{"value": "20.00", "currency": "PINE"}},
+			}, "ttp": ttp}
+		raw, _ := json.Marshal(c)
+		p, err := contract.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, com := range coms {
+			if _, err := com.pool.Exec(ctx, `INSERT INTO deal_proposals (h, contract, state, deadline) VALUES ($1, $2, 'ready', $3)`,
+				p.Hash(), raw, now.Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range []string{bike, canoe, twenty} {
+				if _, err := com.pool.Exec(ctx, `INSERT INTO deal_proposal_offers (h, offer) VALUES ($1, $2)`, p.Hash(), o); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		return p.Hash()
+	}
+	stateOf := func(c *contractsCommunity, token, h string) map[string]any {
+		t.Helper()
+		st, out := apiJSON(t, c.base, "GET", "/api/v1/contracts/"+h, token, nil)
+		if st != 200 && st != 404 {
+			t.Fatalf("contract %s on %s: %d %v", h[:8], c.id, st, out)
+		}
+		return out
+	}
+	waitState := func(what, h, want string, parties ...struct {
+		c     *contractsCommunity
+		token string
+	}) {
+		t.Helper()
+		if !eventually(60*time.Second, func() bool {
+			for _, p := range parties {
+				if stateOf(p.c, p.token, h)["state"] != want {
+					return false
+				}
+			}
+			return true
+		}) {
+			for _, p := range parties {
+				t.Logf("%s: %v", p.c.id, stateOf(p.c, p.token, h))
+			}
+			t.Fatalf("gave up waiting: %s", what)
+		}
+	}
+	type party = struct {
+		c     *contractsCommunity
+		token string
+	}
+	all := []party{{leaf, alice}, {oak, bob}, {pine, pat}}
+
+	// 1. All sign: the loop binds without T.
+	h := propose("signed by all", 60)
+	waitState("the loop is signed on all three servers", h, "signed", all...)
+	var tRows int
+	if err := cpool.QueryRow(ctx, `SELECT count(*) FROM clearing_arbiter_contracts`).Scan(&tRows); err != nil || tRows != 0 {
+		t.Fatalf("T was asked about %d contracts (%v), want 0", tRows, err)
+	}
+	// The money leg settles once through the circle: pat pays bob 20.00.
+	if !eventually(60*time.Second, func() bool {
+		legs, _ := stateOf(pine, pat, h)["legs"].([]any)
+		return len(legs) == 3 && legs[2].(map[string]any)["state"] == "paid"
+	}) {
+		t.Fatalf("the money leg is not paid: %v", stateOf(pine, pat, h))
+	}
+	balance := func(c *contractsCommunity, token string) string {
+		_, out := apiJSON(t, c.base, "GET", "/api/v1/me/account", token, nil)
+		return fmt.Sprint(out["balance"])
+	}
+	if !eventually(30*time.Second, func() bool { return balance(oak, bob) == "20.00" }) {
+		t.Fatalf("bob's balance: got %s, want 20.00", balance(oak, bob))
+	}
+	if a, p := balance(leaf, alice), balance(pine, pat); a != "0.00" || p != "-20.00" {
+		t.Fatalf("balances: alice %s, pat %s; want 0.00, -20.00", a, p)
+	}
+	var transfers int
+	if err := pine.pool.QueryRow(ctx, `SELECT count(*) FROM intertrades WHERE idempotency_key = $1`, h+":2").Scan(&transfers); err != nil || transfers != 1 {
+		t.Errorf("pine's intertrades with key h:2: got %d (%v), want 1", transfers, err)
+	}
+	// Circle integrity: each side reconciles with the clearing house.
+	for _, c := range []struct {
+		com  *contractsCommunity
+		base string
+	}{{pine, "20.00"}, {oak, "-20.00"}, {leaf, "0.00"}} {
+		apiJSON(t, c.com.base, "POST", "/api/v1/admin/intertrade/handshake", c.com.admin, nil)
+		st, out := apiJSON(t, c.com.base, "POST", "/api/v1/admin/intertrade/reconcile", c.com.admin, nil)
+		if st != 200 || out["ok"] != true || out["base_sum"] != c.base || fmt.Sprint(out["problems"]) != "[]" {
+			t.Errorf("%s integrity: got %d %v, want ok with base %s", c.com.id, st, out, c.base)
+		}
+	}
+	// Items: pat confirms the bike, alice the canoe; bob cannot confirm alice's.
+	if st, out := apiJSON(t, oak.base, "POST", "/api/v1/contracts/"+h+"/legs/1/confirm", bob, nil); st != 404 && st != 403 {
+		t.Errorf("bob confirms alice's canoe: got %d %v, want refused", st, out)
+	}
+	for _, c := range []struct {
+		p   party
+		leg int
+	}{{party{pine, pat}, 0}, {party{leaf, alice}, 1}} {
+		st, out := apiJSON(t, c.p.c.base, "POST", fmt.Sprintf("/api/v1/contracts/%s/legs/%d/confirm", h, c.leg), c.p.token, nil)
+		if st != 200 || out["legs"].([]any)[c.leg].(map[string]any)["state"] != "confirmed" {
+			t.Errorf("confirm leg %d on %s: got %d %v", c.leg, c.p.c.id, st, out)
+		}
+	}
+	// The offers given are closed.
+	var open int
+	leaf.pool.QueryRow(ctx, `SELECT count(*) FROM announcements WHERE origin = 'local' AND title = 'Bike' AND status = 'active'`).Scan(&open)
+	if open != 0 {
+		t.Errorf("alice's bike is still an active offer")
+	}
+	// The bundle, downloaded, verifies offline.
+	st, bundle := apiJSON(t, oak.base, "GET", "/api/v1/contracts/"+h+"/bundle", bob, nil)
+	if st != 200 {
+		t.Fatalf("bundle: %d %v", st, bundle)
+	}
+	file := filepath.Join(t.TempDir(), "contract.json")
+	raw, _ := json.Marshal(bundle)
+	if err := os.WriteFile(file, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	verify := run("", "contract", "verify", file)
+	t.Logf("sxp contract verify:\n%s", verify)
+	if !strings.Contains(verify, "contract: "+h) || !strings.Contains(verify, "signed: yes, by M[4]") {
+		t.Errorf("sxp contract verify: got %q", verify)
+	}
+	// Pages: bob's contracts page shows it signed, with the download link.
+	if page := pageAs(t, oak.base, "/contracts", bob, nil); !strings.Contains(page, "bob@oak · signed") ||
+		!strings.Contains(page, "/api/v1/contracts/"+h+"/bundle") || !strings.Contains(page, "Twenty pines (20.00 PINE) to bob@oak") {
+		t.Errorf("bob's contracts page:\n%s", page)
+	}
+
+	// 2. Pine's server is stopped before the second loop is ready: leaf and
+	// oak never hold M[1], time out, ask T at level 0: aborted. Nothing
+	// settles. Pine comes back, times out in its turn, asks T and agrees.
+	pine.proc.Stop()
+	h2 := propose("pine is down", 3)
+	waitState("leaf and oak end aborted", h2, "aborted", party{leaf, alice}, party{oak, bob})
+	start(pine)
+	waitState("pine, back, ends aborted", h2, "aborted", party{pine, pat})
+	var decision string
+	var requests int
+	if err := cpool.QueryRow(ctx, `SELECT decision, requests FROM clearing_arbiter_contracts WHERE hash = $1`, h2).Scan(&decision, &requests); err != nil ||
+		decision != "aborted" || requests != 3 {
+		t.Errorf("T's row: got %s after %d requests (%v), want aborted after 3", decision, requests, err)
+	}
+	for _, p := range all {
+		out := stateOf(p.c, p.token, h2)
+		for _, l := range out["legs"].([]any) {
+			if s := l.(map[string]any)["state"]; s != nil && s != "" {
+				t.Errorf("%s: a leg of the aborted loop is %v", p.c.id, s)
+			}
+		}
+	}
+	if b, p := balance(oak, bob), balance(pine, pat); b != "20.00" || p != "-20.00" {
+		t.Errorf("after the aborted loop: bob %s, pat %s; want 20.00, -20.00 (unchanged)", b, p)
+	}
+}
