@@ -19,6 +19,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -301,5 +302,45 @@ func TestContractsEndToEnd(t *testing.T) {
 	}
 	if b, p := balance(oak, bob), balance(pine, pat); b != "20.00" || p != "-20.00" {
 		t.Errorf("after the aborted loop: bob %s, pat %s; want 20.00, -20.00 (unchanged)", b, p)
+	}
+
+	// 3. Pat registers his own key and signs with 'sxp contract sign': his
+	// server waits for each of his promises; the loop is signed, T never
+	// asked, and the second 20.00 is paid.
+	ownSeed := bytes.Repeat([]byte{7}, ed25519.SeedSize)
+	own := ed25519.NewKeyFromSeed(ownSeed)
+	if st, out := apiJSON(t, pine.base, "PUT", "/api/v1/me/public-key", pat, map[string]string{
+		"public_key": contract.EncodeKey(own.Public().(ed25519.PublicKey))}); st != 200 {
+		t.Fatalf("pat's public key: %d %v", st, out)
+	}
+	keys["pat"] = contract.EncodeKey(own.Public().(ed25519.PublicKey))
+	keyFile := filepath.Join(t.TempDir(), "pat.key")
+	if err := os.WriteFile(keyFile, []byte(base64.StdEncoding.EncodeToString(ownSeed)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h3 := propose("pat signs himself", 60)
+	if !eventually(30*time.Second, func() bool {
+		needs, _ := stateOf(pine, pat, h3)["needs"].(map[string]any)
+		return needs != nil && needs["round"] == float64(1)
+	}) {
+		t.Fatalf("pine does not ask pat for round 1: %v", stateOf(pine, pat, h3))
+	}
+	code, stdout, stderr := sxptest.Exec(t, bin, sxptest.WithoutSettings(), "n\n", "contract", "sign", "--key", keyFile,
+		"--server", pine.base, "--token", pat, h3)
+	if code != 1 || !strings.Contains(stdout, "Sign this contract? [y/N]") || !strings.Contains(stdout, "not signed") {
+		t.Errorf("sxp contract sign, declined: got %d\n%s\n%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = sxptest.Exec(t, bin, sxptest.WithoutSettings(), "y\n", "contract", "sign", "--key", keyFile,
+		"--server", pine.base, "--token", pat, "--poll", "200ms", "--wait", "60s", h3)
+	t.Logf("sxp contract sign:\n%s%s", stdout, stderr)
+	if code != 0 || !strings.Contains(stdout, "round 4: promise sent") || !strings.HasSuffix(stdout, "signed\n") {
+		t.Fatalf("sxp contract sign: got %d\n%s\n%s", code, stdout, stderr)
+	}
+	waitState("the third loop is signed on all three servers", h3, "signed", all...)
+	if err := cpool.QueryRow(ctx, `SELECT count(*) FROM clearing_arbiter_contracts WHERE hash = $1`, h3).Scan(&tRows); err != nil || tRows != 0 {
+		t.Errorf("T was asked about the third loop (%d, %v)", tRows, err)
+	}
+	if !eventually(30*time.Second, func() bool { return balance(oak, bob) == "40.00" && balance(pine, pat) == "-40.00" }) {
+		t.Errorf("after the third loop: bob %s, pat %s; want 40.00, -40.00", balance(oak, bob), balance(pine, pat))
 	}
 }
