@@ -28,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sxp-network/sxp/clearing/cxp/contract"
@@ -245,11 +246,16 @@ func TestContractsEndToEnd(t *testing.T) {
 	for _, c := range []struct {
 		p   party
 		leg int
-	}{{party{pine, pat}, 0}, {party{leaf, alice}, 1}} {
+	}{{party{pine, pat}, 0}} {
 		st, out := apiJSON(t, c.p.c.base, "POST", fmt.Sprintf("/api/v1/contracts/%s/legs/%d/confirm", h, c.leg), c.p.token, nil)
 		if st != 200 || out["legs"].([]any)[c.leg].(map[string]any)["state"] != "confirmed" {
 			t.Errorf("confirm leg %d on %s: got %d %v", c.leg, c.p.c.id, st, out)
 		}
+	}
+	// Alice confirms the canoe on her contracts page, in a browser.
+	contractsInBrowser(t, leaf.base, h)
+	if legs := stateOf(leaf, alice, h)["legs"].([]any); legs[1].(map[string]any)["state"] != "confirmed" {
+		t.Errorf("alice's canoe after the page's button: %v", legs[1])
 	}
 	// The offers given are closed.
 	var open int
@@ -343,4 +349,60 @@ func TestContractsEndToEnd(t *testing.T) {
 	if !eventually(30*time.Second, func() bool { return balance(oak, bob) == "40.00" && balance(pine, pat) == "-40.00" }) {
 		t.Errorf("after the third loop: bob %s, pat %s; want 40.00, -40.00", balance(oak, bob), balance(pine, pat))
 	}
+}
+
+// contractsInBrowser logs alice in on leaf in headless Chromium, opens her
+// contracts page (screenshots in testout/contracts), and confirms the item
+// she received (leg 1) with the page's button.
+func contractsInBrowser(t *testing.T, base, h string) {
+	t.Helper()
+	ctx := browser(t)
+	out := testOutput(t, "contracts")
+	shot := func(name string) {
+		t.Helper()
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(out, name+".png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	text := func() string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	do("log in", chromedp.Navigate(base+"/login"), chromedp.WaitVisible(chromedp.CSS("#username")),
+		chromedp.SetValue(chromedp.CSS("#username"), "alice"), chromedp.SetValue(chromedp.CSS("#password"), fedPassword))
+	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS("form button"))); err != nil {
+		t.Fatal(err)
+	}
+	do("after logging in", chromedp.WaitVisible(chromedp.CSS("nav")))
+	do("open /contracts", chromedp.Navigate(base+"/contracts"), chromedp.WaitVisible(chromedp.CSS("main")))
+	page := text()
+	for _, want := range []string{"alice@leaf · signed", "bob@oak gives Canoe to alice@leaf — pending", "pat@pine gives Twenty pines (20.00 PINE) to bob@oak",
+		"Promises held: round 1: parties 0, 1, 2; round 2: parties 0, 1, 2; round 3: parties 0, 1, 2; round 4: parties 0, 1, 2;", "Download the contract and its proofs"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("alice's contracts page: no %q in\n%s", want, page)
+		}
+	}
+	shot("alice-contracts-signed")
+	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`form[action="/contracts/`+h+`/confirm"] button`))); err != nil {
+		t.Fatalf("click I received it: %v", err)
+	}
+	do("after confirming", chromedp.WaitVisible(chromedp.CSS(".notice")))
+	if p := text(); !strings.Contains(p, "You confirmed that you received the item.") || !strings.Contains(p, "bob@oak gives Canoe to alice@leaf — confirmed") {
+		t.Errorf("after confirming: got\n%s", p)
+	}
+	shot("alice-contracts-confirmed")
 }
