@@ -135,6 +135,7 @@ func TestContractsEndToEnd(t *testing.T) {
 	ttp := map[string]any{"url": clearingURL, "key": out["key"]}
 
 	// propose stores the loop, every party having accepted, on the three servers.
+	var lastRaw []byte // the JSON of the last contract proposed
 	propose := func(nonce string, timeout int) string {
 		t.Helper()
 		party := func(name string, c *contractsCommunity) map[string]any {
@@ -150,6 +151,7 @@ func TestContractsEndToEnd(t *testing.T) {
 				map[string]any{"from": 2, "to": 1, "offer": twenty, "title": "Twenty pines", "money": map[string]any{"value": "20.00", "currency": "PINE"}},
 			}, "ttp": ttp}
 		raw, _ := json.Marshal(c)
+		lastRaw = raw
 		p, err := contract.Parse(raw)
 		if err != nil {
 			t.Fatal(err)
@@ -348,6 +350,44 @@ func TestContractsEndToEnd(t *testing.T) {
 	}
 	if !eventually(30*time.Second, func() bool { return balance(oak, bob) == "40.00" && balance(pine, pat) == "-40.00" }) {
 		t.Errorf("after the third loop: bob %s, pat %s; want 40.00, -40.00", balance(oak, bob), balance(pine, pat))
+	}
+
+	// 4. Pat asks T to abort at once (level 0: aborted), then goes on and
+	// signs rounds 1 and 2, and stops. Alice and bob reach round 3, time out
+	// (3 s) and ask T at level 2 with M[2]: it shows pat went on after asking,
+	// so T drops him from S and overturns: resolved. Pine learns it from T;
+	// the money leg is paid once.
+	h4 := propose("pat aborts and goes on", 3)
+	raw4 := lastRaw
+	st, ans := apiJSON(t, clearingURL, "POST", "/arbiter/v1/resolve", "", map[string]any{"contract": json.RawMessage(raw4),
+		"party": 2, "level": 0, "evidence": []string{}, "request": contract.Sign(own, contract.ResolveMessage(h4, 0))})
+	if st != 200 || ans["decision"] != "aborted" {
+		t.Fatalf("pat asks T to abort: got %d %v", st, ans)
+	}
+	for r := 1; r <= 2; r++ {
+		if !eventually(30*time.Second, func() bool {
+			needs, _ := stateOf(pine, pat, h4)["needs"].(map[string]any)
+			return needs != nil && needs["round"] == float64(r)
+		}) {
+			t.Fatalf("pine does not ask pat for round %d: %v", r, stateOf(pine, pat, h4))
+		}
+		if st, out := apiJSON(t, pine.base, "POST", "/api/v1/contracts/"+h4+"/promises", pat,
+			map[string]any{"round": r, "sig": contract.Sign(own, contract.PromiseMessage(h4, r))}); st != 200 {
+			t.Fatalf("pat's promise of round %d: %d %v", r, st, out)
+		}
+	}
+	waitState("T overturns: the fourth loop is signed on all three servers", h4, "signed", all...)
+	if err := cpool.QueryRow(ctx, `SELECT decision, requests FROM clearing_arbiter_contracts WHERE hash = $1`, h4).Scan(&decision, &requests); err != nil ||
+		decision != "resolved" {
+		t.Errorf("T's row: got %s after %d requests (%v), want resolved", decision, requests, err)
+	}
+	t.Logf("the fourth loop: T %s after %d requests", decision, requests)
+	if !eventually(30*time.Second, func() bool { return balance(oak, bob) == "60.00" && balance(pine, pat) == "-60.00" }) {
+		t.Errorf("after the fourth loop: bob %s, pat %s; want 60.00, -60.00", balance(oak, bob), balance(pine, pat))
+	}
+	var paid int
+	if err := pine.pool.QueryRow(ctx, `SELECT count(*) FROM intertrades WHERE idempotency_key = $1 AND state = 'completed'`, h4+":2").Scan(&paid); err != nil || paid != 1 {
+		t.Errorf("pine's completed intertrades with key h4:2: got %d (%v), want 1", paid, err)
 	}
 }
 
