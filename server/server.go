@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -260,6 +261,26 @@ func NewDealsSending(cfg Config, pool *pgxpool.Pool, fed *federation.Service, lo
 		Currency: cfg.Currency, Divisions: cfg.CurrencyDivisions, Logger: logger}
 	if fed != nil {
 		dc.Send = fed.Post
+	}
+	if cfg.InCircle() {
+		// The circle's clearing house serves T; its key is read when a
+		// round first proposes.
+		dc.TTP.URL = strings.TrimRight(cfg.CircleURL, "/")
+		client := &http.Client{Timeout: 10 * time.Second}
+		var mu sync.Mutex
+		var key string // T's key once read: the clearing house keeps one
+		dc.ArbiterKey = func(ctx context.Context) (string, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if key != "" {
+				return key, nil
+			}
+			k, err := contracts.ArbiterKey(ctx, client, dc.TTP.URL)
+			if err == nil {
+				key = k
+			}
+			return k, err
+		}
 	}
 	return deals.New(pool, dc)
 }

@@ -181,3 +181,29 @@ func heldPool(ctx context.Context, s *Service, h string, r int) (map[int]string,
 	})
 	return out, err
 }
+
+// ArbiterKey reads T's public key from GET {url}/arbiter/v1/key.
+func ArbiterKey(ctx context.Context, client *http.Client, url string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(url, "/")+"/arbiter/v1/key", nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("T's key: %w", err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Key string `json:"key"`
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("T's key: %s answered %d", url, resp.StatusCode)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&out); err != nil {
+		return "", fmt.Errorf("T's key: %w", err)
+	}
+	if _, err := contract.DecodeKey(out.Key); err != nil {
+		return "", fmt.Errorf("T's key: %w", err)
+	}
+	return out.Key, nil
+}

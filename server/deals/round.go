@@ -43,7 +43,10 @@ type Config struct {
 	Divisions   int    // its decimal places
 	Deadline    time.Duration
 	TTP         contract.TTP // the arbiter named in proposals
-	Now         func() time.Time
+	// ArbiterKey, when set, fetches the arbiter's key for a TTP that names
+	// only its URL (the circle's clearing house serves T).
+	ArbiterKey func(ctx context.Context) (string, error)
+	Now        func() time.Time
 	// Send, when set, sends body to target on another party's home server
 	// (a signed POST /federation/v1/contracts, or …/{h}/accept|decline).
 	Send func(ctx context.Context, target string, body []byte) error
@@ -285,9 +288,17 @@ func (s *Service) propose(ctx context.Context, loop []*offer) (Proposal, error) 
 		return Proposal{}, fmt.Errorf("deals: propose: %w", err)
 	}
 	defer tx.Rollback(ctx)
+	ttp := s.cfg.TTP
+	if ttp.URL != "" && ttp.Key == "" && s.cfg.ArbiterKey != nil {
+		key, err := s.cfg.ArbiterKey(ctx)
+		if err != nil {
+			return Proposal{}, fmt.Errorf("deals: the arbiter's key: %w", err)
+		}
+		ttp.Key = key
+	}
 	c := contract.Contract{Type: "sxp-contract/1", ID: newUUID(), Proposer: s.cfg.BaseURL,
 		CreatedAt: now.Format(time.RFC3339), Deadline: now.Add(s.cfg.Deadline).Format(time.RFC3339),
-		RoundTimeoutS: 60, Nonce: randomHex(16), TTP: s.cfg.TTP}
+		RoundTimeoutS: 60, Nonce: randomHex(16), TTP: ttp}
 	party := map[string]int{}
 	partyOf := func(o *offer) (int, error) {
 		if i, ok := party[o.owner]; ok {
