@@ -9,6 +9,7 @@ package contracts_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
@@ -100,6 +101,8 @@ type world struct {
 	// promise of round cut or later (that server stopped after round cut-1).
 	cut    int
 	cutOff string
+	// money is the value of carol's money leg ("20.00" when empty).
+	money string
 }
 
 func newWorld(t *testing.T) *world {
@@ -211,7 +214,7 @@ func (w *world) loop(nonce string, timeout int) (string, []byte) {
 			map[string]any{"from": 0, "to": 1, "offer": "https://leaf.example/announcements/1", "title": "Bike", "money": nil},
 			map[string]any{"from": 1, "to": 2, "offer": "https://oak.example/announcements/1", "title": "Canoe", "money": nil},
 			map[string]any{"from": 2, "to": 0, "offer": "https://leaf.example/announcements/2", "title": "Twenty leaves",
-				"money": map[string]any{"value": "20.00", "currency": "LEAF"}},
+				"money": map[string]any{"value": cmp.Or(w.money, "20.00"), "currency": "LEAF"}},
 		},
 		"ttp": map[string]any{"url": w.ttp.URL, "key": w.ttp.Key}}
 	raw, err := json.Marshal(c)

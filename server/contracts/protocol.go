@@ -314,8 +314,12 @@ type promiseBody struct {
 	Sig   string `json:"sig"`
 }
 
-// flush sends every due promise; a failed send is retried later, backing
-// off up to a minute.
+// flush sends every due promise of a party that has not resolved (one
+// signed by M[n+1] still owes the others its last promise); a failed send
+// is retried later, backing off up to a minute. (A cancel that lands while a
+// promise m[r] is on its way lets that one go: the party asks T at level
+// r−1, and having sent m[r] is within what T allows an honest party,
+// seen ≤ asked + 1. It never makes m[r+1] without M[r].)
 func (s *Service) flush(ctx context.Context) (int64, error) {
 	if s.cfg.Send == nil {
 		return 0, nil
@@ -323,6 +327,7 @@ func (s *Service) flush(ctx context.Context) (int64, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT d.h, d.party, d.round, d.target, p.sig, d.attempts FROM contract_sends d
 		  JOIN contract_promises p ON p.h = d.h AND p.party = d.party AND p.round = d.round
+		  JOIN contracts c ON c.h = d.h AND c.party = d.party AND c.state IN ('signing', 'signed')
 		 WHERE d.next_at <= $1 ORDER BY d.h, d.round, d.party, d.target`, s.cfg.Now())
 	if err != nil {
 		return 0, fmt.Errorf("contracts: flush: %w", err)
