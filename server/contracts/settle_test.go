@@ -48,7 +48,7 @@ func TestDeadlineResolves(t *testing.T) {
 	h, _ := w.loop("deadline", 86400)
 	w.coms["oak"].down = true
 	w.run()
-	w.clock.add(24 * time.Hour) // past the deadline, inside the round timeout
+	w.clock.add(23 * time.Hour) // at the deadline (22:00 next day), an hour inside the round timeout
 	w.run()
 	for _, p := range []int{0, 2} {
 		if got := w.state("leaf", h, p); got != contracts.StateAborted {
@@ -58,6 +58,14 @@ func TestDeadlineResolves(t *testing.T) {
 	var note string
 	w.coms["leaf"].pool.QueryRow(context.Background(), `SELECT note FROM contracts WHERE h = $1 AND party = 0`, h).Scan(&note)
 	if d, n := w.decision(h); d != "aborted" || n != 2 {
-		t.Errorf("T: got %s after %d, want aborted after 2 (note %q)", d, n, note)
+		t.Errorf("T: got %s after %d, want aborted after 2", d, n)
+	}
+	if !strings.Contains(note, "T answered aborted") {
+		t.Errorf("alice's note: got %q", note)
+	}
+	var level int
+	w.coms["leaf"].pool.QueryRow(context.Background(), `SELECT level FROM contracts WHERE h = $1 AND party = 0`, h).Scan(&level)
+	if level != 0 {
+		t.Errorf("alice resolved at level %d, want 0", level)
 	}
 }
