@@ -21,7 +21,9 @@ func TestPromiseOverFederation(t *testing.T) {
 	peer(t, leaf, oak)
 	keyOak, privOak := currentKey(t, oak)
 	ctx := context.Background()
-	member := func(b byte) ed25519.PrivateKey { return ed25519.NewKeyFromSeed(bytes.Repeat([]byte{b}, ed25519.SeedSize)) }
+	member := func(b byte) ed25519.PrivateKey {
+		return ed25519.NewKeyFromSeed(bytes.Repeat([]byte{b}, ed25519.SeedSize))
+	}
 	alice, bob, arbiter := member(1), member(2), member(3)
 	pub := func(k ed25519.PrivateKey) string { return contract.EncodeKey(k.Public().(ed25519.PublicKey)) }
 	c := map[string]any{"type": "sxp-contract/1", "id": "0b6e8c3a-1f2d-4e5a-9b7c-8d9e0f1a2b3c", "proposer": leaf.base,
