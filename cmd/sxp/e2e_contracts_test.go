@@ -445,4 +445,20 @@ func contractsInBrowser(t *testing.T, base, h string) {
 		t.Errorf("after confirming: got\n%s", p)
 	}
 	shot("alice-contracts-confirmed")
+
+	// The admin's page lists every contract here.
+	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`nav form button`))); err != nil {
+		t.Fatalf("log out: %v", err)
+	}
+	do("log in as ada", chromedp.Navigate(base+"/login"), chromedp.WaitVisible(chromedp.CSS("#username")),
+		chromedp.SetValue(chromedp.CSS("#username"), "ada"), chromedp.SetValue(chromedp.CSS("#password"), e2ePassword))
+	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS("form button"))); err != nil {
+		t.Fatal(err)
+	}
+	do("open /admin/contracts", chromedp.WaitVisible(chromedp.CSS("nav")), chromedp.Navigate(base+"/admin/contracts"),
+		chromedp.WaitVisible(chromedp.CSS("section.contract")))
+	if p := text(); !strings.Contains(p, "Contracts") || !strings.Contains(p, "alice@leaf · signed") || strings.Contains(p, "I received it") {
+		t.Errorf("ada's contracts page: got\n%s", p)
+	}
+	shot("admin-contracts")
 }
