@@ -131,7 +131,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 	}
 	cc := contracts.Config{BaseURL: cfg.PublicURL, CommunityID: cfg.CommunityID, Currency: cfg.Currency,
 		Divisions: cfg.CurrencyDivisions, Send: fed.Post, Logger: logger, Keys: contracts.NewPlainKeys(pool),
-		Members: s.Members, Payments: s.Payments, Announcements: s.Announcements}
+		Members: s.Members, Payments: s.Payments, Announcements: s.Announcements, Registerer: s.Registry}
 	if s.Intertrade != nil {
 		cc.Intertrade = s.Intertrade
 	}

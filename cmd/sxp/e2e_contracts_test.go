@@ -209,6 +209,18 @@ func TestContractsEndToEnd(t *testing.T) {
 	if err := cpool.QueryRow(ctx, `SELECT count(*) FROM clearing_arbiter_contracts`).Scan(&tRows); err != nil || tRows != 0 {
 		t.Fatalf("T was asked about %d contracts (%v), want 0", tRows, err)
 	}
+	// Each server sent its member's 4 promises to the 2 others, and never
+	// called T.
+	for _, c := range coms {
+		_, text := getText(t, c.base+"/metrics")
+		for _, want := range []string{`sxp_contract_promises_sent_total{result="ok"} 8`,
+			`sxp_contract_arbiter_requests_total{kind="resolve",result="ok"} 0`,
+			`sxp_contract_arbiter_requests_total{kind="decision",result="ok"} 0`} {
+			if !strings.Contains(text, want) {
+				t.Errorf("%s/metrics has no %s", c.id, want)
+			}
+		}
+	}
 	// The money leg settles once through the circle: pat pays bob 20.00.
 	if !eventually(60*time.Second, func() bool {
 		legs, _ := stateOf(pine, pat, h)["legs"].([]any)

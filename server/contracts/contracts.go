@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sxp-network/sxp/clearing/cxp/contract"
 	"github.com/sxp-network/sxp/server/announce"
@@ -83,6 +84,8 @@ type Config struct {
 	Payments      *payments.Service
 	Intertrade    IntertradePayer
 	Announcements *announce.Service
+	// Registerer takes the package's metrics (nil: not exported).
+	Registerer prometheus.Registerer
 }
 
 // Service runs the contracts of one community server.
@@ -90,6 +93,7 @@ type Service struct {
 	pool *pgxpool.Pool
 	cfg  Config
 	wake chan struct{}
+	m    *metrics
 
 	mu     sync.Mutex
 	parsed map[string]*contract.Parsed // by h
@@ -113,7 +117,8 @@ func New(pool *pgxpool.Pool, cfg Config) *Service {
 		cfg.Keys = PlainKeys{pool: pool}
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	return &Service{pool: pool, cfg: cfg, wake: make(chan struct{}, 1), parsed: map[string]*contract.Parsed{}}
+	return &Service{pool: pool, cfg: cfg, wake: make(chan struct{}, 1), parsed: map[string]*contract.Parsed{},
+		m: newMetrics(cfg.Registerer)}
 }
 
 // Wake makes the worker sweep now (a proposal became ready, a promise or a

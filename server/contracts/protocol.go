@@ -348,6 +348,7 @@ func (s *Service) flush(ctx context.Context) (int64, error) {
 	for _, d := range list {
 		body, _ := json.Marshal(promiseBody{Party: d.Party, Round: d.Round, Sig: d.Sig})
 		err := s.cfg.Send(ctx, d.Target+"/federation/v1/contracts/"+d.H+"/promises", body)
+		s.m.promises.WithLabelValues(result(err)).Inc()
 		if err == nil {
 			_, err = s.pool.Exec(ctx, `DELETE FROM contract_sends WHERE h = $1 AND party = $2 AND round = $3 AND target = $4`,
 				d.H, d.Party, d.Round, d.Target)

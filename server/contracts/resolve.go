@@ -145,6 +145,20 @@ func (s *Service) arbiter(ctx context.Context, p *contract.Parsed, method, path 
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	kind := "resolve"
+	if method == http.MethodGet {
+		kind = "decision"
+	}
+	ans, err := s.callArbiter(p, req, method)
+	res := result(err)
+	if errors.Is(err, errNoDecision) {
+		res = "ok" // T answered: it has no decision
+	}
+	s.m.arbiter.WithLabelValues(kind, res).Inc()
+	return ans, err
+}
+
+func (s *Service) callArbiter(p *contract.Parsed, req *http.Request, method string) (contract.Answer, error) {
 	resp, err := s.cfg.HTTP.Do(req)
 	if err != nil {
 		return contract.Answer{}, fmt.Errorf("T: %w", err)
