@@ -8,7 +8,8 @@ package main
 // calling T, the money leg is paid once through the circle, the items are
 // confirmed, and the bundle verifies offline. A second loop with pine's
 // server stopped: leaf and oak time out, T aborts, nothing settles; pine
-// comes back, asks T and agrees.
+// comes back, asks T and agrees. Pat asks T to abort and goes on: T
+// overturns. Pine stops after round 2: T resolves, pine learns it.
 //
 // Every party's key is filled in: the test gives each member a contract key
 // (member_deal_keys) and stores the proposals directly, ready, on the three
@@ -400,6 +401,45 @@ func TestContractsEndToEnd(t *testing.T) {
 	var paid int
 	if err := pine.pool.QueryRow(ctx, `SELECT count(*) FROM intertrades WHERE idempotency_key = $1 AND state = 'completed'`, h4+":2").Scan(&paid); err != nil || paid != 1 {
 		t.Errorf("pine's completed intertrades with key h4:2: got %d (%v), want 1", paid, err)
+	}
+
+	// 5. Pine's server stops after round 2: pat signs rounds 1 and 2, leaf
+	// and oak reach round 3, and pine is stopped. They time out holding
+	// M[2] and ask T at level 2, which design.md's rule answers resolved
+	// (none → l ≥ 1: resolved; an aborted outcome needs a request at level
+	// 0, case 2 above): the loop binds and the money leg is paid once. Pine,
+	// back, learns T's decision and agrees.
+	h5 := propose("pine stops after round 2", 3)
+	for r := 1; r <= 2; r++ {
+		if !eventually(30*time.Second, func() bool {
+			needs, _ := stateOf(pine, pat, h5)["needs"].(map[string]any)
+			return needs != nil && needs["round"] == float64(r)
+		}) {
+			t.Fatalf("pine does not ask pat for round %d: %v", r, stateOf(pine, pat, h5))
+		}
+		if st, out := apiJSON(t, pine.base, "POST", "/api/v1/contracts/"+h5+"/promises", pat,
+			map[string]any{"round": r, "sig": contract.Sign(own, contract.PromiseMessage(h5, r))}); st != 200 {
+			t.Fatalf("pat's promise of round %d: %d %v", r, st, out)
+		}
+	}
+	if !eventually(30*time.Second, func() bool {
+		return stateOf(leaf, alice, h5)["round"] == float64(3) && stateOf(oak, bob, h5)["round"] == float64(3)
+	}) {
+		t.Fatalf("leaf and oak do not reach round 3: %v %v", stateOf(leaf, alice, h5), stateOf(oak, bob, h5))
+	}
+	pine.proc.Stop()
+	waitState("leaf and oak resolve: signed by T's token", h5, "signed", party{leaf, alice}, party{oak, bob})
+	start(pine)
+	waitState("pine, back, learns it: signed", h5, "signed", party{pine, pat})
+	if err := cpool.QueryRow(ctx, `SELECT decision FROM clearing_arbiter_contracts WHERE hash = $1`, h5).Scan(&decision); err != nil || decision != "resolved" {
+		t.Errorf("T's decision on the fifth loop: got %s (%v), want resolved", decision, err)
+	}
+	if !eventually(30*time.Second, func() bool { return balance(oak, bob) == "80.00" && balance(pine, pat) == "-80.00" }) {
+		t.Errorf("after the fifth loop: bob %s, pat %s; want 80.00, -80.00", balance(oak, bob), balance(pine, pat))
+	}
+	st, bundle5 := apiJSON(t, pine.base, "GET", "/api/v1/contracts/"+h5+"/bundle", pat, nil)
+	if tok, _ := bundle5["token"].(map[string]any); st != 200 || tok["decision"] != "resolved" {
+		t.Errorf("pine's bundle of the fifth loop: got %d %v, want T's resolved token", st, bundle5)
 	}
 }
 
