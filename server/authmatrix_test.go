@@ -88,6 +88,13 @@ var communityMatrix = map[string]string{
 	"GET /api/v1/admin/deals/proposals":             admin,
 	"GET /api/v1/proposals":                         member,
 	"POST /api/v1/proposals/:h/:answer":             nobody, // only a party (none here): 404
+	"GET /api/v1/contracts":                         member, // the member's; an admin's: all
+	"GET /api/v1/contracts/:h":                      nobody, // only a party (none here; an admin: none here): 404
+	"POST /api/v1/contracts/:h/promises":            nobody,
+	"POST /api/v1/contracts/:h/resolve":             nobody,
+	"POST /api/v1/contracts/:h/cancel":              nobody,
+	"GET /api/v1/contracts/:h/bundle":               nobody,
+	"POST /api/v1/contracts/:h/legs/:leg/confirm":   nobody,
 	"GET /api/v1/wantlists":                         member,
 	"GET /api/v1/wantlists/:id":                     member, // want lists are published to peers
 	"PUT /api/v1/wantlists/:id":                     owner,
@@ -121,6 +128,7 @@ var communityMatrix = map[string]string{
 	"GET /federation/v1/events":                  nobody,
 	"POST /federation/v1/contracts":              nobody, // a peer's signature only
 	"POST /federation/v1/contracts/:h/:answer":   nobody,
+	"POST /federation/v1/contracts/:h/promises":  nobody, // a party's home server's signature only
 	"GET /api/v1/admin/federation":               admin,
 	"POST /api/v1/admin/federation/peers":        admin,
 	"POST /api/v1/admin/federation/peers/refuse": admin,
@@ -159,6 +167,9 @@ var communityMatrix = map[string]string{
 	"GET /admin/deals":                      admin,
 	"GET /proposals":                        member,
 	"POST /proposals/:h/:answer":            nobody, // only a party (none here): 404
+	"GET /contracts":                        member,
+	"POST /contracts/:h/:action":            nobody, // only a party (none here): 404
+	"GET /admin/contracts":                  admin,
 	"POST /admin/deals/round":               admin,
 	"POST /wantlists/:id/delete":            ownerOrAd,
 	"GET /offers/:id/edit":                  ownerOrAd,
@@ -280,7 +291,7 @@ func TestAuthorisationMatrix(t *testing.T) {
 	}
 	params := func(route string) map[string]string {
 		p := map[string]string{"username": "carol", "id": requestID, "action": "reject", "slug": "boats",
-			"h": strings.Repeat("0", 64), "answer": "accept", "file": "icon-192.png"}
+			"h": strings.Repeat("0", 64), "answer": "accept", "file": "icon-192.png", "leg": "0"}
 		switch {
 		case strings.Contains(route, "pictures/:id"):
 			p["id"] = strconv.FormatInt(bobsPicture, 10)

@@ -24,6 +24,7 @@ import (
 	"github.com/sxp-network/sxp/ledger/serve"
 	"github.com/sxp-network/sxp/migrations"
 	"github.com/sxp-network/sxp/server/announce"
+	"github.com/sxp-network/sxp/server/contracts"
 	"github.com/sxp-network/sxp/server/deals"
 	"github.com/sxp-network/sxp/server/federation"
 	"github.com/sxp-network/sxp/server/httpapi"
@@ -65,7 +66,10 @@ type Server struct {
 	Pictures      *pictures.Service
 	Messages      *messages.Service
 	People        *people.Directory
-	Handlers      *httpapi.Handlers
+	// Contracts signs the contracts of ready proposals for this server's
+	// members and settles them (its worker runs while the server serves).
+	Contracts *contracts.Service
+	Handlers  *httpapi.Handlers
 	// Jobs runs the background jobs (session pruning; with a circle, the
 	// intertrading jobs) while the server serves.
 	Jobs *jobs.Runner
@@ -149,6 +153,13 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 	if s.Intertrade != nil {
 		inter = s.Intertrade
 	}
+	cc := contracts.Config{BaseURL: cfg.PublicURL, CommunityID: cfg.CommunityID, Currency: cfg.Currency,
+		Divisions: cfg.CurrencyDivisions, Send: fed.Post, Logger: logger, Keys: s.Keys,
+		Members: s.Members, Payments: s.Payments, Announcements: s.Announcements, Registerer: s.Registry}
+	if s.Intertrade != nil {
+		cc.Intertrade = s.Intertrade
+	}
+	s.Contracts = contracts.New(pool, cc)
 	s.Handlers = &httpapi.Handlers{
 		Community: httpapi.Community{ID: cfg.CommunityID, Name: cfg.CommunityName, Currency: cfg.Money(),
 			PublicURL: cfg.PublicURL, Registration: cfg.Registration},
@@ -164,6 +175,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 		Pictures:       s.Pictures,
 		Messages:       s.Messages,
 		People:         s.People,
+		Contracts:      s.Contracts,
 		Ready:          s.Ready,
 		Metrics:        m.HTTP,
 		MetricsHandler: promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}),
@@ -253,9 +265,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			defer close(mailer)
 			s.Mail.Run(ctx)
 		}()
+		// Contracts: one worker runs the rounds, resolves and settles,
+		// woken by promises, answers and cancels, and every second.
+		signing := make(chan struct{})
+		go func() {
+			defer close(signing)
+			s.Contracts.Run(ctx)
+		}()
 		s.Jobs.Run(ctx)
 		<-fed
 		<-mailer
+		<-signing
 	})
 	s.group.Close()
 	if err != nil {

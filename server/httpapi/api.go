@@ -27,6 +27,7 @@ import (
 	"github.com/sxp-network/sxp/ledger/httpmetrics"
 	"github.com/sxp-network/sxp/ledger/ratelimit"
 	"github.com/sxp-network/sxp/server/announce"
+	"github.com/sxp-network/sxp/server/contracts"
 	"github.com/sxp-network/sxp/server/deals"
 	"github.com/sxp-network/sxp/server/federation"
 	"github.com/sxp-network/sxp/server/intertrade"
@@ -105,6 +106,9 @@ type Handlers struct {
 	Pictures *pictures.Service
 	Messages *messages.Service
 	People   *people.Directory
+	// Contracts runs the parties' side of contract signing and settlement
+	// (nil: its routes answer 404).
+	Contracts *contracts.Service
 
 	// Ready reports whether the server can serve (database reachable,
 	// schema current); /readyz answers 503 with its error.

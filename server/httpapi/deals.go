@@ -217,6 +217,7 @@ func (h *Handlers) answerProposal(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
+	h.wakeContracts(p.State)
 	c.JSON(http.StatusOK, proposalOut(p))
 }
 
@@ -243,5 +244,13 @@ func (h *Handlers) toldProposal(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
+	h.wakeContracts(p.State)
 	c.JSON(http.StatusOK, gin.H{"h": p.H, "state": p.State})
+}
+
+// wakeContracts starts signing at once when a proposal became ready.
+func (h *Handlers) wakeContracts(state string) {
+	if h.Contracts != nil && state == "ready" {
+		h.Contracts.Wake()
+	}
 }

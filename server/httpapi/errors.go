@@ -11,6 +11,7 @@ import (
 
 	"github.com/sxp-network/sxp/ledger"
 	"github.com/sxp-network/sxp/server/announce"
+	"github.com/sxp-network/sxp/server/contracts"
 	"github.com/sxp-network/sxp/server/deals"
 	"github.com/sxp-network/sxp/server/federation"
 	"github.com/sxp-network/sxp/server/intertrade"
@@ -73,6 +74,7 @@ const (
 	domainPictures   = "pictures"
 	domainMessages   = "messages"
 	domainPeople     = "people"
+	domainContracts  = "contracts"
 )
 
 // errorTable is the one table from the domains' codes to HTTP answers, for
@@ -168,6 +170,11 @@ var errorTable = map[errorKey]errorAnswer{
 	{domainMessages, messages.CodeTooMany}:       {status: http.StatusTooManyRequests},
 
 	{domainPeople, people.CodeInvalid}: {status: http.StatusBadRequest},
+
+	{domainContracts, contracts.CodeInvalid}:   {status: http.StatusBadRequest},
+	{domainContracts, contracts.CodeNotFound}:  {status: http.StatusNotFound},
+	{domainContracts, contracts.CodeConflict}:  {status: http.StatusConflict},
+	{domainContracts, contracts.CodeForbidden}: {status: http.StatusForbidden},
 }
 
 // domainError is a domain refusal in one shape: its domain, code and the
@@ -195,6 +202,7 @@ func asDomainError(err error) (domainError, bool) {
 		pi *pictures.Error
 		mg *messages.Error
 		pp *people.Error
+		ce *contracts.Error
 	)
 	switch {
 	case errors.As(err, &ie):
@@ -219,6 +227,8 @@ func asDomainError(err error) (domainError, bool) {
 		return domainError{key: errorKey{domainMessages, mg.Code}, message: mg.Message, field: mg.Field, retryAfter: mg.RetryAfter}, true
 	case errors.As(err, &pp):
 		return domainError{key: errorKey{domainPeople, people.CodeInvalid}, message: pp.Message, field: pp.Field}, true
+	case errors.As(err, &ce):
+		return domainError{key: errorKey{domainContracts, ce.Code}, message: ce.Message, field: ce.Field}, true
 	case errors.As(err, &le):
 		return domainError{key: errorKey{domainLedger, string(le.Code)}, message: le.Message}, true
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/sxp-network/sxp/ledger"
 	"github.com/sxp-network/sxp/server/announce"
+	"github.com/sxp-network/sxp/server/contracts"
 	"github.com/sxp-network/sxp/server/deals"
 	"github.com/sxp-network/sxp/server/federation"
 	"github.com/sxp-network/sxp/server/intertrade"
@@ -57,6 +58,9 @@ func TestErrorTableKnowsEveryCode(t *testing.T) {
 		keys = append(keys, errorKey{domainMessages, c})
 	}
 	keys = append(keys, errorKey{domainPeople, people.CodeInvalid})
+	for _, c := range contracts.Codes() {
+		keys = append(keys, errorKey{domainContracts, c})
+	}
 	for _, k := range keys {
 		a, ok := errorTable[k]
 		if !ok {

@@ -91,14 +91,22 @@ func (h *Handlers) Engine() *gin.Engine {
 	me.PATCH("/announcements/:id", h.updateAnnouncement)  // author or admin
 	me.DELETE("/announcements/:id", h.deleteAnnouncement) // author or admin
 	me.GET("/categories", h.categories)
-	me.GET("/proposals", h.myProposals)                     // the proposals naming the member
-	me.POST("/proposals/:h/:answer", h.answerProposal)      // accept | decline, by a party
-	me.GET("/wantlists", h.wantLists)                       // the member's want lists
-	me.GET("/wantlists/:id", h.wantList)                    // the want list of offer id
-	me.PUT("/wantlists/:id", h.setWantList)                 // {"accepts": [event id, …]}, author only
-	me.DELETE("/wantlists/:id", h.deleteWantList)           // author or admin
-	admin.POST("/categories", h.adminCreateCategory)        // {"slug","name"}
-	admin.PATCH("/categories/:slug", h.adminUpdateCategory) // {"slug"?,"name"?}
+	me.GET("/proposals", h.myProposals)                // the proposals naming the member
+	me.POST("/proposals/:h/:answer", h.answerProposal) // accept | decline, by a party
+	// contracts routes (contracts.go): the member's (an admin's: all)
+	me.GET("/contracts", h.myContracts)
+	me.GET("/contracts/:h", h.contractOf)                    // state, round, needs, evidence, legs
+	me.POST("/contracts/:h/promises", h.memberPromise)       // {"round","sig"}: own key
+	me.POST("/contracts/:h/resolve", h.memberResolve)        // {"sig"}: own key
+	me.POST("/contracts/:h/cancel", h.cancelContract)        // resolve with T now
+	me.GET("/contracts/:h/bundle", h.contractBundle)         // {"contract","promises","token"}
+	me.POST("/contracts/:h/legs/:leg/confirm", h.confirmLeg) // the item's receiver has it
+	me.GET("/wantlists", h.wantLists)                        // the member's want lists
+	me.GET("/wantlists/:id", h.wantList)                     // the want list of offer id
+	me.PUT("/wantlists/:id", h.setWantList)                  // {"accepts": [event id, …]}, author only
+	me.DELETE("/wantlists/:id", h.deleteWantList)            // author or admin
+	admin.POST("/categories", h.adminCreateCategory)         // {"slug","name"}
+	admin.PATCH("/categories/:slug", h.adminUpdateCategory)  // {"slug"?,"name"?}
 	admin.DELETE("/categories/:slug", h.adminDeleteCategory)
 	// people routes (pictures.go, messages.go, people.go): the directory,
 	// pictures of profiles and announcements, messages between members
@@ -128,6 +136,7 @@ func (h *Handlers) Engine() *gin.Engine {
 	fed.POST("/inbox", h.inbox)                                         // {"events":[…]} → {"applied","ignored"}
 	fed.POST("/contracts", h.receiveContract)                           // {"contract": C}: a proposal (deals)
 	fed.POST("/contracts/:h/:answer", h.toldProposal)                   // accept | decline {"members"} (extension)
+	fed.POST("/contracts/:h/promises", h.receivePromise)                // {"party","round","sig"} (contracts)
 	fed.GET("/events", h.events)                                        // ?after&limit → {"events","next"}
 	admin.GET("/federation", h.adminFederation)                         // keys and peers
 	admin.POST("/federation/peers", h.adminPeerAction("add"))           // {"url"}: add or approve
@@ -193,6 +202,10 @@ func (h *Handlers) Engine() *gin.Engine {
 	pages.POST("/wantlists/:id/delete", h.deleteWantListForm)
 	pages.GET("/proposals", h.proposalsPage)
 	pages.POST("/proposals/:h/:answer", h.proposalAnswerForm) // accept | decline
+	// contracts pages
+	pages.GET("/contracts", h.contractsPage)
+	pages.POST("/contracts/:h/:action", h.contractActionForm) // cancel | confirm {leg}
+	adminPages.GET("/contracts", h.adminContractsPage)
 	adminPages.GET("/categories", h.adminCategoriesPage)
 	adminPages.POST("/categories", h.adminCategoryForm)                     // add
 	adminPages.POST("/categories/:slug/:action", h.adminCategoryActionForm) // rename | delete
