@@ -38,7 +38,7 @@ CREATE INDEX clearing_join_requests_state ON clearing_join_requests (state, id);
 CREATE TABLE circle_joins (
     id           bigserial PRIMARY KEY,
     circle_url   text        NOT NULL,
-    request_id   bigint      NOT NULL,
+    request_id   bigint      NOT NULL DEFAULT 0, -- the circle's number, once it answered
     ticks        text        NOT NULL,
     box_public   bytea       NOT NULL CHECK (length(box_public) = 32),
     box_private  bytea       NOT NULL,

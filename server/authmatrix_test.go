@@ -149,6 +149,8 @@ var communityMatrix = map[string]string{
 	"POST /admin/categories/:slug/:action":  admin,
 	"GET /admin/intertrade":                 admin,
 	"POST /admin/intertrade/:action":        admin,
+	"POST /admin/circle/join":               admin,
+	"POST /admin/circle/check":              admin,
 	"GET /admin/federation":                 admin,
 	"POST /admin/federation/:action":        admin,
 }

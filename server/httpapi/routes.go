@@ -151,6 +151,8 @@ func (h *Handlers) Engine() *gin.Engine {
 	// intertrading pages
 	adminPages.GET("/intertrade", h.adminIntertradePage)
 	adminPages.POST("/intertrade/:action", h.adminIntertradeForm) // handshake | reconcile | settle
+	adminPages.POST("/circle/join", h.adminJoinForm)              // {circle_url, rate, message}: ask a circle to join (while alone)
+	adminPages.POST("/circle/check", h.adminJoinCheckForm)        // ask the circle for its answer now
 	// federation pages
 	adminPages.GET("/federation", h.adminFederationPage)
 	adminPages.POST("/federation/:action", h.adminFederationForm) // add | approve | refuse | remove | rotate

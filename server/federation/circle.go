@@ -1,0 +1,90 @@
+package federation
+
+// What joining an intertrading circle needs of the federation service
+// (intertrade.Joiner): the server's Ed25519 key signs the request to join
+// and its polls, the server's secret seals what the circle sends at rest,
+// and once joined the discovery document names the circle.
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+)
+
+// circleState is the circle learned while serving (JoinedCircle), which
+// takes the place of Config's CircleID and CircleURL.
+type circleState struct {
+	mu       sync.Mutex
+	id, url  string
+	hasValue bool
+}
+
+// JoinedCircle records that the server joined circle id at url while
+// serving: CircleID and the discovery document name it from now on.
+func (s *Service) JoinedCircle(id, url string) {
+	s.circle.mu.Lock()
+	defer s.circle.mu.Unlock()
+	s.circle.id, s.circle.url, s.circle.hasValue = id, url, true
+}
+
+// circleOf is the server's circle: the one joined while serving, else the configured one.
+func (s *Service) circleOf() (id, url string) {
+	s.circle.mu.Lock()
+	defer s.circle.mu.Unlock()
+	if s.circle.hasValue {
+		return s.circle.id, s.circle.url
+	}
+	return s.cfg.CircleID, s.cfg.CircleURL
+}
+
+// CurrentKey is the server's current key (the one Sign signs with).
+func (s *Service) CurrentKey(ctx context.Context) (Key, error) {
+	keys, err := s.Keys(ctx)
+	if err != nil {
+		return Key{}, err
+	}
+	if len(keys) == 0 || keys[0].RetiresAt != nil {
+		return Key{}, errors.New("federation: the server has no current key (start the server once)")
+	}
+	return keys[0], nil
+}
+
+// Sign signs req (with its exact body) with the server's current key: RFC
+// 9421, label sxp, alg ed25519, keyid "<base_url>#…".
+func (s *Service) Sign(ctx context.Context, req *http.Request, body []byte) error {
+	sg, err := s.signer(ctx)
+	if err != nil {
+		return err
+	}
+	return sg.Sign(req, body)
+}
+
+// SealSecret seals plain under the server's secret (SXP_FEDERATION_SECRET),
+// bound to ad, as the server's private keys are; without a secret it is
+// kept as is (sealed false), as they are.
+func (s *Service) SealSecret(ad string, plain []byte) (out []byte, sealed bool) {
+	if s.aead == nil {
+		return plain, false
+	}
+	return s.seal(ad, plain), true
+}
+
+// OpenSecret opens what SealSecret returned.
+func (s *Service) OpenSecret(ad string, b []byte, sealed bool) ([]byte, error) {
+	if !sealed {
+		return b, nil
+	}
+	if s.aead == nil {
+		return nil, errors.New("federation: a secret is sealed: set SXP_FEDERATION_SECRET (--federation-secret)")
+	}
+	n := s.aead.NonceSize()
+	if len(b) < n {
+		return nil, errors.New("federation: sealed secret too short")
+	}
+	plain, err := s.aead.Open(nil, b[:n], b[n:], []byte(ad))
+	if err != nil {
+		return nil, errors.New("federation: cannot open a sealed secret (wrong SXP_FEDERATION_SECRET?)")
+	}
+	return plain, nil
+}
