@@ -139,15 +139,15 @@ func (j *Joiner) Latest(ctx context.Context) (Join, bool, error) {
 func (j *Joiner) Ask(ctx context.Context, circleURL, rate, message string) (Join, error) {
 	circleURL = strings.TrimRight(strings.TrimSpace(circleURL), "/")
 	if err := checkCircleURL(circleURL); err != nil {
-		return Join{}, invalid("circle_url", "the circle's address must be an http(s) address such as https://circle.example.org")
+		return Join{}, invalid("circle_url", "must be an http(s) address such as https://circle.example.org")
 	}
 	r, err := money.ParseRate(strings.TrimSpace(rate))
 	if err != nil {
-		return Join{}, invalid("rate", "the rate must be a number above 0: how many of the circle's base units one %s is worth, e.g. 1 or 0.5", j.cfg.Currency)
+		return Join{}, invalid("rate", "must be a number above 0: how many of the circle's base units one %s is worth, e.g. 1 or 0.5", j.cfg.Currency)
 	}
 	ticks := r.String()
 	if message = strings.TrimSpace(message); len(message) > 1000 {
-		return Join{}, invalid("message", "the message to the circle's admins must be at most 1000 characters")
+		return Join{}, invalid("message", "must be at most 1000 characters")
 	}
 	keyID, pub, err := j.opts.Key(ctx)
 	if err != nil {
@@ -166,7 +166,7 @@ func (j *Joiner) Ask(ctx context.Context, circleURL, rate, message string) (Join
 		VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id`, circleURL, ticks, boxPub[:], sealedPriv, sealed, now).Scan(&id)
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.ConstraintName == "circle_joins_open_key" {
-		return Join{}, &Error{Code: ErrConflict, Field: "circle_url", Message: "this community has asked a circle already, or is in one: see its answer below"}
+		return Join{}, &Error{Code: ErrConflict, Message: "this community has asked a circle already, or is in one: see its answer below"}
 	}
 	if err != nil {
 		return Join{}, fmt.Errorf("intertrade: join: %w", err)
