@@ -11,8 +11,11 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"regexp"
 	"strings"
 	"time"
@@ -327,4 +330,42 @@ func lockPendingJoin(ctx context.Context, q querier, id int64) (JoinRequest, err
 		return JoinRequest{}, conflict("state", "the request of %s was %s already", r.CommunityID, r.State)
 	}
 	return r, nil
+}
+
+// JoinKeyListed fetches the request's {base_url}/.well-known/sxp (the
+// sxp-fed/1 discovery document every community server serves) and reports
+// whether it lists the request's key under its keyid: that the server at
+// that address made the request. An error says why it could not be told.
+func (h *House) JoinKeyListed(ctx context.Context, r JoinRequest) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.BaseURL+"/.well-known/sxp", nil)
+	if err != nil {
+		return false, err
+	}
+	resp, err := h.http.Do(req)
+	if err != nil {
+		return false, errors.New("its server did not answer")
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return false, fmt.Errorf("its server answered HTTP %d", resp.StatusCode)
+	}
+	var d struct {
+		BaseURL string `json:"base_url"`
+		Keys    []struct {
+			KeyID     string `json:"keyid"`
+			PublicKey string `json:"public_key"`
+		} `json:"keys"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&d); err != nil {
+		return false, errors.New("its server's discovery document is not JSON")
+	}
+	want := base64.StdEncoding.EncodeToString(r.PublicKey)
+	for _, k := range d.Keys {
+		if k.KeyID == r.KeyID && k.PublicKey == want {
+			return true, nil
+		}
+	}
+	return false, nil
 }

@@ -78,6 +78,13 @@ func (s *Server) pageApproveJoinForm(c *gin.Context) {
 	}
 	fm := func(v int64) string { return clearing.FormatAmount(v, circle.Divisions) }
 	if c.PostForm("confirm") != "yes" {
+		listed := "Its server at " + r.BaseURL + " lists this key in its /.well-known/sxp (checked now): the request is its own."
+		switch ok, err := s.house.JoinKeyListed(ctx, r); {
+		case err != nil:
+			listed = "Could not check that its server lists this key: " + err.Error() + ". Compare the fingerprint with its admin before you confirm."
+		case !ok:
+			listed = "Warning: its server at " + r.BaseURL + " does not list this key: the request may not be its own. Compare the fingerprint with its admin before you confirm."
+		}
 		rate := "Rate: " + n.Ticks + " " + circle.Unit + " per unit of its currency"
 		if t, err := clearing.ParseTicks(n.Ticks); err == nil && t != r.Ticks {
 			rate += " (it declared " + r.Ticks + ")"
@@ -89,6 +96,7 @@ func (s *Server) pageApproveJoinForm(c *gin.Context) {
 				rate + ".",
 				"Limits: " + fm(n.Min) + " to " + fm(n.Max) + " " + circle.Unit + ".",
 				"Key fingerprint: " + r.Fingerprint() + ". Its key is sealed to it: nobody copies it.",
+				listed,
 			},
 			Fields: map[string]string{"rate": f.Rate, "min": f.Min, "max": f.Max},
 			Cancel: "/admin/joins",

@@ -320,6 +320,9 @@ func TestJoinCircleEndToEnd(t *testing.T) {
 	circleTab.fill(`[data-join="oak"] .min`, "-500", `[data-join="oak"] .max`, "500")
 	circleTab.submit(`[data-join="oak"] .approve`, "#confirm")
 	circleTab.shot("circle-approve-confirm")
+	if got := circleTab.text("#summary"); !strings.Contains(got, "lists this key in its /.well-known/sxp (checked now)") {
+		t.Errorf("approval confirmation: got %q, want it to say oak's server lists the key", got)
+	}
 	if got := countCircle(t, c.clearingDB); got != afterRefusal {
 		t.Fatalf("before confirming the approval: %+v, want %+v", got, afterRefusal)
 	}

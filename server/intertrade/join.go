@@ -292,7 +292,9 @@ func (j *Joiner) Joined(ctx context.Context) (cxp.JoinCredentials, bool, error) 
 	return c, true, nil
 }
 
-func boxAD(pub *[32]byte) string { return "circle-join-box:" + base64.StdEncoding.EncodeToString(pub[:]) }
+func boxAD(pub *[32]byte) string {
+	return "circle-join-box:" + base64.StdEncoding.EncodeToString(pub[:])
+}
 func keyAD(circleID string) string { return "circle-key:" + circleID }
 
 // send signs and sends a join request or poll and reads the circle's
