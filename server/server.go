@@ -275,7 +275,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	s.log.Info("community server listening", "addr", ln.Addr().String(), "community", s.cfg.CommunityID,
-		"currency", s.cfg.Currency, "circle", s.Federation.CircleID())
+		"currency", s.cfg.Currency, "circle", s.cfg.CircleURL, "circle_id", s.Federation.CircleID())
 	err := serve.Run(ctx, srv, ln, 10*time.Second, func(ctx context.Context) {
 		// Federation delivery keeps a worker per peer (woken by its
 		// outbox), beside the periodic jobs.
