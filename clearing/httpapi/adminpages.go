@@ -593,13 +593,13 @@ func (s *Server) pageLimitsForm(c *gin.Context) {
 	}
 	minS, maxS := strings.TrimSpace(c.PostForm("min")), strings.TrimSpace(c.PostForm("max"))
 	lo, err := clearing.ParseAmount(minS, circle.Divisions)
-	if err != nil {
-		s.pageFail(c, &clearing.Error{Code: clearing.ErrInvalid, Field: "min", Message: "min: " + err.Error()})
+	if err != nil || lo > 0 {
+		s.pageCommunityError(c, circle, com, "Lower limit must be zero or a negative amount of "+circle.Unit+" ("+places(circle.Divisions)+"), e.g. -1000")
 		return
 	}
 	hi, err := clearing.ParseAmount(maxS, circle.Divisions)
-	if err != nil {
-		s.pageFail(c, &clearing.Error{Code: clearing.ErrInvalid, Field: "max", Message: "max: " + err.Error()})
+	if err != nil || hi < 0 {
+		s.pageCommunityError(c, circle, com, "Upper limit must be zero or a positive amount of "+circle.Unit+" ("+places(circle.Divisions)+"), e.g. 1000")
 		return
 	}
 	f := func(v int64) string { return clearing.FormatAmount(v, circle.Divisions) }

@@ -103,6 +103,15 @@ func TestCircleAdminFormsInBrowser(t *testing.T) {
 		t.Errorf("pine: rate %s, limits %d..%d; want 0.8, -30000..30000", ticks, lo, hi)
 	}
 
+	// Limits: a positive lower limit is refused in words.
+	p.open(c.clearing+"/admin/communities/leaf", "#limits")
+	p.fill("#min", "5")
+	p.submit("#limits", "#error")
+	if got := p.text("#error"); !strings.HasPrefix(got, "Lower limit must be zero or a negative amount of VAL") {
+		t.Errorf("lower limit 5: got %q", got)
+	}
+	p.shot("limits-refused")
+
 	// Rates: a bad rate is refused in words; a new one is confirmed and written.
 	p.open(c.clearing+"/admin/communities/leaf", "#set-rate")
 	p.fill("#rate", "0")
