@@ -138,8 +138,11 @@ func CheckJoinRequest(in cxp.JoinRequest) (JoinRequest, error) {
 // RequestJoin stores a checked request (CheckJoinRequest) whose signature the
 // caller verified against r.PublicKey. A repeat of the pending request of the
 // same community with the same content and keys is answered with it
-// (created false) and writes nothing; a different one while it is pending is
-// a conflict. A community id or address already in the circle is a conflict.
+// (created false) and writes nothing; one by the same key with other content
+// (a new delivery key after a lost answer, another rate) replaces the
+// waiting request's content (created false); one by another key while it
+// waits is a conflict. A community id or address already in the circle is a
+// conflict.
 func (h *House) RequestJoin(ctx context.Context, r JoinRequest) (JoinRequest, bool, error) {
 	var out JoinRequest
 	created := false
@@ -153,10 +156,21 @@ func (h *House) RequestJoin(ctx context.Context, r JoinRequest) (JoinRequest, bo
 			WHERE community_id = $1 AND state = 'pending'`, r.CommunityID))
 		switch {
 		case err == nil:
-			if !sameJoin(prev, r) {
+			switch {
+			case sameJoin(prev, r):
+				out = prev
+				return nil
+			case !prev.PublicKey.Equal(r.PublicKey) || prev.KeyID != r.KeyID:
 				return conflict("id", "a request to join as %s is already waiting for the circle's admins", r.CommunityID)
 			}
-			out = prev
+			// The same asker asks again (its earlier answer was lost, or
+			// it changed its mind): its waiting request takes the new content.
+			out, err = scanJoin(q.QueryRow(ctx, `UPDATE clearing_join_requests SET name = $2, currency = $3, divisions = $4,
+				base_url = $5, ticks = $6::numeric, mail = $7, message = $8, box_key = $9 WHERE id = $1 RETURNING `+joinColumns,
+				prev.ID, r.Name, r.Currency, r.Divisions, r.BaseURL, r.Ticks, r.Mail, r.Message, r.BoxKey[:]))
+			if err != nil {
+				return fmt.Errorf("clearing: join: %w", err)
+			}
 			return nil
 		case !errors.Is(err, pgx.ErrNoRows):
 			return fmt.Errorf("clearing: join: %w", err)

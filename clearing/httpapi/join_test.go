@@ -143,6 +143,16 @@ func TestJoinRequest(t *testing.T) {
 	if st, out := oak.ask(e); st != http.StatusOK || str(out, "request") != id {
 		t.Errorf("oak asks again: got %d %v, want 200 request %s", st, out, id)
 	}
+	// The same key asks again with a new delivery key (its answer was lost):
+	// the waiting request takes it. Another key asking as oak: a conflict.
+	newBoxPub, newBoxPriv, _ := cxp.NewBoxKey()
+	oak.req.BoxKey, oak.boxPub, oak.boxPriv = base64.StdEncoding.EncodeToString(newBoxPub[:]), newBoxPub, newBoxPriv
+	if st, out := oak.ask(e); st != http.StatusOK || str(out, "request") != id {
+		t.Errorf("oak asks again with a new delivery key: got %d %v, want 200 request %s", st, out, id)
+	}
+	if st, out := newAsker(t, "oak", "http://oak.example").ask(e); st != http.StatusConflict {
+		t.Errorf("another key asking as oak: got %d %v, want 409", st, out)
+	}
 	if j, _, _ := joinRows(t, e); j != 1 {
 		t.Errorf("requests stored: got %d, want 1", j)
 	}

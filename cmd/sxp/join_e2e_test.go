@@ -228,10 +228,9 @@ func TestJoinCircleEndToEnd(t *testing.T) {
 	if st, again := elm.send(t, "POST", joinURL, body, nil); st != http.StatusOK || int64(again["request"].(float64)) != elmID {
 		t.Errorf("elm's repeat: got %d %v, want 200 request %d", st, again, elmID)
 	}
-	changed := elm.req
-	changed.Rate = "2"
-	if st, out := elm.send(t, "POST", joinURL, elm.body(t, changed), nil); st != http.StatusConflict {
-		t.Errorf("elm's other request while one waits: got %d %v, want 409", st, out)
+	impostor := newJoinSigner(t, "elm", "http://127.0.0.1:9")
+	if st, out := impostor.send(t, "POST", joinURL, impostor.body(t, impostor.req), nil); st != http.StatusConflict {
+		t.Errorf("another key asking as elm while elm's request waits: got %d %v, want 409", st, out)
 	}
 	// A poll signed by another key learns nothing.
 	pollURL := fmt.Sprintf("%s/join/v1/requests/%d", c.clearing, elmID)
