@@ -223,6 +223,15 @@ func (h *House) JoinRequestByID(ctx context.Context, id int64) (JoinRequest, err
 	return r, nil
 }
 
+// PendingJoins counts the requests waiting for an admin.
+func (h *House) PendingJoins(ctx context.Context) (int, error) {
+	var n int
+	if err := h.pool.QueryRow(ctx, `SELECT count(*) FROM clearing_join_requests WHERE state = 'pending'`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("clearing: pending joins: %w", err)
+	}
+	return n, nil
+}
+
 // JoinRequests lists the pending requests, oldest first, then the latest
 // decided ones (at most limit of those), newest first.
 func (h *House) JoinRequests(ctx context.Context, limit int) (pending, decided []JoinRequest, err error) {

@@ -94,11 +94,18 @@ type pageData struct {
 	Notice string
 	Error  string
 	Body   any
+	// PendingJoins is how many requests to join wait (shown in the menu).
+	PendingJoins int
 }
 
 func (s *Server) renderPage(c *gin.Context, status int, name string, d pageData) {
 	d.Actor = c.GetString(actorKey)
 	d.CSRF = c.GetString(pageCSRFKey)
+	if d.Actor != "" {
+		if n, err := s.house.PendingJoins(c.Request.Context()); err == nil {
+			d.PendingJoins = n
+		}
+	}
 	if d.Circle.ID == "" {
 		if circle, err := s.house.Circle(c.Request.Context()); err == nil {
 			d.Circle = circle

@@ -35,11 +35,11 @@ func TestJoinAndCommunityFormTemplates(t *testing.T) {
 			Key string
 		}{communityRow{ID: "pine", Name: "Pine", Rate: "0.8", Min: "-3.00", Max: "3.00"}, "s3cret-key"}},
 			[]string{`<code id="key">s3cret-key</code>`, "SXP_CIRCLE_ID=valley"}},
-		{"joins", pageData{Title: "Requests to join", Nav: "joins", Actor: "ops", CSRF: "c5rf", Circle: circle,
+		{"joins", pageData{Title: "Requests to join", Nav: "joins", Actor: "ops", CSRF: "c5rf", Circle: circle, PendingJoins: 1,
 			Body: struct{ Pending, Decided []clearing.JoinRequest }{[]clearing.JoinRequest{pending}, []clearing.JoinRequest{refused}}},
 			[]string{`action="/admin/joins/4/approve"`, `action="/admin/joins/4/refuse"`, `name="csrf" value="c5rf"`,
 				`<code data-field="fingerprint">` + pending.Fingerprint() + `</code>`, `class="rate" value="0.5"`, "hello &lt;b&gt;",
-				`<span class="badge refused" data-field="state">refused</span> — unknown`, `href="/admin/joins" class="on"`}},
+				`<span class="badge refused" data-field="state">refused</span> — unknown`, `href="/admin/joins" class="on"`, `<span class="badge pending" id="pending-joins">1</span>`}},
 		{"joins", pageData{Title: "Requests to join", Nav: "joins", Actor: "ops", Circle: circle,
 			Body: struct{ Pending, Decided []clearing.JoinRequest }{}},
 			[]string{`id="no-pending"`}},

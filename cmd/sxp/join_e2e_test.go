@@ -288,6 +288,9 @@ func TestJoinCircleEndToEnd(t *testing.T) {
 	circleTab.fill("#token", c.adminToken)
 	circleTab.submit("#login", `[data-join="oak"]`)
 	circleTab.shot("circle-joins-pending")
+	if got := circleTab.text("#pending-joins"); got != "2" {
+		t.Errorf("the menu's count of waiting requests: got %q, want 2 (elm and oak)", got)
+	}
 	if got := circleTab.text(`[data-join="oak"] [data-field="fingerprint"]`); got != fingerprint || len(fingerprint) != 16 {
 		t.Errorf("oak's key fingerprint on the circle's page: got %q, oak's page shows %q", got, fingerprint)
 	}
