@@ -90,6 +90,9 @@ var clearingMatrix = map[string]string{
 	"POST /admin/communities/:id/rate":         cAdminPage,
 	"POST /admin/communities/:id/rate/approve": cAdminPage,
 	"GET /admin/joins":                         cAdminPage,
+	"GET /admin/api/joins":                     cAdminAPI,
+	"POST /admin/api/joins/:id/approve":        cAdminAPI,
+	"POST /admin/api/joins/:id/refuse":         cAdminAPI,
 	"POST /admin/joins/:id/approve":            cAdminPage,
 	"POST /admin/joins/:id/refuse":             cAdminPage,
 	// Joining: open at the gate, authorised by the asking community's own

@@ -137,3 +137,84 @@ func remoteHost(r *http.Request) string {
 	}
 	return host
 }
+
+// joinJSON is a request to join as the admin API shows it.
+type joinJSON struct {
+	clearing.JoinRequest
+	Fingerprint string `json:"key_fingerprint"`
+}
+
+// adminJoins is GET /admin/api/joins: the waiting requests, oldest first,
+// and the 50 latest decided ones, newest first.
+func (s *Server) adminJoins(c *gin.Context) {
+	pending, decided, err := s.house.JoinRequests(c.Request.Context(), 50)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	view := func(list []clearing.JoinRequest) []joinJSON {
+		out := make([]joinJSON, 0, len(list))
+		for _, r := range list {
+			out = append(out, joinJSON{r, r.Fingerprint()})
+		}
+		return out
+	}
+	c.JSON(http.StatusOK, gin.H{"pending": view(pending), "decided": view(decided)})
+}
+
+// adminApproveJoin is POST /admin/api/joins/:id/approve {"rate", "min", "max"}:
+// the community is added and its key sealed to it (never shown).
+func (s *Server) adminApproveJoin(c *gin.Context) {
+	id, ok := joinID(c)
+	if !ok {
+		return
+	}
+	var r struct {
+		Rate string `json:"rate"`
+		Min  string `json:"min"`
+		Max  string `json:"max"`
+	}
+	if !s.bind(c, &r) {
+		return
+	}
+	_, min, max, ok := s.limits(c, r.Min, r.Max)
+	if !ok {
+		return
+	}
+	out, err := s.house.ApproveJoin(c.Request.Context(), actor(c), id, clearing.JoinApproval{Ticks: r.Rate, Min: min, Max: max,
+		CircleURL: s.opts.PublicURL})
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, joinJSON{out, out.Fingerprint()})
+}
+
+// adminRefuseJoin is POST /admin/api/joins/:id/refuse {"reason"}.
+func (s *Server) adminRefuseJoin(c *gin.Context) {
+	id, ok := joinID(c)
+	if !ok {
+		return
+	}
+	var r struct {
+		Reason string `json:"reason"`
+	}
+	if !s.bind(c, &r) {
+		return
+	}
+	out, err := s.house.RefuseJoin(c.Request.Context(), actor(c), id, r.Reason)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, joinJSON{out, out.Fingerprint()})
+}
+
+func joinID(c *gin.Context) (int64, bool) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		adminError(c, http.StatusNotFound, "not_found", "", "no such request to join")
+		return 0, false
+	}
+	return id, true
+}

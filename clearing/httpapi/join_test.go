@@ -279,3 +279,60 @@ type bodyReader struct{ *bytes.Reader }
 func (bodyReader) Close() error { return nil }
 
 func nopBody(b []byte) bodyReader { return bodyReader{bytes.NewReader(b)} }
+
+// TestJoinAdminAPI: the admin API lists requests, approves one with a rate
+// and limits (bad limits refused, nothing written) and refuses another.
+func TestJoinAdminAPI(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	oak, elm := newAsker(t, "oak", "http://oak.example"), newAsker(t, "elm", "http://elm.example")
+	_, o := oak.ask(e)
+	_, l := elm.ask(e)
+	oakID, elmID := str(o, "request"), str(l, "request")
+	st, out := e.admin("GET", "/admin/api/joins", nil)
+	pending, _ := out["pending"].([]any)
+	if st != 200 || len(pending) != 2 || str(pending[0].(map[string]any), "community_id") != "oak" ||
+		len(str(pending[0].(map[string]any), "key_fingerprint")) != 16 {
+		t.Fatalf("list: got %d %v", st, out)
+	}
+	if st, out := e.admin("POST", "/admin/api/joins/"+oakID+"/approve", map[string]string{"rate": "0.5", "min": "1", "max": "10"}); st != 400 {
+		t.Errorf("approve with a positive lower limit: got %d %v, want 400", st, out)
+	}
+	if _, c, _ := joinRows(t, e); c != 2 {
+		t.Fatalf("after a refused approval: %d communities, want 2", c)
+	}
+	st, out = e.admin("POST", "/admin/api/joins/"+oakID+"/approve", map[string]string{"rate": "0.75", "min": "-10", "max": "10"})
+	if st != 200 || str(out, "state") != "approved" {
+		t.Fatalf("approve: got %d %v", st, out)
+	}
+	com, err := e.house.Community(context.Background(), "oak")
+	if err != nil || com.Ticks != "0.75" || com.Min != -1000 || com.Max != 1000 {
+		t.Errorf("oak: got %+v %v, want rate 0.75, limits -1000..1000", com, err)
+	}
+	if st, out := e.admin("POST", "/admin/api/joins/"+oakID+"/refuse", map[string]string{"reason": "changed my mind"}); st != 409 {
+		t.Errorf("refusing the approved request: got %d %v, want 409", st, out)
+	}
+	if st, out := e.admin("POST", "/admin/api/joins/"+elmID+"/refuse", map[string]string{"reason": " "}); st != 400 {
+		t.Errorf("refuse without a reason: got %d %v, want 400", st, out)
+	}
+	if st, out := e.admin("POST", "/admin/api/joins/"+elmID+"/refuse", map[string]string{"reason": "unknown to us"}); st != 200 || str(out, "state") != "refused" {
+		t.Errorf("refuse: got %d %v", st, out)
+	}
+	if st, out := elm.poll(e, elmID); st != 200 || str(out, "state") != "refused" || str(out, "reason") != "unknown to us" {
+		t.Errorf("elm's poll: got %d %v", st, out)
+	}
+	var actions []string
+	rows, err := e.pool.Query(context.Background(), `SELECT action || ':' || subject FROM clearing_audit WHERE action LIKE 'join.%' ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var a string
+		rows.Scan(&a)
+		actions = append(actions, a)
+	}
+	rows.Close()
+	if got := strings.Join(actions, ","); got != "join.approve:oak,join.refuse:elm" {
+		t.Errorf("audit: got %s, want join.approve:oak,join.refuse:elm", got)
+	}
+}

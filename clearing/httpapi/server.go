@@ -179,6 +179,9 @@ func (s *Server) Handler() http.Handler {
 	a.GET("/arbiter/contracts", s.adminArbiterCases)
 	a.GET("/arbiter/contracts/:h", s.adminArbiterCase)
 	a.POST("/schedule/run", s.runSchedule)
+	a.GET("/joins", s.adminJoins)                    // requests to join (join.go)
+	a.POST("/joins/:id/approve", s.adminApproveJoin) // {"rate","min","max"}: add it, seal its key to it
+	a.POST("/joins/:id/refuse", s.adminRefuseJoin)   // {"reason"}
 
 	// Governing body, HTML pages (session cookie holding an admin token, CSRF on forms).
 	r.GET("/", pageHeaders, s.pageLanding)
