@@ -93,6 +93,9 @@ var communityMatrix = map[string]string{
 	"POST /api/v1/admin/intertrade/handshake":       admin,
 	"POST /api/v1/admin/intertrade/reconcile":       admin,
 	"POST /api/v1/admin/intertrade/settle":          admin,
+	"GET /api/v1/admin/intertrade/join":             admin,
+	"POST /api/v1/admin/intertrade/join":            admin,
+	"POST /api/v1/admin/intertrade/join/check":      admin,
 
 	// sxp-fed/1: discovery is for anyone; the rest is signed by peers, and
 	// no role here is one (401 without an sxp signature, 403 for a non-peer).

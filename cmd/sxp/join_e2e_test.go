@@ -262,6 +262,19 @@ func TestJoinCircleEndToEnd(t *testing.T) {
 		t.Fatalf("a payment from oak while alone: got %d %v, want a refusal", st, out)
 	}
 
+	// The admin API says what the page does.
+	olga := c.login(oak, "olga")
+	if st, out := c.api(oak, "GET", "/api/v1/admin/intertrade/join", olga, nil); st != 200 || out["state"] != "none" {
+		t.Errorf("oak's join state before asking: got %d %v, want none", st, out)
+	}
+	if st, out := c.api(oak, "POST", "/api/v1/admin/intertrade/join", olga, map[string]string{"circle_url": c.clearing, "rate": "-1"}); st != 400 ||
+		itErrorOf(out)["field"] != "rate" {
+		t.Errorf("asking at rate -1 through the API: got %d %v, want 400 naming rate", st, out)
+	}
+	if st, out := c.api(oak, "POST", "/api/v1/admin/intertrade/join", olive, map[string]string{"circle_url": c.clearing, "rate": "1"}); st != 403 {
+		t.Errorf("a member asking to join: got %d %v, want 403", st, out)
+	}
+
 	out2 := testOutput(t, "join")
 	oakTab := joinPage{t: t, ctx: browser(t), out: out2}
 	circleTab := joinPage{t: t, ctx: browser(t), out: out2}
@@ -282,6 +295,9 @@ func TestJoinCircleEndToEnd(t *testing.T) {
 	oakTab.submit("#join", `#join-state[data-state="pending"]`)
 	oakTab.shot("oak-join-pending")
 	fingerprint := oakTab.text("#fingerprint")
+	if st, out := c.api(oak, "GET", "/api/v1/admin/intertrade/join", olga, nil); st != 200 || out["state"] != "pending" || out["key_fingerprint"] != fingerprint {
+		t.Errorf("oak's join state after asking: got %d %v, want pending with fingerprint %s", st, out, fingerprint)
+	}
 
 	// The circle's admin sees it, with the same fingerprint, and refuses elm first.
 	circleTab.open(c.clearing+"/admin/joins", "#token")
@@ -359,6 +375,12 @@ func TestJoinCircleEndToEnd(t *testing.T) {
 	oakTab.shot("oak-joined")
 	if got := oakTab.text("main"); !strings.Contains(got, "valley at "+c.clearing) {
 		t.Errorf("oak's intertrading page after joining does not name the circle:\n%s", got)
+	}
+	if st, out := c.api(oak, "GET", "/api/v1/admin/intertrade/join", olga, nil); st != 200 || out["state"] != "joined" || out["circle_id"] != "valley" || out["rate"] != "0.5" {
+		t.Errorf("oak's join state after joining: got %d %v, want joined valley at 0.5", st, out)
+	}
+	if st, out := c.api(oak, "POST", "/api/v1/admin/intertrade/join", olga, map[string]string{"circle_url": c.clearing, "rate": "1"}); st != 409 {
+		t.Errorf("asking again once joined: got %d %v, want 409", st, out)
 	}
 	var keySealed, boxSealed bool
 	var state string

@@ -89,6 +89,9 @@ func (h *Handlers) Engine() *gin.Engine {
 	admin.POST("/intertrade/handshake", h.adminIntertradeHandshake)
 	admin.POST("/intertrade/reconcile", h.adminIntertradeReconcile)
 	admin.POST("/intertrade/settle", h.adminIntertradeSettle)
+	admin.GET("/intertrade/join", h.adminJoin)             // the latest request to join a circle
+	admin.POST("/intertrade/join", h.adminAskJoin)         // {"circle_url","rate","message"}: ask (while alone)
+	admin.POST("/intertrade/join/check", h.adminCheckJoin) // ask the circle for its answer now
 
 	// federation routes (sxp-fed/1): signed server-to-server requests, verified by verifyServer
 	r.GET("/.well-known/sxp", h.wellKnown)

@@ -166,7 +166,7 @@ func (j *Joiner) Ask(ctx context.Context, circleURL, rate, message string) (Join
 		VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id`, circleURL, ticks, boxPub[:], sealedPriv, sealed, now).Scan(&id)
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.ConstraintName == "circle_joins_open_key" {
-		return Join{}, &Error{Code: ErrConflict, Message: "this community has asked a circle already, or is in one: see its answer below"}
+		return Join{}, &Error{Code: ErrAlreadyAsked, Message: "this community has asked a circle already, or is in one: see its answer below"}
 	}
 	if err != nil {
 		return Join{}, fmt.Errorf("intertrade: join: %w", err)

@@ -148,7 +148,7 @@ func TestJoinerAskAndPoll(t *testing.T) {
 	if a := jc.asked; a.ID != "leaf" || a.Currency != testCurrency || a.BaseURL != testPublic || a.Rate != "1.5" || a.Message != "hi" {
 		t.Errorf("the request sent: got %+v", a)
 	}
-	if _, err := j.Ask(ctx, jc.srv.URL, "1", ""); CodeOf(err) != ErrConflict {
+	if _, err := j.Ask(ctx, jc.srv.URL, "1", ""); CodeOf(err) != ErrAlreadyAsked {
 		t.Errorf("asking again while a request waits: got %v, want a conflict", err)
 	}
 
