@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gin-gonic/gin"
@@ -334,5 +335,43 @@ func TestJoinAdminAPI(t *testing.T) {
 	rows.Close()
 	if got := strings.Join(actions, ","); got != "join.approve:oak,join.refuse:elm" {
 		t.Errorf("audit: got %s, want join.approve:oak,join.refuse:elm", got)
+	}
+}
+
+// TestJoinRequestConcurrentRepeats: the same request sent eight times at
+// once is stored once; every answer names it.
+func TestJoinRequestConcurrentRepeats(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	oak := newAsker(t, "oak", "http://oak.example")
+	ids := make(chan string, 8)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b, _ := json.Marshal(oak.req)
+			resp, err := http.DefaultClient.Do(oak.signed(t, "POST", e.srv.URL+"/join/v1/requests", b))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer resp.Body.Close()
+			var st cxp.JoinStatus
+			json.NewDecoder(resp.Body).Decode(&st)
+			if resp.StatusCode != 200 && resp.StatusCode != 202 {
+				t.Errorf("got %d", resp.StatusCode)
+			}
+			ids <- strconv.FormatInt(st.Request, 10)
+		}()
+	}
+	wg.Wait()
+	close(ids)
+	seen := map[string]int{}
+	for id := range ids {
+		seen[id]++
+	}
+	if j, _, _ := joinRows(t, e); j != 1 || len(seen) != 1 {
+		t.Errorf("got %d rows and answers %v, want 1 row named by all 8", j, seen)
 	}
 }
