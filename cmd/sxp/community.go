@@ -82,7 +82,7 @@ func communitySettings(fs *flag.FlagSet) func() server.Config {
 	hashes := envInt64(fs, "hash-concurrency", "SXP_HASH_CONCURRENCY", 0, "password hashes computed at once (19 MiB each); 0: the number of CPUs. Beyond it log-ins wait up to 2 s, then get 429")
 	metricsToken := envSecret(fs, "metrics-token", "SXP_METRICS_TOKEN", "bearer token that GET /metrics requires (optional; without it /metrics is open)")
 	lang := envString(fs, "search-language", "SXP_SEARCH_LANGUAGE", "english", "PostgreSQL text search configuration of announcements")
-	fsecret := envSecret(fs, "federation-secret", "SXP_FEDERATION_SECRET", "seals the server's federation private keys in its database (keep it with your backups)")
+	fsecret := envSecret(fs, "federation-secret", "SXP_FEDERATION_SECRET", "seals the server's federation private keys, and the circle key a request to join brought, in its database (keep it with your backups)")
 	ftimeout := envDuration(fs, "federation-timeout", "SXP_FEDERATION_TIMEOUT", 10*time.Second, "timeout of every request to a federation peer")
 	fretry := envDuration(fs, "federation-retry", "SXP_FEDERATION_RETRY", 2*time.Second, "first retry delay of a failed delivery to a peer (doubles, with jitter)")
 	fpull := envDuration(fs, "federation-pull", "SXP_FEDERATION_PULL", 5*time.Minute, "how often to pull peers' events (also on start)")
