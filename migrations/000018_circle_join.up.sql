@@ -40,6 +40,8 @@ CREATE TABLE circle_joins (
     circle_url   text        NOT NULL,
     request_id   bigint      NOT NULL DEFAULT 0, -- the circle's number, once it answered
     ticks        text        NOT NULL,
+    keyid        text        NOT NULL, -- the server's key that asked: it signs the polls too
+    public_key   bytea       NOT NULL CHECK (length(public_key) = 32),
     box_public   bytea       NOT NULL CHECK (length(box_public) = 32),
     box_private  bytea       NOT NULL,
     box_sealed   boolean     NOT NULL,

@@ -130,7 +130,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 			k, err := fed.CurrentKey(ctx)
 			return k.KeyID, k.PublicKey, err
 		},
-		Sign: fed.Sign, Seal: fed.SealSecret, Open: fed.OpenSecret, OnJoined: s.joined, Logger: logger,
+		Sign: fed.SignAs, Seal: fed.SealSecret, Open: fed.OpenSecret, OnJoined: s.joined, Logger: logger,
 		HTTP: &http.Client{Timeout: orDefault(cfg.CircleTimeout, 30*time.Second)},
 	})
 	if !cfg.InCircle() {

@@ -2,14 +2,20 @@ package federation
 
 // What joining an intertrading circle needs of the federation service
 // (intertrade.Joiner): the server's Ed25519 key signs the request to join
-// and its polls, the server's secret seals what the circle sends at rest,
+// and its polls (the same key, also after a rotation, while it is listed), the server's secret seals what the circle sends at rest,
 // and once joined the discovery document names the circle.
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sxp-network/sxp/clearing/cxp/httpsig"
 )
 
 // circleState is the circle learned while serving (JoinedCircle), which
@@ -38,7 +44,7 @@ func (s *Service) circleOf() (id, url string) {
 	return s.cfg.CircleID, s.cfg.CircleURL
 }
 
-// CurrentKey is the server's current key (the one Sign signs with).
+// CurrentKey is the server's current key.
 func (s *Service) CurrentKey(ctx context.Context) (Key, error) {
 	keys, err := s.Keys(ctx)
 	if err != nil {
@@ -50,14 +56,25 @@ func (s *Service) CurrentKey(ctx context.Context) (Key, error) {
 	return keys[0], nil
 }
 
-// Sign signs req (with its exact body) with the server's current key: RFC
-// 9421, label sxp, alg ed25519, keyid "<base_url>#…".
-func (s *Service) Sign(ctx context.Context, req *http.Request, body []byte) error {
-	sg, err := s.signer(ctx)
-	if err != nil {
-		return err
+// SignAs signs req (with its exact body) with the server's key keyID, the
+// current one or one still listed in its rotation overlap.
+func (s *Service) SignAs(ctx context.Context, keyID string, req *http.Request, body []byte) error {
+	var priv []byte
+	var sealed bool
+	err := s.pool.QueryRow(ctx, `SELECT private_key, sealed FROM federation_keys
+		WHERE keyid = $1 AND (retires_at IS NULL OR retires_at > $2)`, keyID, s.now()).Scan(&priv, &sealed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("federation: the server no longer has the key %s", keyID)
 	}
-	return sg.Sign(req, body)
+	if err != nil {
+		return fmt.Errorf("federation: signing key: %w", err)
+	}
+	if sealed {
+		if priv, err = s.open(keyID, priv); err != nil {
+			return err
+		}
+	}
+	return httpsig.Signer{KeyID: keyID, Alg: httpsig.AlgEd25519, Ed25519Key: ed25519.PrivateKey(priv), Label: Label, Now: s.now}.Sign(req, body)
 }
 
 // SealSecret seals plain under the server's secret (SXP_FEDERATION_SECRET),

@@ -54,8 +54,9 @@ type JoinConfig struct {
 type JoinOptions struct {
 	// Key is the server's current Ed25519 key id and public key.
 	Key func(ctx context.Context) (keyID string, pub ed25519.PublicKey, err error)
-	// Sign signs a request with that key (RFC 9421, label sxp).
-	Sign func(ctx context.Context, req *http.Request, body []byte) error
+	// Sign signs a request with the server's key keyID (RFC 9421, label
+	// sxp): the key that asked signs the polls, also after a rotation.
+	Sign func(ctx context.Context, keyID string, req *http.Request, body []byte) error
 	// Seal and Open keep secrets at rest (the server's SXP_FEDERATION_SECRET).
 	Seal func(ad string, plain []byte) ([]byte, bool)
 	Open func(ad string, b []byte, sealed bool) ([]byte, error)
@@ -97,16 +98,18 @@ type Join struct {
 	State       string
 	Reason      string
 	CircleID    string
-	Fingerprint string // of the server's key, as the circle's admins see it
+	Fingerprint string // of the server's key that asked, as the circle's admins see it
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 }
 
-const joinColumns = `id, circle_url, request_id, ticks, state, reason, circle_id, created_at, updated_at`
+const joinColumns = `id, circle_url, request_id, ticks, state, reason, circle_id, public_key, created_at, updated_at`
 
 func scanJoinRow(row pgx.Row) (Join, error) {
 	var j Join
-	err := row.Scan(&j.ID, &j.CircleURL, &j.Request, &j.Ticks, &j.State, &j.Reason, &j.CircleID, &j.CreatedAt, &j.UpdatedAt)
+	var pub []byte
+	err := row.Scan(&j.ID, &j.CircleURL, &j.Request, &j.Ticks, &j.State, &j.Reason, &j.CircleID, &pub, &j.CreatedAt, &j.UpdatedAt)
+	j.Fingerprint = KeyFingerprint(pub)
 	return j, err
 }
 
@@ -125,9 +128,6 @@ func (j *Joiner) Latest(ctx context.Context) (Join, bool, error) {
 	}
 	if err != nil {
 		return Join{}, false, fmt.Errorf("intertrade: join: %w", err)
-	}
-	if _, pub, err := j.opts.Key(ctx); err == nil {
-		out.Fingerprint = KeyFingerprint(pub)
 	}
 	return out, true, nil
 }
@@ -162,8 +162,8 @@ func (j *Joiner) Ask(ctx context.Context, circleURL, rate, message string) (Join
 	// The private half is kept before the request leaves: an approval is
 	// never sealed to a key this server has lost.
 	var id int64
-	err = j.pool.QueryRow(ctx, `INSERT INTO circle_joins (circle_url, ticks, box_public, box_private, box_sealed, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id`, circleURL, ticks, boxPub[:], sealedPriv, sealed, now).Scan(&id)
+	err = j.pool.QueryRow(ctx, `INSERT INTO circle_joins (circle_url, ticks, keyid, public_key, box_public, box_private, box_sealed, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id`, circleURL, ticks, keyID, []byte(pub), boxPub[:], sealedPriv, sealed, now).Scan(&id)
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.ConstraintName == "circle_joins_open_key" {
 		return Join{}, &Error{Code: ErrAlreadyAsked, Message: "this community has asked a circle already, or is in one: see its answer below"}
@@ -174,7 +174,7 @@ func (j *Joiner) Ask(ctx context.Context, circleURL, rate, message string) (Join
 	req := cxp.JoinRequest{ID: j.cfg.CommunityID, Name: j.cfg.Name, Currency: j.cfg.Currency, Divisions: j.cfg.Divisions,
 		BaseURL: j.cfg.PublicURL, Rate: ticks, Message: message, KeyID: keyID,
 		PublicKey: base64.StdEncoding.EncodeToString(pub), BoxKey: base64.StdEncoding.EncodeToString(boxPub[:])}
-	status, err := j.send(ctx, http.MethodPost, circleURL+"/join/v1/requests", req)
+	status, err := j.send(ctx, keyID, http.MethodPost, circleURL+"/join/v1/requests", req)
 	if err != nil {
 		if _, derr := j.pool.Exec(ctx, `DELETE FROM circle_joins WHERE id = $1`, id); derr != nil {
 			j.opts.Logger.Warn("intertrade: forget a request to join that was not sent", "err", derr)
@@ -195,19 +195,29 @@ func (j *Joiner) Ask(ctx context.Context, circleURL, rate, message string) (Join
 func (j *Joiner) Poll(ctx context.Context) (bool, error) {
 	var (
 		id, request        int64
-		circleURL          string
+		circleURL, keyID   string
 		boxPub, boxPrivRaw []byte
 		boxSealed          bool
 	)
-	err := j.pool.QueryRow(ctx, `SELECT id, request_id, circle_url, box_public, box_private, box_sealed FROM circle_joins
-		WHERE state = 'pending' AND request_id > 0`).Scan(&id, &request, &circleURL, &boxPub, &boxPrivRaw, &boxSealed)
+	err := j.pool.QueryRow(ctx, `SELECT id, request_id, circle_url, keyid, box_public, box_private, box_sealed FROM circle_joins
+		WHERE state = 'pending' AND request_id > 0`).Scan(&id, &request, &circleURL, &keyID, &boxPub, &boxPrivRaw, &boxSealed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("intertrade: join: %w", err)
 	}
-	status, err := j.send(ctx, http.MethodGet, circleURL+"/join/v1/requests/"+strconv.FormatInt(request, 10), nil)
+	status, err := j.send(ctx, keyID, http.MethodGet, circleURL+"/join/v1/requests/"+strconv.FormatInt(request, 10), nil)
+	if errors.Is(err, errKeyGone) {
+		// Rotated out while it waited: the circle cannot tell us its answer
+		// any more. Given up here, so that the admin can ask again.
+		_, err = j.pool.Exec(ctx, `UPDATE circle_joins SET state = 'refused', reason = $2, updated_at = $3 WHERE id = $1 AND state = 'pending'`,
+			id, "this server's key changed since it asked, so the circle's answer cannot be fetched; ask again (the circle's admins may have to refuse the old request first)", j.opts.Now())
+		if err != nil {
+			return false, fmt.Errorf("intertrade: join: %w", err)
+		}
+		return false, nil
+	}
 	if err != nil {
 		return false, err
 	}
@@ -292,6 +302,9 @@ func (j *Joiner) Joined(ctx context.Context) (cxp.JoinCredentials, bool, error) 
 	return c, true, nil
 }
 
+// errKeyGone: the server no longer has the key a request to join was made with.
+var errKeyGone = &Error{Code: ErrRefused, Message: "this server no longer has the key it asked with"}
+
 func boxAD(pub *[32]byte) string {
 	return "circle-join-box:" + base64.StdEncoding.EncodeToString(pub[:])
 }
@@ -299,7 +312,7 @@ func keyAD(circleID string) string { return "circle-key:" + circleID }
 
 // send signs and sends a join request or poll and reads the circle's
 // answer: a JoinStatus, or its refusal as ErrRefused with its message.
-func (j *Joiner) send(ctx context.Context, method, url string, v any) (cxp.JoinStatus, error) {
+func (j *Joiner) send(ctx context.Context, keyID, method, url string, v any) (cxp.JoinStatus, error) {
 	var body []byte
 	if v != nil {
 		var err error
@@ -316,8 +329,9 @@ func (j *Joiner) send(ctx context.Context, method, url string, v any) (cxp.JoinS
 	} else {
 		req.Body, req.ContentLength = nil, 0
 	}
-	if err := j.opts.Sign(ctx, req, body); err != nil {
-		return cxp.JoinStatus{}, fmt.Errorf("intertrade: join: sign: %w", err)
+	if err := j.opts.Sign(ctx, keyID, req, body); err != nil {
+		j.opts.Logger.Warn("intertrade: sign a request to join", "keyid", keyID, "err", err)
+		return cxp.JoinStatus{}, errKeyGone
 	}
 	resp, err := j.opts.HTTP.Do(req)
 	if err != nil {

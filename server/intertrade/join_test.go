@@ -82,17 +82,39 @@ func (jc *joinCircle) set(f func(jc *joinCircle)) {
 	f(jc)
 }
 
-func newTestJoiner(t *testing.T, joined *[]cxp.JoinCredentials) *Joiner {
-	t.Helper()
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+// testKeys are a server's keys by keyid; current is the one Key returns
+// (a test rotates by changing it).
+type testKeys struct {
+	mu      sync.Mutex
+	current string
+	keys    map[string]ed25519.PrivateKey
+}
+
+func (k *testKeys) rotate(t *testing.T, keyID string) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyID := testPublic + "#k1"
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.current, k.keys[keyID] = keyID, priv
+}
+
+func newTestJoiner(t *testing.T, joined *[]cxp.JoinCredentials) (*Joiner, *testKeys) {
+	t.Helper()
+	keys := &testKeys{keys: map[string]ed25519.PrivateKey{}}
+	keys.rotate(t, testPublic+"#k1")
 	return NewJoiner(pgtest.NewPool(t), JoinConfig{CommunityID: "leaf", Name: "Leaf", Currency: testCurrency, Divisions: 2,
 		PublicURL: testPublic}, JoinOptions{
-		Key: func(context.Context) (string, ed25519.PublicKey, error) { return keyID, pub, nil },
-		Sign: func(_ context.Context, req *http.Request, body []byte) error {
+		Key: func(context.Context) (string, ed25519.PublicKey, error) {
+			keys.mu.Lock()
+			defer keys.mu.Unlock()
+			return keys.current, keys.keys[keys.current].Public().(ed25519.PublicKey), nil
+		},
+		Sign: func(_ context.Context, keyID string, req *http.Request, body []byte) error {
+			keys.mu.Lock()
+			priv := keys.keys[keyID]
+			keys.mu.Unlock()
 			return httpsig.Signer{KeyID: keyID, Alg: httpsig.AlgEd25519, Ed25519Key: priv, Label: cxp.JoinLabel}.Sign(req, body)
 		},
 		Seal: func(ad string, plain []byte) ([]byte, bool) { return append([]byte(ad+"|"), plain...), true },
@@ -100,7 +122,7 @@ func newTestJoiner(t *testing.T, joined *[]cxp.JoinCredentials) *Joiner {
 			return []byte(strings.TrimPrefix(string(b), ad+"|")), nil
 		},
 		OnJoined: func(_ context.Context, c cxp.JoinCredentials) error { *joined = append(*joined, c); return nil },
-	})
+	}), keys
 }
 
 func sealedTo(t *testing.T, c cxp.JoinCredentials, boxKey *[32]byte) string {
@@ -120,7 +142,7 @@ func TestJoinerAskAndPoll(t *testing.T) {
 	ctx := context.Background()
 	jc := newJoinCircle(t)
 	var joined []cxp.JoinCredentials
-	j := newTestJoiner(t, &joined)
+	j, keys := newTestJoiner(t, &joined)
 
 	for _, tc := range []struct{ url, rate, field string }{
 		{"ftp://circle.example", "1", "circle_url"}, {jc.srv.URL, "0", "rate"}, {jc.srv.URL, "abc", "rate"},
@@ -152,6 +174,13 @@ func TestJoinerAskAndPoll(t *testing.T) {
 		t.Errorf("asking again while a request waits: got %v, want a conflict", err)
 	}
 
+	// The server's key rotates while it waits: its polls are still signed
+	// by the key that asked (the fake circle checks that keyid).
+	before, _, _ := j.Latest(ctx)
+	keys.rotate(t, testPublic+"#k2")
+	if after, _, _ := j.Latest(ctx); after.Fingerprint != before.Fingerprint || len(after.Fingerprint) != 16 {
+		t.Errorf("the fingerprint shown after a rotation: got %q, want the asking key's %q", after.Fingerprint, before.Fingerprint)
+	}
 	// Still pending: nothing happens.
 	if ok, err := j.Poll(ctx); ok || err != nil {
 		t.Errorf("poll while pending: got %v %v", ok, err)
@@ -215,7 +244,7 @@ func TestJoinerRefused(t *testing.T) {
 	ctx := context.Background()
 	jc := newJoinCircle(t)
 	var joined []cxp.JoinCredentials
-	j := newTestJoiner(t, &joined)
+	j, _ := newTestJoiner(t, &joined)
 	if _, err := j.Ask(ctx, jc.srv.URL, "1", ""); err != nil {
 		t.Fatal(err)
 	}
@@ -235,5 +264,31 @@ func TestJoinerRefused(t *testing.T) {
 	}
 	if _, err := j.Ask(ctx, jc.srv.URL, "1", "again"); err != nil {
 		t.Errorf("asking again after a refusal: %v", err)
+	}
+}
+
+// TestJoinerKeyGone: when the key that asked is gone (rotated out while the
+// request waited), the request is given up locally so the admin can ask again.
+func TestJoinerKeyGone(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	jc := newJoinCircle(t)
+	var joined []cxp.JoinCredentials
+	j, keys := newTestJoiner(t, &joined)
+	if _, err := j.Ask(ctx, jc.srv.URL, "1", ""); err != nil {
+		t.Fatal(err)
+	}
+	keys.rotate(t, testPublic+"#k2")
+	keys.mu.Lock()
+	delete(keys.keys, testPublic+"#k1")
+	keys.mu.Unlock()
+	if ok, err := j.Poll(ctx); ok || err != nil {
+		t.Fatalf("poll with the asking key gone: got %v %v", ok, err)
+	}
+	if l, _, _ := j.Latest(ctx); l.State != JoinRefused || !strings.Contains(l.Reason, "key changed") {
+		t.Errorf("after the key is gone: got %+v, want refused saying the key changed", l)
+	}
+	if _, err := j.Ask(ctx, jc.srv.URL, "1", "again"); err != nil {
+		t.Errorf("asking again with the new key: %v", err)
 	}
 }
