@@ -118,6 +118,9 @@ var communityMatrix = map[string]string{
 	"POST /api/v1/admin/intertrade/handshake":       admin,
 	"POST /api/v1/admin/intertrade/reconcile":       admin,
 	"POST /api/v1/admin/intertrade/settle":          admin,
+	"GET /api/v1/admin/intertrade/join":             admin,
+	"POST /api/v1/admin/intertrade/join":            admin,
+	"POST /api/v1/admin/intertrade/join/check":      admin,
 
 	// sxp-fed/1: discovery is for anyone; the rest is signed by peers, and
 	// no role here is one (401 without an sxp signature, 403 for a non-peer).
@@ -182,6 +185,8 @@ var communityMatrix = map[string]string{
 	"POST /admin/categories/:slug/:action":  admin,
 	"GET /admin/intertrade":                 admin,
 	"POST /admin/intertrade/:action":        admin,
+	"POST /admin/circle/join":               admin,
+	"POST /admin/circle/check":              admin,
 	"GET /admin/federation":                 admin,
 	"GET /members":                          member,
 	"GET /members/:username":                member,

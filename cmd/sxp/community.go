@@ -84,7 +84,7 @@ func communitySettings(fs *flag.FlagSet) func() server.Config {
 	hashes := envInt64(fs, "hash-concurrency", "SXP_HASH_CONCURRENCY", 0, "password hashes computed at once (19 MiB each); 0: the number of CPUs. Beyond it log-ins wait up to 2 s, then get 429")
 	metricsToken := envSecret(fs, "metrics-token", "SXP_METRICS_TOKEN", "bearer token that GET /metrics requires (optional; without it /metrics is open)")
 	lang := envString(fs, "search-language", "SXP_SEARCH_LANGUAGE", "english", "PostgreSQL text search configuration of announcements")
-	fsecret := envSecret(fs, "federation-secret", "SXP_FEDERATION_SECRET", "seals the server's federation private keys and its members' contract keys in its database (keep it with your backups)")
+	fsecret := envSecret(fs, "federation-secret", "SXP_FEDERATION_SECRET", "seals the server's federation private keys its members' contract keys and the circle key a request to join brought in its database (keep it with your backups)")
 	arbURL := envString(fs, "arbiter-url", "SXP_ARBITER_URL", "", "base URL of the arbiter of signed contracts; empty: the circle's clearing house")
 	arbKey := envString(fs, "arbiter-key", "SXP_ARBITER_KEY", "", "the arbiter's base64 Ed25519 public key; empty: fetched from {url}/arbiter/v1/key")
 	ftimeout := envDuration(fs, "federation-timeout", "SXP_FEDERATION_TIMEOUT", 10*time.Second, "timeout of every request to a federation peer")

@@ -74,6 +74,7 @@ type Intertrading interface {
 var (
 	_ Intertrading = (*intertrade.Service)(nil)
 	_ Intertrading = intertrade.Alone{}
+	_ Intertrading = (*intertrade.Switch)(nil)
 )
 
 // Handlers holds the domain services the routes call.
@@ -87,6 +88,9 @@ type Handlers struct {
 	// relays: an *intertrade.Service, or intertrade.Alone when the community
 	// is in no circle (never nil).
 	Intertrade Intertrading
+	// Join asks a circle to let the community join (the intertrading
+	// admin page, while alone); nil: the page offers no such form.
+	Join *intertrade.Joiner
 	// Federation is sxp-fed/1: discovery, peering, inbox and events (nil: the
 	// routes answer 404).
 	Federation *federation.Service

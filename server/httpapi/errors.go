@@ -129,8 +129,9 @@ var errorTable = map[errorKey]errorAnswer{
 	{domainIntertrade, string(intertrade.ErrConflict)}: {status: http.StatusConflict, public: "idempotency_conflict"},
 	{domainIntertrade, string(intertrade.ErrRefused)}:  {status: http.StatusUnprocessableEntity},
 	// the community runs alone (intertrade.Alone)
-	{domainIntertrade, string(intertrade.ErrNotInCircle)}: {status: http.StatusNotFound},
-	{domainIntertrade, string(intertrade.ErrNoCircle)}:    {status: http.StatusUnprocessableEntity, public: "not_in_circle"},
+	{domainIntertrade, string(intertrade.ErrNotInCircle)}:  {status: http.StatusNotFound},
+	{domainIntertrade, string(intertrade.ErrNoCircle)}:     {status: http.StatusUnprocessableEntity, public: "not_in_circle"},
+	{domainIntertrade, string(intertrade.ErrAlreadyAsked)}: {status: http.StatusConflict},
 
 	// sxp-fed/1: 401 for a missing or bad signature, 403 for a non-peer
 	{domainFederation, federation.CodeBadSignature}:    {status: http.StatusUnauthorized},

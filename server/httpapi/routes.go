@@ -127,6 +127,9 @@ func (h *Handlers) Engine() *gin.Engine {
 	admin.POST("/intertrade/handshake", h.adminIntertradeHandshake)
 	admin.POST("/intertrade/reconcile", h.adminIntertradeReconcile)
 	admin.POST("/intertrade/settle", h.adminIntertradeSettle)
+	admin.GET("/intertrade/join", h.adminJoin)             // the latest request to join a circle
+	admin.POST("/intertrade/join", h.adminAskJoin)         // {"circle_url","rate","message"}: ask (while alone)
+	admin.POST("/intertrade/join/check", h.adminCheckJoin) // ask the circle for its answer now
 
 	// federation routes (sxp-fed/1): signed server-to-server requests, verified by verifyServer
 	r.GET("/.well-known/sxp", h.wellKnown)
@@ -222,6 +225,8 @@ func (h *Handlers) Engine() *gin.Engine {
 	// intertrading pages
 	adminPages.GET("/intertrade", h.adminIntertradePage)
 	adminPages.POST("/intertrade/:action", h.adminIntertradeForm) // handshake | reconcile | settle
+	adminPages.POST("/circle/join", h.adminJoinForm)              // {circle_url, rate, message}: ask a circle to join (while alone)
+	adminPages.POST("/circle/check", h.adminJoinCheckForm)        // ask the circle for its answer now
 	// federation pages
 	adminPages.GET("/federation", h.adminFederationPage)
 	adminPages.POST("/federation/:action", h.adminFederationForm) // add | approve | refuse | remove | rotate
