@@ -62,6 +62,11 @@ type Config struct {
 	FederationPull    time.Duration
 	FederationTrace   string
 
+	// DealsRoundEvery, when positive, runs a deals round this often
+	// (SXP_DEALS_ROUND_EVERY, --deals-round-every; off when zero), as the
+	// background job deal_rounds.
+	DealsRoundEvery time.Duration
+
 	// SearchLanguage is the PostgreSQL text search configuration of
 	// announcements (SXP_SEARCH_LANGUAGE, --search-language), "english" when empty.
 	SearchLanguage string
@@ -143,6 +148,9 @@ func (c Config) Validate() error {
 	}
 	if c.HashConcurrency < 0 || c.HashConcurrency > 1024 {
 		return bad("SXP_HASH_CONCURRENCY", "hash-concurrency", "%d must be between 0 (the number of CPUs) and 1024", c.HashConcurrency)
+	}
+	if c.DealsRoundEvery < 0 {
+		return bad("SXP_DEALS_ROUND_EVERY", "deals-round-every", "%s must not be negative (0: no scheduled rounds)", c.DealsRoundEvery)
 	}
 	if !c.InCircle() {
 		return nil

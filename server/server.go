@@ -147,6 +147,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 	if s.Intertrade != nil {
 		s.Jobs.Add(s.Intertrade.Jobs()...)
 	}
+	s.Jobs.Add(s.Deals.Jobs()...) // deliveries of proposals and answers, deadlines, scheduled rounds
 	return s, nil
 }
 
@@ -216,8 +217,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			defer close(fed)
 			s.Federation.Run(ctx)
 		}()
+		rounds := make(chan struct{}) // rounds started from the admin page
+		go func() {
+			defer close(rounds)
+			s.Deals.Run(ctx)
+		}()
 		s.Jobs.Run(ctx)
 		<-fed
+		<-rounds
 	})
 	s.group.Close()
 	if err != nil {
@@ -237,7 +244,8 @@ func NewDeals(cfg Config, pool *pgxpool.Pool) *deals.Service {
 // home servers through fed (nil: not sent).
 func NewDealsSending(cfg Config, pool *pgxpool.Pool, fed *federation.Service, logger *slog.Logger) *deals.Service {
 	dc := deals.Config{BaseURL: cfg.PublicURL, CommunityID: cfg.CommunityID,
-		Currency: cfg.Currency, Divisions: cfg.CurrencyDivisions, Logger: logger}
+		Currency: cfg.Currency, Divisions: cfg.CurrencyDivisions, Logger: logger,
+		RetryBase: cfg.FederationRetry, RoundEvery: cfg.DealsRoundEvery}
 	if fed != nil {
 		dc.Send = fed.Post
 	}

@@ -86,6 +86,7 @@ func communitySettings(fs *flag.FlagSet) func() server.Config {
 	ftimeout := envDuration(fs, "federation-timeout", "SXP_FEDERATION_TIMEOUT", 10*time.Second, "timeout of every request to a federation peer")
 	fretry := envDuration(fs, "federation-retry", "SXP_FEDERATION_RETRY", 2*time.Second, "first retry delay of a failed delivery to a peer (doubles, with jitter)")
 	fpull := envDuration(fs, "federation-pull", "SXP_FEDERATION_PULL", 5*time.Minute, "how often to pull peers' events (also on start)")
+	roundEvery := envDuration(fs, "deals-round-every", "SXP_DEALS_ROUND_EVERY", 0, "run a deals round (the market's deal finder over every want list held) this often, e.g. 1h; 0: only when an admin runs one")
 	ftrace := envString(fs, "federation-trace", "SXP_FEDERATION_TRACE", "", "append every request sent to peers to this file (for tests)")
 	return func() server.Config {
 		return server.Config{
@@ -95,6 +96,7 @@ func communitySettings(fs *flag.FlagSet) func() server.Config {
 			HandshakeInterval: *hs, CircleTimeout: *ctimeout, SearchLanguage: *lang,
 			HashConcurrency: int(*hashes), MetricsToken: *metricsToken,
 			FederationSecret: *fsecret, FederationTimeout: *ftimeout, FederationRetry: *fretry, FederationPull: *fpull, FederationTrace: *ftrace,
+			DealsRoundEvery: *roundEvery,
 		}
 	}
 }

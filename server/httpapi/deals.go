@@ -103,15 +103,45 @@ func (h *Handlers) adminProposals(c *gin.Context) {
 // dealsData is the admin's deals page.
 type dealsData struct {
 	Proposals []deals.Proposal
-	Round     *deals.Result
+	Running   *roundRow // the round in progress, if any
+	Rounds    []roundRow
 }
 
-// adminDealsPage: GET /admin/deals, the proposals and a round button.
+// roundRow is a round on the admin page, its progress in words.
+type roundRow struct {
+	deals.RoundStatus
+	Summary string
+}
+
+// roundSummary says where a round is: its phase with counts, or how it ended.
+func roundSummary(st deals.RoundStatus) string {
+	switch st.Phase {
+	case deals.PhaseGather:
+		return "reading want lists…"
+	case deals.PhaseSolve:
+		return fmt.Sprintf("finding loops in %d want lists…", st.WantLists)
+	case deals.PhasePropose:
+		return fmt.Sprintf("proposing: %d of %d loops stored", st.Proposed, st.Loops)
+	case deals.PhaseFailed:
+		return "failed: " + st.Error
+	}
+	if st.Proposed == 0 {
+		return fmt.Sprintf("found nothing in %d want lists", st.WantLists)
+	}
+	s := fmt.Sprintf("%d loops, %d trades, from %d want lists", st.Proposed, st.Trades, st.WantLists)
+	if st.UnfundedOffers+st.UnfundedLoops > 0 {
+		s += fmt.Sprintf(" (left out for members' limits: %d money offers, %d loops)", st.UnfundedOffers, st.UnfundedLoops)
+	}
+	return s
+}
+
+// adminDealsPage: GET /admin/deals, the proposals, the round in progress,
+// the last rounds, and a round button.
 func (h *Handlers) adminDealsPage(c *gin.Context) {
-	h.showDeals(c, h.newPage(c, "Deals"), nil)
+	h.showDeals(c, h.newPage(c, "Deals"))
 }
 
-func (h *Handlers) showDeals(c *gin.Context, p page, round *deals.Result) {
+func (h *Handlers) showDeals(c *gin.Context, p page) {
 	if h.Deals == nil {
 		h.pageError(c, http.StatusNotFound, "This server runs no market.")
 		return
@@ -121,11 +151,24 @@ func (h *Handlers) showDeals(c *gin.Context, p page, round *deals.Result) {
 		h.pageError(c, h.pageRefusal(c, &p, err), p.Error)
 		return
 	}
-	p.Data = dealsData{Proposals: list, Round: round}
+	rounds, err := h.Deals.Rounds(c.Request.Context(), 10)
+	if err != nil {
+		h.pageError(c, h.pageRefusal(c, &p, err), p.Error)
+		return
+	}
+	d := dealsData{Proposals: list}
+	for _, st := range rounds {
+		d.Rounds = append(d.Rounds, roundRow{st, roundSummary(st)})
+	}
+	if len(d.Rounds) > 0 && d.Rounds[0].Running() {
+		d.Running = &d.Rounds[0]
+	}
+	p.Data = d
 	h.render(c, http.StatusOK, "admin_deals.html", p)
 }
 
-// adminRoundForm: POST /admin/deals/round {max_loop, max_communities}.
+// adminRoundForm: POST /admin/deals/round {max_loop, max_communities}
+// starts a round in the background; the page shows its progress.
 func (h *Handlers) adminRoundForm(c *gin.Context) {
 	p := h.newPage(c, "Deals")
 	if h.Deals == nil {
@@ -138,21 +181,17 @@ func (h *Handlers) adminRoundForm(c *gin.Context) {
 	opt, fe := roundOptions(maxLoop, maxComm)
 	if fe != nil {
 		p.Error, p.Field = fe.message, fe.field
-		h.showDeals(c, p, nil)
+		h.showDeals(c, p)
 		return
 	}
-	res, err := h.Deals.Round(c.Request.Context(), opt)
-	if err != nil {
+	opt.By = "admin " + currentMember(c).Username
+	if err := h.Deals.Start(opt); err != nil {
 		h.pageRefusal(c, &p, err)
-		h.showDeals(c, p, nil)
+		h.showDeals(c, p)
 		return
 	}
-	if len(res.Proposals) == 0 {
-		p.Notice = "The round found no loops."
-	} else {
-		p.Notice = "The round proposed its loops below."
-	}
-	h.showDeals(c, p, &res)
+	p.Notice = "The round started: its progress shows below."
+	h.showDeals(c, p)
 }
 
 // fmtSscan reads an optional integer form field ("" leaves v alone).
