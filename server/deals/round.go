@@ -266,7 +266,11 @@ func (s *Service) Round(ctx context.Context, opt Options) (Result, error) {
 		return Result{}, err
 	}
 	defer unlock()
-	return s.roundLocked(ctx, opt)
+	st, err := s.startRound(ctx, opt)
+	if err != nil {
+		return Result{}, err
+	}
+	return s.roundStarted(ctx, opt, st)
 }
 
 func checkOptions(opt Options) (Options, error) {
@@ -282,13 +286,9 @@ func checkOptions(opt Options) (Options, error) {
 	return opt, nil
 }
 
-// roundLocked is Round once it holds the round lock.
-func (s *Service) roundLocked(ctx context.Context, opt Options) (Result, error) {
+// roundStarted is Round once it holds the round lock and has recorded st.
+func (s *Service) roundStarted(ctx context.Context, opt Options, st RoundStatus) (Result, error) {
 	start := time.Now()
-	st, err := s.startRound(ctx, opt)
-	if err != nil {
-		return Result{}, err
-	}
 	res, err := s.round(ctx, opt, &st)
 	res.Round, res.Elapsed = st.ID, time.Since(start)
 	if err != nil {

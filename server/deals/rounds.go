@@ -148,8 +148,8 @@ func (s *Service) Run(ctx context.Context) {
 }
 
 // Start starts a round in the background (the admin page's button) and
-// returns once it holds the round lock: a round already running gets
-// CodeConflict. Its progress and end are in Rounds; a failure is logged.
+// returns once it holds the round lock and has recorded the round (phase
+// gather): a round already running gets CodeConflict. Its progress and end are in Rounds; a failure is logged.
 func (s *Service) Start(opt Options) error {
 	opt, err := checkOptions(opt)
 	if err != nil {
@@ -165,11 +165,16 @@ func (s *Service) Start(opt Options) error {
 	if err != nil {
 		return err
 	}
+	st, err := s.startRound(ctx, opt)
+	if err != nil {
+		unlock()
+		return err
+	}
 	s.bg.wg.Add(1)
 	go func() {
 		defer s.bg.wg.Done()
 		defer unlock()
-		if _, err := s.roundLocked(ctx, opt); err != nil && s.cfg.Logger != nil {
+		if _, err := s.roundStarted(ctx, opt, st); err != nil && s.cfg.Logger != nil {
 			s.cfg.Logger.Warn("deals: a round failed", "by", opt.By, "err", err)
 		}
 	}()

@@ -128,7 +128,7 @@ func roundSummary(st deals.RoundStatus) string {
 	if st.Proposed == 0 {
 		return fmt.Sprintf("found nothing in %d want lists", st.WantLists)
 	}
-	s := fmt.Sprintf("%d loops, %d trades, from %d want lists", st.Proposed, st.Trades, st.WantLists)
+	s := fmt.Sprintf("%s, %d trades, from %d want lists", plural(st.Proposed, "loop"), st.Trades, st.WantLists)
 	if st.UnfundedOffers+st.UnfundedLoops > 0 {
 		s += fmt.Sprintf(" (left out for members' limits: %d money offers, %d loops)", st.UnfundedOffers, st.UnfundedLoops)
 	}
@@ -283,4 +283,12 @@ func (h *Handlers) toldProposal(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"h": p.H, "state": p.State})
+}
+
+// plural is "1 loop", "2 loops".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
