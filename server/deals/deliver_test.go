@@ -178,3 +178,38 @@ func TestExpire(t *testing.T) {
 		t.Errorf("next round: got %d proposals, %v; want the loop proposed anew", len(res.Proposals), err)
 	}
 }
+
+// TestDeliverOnCatchUp: a message waiting out its backoff is sent at once
+// when the federation outbox has delivered to its server since it failed
+// (the peer is back and catching up), not before.
+func TestDeliverOnCatchUp(t *testing.T) {
+	ctx := context.Background()
+	m := newMarket(t)
+	bike := m.offer("alice", "Bike", nil)
+	canoe := m.oakOffer(5, "carol", "Canoe")
+	m.wants("alice", bike, canoe)
+	m.oakWants(canoe, bike)
+	peer := &fakeSend{answer: errors.New("connection refused")}
+	svc := deals.New(m.pool, deals.Config{BaseURL: leaf, CommunityID: "leaf", Currency: "LEAF", Divisions: 2,
+		Now: func() time.Time { return now }, Send: peer.send, RetryBase: time.Hour, RetryMax: time.Hour})
+	if _, err := m.pool.Exec(ctx, `INSERT INTO federation_peers (base_url, state, last_delivery_at) VALUES ($1, 'active', $2)`,
+		oak, now.Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := svc.Round(ctx, deals.Options{}); err != nil || len(res.Proposals) != 1 {
+		t.Fatalf("round: got %d proposals, %v", len(res.Proposals), err)
+	}
+	peer.set(nil)
+	if n, err := svc.Deliver(ctx); err != nil || n != 0 {
+		t.Fatalf("oak not reached since: delivered %d, %v; want 0 (an hour's backoff)", n, err)
+	}
+	if _, err := m.pool.Exec(ctx, `UPDATE federation_peers SET last_delivery_at = $2 WHERE base_url = $1`, oak, now.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := svc.Deliver(ctx); err != nil || n != 1 {
+		t.Fatalf("oak reached again: delivered %d, %v; want the proposal", n, err)
+	}
+	if got := deliveries(t, m); !slices.Equal(got, []string{"delivered 2 proposal"}) {
+		t.Errorf("deliveries: got %q", got)
+	}
+}
