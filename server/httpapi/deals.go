@@ -23,11 +23,14 @@ type proposalJSON struct {
 }
 
 type roundJSON struct {
-	WantLists int            `json:"wantlists"`
-	Loops     [][]string     `json:"loops"`
-	Trades    int            `json:"trades"`
-	Proposals []proposalJSON `json:"proposals"`
-	ElapsedMS int64          `json:"elapsed_ms"`
+	Round          int64          `json:"round"`
+	UnfundedOffers int            `json:"unfunded_offers"`
+	UnfundedLoops  int            `json:"unfunded_loops"`
+	WantLists      int            `json:"wantlists"`
+	Loops          [][]string     `json:"loops"`
+	Trades         int            `json:"trades"`
+	Proposals      []proposalJSON `json:"proposals"`
+	ElapsedMS      int64          `json:"elapsed_ms"`
 }
 
 func proposalOut(p deals.Proposal) proposalJSON {
@@ -66,12 +69,13 @@ func (h *Handlers) adminRound(c *gin.Context) {
 		badRequest(c, fe.field, fe.message)
 		return
 	}
+	opt.By = "api " + currentMember(c).Username
 	res, err := h.Deals.Round(c.Request.Context(), opt)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	out := roundJSON{WantLists: res.WantLists, Loops: res.Loops, Trades: res.Trades, ElapsedMS: res.Elapsed.Milliseconds(),
+	out := roundJSON{Round: res.Round, UnfundedOffers: res.UnfundedOffers, UnfundedLoops: res.UnfundedLoops, WantLists: res.WantLists, Loops: res.Loops, Trades: res.Trades, ElapsedMS: res.Elapsed.Milliseconds(),
 		Proposals: make([]proposalJSON, len(res.Proposals))}
 	if out.Loops == nil {
 		out.Loops = [][]string{}
