@@ -12,7 +12,8 @@ ALTER TABLE deal_proposals DROP CONSTRAINT deal_proposals_state_check,
     ADD CONSTRAINT deal_proposals_state_check CHECK (state IN ('proposed', 'ready', 'ended', 'expired'));
 
 -- Each round: who started it, its phase (gather, solve, propose, then done
--- or failed) and counts as it goes, so the admin page shows a long round's
+-- or failed) and counts as it goes (step: where the solve is, e.g.
+-- "matching 1200/2000"), so the admin page shows a long round's
 -- progress and the last rounds.
 CREATE TABLE deal_rounds (
     id              bigserial   NOT NULL,
@@ -28,6 +29,7 @@ CREATE TABLE deal_rounds (
     trades          integer     NOT NULL DEFAULT 0,
     unfunded_offers integer     NOT NULL DEFAULT 0,
     unfunded_loops  integer     NOT NULL DEFAULT 0,
+    step            text        NOT NULL DEFAULT '',
     error           text        NOT NULL DEFAULT '',
     CONSTRAINT deal_rounds_pkey PRIMARY KEY (id),
     CONSTRAINT deal_rounds_phase_check CHECK (phase IN ('gather', 'solve', 'propose', 'done', 'failed')),

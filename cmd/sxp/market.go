@@ -105,6 +105,9 @@ func roundProgress(st deals.RoundStatus) string {
 	switch st.Phase {
 	case deals.PhaseSolve:
 		line += fmt.Sprintf(": %d want lists", st.WantLists)
+		if st.Step != "" {
+			line += " (" + st.Step + ")"
+		}
 	case deals.PhasePropose:
 		line += fmt.Sprintf(": %d of %d loops proposed", st.Proposed, st.Loops)
 	case deals.PhaseDone:

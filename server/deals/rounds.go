@@ -34,6 +34,7 @@ type RoundStatus struct {
 	Trades         int // items in them
 	UnfundedOffers int
 	UnfundedLoops  int
+	Step           string // within the solve: the finder's phase and counts, e.g. "matching 1200/2000"
 	Error          string
 }
 
@@ -96,8 +97,8 @@ func (s *Service) recordRound(ctx context.Context, st *RoundStatus, opt Options)
 		st.FinishedAt = &t
 	}
 	_, err := s.pool.Exec(ctx, `UPDATE deal_rounds SET phase = $2, finished_at = $3, wantlists = $4, loops = $5,
-		proposed = $6, trades = $7, unfunded_offers = $8, unfunded_loops = $9, error = $10 WHERE id = $1`,
-		st.ID, st.Phase, st.FinishedAt, st.WantLists, st.Loops, st.Proposed, st.Trades, st.UnfundedOffers, st.UnfundedLoops, st.Error)
+		proposed = $6, trades = $7, unfunded_offers = $8, unfunded_loops = $9, error = $10, step = $11 WHERE id = $1`,
+		st.ID, st.Phase, st.FinishedAt, st.WantLists, st.Loops, st.Proposed, st.Trades, st.UnfundedOffers, st.UnfundedLoops, st.Error, st.Step)
 	if err != nil {
 		return fmt.Errorf("deals: round progress: %w", err)
 	}
@@ -110,7 +111,7 @@ func (s *Service) recordRound(ctx context.Context, st *RoundStatus, opt Options)
 // Rounds lists the last n rounds, newest first (the one running, if any, first).
 func (s *Service) Rounds(ctx context.Context, n int) ([]RoundStatus, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, started_by, started_at, finished_at, phase, max_loop, max_communities,
-		wantlists, loops, proposed, trades, unfunded_offers, unfunded_loops, error
+		wantlists, loops, proposed, trades, unfunded_offers, unfunded_loops, error, step
 		FROM deal_rounds ORDER BY started_at DESC, id DESC LIMIT $1`, n)
 	if err != nil {
 		return nil, fmt.Errorf("deals: rounds: %w", err)
@@ -118,7 +119,7 @@ func (s *Service) Rounds(ctx context.Context, n int) ([]RoundStatus, error) {
 	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (RoundStatus, error) {
 		var st RoundStatus
 		err := r.Scan(&st.ID, &st.By, &st.StartedAt, &st.FinishedAt, &st.Phase, &st.MaxLoop, &st.MaxCommunities,
-			&st.WantLists, &st.Loops, &st.Proposed, &st.Trades, &st.UnfundedOffers, &st.UnfundedLoops, &st.Error)
+			&st.WantLists, &st.Loops, &st.Proposed, &st.Trades, &st.UnfundedOffers, &st.UnfundedLoops, &st.Error, &st.Step)
 		return st, err
 	})
 	if err != nil {

@@ -51,7 +51,8 @@ func TestRoundMatchesSolve(t *testing.T) {
 		t.Errorf("got %d want lists, %d loops, %d trades, %d proposals; want 200, %d, %d, %d and the report's line\n%s",
 			res.WantLists, len(res.Loops), res.Trades, len(res.Proposals), wantLoops, wantTrades, wantLoops, report)
 	}
-	if want := []string{"gather", "solve", "propose", "propose", "done"}; !slices.Equal(phases, want) {
+	// A solve longer than a second tells where it is once a second: repeats of a phase are not counted.
+	if want := []string{"gather", "solve", "propose", "done"}; !slices.Equal(slices.Compact(phases), want) {
 		t.Errorf("progress: got phases %q, want %q", phases, want)
 	}
 	rounds, err := svc.Rounds(ctx, 5)

@@ -123,6 +123,9 @@ func roundSummary(st deals.RoundStatus) string {
 	case deals.PhaseGather:
 		return "reading want lists…"
 	case deals.PhaseSolve:
+		if st.Step != "" {
+			return fmt.Sprintf("finding loops in %d want lists (%s)…", st.WantLists, st.Step)
+		}
 		return fmt.Sprintf("finding loops in %d want lists…", st.WantLists)
 	case deals.PhasePropose:
 		return fmt.Sprintf("proposing: %d of %d loops stored", st.Proposed, st.Loops)
