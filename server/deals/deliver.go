@@ -100,6 +100,9 @@ func (s *Service) enqueue(ctx context.Context, tx pgx.Tx, p Proposal, message, p
 	return nil
 }
 
+// deliverLockKey is the PostgreSQL advisory lock a Deliver pass holds.
+const deliverLockKey = 0x5850_0d_e11e
+
 // delivery is a pending message.
 type delivery struct {
 	id       int64
@@ -125,6 +128,26 @@ func (s *Service) Deliver(ctx context.Context) (int64, error) {
 	if s.cfg.Send == nil {
 		return 0, nil
 	}
+	// One pass at a time (the job, a round, an answer; any process on the
+	// database): two would send a message twice. A pass that finds one
+	// running leaves the work to it and to the next run of the job.
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("deals: deliveries: %w", err)
+	}
+	defer conn.Release()
+	var mine bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, int64(deliverLockKey)).Scan(&mine); err != nil {
+		return 0, fmt.Errorf("deals: deliveries: %w", err)
+	}
+	if !mine {
+		return 0, nil
+	}
+	defer func() {
+		if _, err := conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, int64(deliverLockKey)); err != nil {
+			conn.Conn().Close(context.Background())
+		}
+	}()
 	now := s.cfg.Now()
 	rows, err := s.pool.Query(ctx, `
 		SELECT d.id, d.h, d.server, d.path, d.body, d.attempts,
