@@ -111,7 +111,9 @@ func roundProgress(st deals.RoundStatus) string {
 	case deals.PhasePropose:
 		line += fmt.Sprintf(": %d of %d loops proposed", st.Proposed, st.Loops)
 	case deals.PhaseDone:
-		if st.Proposed == 0 {
+		if st.Proposed == 0 && st.Loops > 0 {
+			line += fmt.Sprintf(": found %d loops, proposed none (members' limits)", st.Loops)
+		} else if st.Proposed == 0 {
 			line += ": found nothing"
 		} else {
 			line += fmt.Sprintf(": %d loops, %d trades", st.Proposed, st.Trades)

@@ -37,8 +37,8 @@ func TestRoundScale(t *testing.T) {
 	t.Logf("export (gather): %d bytes in %s", export.Len(), time.Since(start).Round(time.Millisecond))
 	start = time.Now()
 	res, err := svc.Round(ctx, deals.Options{MaxLoop: 6, Progress: func(st deals.RoundStatus) {
-		t.Logf("%8s  %-7s want lists %d, loops %d, proposed %d, trades %d", time.Since(start).Round(time.Millisecond),
-			st.Phase, st.WantLists, st.Loops, st.Proposed, st.Trades)
+		t.Logf("%8s  %-7s want lists %d, loops %d, proposed %d, trades %d %s", time.Since(start).Round(time.Millisecond),
+			st.Phase, st.WantLists, st.Loops, st.Proposed, st.Trades, st.Step)
 	}})
 	if err != nil {
 		t.Fatal(err)

@@ -132,6 +132,9 @@ func roundSummary(st deals.RoundStatus) string {
 	case deals.PhaseFailed:
 		return "failed: " + st.Error
 	}
+	if st.Proposed == 0 && st.Loops > 0 {
+		return fmt.Sprintf("found %s in %d want lists, proposed none: their payers cannot pay them within their limits", plural(st.Loops, "loop"), st.WantLists)
+	}
 	if st.Proposed == 0 {
 		return fmt.Sprintf("found nothing in %d want lists", st.WantLists)
 	}
