@@ -140,7 +140,7 @@ func roundSummary(st deals.RoundStatus) string {
 	}
 	s := fmt.Sprintf("%s, %d trades, from %d want lists", plural(st.Proposed, "loop"), st.Trades, st.WantLists)
 	if st.UnfundedOffers+st.UnfundedLoops > 0 {
-		s += fmt.Sprintf(" (left out for members' limits: %d money offers, %d loops)", st.UnfundedOffers, st.UnfundedLoops)
+		s += fmt.Sprintf(" (left out for members' limits: %s, %s)", plural(st.UnfundedOffers, "money offer"), plural(st.UnfundedLoops, "loop"))
 	}
 	return s
 }
