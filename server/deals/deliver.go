@@ -108,6 +108,7 @@ type delivery struct {
 	id       int64
 	h        string
 	server   string
+	message  string
 	path     string
 	body     []byte
 	attempts int
@@ -121,9 +122,9 @@ type delivery struct {
 // backoff from RetryBase up to RetryMax, and at once when the federation
 // outbox has delivered to its server since it last failed (the server is
 // back: it catches up). A server that fails is not tried again in the
-// same pass. A refusal (400, 403 is retried: peering may come back; 404,
-// 409, 410, 422) is final; a message whose proposal's deadline passed is
-// dropped. It returns how many it delivered (the deal_deliveries job).
+// same pass. A refusal (400, 404, 409, 410, 413, 422; not 403: peering
+// may come back) is final, and a refused proposal ends here; a message
+// whose proposal's deadline passed is dropped. It returns how many it delivered (the deal_deliveries job).
 func (s *Service) Deliver(ctx context.Context) (int64, error) {
 	if s.cfg.Send == nil {
 		return 0, nil
@@ -150,7 +151,7 @@ func (s *Service) Deliver(ctx context.Context) (int64, error) {
 	}()
 	now := s.cfg.Now()
 	rows, err := s.pool.Query(ctx, `
-		SELECT d.id, d.h, d.server, d.path, d.body, d.attempts,
+		SELECT d.id, d.h, d.server, d.message, d.path, d.body, d.attempts,
 		       d.next_at <= $1 OR coalesce(fp.last_delivery_at > d.last_try_at, false), p.deadline > $1
 		  FROM deal_deliveries d JOIN deal_proposals p ON p.h = d.h
 		  LEFT JOIN federation_peers fp ON fp.base_url = d.server
@@ -161,7 +162,7 @@ func (s *Service) Deliver(ctx context.Context) (int64, error) {
 	}
 	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (delivery, error) {
 		var d delivery
-		err := r.Scan(&d.id, &d.h, &d.server, &d.path, &d.body, &d.attempts, &d.due, &d.live)
+		err := r.Scan(&d.id, &d.h, &d.server, &d.message, &d.path, &d.body, &d.attempts, &d.due, &d.live)
 		return d, err
 	})
 	if err != nil {
@@ -199,6 +200,11 @@ func (s *Service) Deliver(ctx context.Context) (int64, error) {
 			}
 			_, err = s.pool.Exec(ctx, `UPDATE deal_deliveries SET state = 'refused', attempts = attempts + 1,
 				last_try_at = $2, last_error = $3 WHERE id = $1`, d.id, now, truncate(err.Error(), 500))
+			if err == nil && d.message == "proposal" {
+				// A party's server refused the proposal: its members can never
+				// accept it. It ends here, and its offers here are free again.
+				_, err = s.pool.Exec(ctx, `UPDATE deal_proposals SET state = 'ended' WHERE h = $1 AND state = 'proposed'`, d.h)
+			}
 		default:
 			down[d.server], waiting[pair] = true, true
 			if s.cfg.Logger != nil {

@@ -213,3 +213,33 @@ func TestDeliverOnCatchUp(t *testing.T) {
 		t.Errorf("deliveries: got %q", got)
 	}
 }
+
+// TestRefusedProposalEnds: a proposal a party's server refuses (400: its
+// member cannot pay, an offer gone) ends at the proposer, and its offers
+// are free for the next round.
+func TestRefusedProposalEnds(t *testing.T) {
+	ctx := context.Background()
+	m := newMarket(t)
+	bike := m.offer("alice", "Bike", nil)
+	canoe := m.oakOffer(5, "carol", "Canoe")
+	m.wants("alice", bike, canoe)
+	m.oakWants(canoe, bike)
+	peer := &fakeSend{answer: refusal(400)}
+	svc := deals.New(m.pool, deals.Config{BaseURL: leaf, CommunityID: "leaf", Currency: "LEAF", Divisions: 2,
+		Now: func() time.Time { return now }, Send: peer.send})
+	res, err := svc.Round(ctx, deals.Options{})
+	if err != nil || len(res.Proposals) != 1 {
+		t.Fatalf("round: got %d proposals, %v", len(res.Proposals), err)
+	}
+	h := res.Proposals[0].H
+	var state string
+	if err := m.pool.QueryRow(ctx, `SELECT state FROM deal_proposals WHERE h = $1`, h).Scan(&state); err != nil || state != "ended" {
+		t.Errorf("refused proposal: got %q, %v; want ended", state, err)
+	}
+	if got := deliveries(t, m); !slices.Equal(got, []string{"refused 1 proposal"}) {
+		t.Errorf("deliveries: got %q", got)
+	}
+	if res, err := svc.Round(ctx, deals.Options{}); err != nil || len(res.Proposals) != 1 || res.Proposals[0].H == h {
+		t.Errorf("next round: got %d proposals, %v; want the loop proposed again", len(res.Proposals), err)
+	}
+}
