@@ -222,6 +222,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 		}
 		return 0, err
 	}})
+	s.Jobs.Add(s.Deals.Jobs()...) // deliveries of proposals and answers, deadlines, scheduled rounds
 	return s, nil
 }
 
@@ -338,10 +339,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			defer close(signing)
 			s.Contracts.Run(ctx)
 		}()
+		rounds := make(chan struct{}) // rounds started from the admin page
+		go func() {
+			defer close(rounds)
+			s.Deals.Run(ctx)
+		}()
 		s.Jobs.Run(ctx)
 		<-fed
 		<-mailer
 		<-signing
+		<-rounds
 	})
 	s.group.Close()
 	if err != nil {
@@ -366,7 +373,8 @@ func NewDealsSending(cfg Config, pool *pgxpool.Pool, fed *federation.Service, lo
 
 func newDeals(cfg Config, pool *pgxpool.Pool, keys *memberkeys.Store, fed *federation.Service, logger *slog.Logger) *deals.Service {
 	dc := deals.Config{BaseURL: cfg.PublicURL, CommunityID: cfg.CommunityID,
-		Currency: cfg.Currency, Divisions: cfg.CurrencyDivisions, Logger: logger, TTP: cfg.TTP(), Keys: keys}
+		Currency: cfg.Currency, Divisions: cfg.CurrencyDivisions, Logger: logger, TTP: cfg.TTP(), Keys: keys,
+		RetryBase: cfg.FederationRetry, RoundEvery: cfg.DealsRoundEvery}
 	if fed != nil {
 		dc.Send = fed.Post
 	}

@@ -90,6 +90,7 @@ func communitySettings(fs *flag.FlagSet) func() server.Config {
 	ftimeout := envDuration(fs, "federation-timeout", "SXP_FEDERATION_TIMEOUT", 10*time.Second, "timeout of every request to a federation peer")
 	fretry := envDuration(fs, "federation-retry", "SXP_FEDERATION_RETRY", 2*time.Second, "first retry delay of a failed delivery to a peer (doubles, with jitter)")
 	fpull := envDuration(fs, "federation-pull", "SXP_FEDERATION_PULL", 5*time.Minute, "how often to pull peers' events (also on start)")
+	roundEvery := envDuration(fs, "deals-round-every", "SXP_DEALS_ROUND_EVERY", 0, "run a deals round (the market's deal finder over every want list held) this often, e.g. 1h; 0: only when an admin runs one")
 	ftrace := envString(fs, "federation-trace", "SXP_FEDERATION_TRACE", "", "append every request sent to peers to this file (for tests)")
 	smtpURL := envSecret(fs, "smtp-url", "SXP_SMTP_URL", "SMTP server for e-mail: smtp://user:password@host:587 (STARTTLS when offered) or smtps://user:password@host:465 (TLS); empty: no e-mail")
 	smtpFrom := envString(fs, "smtp-from", "SXP_SMTP_FROM", "", "sender of e-mail, e.g. \"Leaf Valley <leaf@example.org>\" (with --smtp-url)")
@@ -104,6 +105,7 @@ func communitySettings(fs *flag.FlagSet) func() server.Config {
 			FederationSecret: *fsecret, FederationTimeout: *ftimeout, FederationRetry: *fretry, FederationPull: *fpull, FederationTrace: *ftrace,
 			ArbiterURL: *arbURL, ArbiterKey: *arbKey,
 			SMTPURL: *smtpURL, SMTPFrom: *smtpFrom, MailInterval: *mailEvery,
+			DealsRoundEvery: *roundEvery,
 		}
 	}
 }
