@@ -110,22 +110,8 @@ func CheckURI(s string) (string, error) {
 // AddCommunity creates a community, its virtual customer and its first key,
 // and returns the key: the only time it is shown.
 func (h *House) AddCommunity(ctx context.Context, actor string, n NewCommunity) (Community, string, error) {
-	if !idPattern.MatchString(n.ID) {
-		return Community{}, "", invalid("id", "%q: use letters, digits, '.', '_' or '-' (at most 63)", n.ID)
-	}
-	if strings.TrimSpace(n.Name) == "" {
-		return Community{}, "", invalid("name", "must not be empty")
-	}
-	uri, err := CheckURI(n.URI)
-	if err != nil {
-		return Community{}, "", invalid("uri", "%v", err)
-	}
-	ticks, err := ParseTicks(n.Ticks)
-	if err != nil {
-		return Community{}, "", invalid("rate", "%v", err)
-	}
-	if n.Min > 0 || n.Max < 0 {
-		return Community{}, "", invalid("min", "limits must satisfy min <= 0 <= max")
+	if err := n.check(); err != nil {
+		return Community{}, "", err
 	}
 	if err := h.CheckSecret(ctx); err != nil {
 		return Community{}, "", err
@@ -136,47 +122,76 @@ func (h *House) AddCommunity(ctx context.Context, actor string, n NewCommunity) 
 	}
 	var out Community
 	err = h.ledger.InTx(ctx, func(tx *ledgerTx) error {
-		q := tx.Conn()
-		circle, err := circleOf(ctx, q)
-		if err != nil {
-			return err
-		}
-		acct, err := tx.CreateAccount(ctx, ledger.NewAccount{Code: accountCode(n.ID), Currency: circle.Unit,
-			Min: n.Min, Max: n.Max, Metadata: map[string]string{"community": n.ID}})
-		if err != nil {
-			if ledger.CodeOf(err) == ledger.CodeDuplicateAccount {
-				return conflict("id", "community %s exists already", n.ID)
-			}
-			return fmt.Errorf("clearing: add community: %w", err)
-		}
-		now := h.now()
-		out, err = scanCommunity(q.QueryRow(ctx, `INSERT INTO clearing_communities AS c (id, name, uri, mail, account_id, ticks, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6::numeric, $7) RETURNING `+communityColumns,
-			n.ID, n.Name, uri, n.Mail, int64(acct.ID), ticks, now))
-		if err != nil {
-			var pe *pgconn.PgError
-			if errors.As(err, &pe) && pe.Code == "23505" {
-				if pe.ConstraintName == "clearing_communities_uri_key" {
-					return conflict("uri", "another community has uri %s", uri)
-				}
-				return conflict("id", "community %s exists already", n.ID)
-			}
-			return fmt.Errorf("clearing: add community: %w", err)
-		}
-		out.setAccount(acct)
-		if _, err := q.Exec(ctx, `INSERT INTO clearing_rates (community_id, ticks, source, actor, created_at)
-			VALUES ($1, $2::numeric, 'created', $3, $4)`, n.ID, ticks, actor, now); err != nil {
-			return fmt.Errorf("clearing: add community: %w", err)
-		}
-		if err := h.insertKey(ctx, q, n.ID, key, now); err != nil {
-			return err
-		}
-		return audit(ctx, q, now, actor, "community.add", n.ID, nil, out)
+		out, err = h.addCommunity(ctx, tx, actor, n, key)
+		return err
 	})
 	if err != nil {
 		return Community{}, "", err
 	}
 	return out, key, nil
+}
+
+// check validates a new community's fields, naming the first bad one.
+func (n *NewCommunity) check() error {
+	if !idPattern.MatchString(n.ID) {
+		return invalid("id", "%q: use letters, digits, '.', '_' or '-' (at most 63)", n.ID)
+	}
+	if strings.TrimSpace(n.Name) == "" {
+		return invalid("name", "must not be empty")
+	}
+	uri, err := CheckURI(n.URI)
+	if err != nil {
+		return invalid("uri", "%v", err)
+	}
+	ticks, err := ParseTicks(n.Ticks)
+	if err != nil {
+		return invalid("rate", "%v", err)
+	}
+	if n.Min > 0 || n.Max < 0 {
+		return invalid("min", "limits must satisfy min <= 0 <= max")
+	}
+	n.URI, n.Ticks = uri, ticks
+	return nil
+}
+
+// addCommunity writes a checked new community with its key inside tx.
+func (h *House) addCommunity(ctx context.Context, tx *ledgerTx, actor string, n NewCommunity, key string) (Community, error) {
+	q := tx.Conn()
+	circle, err := circleOf(ctx, q)
+	if err != nil {
+		return Community{}, err
+	}
+	acct, err := tx.CreateAccount(ctx, ledger.NewAccount{Code: accountCode(n.ID), Currency: circle.Unit,
+		Min: n.Min, Max: n.Max, Metadata: map[string]string{"community": n.ID}})
+	if err != nil {
+		if ledger.CodeOf(err) == ledger.CodeDuplicateAccount {
+			return Community{}, conflict("id", "community %s exists already", n.ID)
+		}
+		return Community{}, fmt.Errorf("clearing: add community: %w", err)
+	}
+	now := h.now()
+	out, err := scanCommunity(q.QueryRow(ctx, `INSERT INTO clearing_communities AS c (id, name, uri, mail, account_id, ticks, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6::numeric, $7) RETURNING `+communityColumns,
+		n.ID, n.Name, n.URI, n.Mail, int64(acct.ID), n.Ticks, now))
+	if err != nil {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "23505" {
+			if pe.ConstraintName == "clearing_communities_uri_key" {
+				return Community{}, conflict("uri", "another community has uri %s", n.URI)
+			}
+			return Community{}, conflict("id", "community %s exists already", n.ID)
+		}
+		return Community{}, fmt.Errorf("clearing: add community: %w", err)
+	}
+	out.setAccount(acct)
+	if _, err := q.Exec(ctx, `INSERT INTO clearing_rates (community_id, ticks, source, actor, created_at)
+		VALUES ($1, $2::numeric, 'created', $3, $4)`, n.ID, n.Ticks, actor, now); err != nil {
+		return Community{}, fmt.Errorf("clearing: add community: %w", err)
+	}
+	if err := h.insertKey(ctx, q, n.ID, key, now); err != nil {
+		return Community{}, err
+	}
+	return out, audit(ctx, q, now, actor, "community.add", n.ID, nil, out)
 }
 
 // Community returns one community with its virtual customer's balance and limits.

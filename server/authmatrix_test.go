@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -87,6 +88,13 @@ var communityMatrix = map[string]string{
 	"GET /api/v1/admin/deals/proposals":             admin,
 	"GET /api/v1/proposals":                         member,
 	"POST /api/v1/proposals/:h/:answer":             nobody, // only a party (none here): 404
+	"GET /api/v1/contracts":                         member, // the member's; an admin's: all
+	"GET /api/v1/contracts/:h":                      nobody, // only a party (none here; an admin: none here): 404
+	"POST /api/v1/contracts/:h/promises":            nobody,
+	"POST /api/v1/contracts/:h/resolve":             nobody,
+	"POST /api/v1/contracts/:h/cancel":              nobody,
+	"GET /api/v1/contracts/:h/bundle":               nobody,
+	"POST /api/v1/contracts/:h/legs/:leg/confirm":   nobody,
 	"GET /api/v1/wantlists":                         member,
 	"GET /api/v1/wantlists/:id":                     member, // want lists are published to peers
 	"PUT /api/v1/wantlists/:id":                     owner,
@@ -95,11 +103,24 @@ var communityMatrix = map[string]string{
 	"PATCH /api/v1/admin/categories/:slug":          admin,
 	"DELETE /api/v1/admin/categories/:slug":         admin,
 	"GET /api/v1/intertrade/communities":            member,
+	"GET /api/v1/directory":                         member,
+	"PUT /api/v1/me/picture":                        member, // an empty upload: 400, but let through
+	"DELETE /api/v1/me/picture":                     member, // 404 when there is none: the member has one here
+	"PUT /api/v1/announcements/:id/picture":         ownerOrAd,
+	"DELETE /api/v1/announcements/:id/picture":      ownerOrAd,
+	"GET /api/v1/pictures/:id":                      member, // pictures show on every member's pages
+	"GET /api/v1/messages":                          member,
+	"POST /api/v1/messages":                         member, // to bob: refused for bob himself (400, let through)
+	"GET /api/v1/messages/:username":                member, // the asker's own conversation with :username
+	"POST /api/v1/messages/:username/read":          member,
 	"GET /api/v1/admin/intertrade":                  admin,
 	"GET /api/v1/admin/intertrade/history":          admin,
 	"POST /api/v1/admin/intertrade/handshake":       admin,
 	"POST /api/v1/admin/intertrade/reconcile":       admin,
 	"POST /api/v1/admin/intertrade/settle":          admin,
+	"GET /api/v1/admin/intertrade/join":             admin,
+	"POST /api/v1/admin/intertrade/join":            admin,
+	"POST /api/v1/admin/intertrade/join/check":      admin,
 
 	// sxp-fed/1: discovery is for anyone; the rest is signed by peers, and
 	// no role here is one (401 without an sxp signature, 403 for a non-peer).
@@ -110,6 +131,7 @@ var communityMatrix = map[string]string{
 	"GET /federation/v1/events":                  nobody,
 	"POST /federation/v1/contracts":              nobody, // a peer's signature only
 	"POST /federation/v1/contracts/:h/:answer":   nobody,
+	"POST /federation/v1/contracts/:h/promises":  nobody, // a party's home server's signature only
 	"GET /api/v1/admin/federation":               admin,
 	"POST /api/v1/admin/federation/peers":        admin,
 	"POST /api/v1/admin/federation/peers/refuse": admin,
@@ -149,6 +171,9 @@ var communityMatrix = map[string]string{
 	"GET /admin/deals":                      admin,
 	"GET /proposals":                        member,
 	"POST /proposals/:h/:answer":            nobody, // only a party (none here): 404
+	"GET /contracts":                        member,
+	"POST /contracts/:h/:action":            nobody, // only a party (none here): 404
+	"GET /admin/contracts":                  admin,
 	"POST /admin/deals/round":               admin,
 	"POST /wantlists/:id/delete":            ownerOrAd,
 	"GET /offers/:id/edit":                  ownerOrAd,
@@ -161,7 +186,18 @@ var communityMatrix = map[string]string{
 	"POST /admin/categories/:slug/:action":  admin,
 	"GET /admin/intertrade":                 admin,
 	"POST /admin/intertrade/:action":        admin,
+	"POST /admin/circle/join":               admin,
+	"POST /admin/circle/check":              admin,
 	"GET /admin/federation":                 admin,
+	"GET /members":                          member,
+	"GET /members/:username":                member,
+	"POST /profile/picture":                 member, // no file: 400 on the profile page, but let through
+	"POST /profile/picture/delete":          member,
+	"POST /offers/:id/picture":              ownerOrAd,
+	"POST /offers/:id/picture/delete":       ownerOrAd,
+	"GET /messages":                         member,
+	"GET /messages/:username":               member, // the conversation with carol
+	"POST /messages/:username":              member,
 	"POST /admin/federation/:action":        admin,
 
 	// e-mail (mail on in this matrix) and the installable app
@@ -243,6 +279,15 @@ func TestAuthorisationMatrix(t *testing.T) {
 		t.Fatalf("bob's offer: got %d %v", st, body)
 	}
 	bobsOffer := jsonNumber(body["id"].(float64))
+	// Pictures: one on bob's offer to fetch; a fresh one of alice's offer
+	// for each picture route of announcements (deleting needs one).
+	bobsID, _ := strconv.ParseInt(bobsOffer, 10, 64)
+	bobsPicture := e.putPicture("bob", bobsID)
+	withPicture := func(id string) string {
+		n, _ := strconv.ParseInt(id, 10, 64)
+		e.putPicture("alice", n)
+		return id
+	}
 	wantList := func() string {
 		id := announcement()
 		if st, body := e.call("alice", "PUT", "/api/v1/wantlists/"+id, `{"accepts":["`+bobsOffer+`"]}`); st != http.StatusOK {
@@ -252,8 +297,12 @@ func TestAuthorisationMatrix(t *testing.T) {
 	}
 	params := func(route string) map[string]string {
 		p := map[string]string{"username": "carol", "id": requestID, "action": "reject", "slug": "boats",
-			"h": strings.Repeat("0", 64), "answer": "accept", "file": "icon-192.png"}
+			"h": strings.Repeat("0", 64), "answer": "accept", "file": "icon-192.png", "leg": "0"}
 		switch {
+		case strings.Contains(route, "pictures/:id"):
+			p["id"] = strconv.FormatInt(bobsPicture, 10)
+		case (strings.Contains(route, "announcements/:id") || strings.Contains(route, "offers/:id")) && strings.Contains(route, "/picture"):
+			p["id"] = withPicture(announcement())
 		case strings.Contains(route, "announcements/:id"), strings.Contains(route, "offers/:id"):
 			p["id"] = announcement()
 		case strings.Contains(route, "wantlists/:id"):
@@ -341,6 +390,9 @@ func TestAuthorisationMatrix(t *testing.T) {
 			case !strings.HasPrefix(path, "/api/") && r.Method == "POST" && as[role] != "":
 				body = []byte(url.Values{"csrf": {csrf[as[role]]}}.Encode())
 			}
+			if user := as[role]; user != "" && (route == "DELETE /api/v1/me/picture" || route == "POST /profile/picture/delete") {
+				e.putPicture(user, 0) // a picture to delete
+			}
 			resp := send(role, r.Method, path, body)
 			loc := resp.Header.Get("Location")
 			refused := resp.StatusCode == 401 || resp.StatusCode == 403 || resp.StatusCode == 404 ||
@@ -375,8 +427,12 @@ func TestAuthorisationMatrix(t *testing.T) {
 		// Body size: one byte over the limit is refused before anything else.
 		p := params(route)
 		path := paramRE.ReplaceAllStringFunc(r.Path, func(m string) string { return url.PathEscape(p[m[1:]]) })
-		if resp := send("member", r.Method, path, bigBody); resp.StatusCode != http.StatusRequestEntityTooLarge {
-			t.Errorf("%s with %d bytes: got %d, want 413", route, len(bigBody), resp.StatusCode)
+		big := bigBody
+		if uploadRoutes[route] { // a picture upload may be 5 MB and its form
+			big = bytes.Repeat([]byte("x"), 5<<20+64<<10+1)
+		}
+		if resp := send("member", r.Method, path, big); resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("%s with %d bytes: got %d, want 413", route, len(big), resp.StatusCode)
 		}
 	}
 	for route := range communityMatrix {

@@ -89,6 +89,10 @@ type Config struct {
 	SMTPURL      string
 	SMTPFrom     string
 	MailInterval time.Duration
+	// DealsRoundEvery, when positive, runs a deals round this often
+	// (SXP_DEALS_ROUND_EVERY, --deals-round-every; off when zero), as the
+	// background job deal_rounds.
+	DealsRoundEvery time.Duration
 
 	// SearchLanguage is the PostgreSQL text search configuration of
 	// announcements (SXP_SEARCH_LANGUAGE, --search-language), "english" when empty.
@@ -228,6 +232,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.validMail(); err != nil {
 		return err
+	}
+	if c.DealsRoundEvery < 0 {
+		return bad("SXP_DEALS_ROUND_EVERY", "deals-round-every", "%s must not be negative (0: no scheduled rounds)", c.DealsRoundEvery)
 	}
 	if !c.InCircle() {
 		return nil

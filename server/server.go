@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"log/slog"
 	"net"
@@ -18,12 +19,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/sxp-network/sxp/clearing/cxp"
 	"github.com/sxp-network/sxp/ledger"
 	"github.com/sxp-network/sxp/ledger/jobs"
 	"github.com/sxp-network/sxp/ledger/ratelimit"
 	"github.com/sxp-network/sxp/ledger/serve"
 	"github.com/sxp-network/sxp/migrations"
 	"github.com/sxp-network/sxp/server/announce"
+	"github.com/sxp-network/sxp/server/contracts"
 	"github.com/sxp-network/sxp/server/deals"
 	"github.com/sxp-network/sxp/server/federation"
 	"github.com/sxp-network/sxp/server/httpapi"
@@ -31,8 +34,11 @@ import (
 	"github.com/sxp-network/sxp/server/mail"
 	"github.com/sxp-network/sxp/server/memberkeys"
 	"github.com/sxp-network/sxp/server/members"
+	"github.com/sxp-network/sxp/server/messages"
 	"github.com/sxp-network/sxp/server/metrics"
 	"github.com/sxp-network/sxp/server/payments"
+	"github.com/sxp-network/sxp/server/people"
+	"github.com/sxp-network/sxp/server/pictures"
 )
 
 // Each active peer may make PeerRate signed federation requests a second
@@ -54,12 +60,22 @@ type Server struct {
 	Members       *members.Service
 	Payments      *payments.Service
 	Announcements *announce.Service
-	Intertrade    *intertrade.Service // nil when the community runs alone
-	Federation    *federation.Service
-	Deals         *deals.Service    // the market: rounds and proposals
-	Keys          *memberkeys.Store // the members' contract keys
-	Mail          *mail.Service     // e-mail; off (Enabled false) without SMTP settings
-	Handlers      *httpapi.Handlers
+	// Circle is the community's intertrading: alone, or in the circle of its
+	// settings or of an approved request to join (it switches while serving).
+	Circle *intertrade.Switch
+	// Join asks a circle to let the community join, from its admin pages.
+	Join       *intertrade.Joiner
+	Federation *federation.Service
+	Deals      *deals.Service    // the market: rounds and proposals
+	Keys       *memberkeys.Store // the members' contract keys
+	Mail       *mail.Service     // e-mail; off (Enabled false) without SMTP settings
+	Pictures   *pictures.Service
+	Messages   *messages.Service
+	People     *people.Directory
+	// Contracts signs the contracts of ready proposals for this server's
+	// members and settles them (its worker runs while the server serves).
+	Contracts *contracts.Service
+	Handlers  *httpapi.Handlers
 	// Jobs runs the background jobs (session pruning; with a circle, the
 	// intertrading jobs) while the server serves.
 	Jobs *jobs.Runner
@@ -120,14 +136,36 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 	s.Federation = fed
 	s.Keys.OnChange(fed.PublishMemberWantLists) // want lists carry the member's key
 	s.Deals = newDeals(cfg, pool, s.Keys, fed, logger)
+	s.Circle = &intertrade.Switch{}
 	if cfg.InCircle() {
-		s.Intertrade, err = intertrade.New(pool, s.Ledger, s.Members, intertrade.Config{
-			CircleURL: cfg.CircleURL, CircleID: cfg.CircleID, CommunityID: cfg.CommunityID, Key: cfg.CircleKey,
-			Rate: cfg.Rate, PublicURL: cfg.PublicURL, Currency: cfg.Currency, Divisions: cfg.CurrencyDivisions,
-			Interval: cfg.HandshakeInterval, Timeout: cfg.CircleTimeout,
-		}, intertrade.Options{Logger: logger, Currencies: fed.CurrencyOf})
+		svc, err := s.newIntertrade(cxp.JoinCredentials{CircleURL: cfg.CircleURL, CircleID: cfg.CircleID, Key: cfg.CircleKey, Ticks: cfg.Rate})
 		if err != nil {
 			return nil, fmt.Errorf("server: %w", err)
+		}
+		s.Circle.Use(svc)
+	}
+	s.Join = intertrade.NewJoiner(pool, intertrade.JoinConfig{CommunityID: cfg.CommunityID, Name: cfg.CommunityName,
+		Currency: cfg.Currency, Divisions: cfg.CurrencyDivisions, PublicURL: cfg.PublicURL}, intertrade.JoinOptions{
+		Key: func(ctx context.Context) (string, ed25519.PublicKey, error) {
+			k, err := fed.CurrentKey(ctx)
+			return k.KeyID, k.PublicKey, err
+		},
+		Sign: fed.SignAs, Seal: fed.SealSecret, Open: fed.OpenSecret, OnJoined: s.joined, Logger: logger,
+		HTTP: &http.Client{Timeout: orDefault(cfg.CircleTimeout, 30*time.Second)},
+	})
+	if !cfg.InCircle() {
+		// Credentials a circle sent on approving our request to join, earlier.
+		creds, ok, err := s.Join.Joined(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		if ok {
+			svc, err := s.newIntertrade(creds)
+			if err != nil {
+				return nil, fmt.Errorf("server: %w", err)
+			}
+			s.Circle.Use(svc)
+			fed.JoinedCircle(creds.CircleID, creds.CircleURL)
 		}
 	}
 	s.Mail, err = mail.New(pool, s.Members, mail.Config{SMTPURL: cfg.SMTPURL, From: cfg.SMTPFrom, BaseURL: cfg.PublicURL,
@@ -136,22 +174,31 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	var inter httpapi.Intertrading = intertrade.Alone{} // running alone says so
-	if s.Intertrade != nil {
-		inter = s.Intertrade
-	}
+	s.Pictures = pictures.New(pool, nil)
+	s.Messages = messages.New(pool, messages.Config{})
+	s.People = people.New(pool, nil)
+	cc := contracts.Config{BaseURL: cfg.PublicURL, CommunityID: cfg.CommunityID, Currency: cfg.Currency,
+		Divisions: cfg.CurrencyDivisions, Send: fed.Post, Logger: logger, Keys: s.Keys,
+		Members: s.Members, Payments: s.Payments, Announcements: s.Announcements, Registerer: s.Registry}
+	cc.Intertrade = s.Circle // a leg to member@community is refused while the community is in no circle
+	s.Contracts = contracts.New(pool, cc)
 	s.Handlers = &httpapi.Handlers{
 		Community: httpapi.Community{ID: cfg.CommunityID, Name: cfg.CommunityName, Currency: cfg.Money(),
 			PublicURL: cfg.PublicURL, Registration: cfg.Registration},
 		Members:        s.Members,
 		Payments:       s.Payments,
 		Announcements:  s.Announcements,
-		Intertrade:     inter,
+		Intertrade:     s.Circle,
+		Join:           s.Join,
 		Federation:     s.Federation,
 		PeerLimit:      ratelimit.New(PeerRate, PeerBurst),
 		Deals:          s.Deals,
 		Keys:           s.Keys,
 		Mail:           s.Mail,
+		Pictures:       s.Pictures,
+		Messages:       s.Messages,
+		People:         s.People,
+		Contracts:      s.Contracts,
 		Ready:          s.Ready,
 		Metrics:        m.HTTP,
 		MetricsHandler: promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}),
@@ -163,10 +210,54 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 	s.Jobs = jobs.New(s.Registry, jobs.Options{Logger: logger},
 		jobs.Job{Name: "prune_sessions", Every: time.Hour, Jitter: time.Minute, Run: s.Members.PruneSessions})
 	s.Jobs.Add(s.Mail.Jobs()...)
-	if s.Intertrade != nil {
-		s.Jobs.Add(s.Intertrade.Jobs()...)
-	}
+	s.Jobs.Add(s.Circle.Jobs(cfg.HandshakeInterval)...)
+	every := orDefault(cfg.HandshakeInterval, 5*time.Minute)
+	s.Jobs.Add(jobs.Job{Name: "circle_join_poll", Every: every, Jitter: every / 10, Run: func(ctx context.Context) (int64, error) {
+		if s.Circle.Service() != nil {
+			return 0, nil // in a circle already
+		}
+		joined, err := s.Join.Poll(ctx)
+		if joined {
+			return 1, err
+		}
+		return 0, err
+	}})
+	s.Jobs.Add(s.Deals.Jobs()...) // deliveries of proposals and answers, deadlines, scheduled rounds
 	return s, nil
+}
+
+// newIntertrade is the community's intertrading in the circle of c (its
+// settings, or the credentials an approved request to join brought).
+func (s *Server) newIntertrade(c cxp.JoinCredentials) (*intertrade.Service, error) {
+	cfg := s.cfg
+	return intertrade.New(s.pool, s.Ledger, s.Members, intertrade.Config{
+		CircleURL: c.CircleURL, CircleID: c.CircleID, CommunityID: cfg.CommunityID, Key: c.Key,
+		Rate: c.Ticks, PublicURL: cfg.PublicURL, Currency: cfg.Currency, Divisions: cfg.CurrencyDivisions,
+		Interval: cfg.HandshakeInterval, Timeout: cfg.CircleTimeout,
+	}, intertrade.Options{Logger: s.log, Currencies: s.Federation.CurrencyOf})
+}
+
+// joined starts intertrading with the credentials of an approved request to
+// join, while the server serves: from the next request on, payments to
+// member@community go through the circle and its relays are accepted.
+func (s *Server) joined(ctx context.Context, c cxp.JoinCredentials) error {
+	svc, err := s.newIntertrade(c)
+	if err != nil {
+		return err
+	}
+	if err := svc.Start(ctx); err != nil {
+		return err
+	}
+	s.Circle.Use(svc)
+	s.Federation.JoinedCircle(c.CircleID, c.CircleURL)
+	return nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
 }
 
 // NewFederation builds the federation service of cfg (also for the command
@@ -209,8 +300,8 @@ func (s *Server) Run(ctx context.Context, listen string) error {
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if s.Intertrade != nil {
-		if err := s.Intertrade.Start(ctx); err != nil {
+	if svc := s.Circle.Service(); svc != nil {
+		if err := svc.Start(ctx); err != nil {
 			ln.Close()
 			return fmt.Errorf("server: intertrading: %w", err)
 		}
@@ -226,7 +317,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	s.log.Info("community server listening", "addr", ln.Addr().String(), "community", s.cfg.CommunityID,
-		"currency", s.cfg.Currency, "circle", s.cfg.CircleURL)
+		"currency", s.cfg.Currency, "circle", s.cfg.CircleURL, "circle_id", s.Federation.CircleID())
 	err := serve.Run(ctx, srv, ln, 10*time.Second, func(ctx context.Context) {
 		// Federation delivery keeps a worker per peer (woken by its
 		// outbox), beside the periodic jobs.
@@ -241,9 +332,23 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			defer close(mailer)
 			s.Mail.Run(ctx)
 		}()
+		// Contracts: one worker runs the rounds, resolves and settles,
+		// woken by promises, answers and cancels, and every second.
+		signing := make(chan struct{})
+		go func() {
+			defer close(signing)
+			s.Contracts.Run(ctx)
+		}()
+		rounds := make(chan struct{}) // rounds started from the admin page
+		go func() {
+			defer close(rounds)
+			s.Deals.Run(ctx)
+		}()
 		s.Jobs.Run(ctx)
 		<-fed
 		<-mailer
+		<-signing
+		<-rounds
 	})
 	s.group.Close()
 	if err != nil {
@@ -268,7 +373,8 @@ func NewDealsSending(cfg Config, pool *pgxpool.Pool, fed *federation.Service, lo
 
 func newDeals(cfg Config, pool *pgxpool.Pool, keys *memberkeys.Store, fed *federation.Service, logger *slog.Logger) *deals.Service {
 	dc := deals.Config{BaseURL: cfg.PublicURL, CommunityID: cfg.CommunityID,
-		Currency: cfg.Currency, Divisions: cfg.CurrencyDivisions, Logger: logger, TTP: cfg.TTP(), Keys: keys}
+		Currency: cfg.Currency, Divisions: cfg.CurrencyDivisions, Logger: logger, TTP: cfg.TTP(), Keys: keys,
+		RetryBase: cfg.FederationRetry, RoundEvery: cfg.DealsRoundEvery}
 	if fed != nil {
 		dc.Send = fed.Post
 	}

@@ -67,7 +67,8 @@ var pageTemplates = func() map[string]*template.Template {
 		},
 	}
 	out := map[string]*template.Template{}
-	for _, name := range []string{"landing", "login", "overview", "trade", "alerts", "audit", "arbiter", "community", "confirm", "error"} {
+	for _, name := range []string{"landing", "login", "overview", "trade", "alerts", "audit", "arbiter", "community", "confirm", "error",
+		"community_new", "community_key", "joins"} {
 		out[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(pageFiles, "pages/layout.html", "pages/"+name+".html"))
 	}
 	return out
@@ -93,11 +94,18 @@ type pageData struct {
 	Notice string
 	Error  string
 	Body   any
+	// PendingJoins is how many requests to join wait (shown in the menu).
+	PendingJoins int
 }
 
 func (s *Server) renderPage(c *gin.Context, status int, name string, d pageData) {
 	d.Actor = c.GetString(actorKey)
 	d.CSRF = c.GetString(pageCSRFKey)
+	if d.Actor != "" {
+		if n, err := s.house.PendingJoins(c.Request.Context()); err == nil {
+			d.PendingJoins = n
+		}
+	}
 	if d.Circle.ID == "" {
 		if circle, err := s.house.Circle(c.Request.Context()); err == nil {
 			d.Circle = circle
@@ -463,30 +471,50 @@ func (s *Server) pageAudit(c *gin.Context) {
 
 // notices are the fixed messages a redirect after a change may show.
 var notices = map[string]string{
-	"blocked":   "The community is blocked: its requests are refused with code 16.",
-	"unblocked": "The community is trading again.",
-	"limits":    "The limits are changed.",
+	"blocked":       "The community is blocked: its requests are refused with code 16.",
+	"unblocked":     "The community is trading again.",
+	"limits":        "The limits are changed.",
+	"rate":          "The rate is changed.",
+	"rate-approved": "The declared rate is in force.",
 }
 
 func (s *Server) pageCommunity(c *gin.Context) {
-	ctx := c.Request.Context()
-	circle, err := s.house.Circle(ctx)
+	circle, com, ok := s.pageCommunityOf(c, c.Param("id"))
+	if !ok {
+		return
+	}
+	body, err := s.communityBody(c, circle, com)
 	if err != nil {
 		s.pageFail(c, err)
 		return
 	}
-	com, err := s.house.Community(ctx, c.Param("id"))
+	s.renderPage(c, http.StatusOK, "community", pageData{Title: com.Name, Nav: "overview", Circle: circle,
+		Notice: notices[c.Query("done")], Body: body})
+}
+
+// communityBody is what the community page shows: its numbers, its limits
+// chart, its declared rate and its rate history (newest first).
+type communityBody struct {
+	C        communityRow
+	Chart    string
+	Declared string
+	Rates    []clearing.RateChange
+}
+
+func (s *Server) communityBody(c *gin.Context, circle clearing.Circle, com clearing.Community) (communityBody, error) {
+	rates, err := s.house.Rates(c.Request.Context(), com.ID)
 	if err != nil {
-		s.pageFail(c, err)
-		return
+		return communityBody{}, err
+	}
+	for i, j := 0, len(rates)-1; i < j; i, j = i+1, j-1 {
+		rates[i], rates[j] = rates[j], rates[i]
+	}
+	if len(rates) > 20 {
+		rates = rates[:20]
 	}
 	f := func(v int64) string { return clearing.FormatAmount(v, circle.Divisions) }
-	s.renderPage(c, http.StatusOK, "community", pageData{Title: com.Name, Nav: "overview", Circle: circle,
-		Notice: notices[c.Query("done")],
-		Body: struct {
-			C     communityRow
-			Chart string
-		}{rowOf(com, circle.Divisions), chart.Limits([]chart.Bar{{Label: com.ID, Balance: com.Balance, Min: com.Min, Max: com.Max}}, f)}})
+	return communityBody{C: rowOf(com, circle.Divisions), Declared: com.DeclaredTicks, Rates: rates,
+		Chart: chart.Limits([]chart.Bar{{Label: com.ID, Balance: com.Balance, Min: com.Min, Max: com.Max}}, f)}, nil
 }
 
 // confirmBody is the confirmation page of a change: what it does and the
@@ -572,13 +600,13 @@ func (s *Server) pageLimitsForm(c *gin.Context) {
 	}
 	minS, maxS := strings.TrimSpace(c.PostForm("min")), strings.TrimSpace(c.PostForm("max"))
 	lo, err := clearing.ParseAmount(minS, circle.Divisions)
-	if err != nil {
-		s.pageFail(c, &clearing.Error{Code: clearing.ErrInvalid, Field: "min", Message: "min: " + err.Error()})
+	if err != nil || lo > 0 {
+		s.pageCommunityError(c, circle, com, "Lower limit must be zero or a negative amount of "+circle.Unit+" ("+places(circle.Divisions)+"), e.g. -1000")
 		return
 	}
 	hi, err := clearing.ParseAmount(maxS, circle.Divisions)
-	if err != nil {
-		s.pageFail(c, &clearing.Error{Code: clearing.ErrInvalid, Field: "max", Message: "max: " + err.Error()})
+	if err != nil || hi < 0 {
+		s.pageCommunityError(c, circle, com, "Upper limit must be zero or a positive amount of "+circle.Unit+" ("+places(circle.Divisions)+"), e.g. 1000")
 		return
 	}
 	f := func(v int64) string { return clearing.FormatAmount(v, circle.Divisions) }

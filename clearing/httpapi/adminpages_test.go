@@ -58,11 +58,10 @@ func TestPageTemplates(t *testing.T) {
 		}{[]clearing.AuditEntry{{ID: 7, Actor: "ops", Action: "community.block", Subject: "acorn",
 			Before: json.RawMessage(`{"status":"trading"}`), After: json.RawMessage(`{"status":"blocked"}`), CreatedAt: now}}, 7}},
 			[]string{`<td data-field="action">community.block</td>`, `{&#34;status&#34;:&#34;blocked&#34;}`, `/admin/audit?before=7`}},
-		{"community", pageData{Title: "Acorn Hill", Actor: "ops", CSRF: "c5rf", Circle: circle, Body: struct {
-			C     communityRow
-			Chart string
-		}{rowOf(acorn, 2), bars}},
-			[]string{`action="/admin/communities/acorn/unblock"`, "— fees", `value="-10.00"`}},
+		{"community", pageData{Title: "Acorn Hill", Actor: "ops", CSRF: "c5rf", Circle: circle, Body: communityBody{
+			C: rowOf(acorn, 2), Chart: bars, Declared: "2.5"}},
+			[]string{`action="/admin/communities/acorn/unblock"`, "— fees", `value="-10.00"`,
+				`action="/admin/communities/acorn/rate/approve"`, `<strong data-field="declared">2.5</strong>`}},
 		{"confirm", pageData{Title: "Block?", Actor: "ops", CSRF: "c5rf", Body: confirmBody{Action: "/admin/communities/leaf/block",
 			Summary: []string{"Block leaf"}, Fields: map[string]string{"reason": `a "quoted" reason`}, Cancel: "/admin/communities/leaf", Severity: "danger"}},
 			[]string{`<input type="hidden" name="reason" value="a &#34;quoted&#34; reason">`, `name="confirm" value="yes"`, `class="danger"`}},

@@ -71,20 +71,36 @@ var clearingMatrix = map[string]string{
 	"GET /admin/arbiter":                           cAdminPage,
 	// The arbiter is public: a request is authorised by the party's
 	// signature inside it (Sig_i over the resolve message), not by a caller.
-	"POST /arbiter/v1/resolve":            cOpen,
-	"GET /arbiter/v1/contracts/:h":        cOpen,
-	"GET /arbiter/v1/key":                 cOpen,
-	"GET /admin/login":                    cLoginPage,
-	"POST /admin/login":                   cLoginForm,
-	"GET /admin":                          cAdminPage,
-	"POST /admin/logout":                  cAdminPage,
-	"GET /admin/trade":                    cAdminPage,
-	"GET /admin/alerts":                   cAdminPage,
-	"GET /admin/audit":                    cAdminPage,
-	"GET /admin/communities/:id":          cAdminPage,
-	"POST /admin/communities/:id/block":   cAdminPage,
-	"POST /admin/communities/:id/unblock": cAdminPage,
-	"POST /admin/communities/:id/limits":  cAdminPage,
+	"POST /arbiter/v1/resolve":                 cOpen,
+	"GET /arbiter/v1/contracts/:h":             cOpen,
+	"GET /arbiter/v1/key":                      cOpen,
+	"GET /admin/login":                         cLoginPage,
+	"POST /admin/login":                        cLoginForm,
+	"GET /admin":                               cAdminPage,
+	"POST /admin/logout":                       cAdminPage,
+	"GET /admin/trade":                         cAdminPage,
+	"GET /admin/alerts":                        cAdminPage,
+	"GET /admin/audit":                         cAdminPage,
+	"GET /admin/communities/:id":               cAdminPage,
+	"POST /admin/communities/:id/block":        cAdminPage,
+	"POST /admin/communities/:id/unblock":      cAdminPage,
+	"POST /admin/communities/:id/limits":       cAdminPage,
+	"GET /admin/communities/new":               cAdminPage,
+	"POST /admin/communities/new":              cAdminPage,
+	"POST /admin/communities/:id/rate":         cAdminPage,
+	"POST /admin/communities/:id/rate/approve": cAdminPage,
+	"GET /admin/joins":                         cAdminPage,
+	"GET /admin/api/joins":                     cAdminAPI,
+	"POST /admin/api/joins/:id/approve":        cAdminAPI,
+	"POST /admin/api/joins/:id/refuse":         cAdminAPI,
+	"POST /admin/joins/:id/approve":            cAdminPage,
+	"POST /admin/joins/:id/refuse":             cAdminPage,
+	// Joining: open at the gate, authorised by the asking community's own
+	// Ed25519 signature, checked against the key in the request (a
+	// submission) or stored with it (a poll); unsigned requests are refused
+	// by the handler (join_test.go), after the body and number are checked.
+	"POST /join/v1/requests":         cOpen,
+	"GET /join/v1/requests/:request": cOpen,
 }
 
 // TestAuthorisationMatrix sends every route of the clearing house's route

@@ -73,6 +73,8 @@ type Server struct {
 	log      *slog.Logger
 
 	arbiterLimit *ratelimit.Limiter
+	joinSubmit   *ratelimit.Limiter // requests to join, per caller address
+	joinPoll     *ratelimit.Limiter // polls, per request
 }
 
 // New returns the HTTP layer over house.
@@ -109,6 +111,8 @@ func New(house *clearing.House, opts Options) *Server {
 		opts:         opts,
 		log:          opts.Logger,
 		arbiterLimit: ratelimit.New(float64(opts.ArbiterRate)/60, opts.ArbiterBurst),
+		joinSubmit:   ratelimit.New(joinSubmitRate/60.0, joinSubmitBurst),
+		joinPoll:     ratelimit.New(1, joinPollBurst),
 	}
 }
 
@@ -144,6 +148,10 @@ func (s *Server) Handler() http.Handler {
 	r.GET("/arbiter/v1/contracts/:h", s.arbiterContract)
 	r.GET("/arbiter/v1/key", s.arbiterPublicKey)
 
+	// Joining the circle (join.go): requests signed by the asking community's own key.
+	r.POST("/join/v1/requests", s.joinRequest)        // cxp.JoinRequest → 202 (new) | 200 (repeat) cxp.JoinStatus
+	r.GET("/join/v1/requests/:request", s.joinStatus) // → cxp.JoinStatus, credentials sealed once approved
+
 	// Governing body, bearer token.
 	a := r.Group("/admin/api", s.admin)
 	a.GET("/circle", s.getCircle)
@@ -171,6 +179,9 @@ func (s *Server) Handler() http.Handler {
 	a.GET("/arbiter/contracts", s.adminArbiterCases)
 	a.GET("/arbiter/contracts/:h", s.adminArbiterCase)
 	a.POST("/schedule/run", s.runSchedule)
+	a.GET("/joins", s.adminJoins)                    // requests to join (join.go)
+	a.POST("/joins/:id/approve", s.adminApproveJoin) // {"rate","min","max"}: add it, seal its key to it
+	a.POST("/joins/:id/refuse", s.adminRefuseJoin)   // {"reason"}
 
 	// Governing body, HTML pages (session cookie holding an admin token, CSRF on forms).
 	r.GET("/", pageHeaders, s.pageLanding)
@@ -183,10 +194,17 @@ func (s *Server) Handler() http.Handler {
 	p.GET("/alerts", s.pageAlerts)
 	p.GET("/audit", s.pageAudit)
 	p.GET("/arbiter", s.pageArbiter)
+	p.GET("/communities/new", s.pageNewCommunity)      // add a community (communitypages.go)
+	p.POST("/communities/new", s.pageNewCommunityForm) // {id, name, uri, rate, min, max, mail}: confirm, add, show its key once
 	p.GET("/communities/:id", s.pageCommunity)
 	p.POST("/communities/:id/block", s.pageBlockForm)
 	p.POST("/communities/:id/unblock", s.pageUnblockForm)
 	p.POST("/communities/:id/limits", s.pageLimitsForm)
+	p.POST("/communities/:id/rate", s.pageRateForm)                // {rate}: fix it
+	p.POST("/communities/:id/rate/approve", s.pageApproveRateForm) // put the declared rate in force
+	p.GET("/joins", s.pageJoins)                                   // requests to join (joinpages.go)
+	p.POST("/joins/:id/approve", s.pageApproveJoinForm)            // {rate, min, max}: add it, seal its key to it
+	p.POST("/joins/:id/refuse", s.pageRefuseJoinForm)              // {reason}
 	return r
 }
 
@@ -202,9 +220,12 @@ func (s *Server) limitBody(c *gin.Context) {
 	if strings.HasPrefix(path, "/arbiter/") {
 		limit = s.opts.ArbiterMaxBody // a contract with its evidence
 	}
+	if strings.HasPrefix(path, "/join/") {
+		limit = min(limit, joinMaxBody)
+	}
 	if c.Request.ContentLength > limit {
 		msg := "more than " + strconv.FormatInt(limit, 10) + " bytes"
-		if strings.HasPrefix(path, "/admin/") || strings.HasPrefix(path, "/arbiter/") {
+		if strings.HasPrefix(path, "/admin/") || strings.HasPrefix(path, "/arbiter/") || strings.HasPrefix(path, "/join/") {
 			adminError(c, http.StatusRequestEntityTooLarge, "invalid", "body", msg) // the admin API's and pages' shape
 		} else {
 			s.writeCXP(c, http.StatusRequestEntityTooLarge, cxp.InvalidField("body", msg).Status())

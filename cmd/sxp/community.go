@@ -84,12 +84,13 @@ func communitySettings(fs *flag.FlagSet) func() server.Config {
 	hashes := envInt64(fs, "hash-concurrency", "SXP_HASH_CONCURRENCY", 0, "password hashes computed at once (19 MiB each); 0: the number of CPUs. Beyond it log-ins wait up to 2 s, then get 429")
 	metricsToken := envSecret(fs, "metrics-token", "SXP_METRICS_TOKEN", "bearer token that GET /metrics requires (optional; without it /metrics is open)")
 	lang := envString(fs, "search-language", "SXP_SEARCH_LANGUAGE", "english", "PostgreSQL text search configuration of announcements")
-	fsecret := envSecret(fs, "federation-secret", "SXP_FEDERATION_SECRET", "seals the server's federation private keys and its members' contract keys in its database (keep it with your backups)")
+	fsecret := envSecret(fs, "federation-secret", "SXP_FEDERATION_SECRET", "seals the server's federation private keys its members' contract keys and the circle key a request to join brought in its database (keep it with your backups)")
 	arbURL := envString(fs, "arbiter-url", "SXP_ARBITER_URL", "", "base URL of the arbiter of signed contracts; empty: the circle's clearing house")
 	arbKey := envString(fs, "arbiter-key", "SXP_ARBITER_KEY", "", "the arbiter's base64 Ed25519 public key; empty: fetched from {url}/arbiter/v1/key")
 	ftimeout := envDuration(fs, "federation-timeout", "SXP_FEDERATION_TIMEOUT", 10*time.Second, "timeout of every request to a federation peer")
 	fretry := envDuration(fs, "federation-retry", "SXP_FEDERATION_RETRY", 2*time.Second, "first retry delay of a failed delivery to a peer (doubles, with jitter)")
 	fpull := envDuration(fs, "federation-pull", "SXP_FEDERATION_PULL", 5*time.Minute, "how often to pull peers' events (also on start)")
+	roundEvery := envDuration(fs, "deals-round-every", "SXP_DEALS_ROUND_EVERY", 0, "run a deals round (the market's deal finder over every want list held) this often, e.g. 1h; 0: only when an admin runs one")
 	ftrace := envString(fs, "federation-trace", "SXP_FEDERATION_TRACE", "", "append every request sent to peers to this file (for tests)")
 	smtpURL := envSecret(fs, "smtp-url", "SXP_SMTP_URL", "SMTP server for e-mail: smtp://user:password@host:587 (STARTTLS when offered) or smtps://user:password@host:465 (TLS); empty: no e-mail")
 	smtpFrom := envString(fs, "smtp-from", "SXP_SMTP_FROM", "", "sender of e-mail, e.g. \"Leaf Valley <leaf@example.org>\" (with --smtp-url)")
@@ -104,6 +105,7 @@ func communitySettings(fs *flag.FlagSet) func() server.Config {
 			FederationSecret: *fsecret, FederationTimeout: *ftimeout, FederationRetry: *fretry, FederationPull: *fpull, FederationTrace: *ftrace,
 			ArbiterURL: *arbURL, ArbiterKey: *arbKey,
 			SMTPURL: *smtpURL, SMTPFrom: *smtpFrom, MailInterval: *mailEvery,
+			DealsRoundEvery: *roundEvery,
 		}
 	}
 }

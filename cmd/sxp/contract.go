@@ -14,8 +14,8 @@ import (
 func contractCommand(stdin io.Reader, stdout io.Writer) *command {
 	return &command{
 		name:    "contract",
-		summary: "check signed contracts (sxp-contract/1)",
-		subs: []*command{{
+		summary: "sign and check contracts (sxp-contract/1)",
+		subs: []*command{contractSignCommand(stdin, stdout), {
 			name:    "verify",
 			summary: "check offline that a contract file is signed",
 			usage:   "sxp contract verify FILE|-",

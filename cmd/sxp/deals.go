@@ -18,7 +18,7 @@ func dealsCommand(stdin io.Reader, stdout, stderr io.Writer) *command {
 	return &command{
 		name:    "deals",
 		summary: "find multi-party trade loops in want lists",
-		subs: []*command{dealsRoundCommand(stdout), dealsExportCommand(stdout), {
+		subs: []*command{dealsRoundCommand(stdout, stderr), dealsExportCommand(stdout), {
 			name:    "solve",
 			summary: "print the most trades TradeMaximizer-style for a want-list file",
 			usage:   "sxp deals solve [--max-loop N] [--max-communities N] FILE|-",

@@ -23,7 +23,8 @@ func demoCommand(stdout io.Writer) *command {
 		summary: "seed running community servers with demo members, announcements and trades",
 		usage:   "sxp demo [--timeout 2m] ID=URL [ID=URL]",
 		help: `Seed one or two running community servers with demo data through their API:
-three members each (random passwords), announcements, local payments and,
+three members each (random passwords), announcements, local payments, a
+message (carol to alice, left unread) and,
 with two communities joined to the same circle, intertrades between them.
 Each community is given as ID=URL, e.g. leaf=http://127.0.0.1:8081; the ID is
 the community's id in the circle (used in user@ID payment addresses).
@@ -118,6 +119,7 @@ var demoLocal = [][]demoPayment{
 // makes payments, printing the logins as it goes.
 func seedDemo(ctx context.Context, stdout io.Writer, hc *http.Client, sites []demoSite) error {
 	clients := map[string]*client.Client{} // "user@community" -> logged in
+	firstOffer := map[string]int64{}       // "user@community" -> the id of their first offer
 	for i, s := range sites {
 		for _, m := range demoCast[i] {
 			password := demoPassword()
@@ -135,8 +137,12 @@ func seedDemo(ctx context.Context, stdout io.Writer, hc *http.Client, sites []de
 				if a.price != "" {
 					na.Price = &a.price
 				}
-				if _, err := c.CreateAnnouncement(ctx, na); err != nil {
+				ann, err := c.CreateAnnouncement(ctx, na)
+				if err != nil {
 					return fmt.Errorf("announcement %q of %s@%s: %w", a.title, m.username, s.id, err)
+				}
+				if key := m.username + "@" + s.id; a.kind == "offer" && firstOffer[key] == 0 {
+					firstOffer[key] = ann.ID
 				}
 			}
 		}
@@ -161,6 +167,15 @@ func seedDemo(ctx context.Context, stdout io.Writer, hc *http.Client, sites []de
 		}
 	}
 	fmt.Fprintf(stdout, "demo: %d local payments\n", n)
+	// A message about an offer, left unread: alice sees the count in her
+	// navigation bar.
+	if carol, ok := clients["carol@"+sites[0].id]; ok {
+		if _, err := carol.SendMessage(ctx, "alice", "Hello Alice, are there still beans this week? I could come by on Saturday.",
+			firstOffer["alice@"+sites[0].id]); err != nil {
+			return fmt.Errorf("message carol@%s -> alice: %w", sites[0].id, err)
+		}
+		fmt.Fprintf(stdout, "demo: 1 message (carol to alice about her vegetables, unread)\n")
+	}
 	if len(sites) == 2 {
 		a, b := sites[0], sites[1]
 		inter := []struct {

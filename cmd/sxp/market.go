@@ -35,15 +35,20 @@ func marketLeaf(name, summary, usage, help string, extra func(fs *flag.FlagSet) 
 }
 
 // dealsRoundCommand is 'sxp deals round'.
-func dealsRoundCommand(stdout io.Writer) *command {
+func dealsRoundCommand(stdout, stderr io.Writer) *command {
 	return marketLeaf("round", "run a round over every want list this server holds", "sxp deals round [--max-loop N] [--max-communities N]",
 		`Run the deal finder over every want list the community server holds (its
 members' and its peers'), leaving out offers held by a live proposal; each
 loop found becomes a proposal (an sxp-contract/1 contract) stored here and
 sent to the home server of every other party (signed POST
-/federation/v1/contracts; a failed send is logged on standard error). Prints
-the number of want lists read, each loop (who gives what to whom), and the
-totals; "no loops found" when there are none.`,
+/federation/v1/contracts; a send that fails is kept and retried by the
+running server, with backoff, until it is delivered or the deadline passes).
+One round runs at a time. Its progress goes to standard error as it runs
+(phase gather, solve, propose, with counts) and to the admin page (Admin →
+Deals), which lists the last rounds. Prints the number of want lists read,
+each loop (who gives what to whom), and the totals; "no loops found" when
+there are none. Money offers a member cannot pay now (their balance above
+their lower limit, less money held by live proposals) are left out.`,
 		func(fs *flag.FlagSet) func(context.Context, *deals.Service) error {
 			maxLoop := fs.Int("max-loop", deals.DefaultMaxLoop, "maximum number of items in a loop")
 			maxComm := fs.Int("max-communities", 0, "maximum number of distinct communities in a loop (0: no cap)")
@@ -51,7 +56,8 @@ totals; "no loops found" when there are none.`,
 				if *maxLoop < 2 || *maxComm < 0 {
 					return usagef("--max-loop must be at least 2 and --max-communities not negative")
 				}
-				res, err := d.Round(ctx, deals.Options{MaxLoop: *maxLoop, MaxCommunities: *maxComm})
+				res, err := d.Round(ctx, deals.Options{MaxLoop: *maxLoop, MaxCommunities: *maxComm, By: "command",
+					Progress: func(st deals.RoundStatus) { fmt.Fprintln(stderr, roundProgress(st)) }})
 				if err != nil {
 					return err
 				}
@@ -70,6 +76,9 @@ totals; "no loops found" when there are none.`,
 				if len(res.Proposals) == 0 {
 					fmt.Fprintln(stdout, "no loops found")
 				}
+				if n := res.UnfundedOffers + res.UnfundedLoops; n > 0 {
+					fmt.Fprintf(stdout, "left out for members' limits: %d money offers, %d loops\n", res.UnfundedOffers, res.UnfundedLoops)
+				}
 				fmt.Fprintf(stdout, "loops: %d, trades: %d, in %.3fs\n", len(res.Loops), res.Trades, res.Elapsed.Seconds())
 				return nil
 			}
@@ -86,4 +95,31 @@ finds the loops 'sxp deals round' would propose. Items are named
 		func(fs *flag.FlagSet) func(context.Context, *deals.Service) error {
 			return func(ctx context.Context, d *deals.Service) error { return d.Export(ctx, stdout) }
 		})
+}
+
+// roundProgress is a line about a round's progress: "round 7: gather",
+// "round 7: solve: 2000 want lists", …, "round 7: done: 230 loops, 1156
+// trades" or "found nothing".
+func roundProgress(st deals.RoundStatus) string {
+	line := fmt.Sprintf("round %d: %s", st.ID, st.Phase)
+	switch st.Phase {
+	case deals.PhaseSolve:
+		line += fmt.Sprintf(": %d want lists", st.WantLists)
+		if st.Step != "" {
+			line += " (" + st.Step + ")"
+		}
+	case deals.PhasePropose:
+		line += fmt.Sprintf(": %d of %d loops proposed", st.Proposed, st.Loops)
+	case deals.PhaseDone:
+		if st.Proposed == 0 && st.Loops > 0 {
+			line += fmt.Sprintf(": found %d loops, proposed none (members' limits)", st.Loops)
+		} else if st.Proposed == 0 {
+			line += ": found nothing"
+		} else {
+			line += fmt.Sprintf(": %d loops, %d trades", st.Proposed, st.Trades)
+		}
+	case deals.PhaseFailed:
+		line += ": " + st.Error
+	}
+	return line
 }

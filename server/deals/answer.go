@@ -33,18 +33,8 @@ func (s *Service) Answer(ctx context.Context, username, h, answer string) (Propo
 	if err != nil {
 		return Proposal{}, err
 	}
-	if s.cfg.Send != nil {
-		body, _ := json.Marshal(map[string]any{"members": []string{member}})
-		sent := map[string]bool{s.cfg.BaseURL: true}
-		for _, party := range p.Contract.Parties {
-			if sent[party.Server] {
-				continue
-			}
-			sent[party.Server] = true
-			if err := s.cfg.Send(ctx, party.Server+"/federation/v1/contracts/"+h+"/"+answer, body); err != nil && s.cfg.Logger != nil {
-				s.cfg.Logger.Warn("deals: telling an answer failed", "h", h, "server", party.Server, "err", err)
-			}
-		}
+	if _, err := s.Deliver(ctx); err != nil && s.cfg.Logger != nil {
+		s.cfg.Logger.Warn("deals: telling an answer (retried later)", "h", h, "err", err)
 	}
 	return p, nil
 }
@@ -83,7 +73,7 @@ func (s *Service) record(ctx context.Context, server, h string, members []string
 		}
 	}
 	if p.State == "proposed" && !p.Deadline.After(s.cfg.Now()) {
-		p.State = "ended"
+		p.State = "expired"
 	}
 	if p.State != "proposed" {
 		if _, err := tx.Exec(ctx, `UPDATE deal_proposals SET state = $2 WHERE h = $1`, h, p.State); err != nil {
@@ -113,6 +103,13 @@ func (s *Service) record(ctx context.Context, server, h string, members []string
 	}
 	if _, err := tx.Exec(ctx, `UPDATE deal_proposals SET state = $2 WHERE h = $1`, h, p.State); err != nil {
 		return Proposal{}, fmt.Errorf("deals: answer: %w", err)
+	}
+	if server == s.cfg.BaseURL { // a member here answered: tell the other parties' servers
+		for _, m := range members {
+			if err := s.enqueueAnswer(ctx, tx, p, m, answer); err != nil {
+				return Proposal{}, err
+			}
+		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return Proposal{}, fmt.Errorf("deals: answer: %w", err)

@@ -128,6 +128,7 @@ type Service struct {
 	box     *seal.Box // nil without Config.Secret
 	// currencies caches other servers' currencies (CurrencyOf).
 	currencies currencyCache
+	circle     circleState // the circle joined while serving (circle.go)
 }
 
 // New returns the service. It makes no request and writes nothing: call
@@ -185,7 +186,10 @@ func (s *Service) open(keyID string, sealed []byte) ([]byte, error) {
 }
 
 // CircleID is the intertrading circle of this server ("" when alone).
-func (s *Service) CircleID() string { return s.cfg.CircleID }
+func (s *Service) CircleID() string {
+	id, _ := s.circleOf()
+	return id
+}
 
 // BaseURL is the server's own base URL as peers know it.
 func (s *Service) BaseURL() string { return s.cfg.BaseURL }
@@ -369,8 +373,8 @@ func (s *Service) Discovery(ctx context.Context) (Discovery, error) {
 	d := Discovery{Protocol: Protocol, ID: s.cfg.ID, Name: s.cfg.Name, BaseURL: s.cfg.BaseURL,
 		Currency: s.cfg.Currency.Code, Divisions: s.cfg.Currency.Divisions, CXPURI: s.cfg.BaseURL,
 		Keys: []PublicKey{}}
-	if s.cfg.CircleID != "" {
-		d.Circle = &Circle{ID: s.cfg.CircleID, URL: s.cfg.CircleURL}
+	if id, url := s.circleOf(); id != "" {
+		d.Circle = &Circle{ID: id, URL: url}
 	}
 	for _, k := range keys {
 		d.Keys = append(d.Keys, PublicKey{KeyID: k.KeyID, Alg: httpsig.AlgEd25519, PublicKey: base64.StdEncoding.EncodeToString(k.PublicKey)})

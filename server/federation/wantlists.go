@@ -279,14 +279,30 @@ func applyWantList(ctx context.Context, tx pgx.Tx, p Peer, e Event) error {
 
 // Post sends a signed POST of body to target, a URL of a peer (deals:
 // proposals and answers to /federation/v1/contracts…); an answer other
-// than 200 or 201 is an error.
+// than 200 or 201 is an error, an *AnswerError.
 func (s *Service) Post(ctx context.Context, target string, body []byte) error {
 	st, answer, err := s.call(ctx, "POST", target, body)
 	if err != nil {
 		return fmt.Errorf("federation: POST %s: %w", target, err)
 	}
 	if st != 200 && st != 201 {
-		return fmt.Errorf("federation: POST %s: %d %s", target, st, truncate(string(answer), 300))
+		return &AnswerError{Target: target, Status: st, Body: truncate(string(answer), 300)}
 	}
 	return nil
 }
+
+// AnswerError is a peer's answer other than success to a request of Post:
+// the caller tells a refusal (4xx) from a failure worth retrying by
+// HTTPStatus.
+type AnswerError struct {
+	Target string
+	Status int
+	Body   string
+}
+
+func (e *AnswerError) Error() string {
+	return fmt.Sprintf("federation: POST %s: %d %s", e.Target, e.Status, e.Body)
+}
+
+// HTTPStatus is the peer's status code.
+func (e *AnswerError) HTTPStatus() int { return e.Status }

@@ -44,6 +44,7 @@ type announcementJSON struct {
 	UpdatedAt    time.Time   `json:"updated_at"`
 	Rank         *float64    `json:"rank,omitempty"`
 	DistanceKm   *float64    `json:"distance_km,omitempty"`
+	PictureURL   string      `json:"picture_url,omitempty"` // its picture, when it has one
 }
 
 // moneyJSON is a money offer's amount: a decimal string and its currency.
@@ -419,8 +420,14 @@ func (h *Handlers) listAnnouncements(c *gin.Context) {
 	out := announcementPageJSON{Announcements: make([]announcementJSON, len(page.Announcements)),
 		Total: page.Total, Limit: page.Limit, Offset: page.Offset}
 	origins := h.origins(c.Request.Context())
+	pics, err := h.Pictures.Announcements(c.Request.Context(), announcementIDs(page.Announcements))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
 	for i, a := range page.Announcements {
 		out.Announcements[i] = h.announcementOut(a, strings.TrimSpace(q.Text) != "", origins)
+		out.Announcements[i].PictureURL = pictureURL(pics[a.ID])
 	}
 	if n := page.NextOffset(); n >= 0 {
 		out.NextOffset = &n
@@ -455,11 +462,26 @@ func (h *Handlers) announcement(c *gin.Context) {
 		return
 	}
 	a, err := h.Announcements.Get(c.Request.Context(), id)
+	var pics map[int64]int64
+	if err == nil {
+		pics, err = h.Pictures.Announcements(c.Request.Context(), []int64{a.ID})
+	}
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, h.announcementOut(a, false, h.origins(c.Request.Context())))
+	out := h.announcementOut(a, false, h.origins(c.Request.Context()))
+	out.PictureURL = pictureURL(pics[a.ID])
+	c.JSON(http.StatusOK, out)
+}
+
+// announcementIDs are the ids of list.
+func announcementIDs(list []announce.Announcement) []int64 {
+	ids := make([]int64, len(list))
+	for i, a := range list {
+		ids[i] = a.ID
+	}
+	return ids
 }
 
 // updateAnnouncement: PATCH /api/v1/announcements/{id}, by its author or an admin.

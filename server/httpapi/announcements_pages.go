@@ -33,6 +33,34 @@ type offerView struct {
 	// A live offer of someone else: the member's live offers they could
 	// give for it (a want list entry).
 	GiveFrom []announce.WantOffer
+	// On its own page (offerDetail): its picture, and the ways to reach
+	// its author: a message (local authors), "pay for this" (a local
+	// offer of someone else: the pay form filled with payee and price).
+	PictureURL  string
+	MessageLink string
+	PayLink     string
+}
+
+// offerDetail is offerView with what only the announcement's own page shows.
+func (h *Handlers) offerDetail(c *gin.Context, a announce.Announcement) offerView {
+	v := h.offerView(c, a)
+	if pics, err := h.Pictures.Announcements(c.Request.Context(), []int64{a.ID}); err == nil {
+		v.PictureURL = pictureURL(pics[a.ID])
+	} else {
+		h.logger().Warn("finding an announcement's picture", "err", err)
+	}
+	if !v.Local || a.MemberID == currentMember(c).ID {
+		return v
+	}
+	v.MessageLink = "/messages/" + url.PathEscape(a.Author) + "?" + url.Values{"about": {strconv.FormatInt(a.ID, 10)}}.Encode()
+	if a.Kind == announce.Offer && a.Status == announce.Active {
+		q := url.Values{"to": {a.Author}, "description": {a.Title}}
+		if a.Price != nil {
+			q.Set("amount", h.Community.Currency.Format(*a.Price))
+		}
+		v.PayLink = "/pay?" + q.Encode()
+	}
+	return v
 }
 
 func (h *Handlers) offerView(c *gin.Context, a announce.Announcement) offerView {
@@ -113,8 +141,14 @@ func (h *Handlers) offersPage(c *gin.Context) {
 	}
 	d.Searched = q.Text != ""
 	d.Total = page.Total
+	pics, err := h.Pictures.Announcements(ctx, announcementIDs(page.Announcements))
+	if err != nil {
+		h.logger().Warn("finding the announcements' pictures", "err", err)
+	}
 	for _, a := range page.Announcements {
-		d.Results = append(d.Results, h.offerView(c, a))
+		v := h.offerView(c, a)
+		v.PictureURL = pictureURL(pics[a.ID])
+		d.Results = append(d.Results, v)
 	}
 	if len(page.Announcements) > 0 {
 		d.From, d.To = page.Offset+1, page.Offset+len(page.Announcements)
@@ -158,8 +192,12 @@ func (h *Handlers) offerPage(c *gin.Context) {
 		p.Notice = h.tr(c, "notice.closed")
 	case "reopened":
 		p.Notice = h.tr(c, "notice.reopened")
+	case "picture":
+		p.Notice = h.tr(c, "notice.picture_saved")
+	case "nopicture":
+		p.Notice = h.tr(c, "notice.picture_removed")
 	}
-	p.Data = h.offerView(c, a)
+	p.Data = h.offerDetail(c, a)
 	h.render(c, http.StatusOK, "announce_detail.html", p)
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/sxp-network/sxp/server/httpapi"
 	"github.com/sxp-network/sxp/server/members"
 	"github.com/sxp-network/sxp/server/payments"
+	"github.com/sxp-network/sxp/server/pictures"
 )
 
 // offersEnv is a community server's handler with members alice, bob and
@@ -51,6 +52,7 @@ func newOffersEnv(t *testing.T) *offersEnv {
 		Members:       mem,
 		Payments:      payments.New(pool, led, mem, cur, nil),
 		Announcements: ann,
+		Pictures:      pictures.New(pool, nil),
 		Ready:         func(context.Context) error { return nil },
 	}
 	e := &offersEnv{t: t, pool: pool, srv: httptest.NewServer(h.Engine()), sessions: map[string]members.Session{}}

@@ -27,13 +27,17 @@ import (
 	"github.com/sxp-network/sxp/ledger/httpmetrics"
 	"github.com/sxp-network/sxp/ledger/ratelimit"
 	"github.com/sxp-network/sxp/server/announce"
+	"github.com/sxp-network/sxp/server/contracts"
 	"github.com/sxp-network/sxp/server/deals"
 	"github.com/sxp-network/sxp/server/federation"
 	"github.com/sxp-network/sxp/server/intertrade"
 	"github.com/sxp-network/sxp/server/mail"
 	"github.com/sxp-network/sxp/server/memberkeys"
 	"github.com/sxp-network/sxp/server/members"
+	"github.com/sxp-network/sxp/server/messages"
 	"github.com/sxp-network/sxp/server/payments"
+	"github.com/sxp-network/sxp/server/people"
+	"github.com/sxp-network/sxp/server/pictures"
 )
 
 // Community describes the community to pages and clients.
@@ -70,6 +74,7 @@ type Intertrading interface {
 var (
 	_ Intertrading = (*intertrade.Service)(nil)
 	_ Intertrading = intertrade.Alone{}
+	_ Intertrading = (*intertrade.Switch)(nil)
 )
 
 // Handlers holds the domain services the routes call.
@@ -83,6 +88,9 @@ type Handlers struct {
 	// relays: an *intertrade.Service, or intertrade.Alone when the community
 	// is in no circle (never nil).
 	Intertrade Intertrading
+	// Join asks a circle to let the community join (the intertrading
+	// admin page, while alone); nil: the page offers no such form.
+	Join *intertrade.Joiner
 	// Federation is sxp-fed/1: discovery, peering, inbox and events (nil: the
 	// routes answer 404).
 	Federation *federation.Service
@@ -97,6 +105,14 @@ type Handlers struct {
 	// Mail is the community's e-mail (never nil: off without SMTP
 	// settings, and then its pages say so).
 	Mail *mail.Service
+	// Pictures of profiles and announcements, Messages between members and
+	// the People directory (people_pages.go, pictures.go, messages.go).
+	Pictures *pictures.Service
+	Messages *messages.Service
+	People   *people.Directory
+	// Contracts runs the parties' side of contract signing and settlement
+	// (nil: its routes answer 404).
+	Contracts *contracts.Service
 
 	// Ready reports whether the server can serve (database reachable,
 	// schema current); /readyz answers 503 with its error.

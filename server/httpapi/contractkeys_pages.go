@@ -11,18 +11,6 @@ import (
 
 // renderProfile renders the profile page with the member's contract key
 // (its section shows nothing when the server keeps no keys).
-func (h *Handlers) renderProfile(c *gin.Context, status int, p page) {
-	if h.Keys != nil && p.Member != nil {
-		if info, err := h.Keys.Info(c.Request.Context(), p.Member.Username); err == nil {
-			v := contractKeyView(info)
-			p.Data = &v
-		} else {
-			h.logger().Warn("profile: contract key", "member", p.Member.Username, "err", err)
-		}
-	}
-	h.render(c, status, "profile.html", p)
-}
-
 // contractKeyForm: POST /profile/contract-key {key}: register one's own key.
 func (h *Handlers) contractKeyForm(c *gin.Context) {
 	p := h.newPage(c, h.tr(c, "title.profile"))

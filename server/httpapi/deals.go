@@ -23,11 +23,14 @@ type proposalJSON struct {
 }
 
 type roundJSON struct {
-	WantLists int            `json:"wantlists"`
-	Loops     [][]string     `json:"loops"`
-	Trades    int            `json:"trades"`
-	Proposals []proposalJSON `json:"proposals"`
-	ElapsedMS int64          `json:"elapsed_ms"`
+	Round          int64          `json:"round"`
+	UnfundedOffers int            `json:"unfunded_offers"`
+	UnfundedLoops  int            `json:"unfunded_loops"`
+	WantLists      int            `json:"wantlists"`
+	Loops          [][]string     `json:"loops"`
+	Trades         int            `json:"trades"`
+	Proposals      []proposalJSON `json:"proposals"`
+	ElapsedMS      int64          `json:"elapsed_ms"`
 }
 
 func proposalOut(p deals.Proposal) proposalJSON {
@@ -66,12 +69,13 @@ func (h *Handlers) adminRound(c *gin.Context) {
 		badRequest(c, fe.field, fe.message)
 		return
 	}
+	opt.By = "api " + currentMember(c).Username
 	res, err := h.Deals.Round(c.Request.Context(), opt)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	out := roundJSON{WantLists: res.WantLists, Loops: res.Loops, Trades: res.Trades, ElapsedMS: res.Elapsed.Milliseconds(),
+	out := roundJSON{Round: res.Round, UnfundedOffers: res.UnfundedOffers, UnfundedLoops: res.UnfundedLoops, WantLists: res.WantLists, Loops: res.Loops, Trades: res.Trades, ElapsedMS: res.Elapsed.Milliseconds(),
 		Proposals: make([]proposalJSON, len(res.Proposals))}
 	if out.Loops == nil {
 		out.Loops = [][]string{}
@@ -103,15 +107,51 @@ func (h *Handlers) adminProposals(c *gin.Context) {
 // dealsData is the admin's deals page.
 type dealsData struct {
 	Proposals []deals.Proposal
-	Round     *deals.Result
+	Running   *roundRow // the round in progress, if any
+	Rounds    []roundRow
 }
 
-// adminDealsPage: GET /admin/deals, the proposals and a round button.
+// roundRow is a round on the admin page, its progress in words.
+type roundRow struct {
+	deals.RoundStatus
+	Summary string
+}
+
+// roundSummary says where a round is: its phase with counts, or how it ended.
+func roundSummary(st deals.RoundStatus) string {
+	switch st.Phase {
+	case deals.PhaseGather:
+		return "reading want lists…"
+	case deals.PhaseSolve:
+		if st.Step != "" {
+			return fmt.Sprintf("finding loops in %d want lists (%s)…", st.WantLists, st.Step)
+		}
+		return fmt.Sprintf("finding loops in %d want lists…", st.WantLists)
+	case deals.PhasePropose:
+		return fmt.Sprintf("proposing: %d of %d loops stored", st.Proposed, st.Loops)
+	case deals.PhaseFailed:
+		return "failed: " + st.Error
+	}
+	if st.Proposed == 0 && st.Loops > 0 {
+		return fmt.Sprintf("found %s in %d want lists, proposed none: their payers cannot pay them within their limits", plural(st.Loops, "loop"), st.WantLists)
+	}
+	if st.Proposed == 0 {
+		return fmt.Sprintf("found nothing in %d want lists", st.WantLists)
+	}
+	s := fmt.Sprintf("%s, %d trades, from %d want lists", plural(st.Proposed, "loop"), st.Trades, st.WantLists)
+	if st.UnfundedOffers+st.UnfundedLoops > 0 {
+		s += fmt.Sprintf(" (left out for members' limits: %s, %s)", plural(st.UnfundedOffers, "money offer"), plural(st.UnfundedLoops, "loop"))
+	}
+	return s
+}
+
+// adminDealsPage: GET /admin/deals, the proposals, the round in progress,
+// the last rounds, and a round button.
 func (h *Handlers) adminDealsPage(c *gin.Context) {
-	h.showDeals(c, h.newPage(c, h.tr(c, "title.deals")), nil)
+	h.showDeals(c, h.newPage(c, h.tr(c, "title.deals")))
 }
 
-func (h *Handlers) showDeals(c *gin.Context, p page, round *deals.Result) {
+func (h *Handlers) showDeals(c *gin.Context, p page) {
 	if h.Deals == nil {
 		h.pageError(c, http.StatusNotFound, h.tr(c, "error.no_market"))
 		return
@@ -121,11 +161,24 @@ func (h *Handlers) showDeals(c *gin.Context, p page, round *deals.Result) {
 		h.pageError(c, h.pageRefusal(c, &p, err), p.Error)
 		return
 	}
-	p.Data = dealsData{Proposals: list, Round: round}
+	rounds, err := h.Deals.Rounds(c.Request.Context(), 10)
+	if err != nil {
+		h.pageError(c, h.pageRefusal(c, &p, err), p.Error)
+		return
+	}
+	d := dealsData{Proposals: list}
+	for _, st := range rounds {
+		d.Rounds = append(d.Rounds, roundRow{st, roundSummary(st)})
+	}
+	if len(d.Rounds) > 0 && d.Rounds[0].Running() {
+		d.Running = &d.Rounds[0]
+	}
+	p.Data = d
 	h.render(c, http.StatusOK, "admin_deals.html", p)
 }
 
-// adminRoundForm: POST /admin/deals/round {max_loop, max_communities}.
+// adminRoundForm: POST /admin/deals/round {max_loop, max_communities}
+// starts a round in the background; the page shows its progress.
 func (h *Handlers) adminRoundForm(c *gin.Context) {
 	p := h.newPage(c, h.tr(c, "title.deals"))
 	if h.Deals == nil {
@@ -138,21 +191,17 @@ func (h *Handlers) adminRoundForm(c *gin.Context) {
 	opt, fe := roundOptions(maxLoop, maxComm)
 	if fe != nil {
 		p.Error, p.Field = fe.message, fe.field
-		h.showDeals(c, p, nil)
+		h.showDeals(c, p)
 		return
 	}
-	res, err := h.Deals.Round(c.Request.Context(), opt)
-	if err != nil {
+	opt.By = "admin " + currentMember(c).Username
+	if err := h.Deals.Start(opt); err != nil {
 		h.pageRefusal(c, &p, err)
-		h.showDeals(c, p, nil)
+		h.showDeals(c, p)
 		return
 	}
-	if len(res.Proposals) == 0 {
-		p.Notice = "The round found no loops."
-	} else {
-		p.Notice = "The round proposed its loops below."
-	}
-	h.showDeals(c, p, &res)
+	p.Notice = "The round started: its progress shows below."
+	h.showDeals(c, p)
 }
 
 // fmtSscan reads an optional integer form field ("" leaves v alone).
@@ -217,6 +266,7 @@ func (h *Handlers) answerProposal(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
+	h.wakeContracts(p.State)
 	c.JSON(http.StatusOK, proposalOut(p))
 }
 
@@ -243,5 +293,21 @@ func (h *Handlers) toldProposal(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
+	h.wakeContracts(p.State)
 	c.JSON(http.StatusOK, gin.H{"h": p.H, "state": p.State})
+}
+
+// wakeContracts starts signing at once when a proposal became ready.
+func (h *Handlers) wakeContracts(state string) {
+	if h.Contracts != nil && state == "ready" {
+		h.Contracts.Wake()
+	}
+}
+
+// plural is "1 loop", "2 loops".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -11,13 +11,17 @@ import (
 
 	"github.com/sxp-network/sxp/ledger"
 	"github.com/sxp-network/sxp/server/announce"
+	"github.com/sxp-network/sxp/server/contracts"
 	"github.com/sxp-network/sxp/server/deals"
 	"github.com/sxp-network/sxp/server/federation"
 	"github.com/sxp-network/sxp/server/intertrade"
 	"github.com/sxp-network/sxp/server/mail"
 	"github.com/sxp-network/sxp/server/memberkeys"
 	"github.com/sxp-network/sxp/server/members"
+	"github.com/sxp-network/sxp/server/messages"
 	"github.com/sxp-network/sxp/server/payments"
+	"github.com/sxp-network/sxp/server/people"
+	"github.com/sxp-network/sxp/server/pictures"
 )
 
 // apiError is the body of every error answer:
@@ -67,6 +71,10 @@ const (
 	domainDeals      = "deals"
 	domainMemberKeys = "memberkeys"
 	domainMail       = "mail"
+	domainPictures   = "pictures"
+	domainMessages   = "messages"
+	domainPeople     = "people"
+	domainContracts  = "contracts"
 )
 
 // errorTable is the one table from the domains' codes to HTTP answers, for
@@ -121,8 +129,9 @@ var errorTable = map[errorKey]errorAnswer{
 	{domainIntertrade, string(intertrade.ErrConflict)}: {status: http.StatusConflict, public: "idempotency_conflict"},
 	{domainIntertrade, string(intertrade.ErrRefused)}:  {status: http.StatusUnprocessableEntity},
 	// the community runs alone (intertrade.Alone)
-	{domainIntertrade, string(intertrade.ErrNotInCircle)}: {status: http.StatusNotFound},
-	{domainIntertrade, string(intertrade.ErrNoCircle)}:    {status: http.StatusUnprocessableEntity, public: "not_in_circle"},
+	{domainIntertrade, string(intertrade.ErrNotInCircle)}:  {status: http.StatusNotFound},
+	{domainIntertrade, string(intertrade.ErrNoCircle)}:     {status: http.StatusUnprocessableEntity, public: "not_in_circle"},
+	{domainIntertrade, string(intertrade.ErrAlreadyAsked)}: {status: http.StatusConflict},
 
 	// sxp-fed/1: 401 for a missing or bad signature, 403 for a non-peer
 	{domainFederation, federation.CodeBadSignature}:    {status: http.StatusUnauthorized},
@@ -148,6 +157,25 @@ var errorTable = map[errorKey]errorAnswer{
 	{domainMemberKeys, memberkeys.CodeInvalid}:  {status: http.StatusBadRequest},
 	{domainMemberKeys, memberkeys.CodeNotFound}: {status: http.StatusNotFound},
 	{domainMemberKeys, memberkeys.CodeOwnKey}:   {status: http.StatusConflict},
+
+	{domainPictures, pictures.CodeInvalid}:     {status: http.StatusBadRequest},
+	{domainPictures, pictures.CodeTooLarge}:    {status: http.StatusRequestEntityTooLarge},
+	{domainPictures, pictures.CodeUnsupported}: {status: http.StatusUnsupportedMediaType},
+	{domainPictures, pictures.CodeNotFound}:    {status: http.StatusNotFound},
+	{domainPictures, pictures.CodeForbidden}:   {status: http.StatusForbidden},
+	{domainPictures, pictures.CodeTooMany}:     {status: http.StatusTooManyRequests},
+
+	{domainMessages, messages.CodeInvalid}:       {status: http.StatusBadRequest},
+	{domainMessages, messages.CodeUnknownMember}: {status: http.StatusNotFound},
+	{domainMessages, messages.CodeRemote}:        {status: http.StatusUnprocessableEntity},
+	{domainMessages, messages.CodeTooMany}:       {status: http.StatusTooManyRequests},
+
+	{domainPeople, people.CodeInvalid}: {status: http.StatusBadRequest},
+
+	{domainContracts, contracts.CodeInvalid}:   {status: http.StatusBadRequest},
+	{domainContracts, contracts.CodeNotFound}:  {status: http.StatusNotFound},
+	{domainContracts, contracts.CodeConflict}:  {status: http.StatusConflict},
+	{domainContracts, contracts.CodeForbidden}: {status: http.StatusForbidden},
 }
 
 // domainError is a domain refusal in one shape: its domain, code and the
@@ -172,6 +200,10 @@ func asDomainError(err error) (domainError, bool) {
 		de *deals.Error
 		ke *memberkeys.Error
 		ma *mail.Error
+		pi *pictures.Error
+		mg *messages.Error
+		pp *people.Error
+		ce *contracts.Error
 	)
 	switch {
 	case errors.As(err, &ie):
@@ -190,6 +222,14 @@ func asDomainError(err error) (domainError, bool) {
 		return domainError{key: errorKey{domainDeals, de.Code}, message: de.Message}, true
 	case errors.As(err, &ke):
 		return domainError{key: errorKey{domainMemberKeys, ke.Code}, message: ke.Message, field: "key"}, true
+	case errors.As(err, &pi):
+		return domainError{key: errorKey{domainPictures, pi.Code}, message: pi.Message, field: pi.Field, retryAfter: pi.RetryAfter}, true
+	case errors.As(err, &mg):
+		return domainError{key: errorKey{domainMessages, mg.Code}, message: mg.Message, field: mg.Field, retryAfter: mg.RetryAfter}, true
+	case errors.As(err, &pp):
+		return domainError{key: errorKey{domainPeople, people.CodeInvalid}, message: pp.Message, field: pp.Field}, true
+	case errors.As(err, &ce):
+		return domainError{key: errorKey{domainContracts, ce.Code}, message: ce.Message, field: ce.Field}, true
 	case errors.As(err, &le):
 		return domainError{key: errorKey{domainLedger, string(le.Code)}, message: le.Message}, true
 	}

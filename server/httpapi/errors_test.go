@@ -6,13 +6,17 @@ import (
 
 	"github.com/sxp-network/sxp/ledger"
 	"github.com/sxp-network/sxp/server/announce"
+	"github.com/sxp-network/sxp/server/contracts"
 	"github.com/sxp-network/sxp/server/deals"
 	"github.com/sxp-network/sxp/server/federation"
 	"github.com/sxp-network/sxp/server/intertrade"
 	"github.com/sxp-network/sxp/server/mail"
 	"github.com/sxp-network/sxp/server/memberkeys"
 	"github.com/sxp-network/sxp/server/members"
+	"github.com/sxp-network/sxp/server/messages"
 	"github.com/sxp-network/sxp/server/payments"
+	"github.com/sxp-network/sxp/server/people"
+	"github.com/sxp-network/sxp/server/pictures"
 )
 
 // TestErrorTableKnowsEveryCode walks every code of every domain package of
@@ -46,6 +50,16 @@ func TestErrorTableKnowsEveryCode(t *testing.T) {
 	}
 	for _, c := range federation.Codes() {
 		keys = append(keys, errorKey{domainFederation, c})
+	}
+	for _, c := range pictures.Codes() {
+		keys = append(keys, errorKey{domainPictures, c})
+	}
+	for _, c := range messages.Codes() {
+		keys = append(keys, errorKey{domainMessages, c})
+	}
+	keys = append(keys, errorKey{domainPeople, people.CodeInvalid})
+	for _, c := range contracts.Codes() {
+		keys = append(keys, errorKey{domainContracts, c})
 	}
 	for _, k := range keys {
 		a, ok := errorTable[k]

@@ -229,3 +229,74 @@ func (h *Handlers) adminIntertradeSettle(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, gin.H{"settled": n})
 }
+
+// joinView is the community's latest request to join a circle.
+func joinView(j intertrade.Join, ok bool) gin.H {
+	if !ok {
+		return gin.H{"state": "none"}
+	}
+	return gin.H{"state": j.State, "circle_url": j.CircleURL, "request": j.Request, "rate": j.Ticks,
+		"reason": j.Reason, "circle_id": j.CircleID, "key_fingerprint": j.Fingerprint,
+		"created_at": j.CreatedAt, "updated_at": j.UpdatedAt}
+}
+
+// adminJoin is GET /api/v1/admin/intertrade/join: the latest request to
+// join a circle ({"state": "none"} before any).
+func (h *Handlers) adminJoin(c *gin.Context) {
+	if h.Join == nil {
+		writeError(c, http.StatusNotFound, "not_found", "this server cannot ask to join a circle", "")
+		return
+	}
+	j, ok, err := h.Join.Latest(c.Request.Context())
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, joinView(j, ok))
+}
+
+// adminAskJoin is POST /api/v1/admin/intertrade/join {"circle_url","rate","message"}:
+// ask a circle to let this community join (while alone) → 202 the request.
+func (h *Handlers) adminAskJoin(c *gin.Context) {
+	if h.Join == nil {
+		writeError(c, http.StatusNotFound, "not_found", "this server cannot ask to join a circle", "")
+		return
+	}
+	var r struct {
+		CircleURL string `json:"circle_url"`
+		Rate      string `json:"rate"`
+		Message   string `json:"message"`
+	}
+	if !bindJSON(c, &r) {
+		return
+	}
+	if _, err := h.Intertrade.Overview(c.Request.Context()); intertrade.CodeOf(err) != intertrade.ErrNotInCircle {
+		writeError(c, http.StatusConflict, "in_circle", "this community is in an intertrading circle already", "")
+		return
+	}
+	j, err := h.Join.Ask(c.Request.Context(), r.CircleURL, r.Rate, r.Message)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusAccepted, joinView(j, true))
+}
+
+// adminCheckJoin is POST /api/v1/admin/intertrade/join/check: ask the
+// circle for its answer now; joined, intertrading starts.
+func (h *Handlers) adminCheckJoin(c *gin.Context) {
+	if h.Join == nil {
+		writeError(c, http.StatusNotFound, "not_found", "this server cannot ask to join a circle", "")
+		return
+	}
+	if _, err := h.Join.Poll(c.Request.Context()); err != nil {
+		h.fail(c, err)
+		return
+	}
+	j, ok, err := h.Join.Latest(c.Request.Context())
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, joinView(j, ok))
+}

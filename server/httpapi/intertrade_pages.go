@@ -15,7 +15,16 @@ type intertradePageData struct {
 	Problems []intertrade.Intertrade // pending and failed
 	History  []intertrade.Intertrade
 	InCircle bool
+	// While alone: the latest request to join a circle (HasJoin), and the
+	// join form's values when it was refused.
+	Join    intertrade.Join
+	HasJoin bool
+	CanJoin bool
+	Form    joinForm
 }
+
+// joinForm is the ask-to-join form's values, as typed.
+type joinForm struct{ CircleURL, Rate, Message string }
 
 // adminIntertradePage is GET /admin/intertrade.
 func (h *Handlers) adminIntertradePage(c *gin.Context) {
@@ -34,7 +43,11 @@ func (h *Handlers) adminIntertradePage(c *gin.Context) {
 	}
 	switch {
 	case intertrade.CodeOf(err) == intertrade.ErrNotInCircle:
-		d = intertradePageData{InCircle: false} // the page says how to join a circle
+		d = intertradePageData{InCircle: false} // the page offers to ask a circle
+		if err := h.joinState(c, &d); err != nil {
+			h.render(c, h.pageRefusal(c, &p, err), "admin_intertrade.html", p)
+			return
+		}
 	case err != nil:
 		h.render(c, h.pageRefusal(c, &p, err), "admin_intertrade.html", p)
 		return
@@ -54,6 +67,12 @@ func noticeText(n string) string {
 		return "Integrity checked."
 	case "settle":
 		return "Unconfirmed payments retried."
+	case "asked":
+		return "The circle has the request. Its admins decide; this page shows their answer."
+	case "checked":
+		return "Asked the circle for its answer."
+	case "joined":
+		return "The circle approved: this community is in it and can trade with its communities."
 	}
 	return ""
 }
@@ -83,4 +102,81 @@ func (h *Handlers) adminIntertradeForm(c *gin.Context) {
 		h.logger().Warn("intertrading admin action", "action", action, "err", err)
 	}
 	c.Redirect(http.StatusSeeOther, "/admin/intertrade?notice="+action)
+}
+
+// joinState fills the join part of the page while the community is alone.
+func (h *Handlers) joinState(c *gin.Context, d *intertradePageData) error {
+	if h.Join == nil {
+		return nil
+	}
+	d.CanJoin = true
+	j, ok, err := h.Join.Latest(c.Request.Context())
+	if err != nil {
+		return err
+	}
+	d.Join, d.HasJoin = j, ok
+	return nil
+}
+
+// adminJoinForm is POST /admin/circle/join {circle_url, rate, message}:
+// ask a circle to let this community join.
+func (h *Handlers) adminJoinForm(c *gin.Context) {
+	if h.Join == nil || h.Intertrade == nil {
+		h.pageError(c, http.StatusNotFound, "This server cannot ask to join a circle.")
+		return
+	}
+	if _, err := h.Intertrade.Overview(c.Request.Context()); intertrade.CodeOf(err) != intertrade.ErrNotInCircle {
+		h.pageError(c, http.StatusConflict, "This community is in an intertrading circle already.")
+		return
+	}
+	f := joinForm{CircleURL: c.PostForm("circle_url"), Rate: c.PostForm("rate"), Message: c.PostForm("message")}
+	if _, err := h.Join.Ask(c.Request.Context(), f.CircleURL, f.Rate, f.Message); err != nil {
+		p := h.newPage(c, h.tr(c, "title.intertrading"))
+		status := h.pageRefusal(c, &p, err)
+		if label := joinFieldLabels[p.Field]; label != "" && status < 500 {
+			p.Error = label + ": " + p.Error
+		}
+		d := intertradePageData{}
+		if err := h.joinState(c, &d); err != nil {
+			h.render(c, h.pageRefusal(c, &p, err), "admin_intertrade.html", p)
+			return
+		}
+		d.Form = f
+		p.Data = d
+		h.render(c, status, "admin_intertrade.html", p)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/admin/intertrade?notice=asked")
+}
+
+var joinFieldLabels = map[string]string{"circle_url": "Circle's address", "rate": "Rate", "message": "Message"}
+
+// adminJoinCheckForm is POST /admin/circle/check: ask the circle for its
+// answer now (a job also asks every handshake interval).
+func (h *Handlers) adminJoinCheckForm(c *gin.Context) {
+	if h.Join == nil {
+		h.pageError(c, http.StatusNotFound, "This server cannot ask to join a circle.")
+		return
+	}
+	joined, err := h.Join.Poll(c.Request.Context())
+	if err != nil && !joined {
+		p := h.newPage(c, h.tr(c, "title.intertrading"))
+		status := h.pageRefusal(c, &p, err)
+		d := intertradePageData{}
+		if err := h.joinState(c, &d); err != nil {
+			h.render(c, h.pageRefusal(c, &p, err), "admin_intertrade.html", p)
+			return
+		}
+		p.Data = d
+		h.render(c, status, "admin_intertrade.html", p)
+		return
+	}
+	if joined {
+		if err != nil {
+			h.logger().Warn("joined the circle, but intertrading did not start", "err", err)
+		}
+		c.Redirect(http.StatusSeeOther, "/admin/intertrade?notice=joined")
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/admin/intertrade?notice=checked")
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/sxp-network/sxp/server/intertrade"
 	"github.com/sxp-network/sxp/server/members"
 	"github.com/sxp-network/sxp/server/payments"
+	"github.com/sxp-network/sxp/server/pictures"
 )
 
 const (
@@ -55,7 +56,7 @@ func newItEnv(t *testing.T, inCircle bool) *itEnv {
 	cur := payments.Currency{Code: "LEAF", Divisions: 2}
 	h := &httpapi.Handlers{
 		Community: httpapi.Community{ID: "leaf", Name: "Leaf", Currency: cur, PublicURL: itPublic, Registration: "open"},
-		Members:   mem, Payments: payments.New(pool, led, mem, cur, nil), Announcements: ann,
+		Members:   mem, Payments: payments.New(pool, led, mem, cur, nil), Announcements: ann, Pictures: pictures.New(pool, nil),
 		Ready: func(context.Context) error { return nil },
 	}
 	if inCircle {

@@ -39,6 +39,7 @@ type publicMemberJSON struct {
 	Bio         string `json:"bio"`
 	Contact     string `json:"contact"`
 	PublicKey   string `json:"public_key,omitempty"`
+	PictureURL  string `json:"picture_url,omitempty"` // the profile picture, when there is one
 }
 
 func (h *Handlers) register(c *gin.Context) {
@@ -158,7 +159,12 @@ func (h *Handlers) member(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	v := publicMemberJSON{Username: m.Username, DisplayName: m.DisplayName, Bio: m.Bio, Contact: m.Contact}
+	pics, err := h.Pictures.Profiles(c.Request.Context(), []int64{m.ID})
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	v := publicMemberJSON{Username: m.Username, DisplayName: m.DisplayName, Bio: m.Bio, Contact: m.Contact, PictureURL: pictureURL(pics[m.ID])}
 	if len(m.PublicKey) > 0 {
 		v.PublicKey = base64.StdEncoding.EncodeToString(m.PublicKey)
 	}

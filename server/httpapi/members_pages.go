@@ -73,7 +73,7 @@ func (h *Handlers) loginForm(c *gin.Context) {
 }
 
 func (h *Handlers) registerPage(c *gin.Context) {
-	p := h.newPage(c, "Join "+h.Community.Name)
+	p := h.newPage(c, h.tr(c, "register.heading", "Community", h.Community.Name))
 	p.CSRF = h.preCSRF(c)
 	p.Data = h.withLimits(c, authForm{})
 	h.render(c, http.StatusOK, "register.html", p)
@@ -83,7 +83,7 @@ func (h *Handlers) registerForm(c *gin.Context) {
 	if !h.checkPreCSRF(c) {
 		return
 	}
-	p := h.newPage(c, "Join "+h.Community.Name)
+	p := h.newPage(c, h.tr(c, "register.heading", "Community", h.Community.Name))
 	p.CSRF = h.preCSRF(c)
 	form := h.withLimits(c, authForm{Username: strings.TrimSpace(c.PostForm("username")), DisplayName: c.PostForm("display_name"),
 		Email: strings.TrimSpace(c.PostForm("email"))})

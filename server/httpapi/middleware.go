@@ -168,12 +168,23 @@ func (h *Handlers) logRequests(c *gin.Context) {
 // declared length above it is refused with 413 before any handler runs
 // (before authentication too), an undeclared (chunked) body stops being
 // read past it, which bindJSON and form parsing then refuse.
-func limitBody(c *gin.Context) {
-	if c.Request.ContentLength > maxBody {
-		writeError(c, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body is larger than %d bytes", maxBody), "")
+//
+// A picture upload (uploadRoutes) may be larger: maxUploadBody.
+func (h *Handlers) limitBody(c *gin.Context) {
+	limit := int64(maxBody)
+	upload := uploadRoutes[c.Request.Method+" "+c.FullPath()]
+	if upload {
+		limit = maxUploadBody
+	}
+	if c.Request.ContentLength > limit {
+		if upload && !strings.HasPrefix(c.FullPath(), "/api/") { // a picture form: say it on a page
+			h.pageError(c, http.StatusRequestEntityTooLarge, "The picture is larger than 5 MB. Go back and choose a smaller one.")
+			return
+		}
+		writeError(c, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body is larger than %d bytes", limit), "")
 		return
 	}
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBody)
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
 	c.Next()
 }
 

@@ -33,6 +33,7 @@ type page struct {
 	Notice    string          // a success message
 	Error     string          // a refusal, in plain words
 	Field     string          // the field at fault
+	Unread    int             // messages not read yet, in the navigation bar
 	Data      any             // the page's own data
 	Lang      string          // the page's language, e.g. "es" (i18n.go)
 	Here      string          // the page's own path, for the language menu
@@ -55,6 +56,12 @@ func (h *Handlers) templateFuncs() template.FuncMap {
 		"mailOn": h.mailOn,
 		// The colour of the header, the manifest and the app icons.
 		"themeColor": func() string { return themeColor },
+		"deref": func(v *int64) int64 {
+			if v == nil {
+				return 0
+			}
+			return *v
+		},
 
 		// The admins' members page draws balances against limits (charts.go).
 		"membersChart": func(rows []adminRow) template.HTML { return membersChart(rows, cur) },
@@ -95,6 +102,13 @@ func (h *Handlers) newPage(c *gin.Context, title string) page {
 	if s, ok := currentSession(c); ok {
 		m := s.Member
 		p.Member, p.CSRF = &m, s.CSRF
+		if h.Messages != nil {
+			n, err := h.Messages.Unread(c.Request.Context(), m.ID)
+			if err != nil {
+				h.logger().Warn("counting unread messages", "err", err)
+			}
+			p.Unread = n
+		}
 	}
 	return p
 }

@@ -21,7 +21,7 @@ func (h *Handlers) Engine() *gin.Engine {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.SetTrustedProxies(nil) // ClientIP is the peer address: X-Forwarded-For must not dodge the log-in slowdown
-	r.Use(gin.Recovery(), securityHeaders, h.logRequests, limitBody, h.authenticate)
+	r.Use(gin.Recovery(), securityHeaders, h.logRequests, h.limitBody, h.authenticate)
 	r.NoRoute(h.notFound)
 	r.NoMethod(func(c *gin.Context) {
 		writeError(c, http.StatusMethodNotAllowed, "method_not_allowed", "this route does not take "+c.Request.Method, "")
@@ -91,15 +91,35 @@ func (h *Handlers) Engine() *gin.Engine {
 	me.PATCH("/announcements/:id", h.updateAnnouncement)  // author or admin
 	me.DELETE("/announcements/:id", h.deleteAnnouncement) // author or admin
 	me.GET("/categories", h.categories)
-	me.GET("/proposals", h.myProposals)                     // the proposals naming the member
-	me.POST("/proposals/:h/:answer", h.answerProposal)      // accept | decline, by a party
-	me.GET("/wantlists", h.wantLists)                       // the member's want lists
-	me.GET("/wantlists/:id", h.wantList)                    // the want list of offer id
-	me.PUT("/wantlists/:id", h.setWantList)                 // {"accepts": [event id, …]}, author only
-	me.DELETE("/wantlists/:id", h.deleteWantList)           // author or admin
-	admin.POST("/categories", h.adminCreateCategory)        // {"slug","name"}
-	admin.PATCH("/categories/:slug", h.adminUpdateCategory) // {"slug"?,"name"?}
+	me.GET("/proposals", h.myProposals)                // the proposals naming the member
+	me.POST("/proposals/:h/:answer", h.answerProposal) // accept | decline, by a party
+	// contracts routes (contracts.go): the member's (an admin's: all)
+	me.GET("/contracts", h.myContracts)
+	me.GET("/contracts/:h", h.contractOf)                    // state, round, needs, evidence, legs
+	me.POST("/contracts/:h/promises", h.memberPromise)       // {"round","sig"}: own key
+	me.POST("/contracts/:h/resolve", h.memberResolve)        // {"sig"}: own key
+	me.POST("/contracts/:h/cancel", h.cancelContract)        // resolve with T now
+	me.GET("/contracts/:h/bundle", h.contractBundle)         // {"contract","promises","token"}
+	me.POST("/contracts/:h/legs/:leg/confirm", h.confirmLeg) // the item's receiver has it
+	me.GET("/wantlists", h.wantLists)                        // the member's want lists
+	me.GET("/wantlists/:id", h.wantList)                     // the want list of offer id
+	me.PUT("/wantlists/:id", h.setWantList)                  // {"accepts": [event id, …]}, author only
+	me.DELETE("/wantlists/:id", h.deleteWantList)            // author or admin
+	admin.POST("/categories", h.adminCreateCategory)         // {"slug","name"}
+	admin.PATCH("/categories/:slug", h.adminUpdateCategory)  // {"slug"?,"name"?}
 	admin.DELETE("/categories/:slug", h.adminDeleteCategory)
+	// people routes (pictures.go, messages.go, people.go): the directory,
+	// pictures of profiles and announcements, messages between members
+	me.GET("/directory", h.peopleDirectory)                              // ?q&limit&offset: members and federated authors
+	me.PUT("/me/picture", h.setMyPicture)                                // multipart/form-data, field "picture"
+	me.DELETE("/me/picture", h.deleteMyPicture)                          //
+	me.PUT("/announcements/:id/picture", h.setAnnouncementPicture)       // author or admin; multipart, field "picture"
+	me.DELETE("/announcements/:id/picture", h.deleteAnnouncementPicture) // author or admin
+	me.GET("/pictures/:id", h.picture)                                   // the image, with ETag
+	me.GET("/messages", h.conversations)                                 // → {"unread","conversations"}
+	me.POST("/messages", h.sendMessage)                                  // {"to","body","announcement_id"?}
+	me.GET("/messages/:username", h.thread)                              // ?before&limit: the conversation with username
+	me.POST("/messages/:username/read", h.markRead)                      // mark username's messages read
 	// intertrading routes
 	me.GET("/intertrade/communities", h.intertradeCommunities) // the circle's other communities
 	admin.GET("/intertrade", h.adminIntertrade)                // config, import/export, last handshake, integrity
@@ -107,6 +127,9 @@ func (h *Handlers) Engine() *gin.Engine {
 	admin.POST("/intertrade/handshake", h.adminIntertradeHandshake)
 	admin.POST("/intertrade/reconcile", h.adminIntertradeReconcile)
 	admin.POST("/intertrade/settle", h.adminIntertradeSettle)
+	admin.GET("/intertrade/join", h.adminJoin)             // the latest request to join a circle
+	admin.POST("/intertrade/join", h.adminAskJoin)         // {"circle_url","rate","message"}: ask (while alone)
+	admin.POST("/intertrade/join/check", h.adminCheckJoin) // ask the circle for its answer now
 
 	// federation routes (sxp-fed/1): signed server-to-server requests, verified by verifyServer
 	r.GET("/.well-known/sxp", h.wellKnown)
@@ -116,6 +139,7 @@ func (h *Handlers) Engine() *gin.Engine {
 	fed.POST("/inbox", h.inbox)                                         // {"events":[…]} → {"applied","ignored"}
 	fed.POST("/contracts", h.receiveContract)                           // {"contract": C}: a proposal (deals)
 	fed.POST("/contracts/:h/:answer", h.toldProposal)                   // accept | decline {"members"} (extension)
+	fed.POST("/contracts/:h/promises", h.receivePromise)                // {"party","round","sig"} (contracts)
 	fed.GET("/events", h.events)                                        // ?after&limit → {"events","next"}
 	admin.GET("/federation", h.adminFederation)                         // keys and peers
 	admin.POST("/federation/peers", h.adminPeerAction("add"))           // {"url"}: add or approve
@@ -182,12 +206,28 @@ func (h *Handlers) Engine() *gin.Engine {
 	pages.POST("/wantlists/:id/delete", h.deleteWantListForm)
 	pages.GET("/proposals", h.proposalsPage)
 	pages.POST("/proposals/:h/:answer", h.proposalAnswerForm) // accept | decline
+	// contracts pages
+	pages.GET("/contracts", h.contractsPage)
+	pages.POST("/contracts/:h/:action", h.contractActionForm) // cancel | confirm {leg}
+	adminPages.GET("/contracts", h.adminContractsPage)
 	adminPages.GET("/categories", h.adminCategoriesPage)
 	adminPages.POST("/categories", h.adminCategoryForm)                     // add
 	adminPages.POST("/categories/:slug/:action", h.adminCategoryActionForm) // rename | delete
+	// people pages (people_pages.go)
+	pages.GET("/members", h.directoryPage) // ?q&offset
+	pages.GET("/members/:username", h.memberPage)
+	pages.POST("/profile/picture", h.profilePictureForm) // multipart, field "picture"
+	pages.POST("/profile/picture/delete", h.profilePictureDeleteForm)
+	pages.POST("/offers/:id/picture", h.offerPictureForm) // author or admin; multipart
+	pages.POST("/offers/:id/picture/delete", h.offerPictureDeleteForm)
+	pages.GET("/messages", h.messagesPage)
+	pages.GET("/messages/:username", h.conversationPage) // ?about=offer id; marks the messages read
+	pages.POST("/messages/:username", h.sendMessageForm)
 	// intertrading pages
 	adminPages.GET("/intertrade", h.adminIntertradePage)
 	adminPages.POST("/intertrade/:action", h.adminIntertradeForm) // handshake | reconcile | settle
+	adminPages.POST("/circle/join", h.adminJoinForm)              // {circle_url, rate, message}: ask a circle to join (while alone)
+	adminPages.POST("/circle/check", h.adminJoinCheckForm)        // ask the circle for its answer now
 	// federation pages
 	adminPages.GET("/federation", h.adminFederationPage)
 	adminPages.POST("/federation/:action", h.adminFederationForm) // add | approve | refuse | remove | rotate

@@ -98,9 +98,11 @@ func (h *Handlers) proposalAnswerForm(c *gin.Context) {
 		h.pageError(c, http.StatusNotFound, h.tr(c, "error.no_market"))
 		return
 	}
-	if _, err := h.Deals.Answer(c.Request.Context(), currentMember(c).Username, c.Param("h"), c.Param("answer")); err != nil {
+	res, err := h.Deals.Answer(c.Request.Context(), currentMember(c).Username, c.Param("h"), c.Param("answer"))
+	if err != nil {
 		h.pageError(c, h.pageRefusal(c, &p, err), p.Error)
 		return
 	}
+	h.wakeContracts(res.State)
 	c.Redirect(http.StatusSeeOther, "/proposals?done="+c.Param("answer"))
 }

@@ -23,11 +23,14 @@ const (
 	// while alone (Field "to").
 	ErrNotInCircle ErrorCode = "not_in_circle"
 	ErrNoCircle    ErrorCode = "no_circle"
+	// ErrAlreadyAsked: a request to join a circle waits already, or was
+	// approved (Joiner.Ask).
+	ErrAlreadyAsked ErrorCode = "already_asked"
 )
 
 // Codes lists every ErrorCode, for the HTTP layer's code → status table and its test.
 func Codes() []ErrorCode {
-	return []ErrorCode{ErrInvalid, ErrNotFound, ErrConflict, ErrRefused, ErrNotInCircle, ErrNoCircle}
+	return []ErrorCode{ErrInvalid, ErrNotFound, ErrConflict, ErrRefused, ErrNotInCircle, ErrNoCircle, ErrAlreadyAsked}
 }
 
 // Error is a refusal with a message that is safe to show to the member.

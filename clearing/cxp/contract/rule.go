@@ -66,11 +66,17 @@ func Decide(st State, req Request) (State, string) {
 type rule struct {
 	noDrop    bool // never drop proven-dishonest parties from S
 	dropSlack int  // the drop test is seen[j] > asked[j] + 1 + dropSlack
+	// repeatsUnseen: a repeat request (i asked before) records nothing in
+	// seen, instead of accumulating what its evidence shows.
+	repeatsUnseen bool
 }
 
 func decide(st State, req Request, ru rule) (State, string) {
 	st = st.Clone()
 	i, l := req.Party, req.Level
+	if ru.repeatsUnseen && st.Asked[i] >= 0 {
+		return st, st.Decision
+	}
 	for j, r := range req.Shown {
 		st.Seen[j] = max(st.Seen[j], r)
 	}

@@ -1,0 +1,514 @@
+package main
+
+// The end-to-end test of signed contracts (issue 14): a clearing house
+// (circle valley, serving T at /arbiter/v1) and three real community
+// servers leaf, oak and pine in it, peered with each other. The loop of
+// three (alice@leaf gives a Bike to pat@pine, bob@oak a Canoe to alice,
+// pat pays 20.00 PINE to bob) is signed by the three servers without
+// calling T, the money leg is paid once through the circle, the items are
+// confirmed, and the bundle verifies offline. A second loop with pine's
+// server stopped: leaf and oak time out, T aborts, nothing settles; pine
+// comes back, asks T and agrees. Pat asks T to abort and goes on: T
+// overturns. Pine stops after round 2: T resolves, pine learns it.
+//
+// Every party's key is filled in: the test reads each member's contract key
+// (GET /api/v1/me/contract-key) and stores the proposals directly, ready, on the three
+// servers (until want-list events carry the members' keys, a round's
+// proposal names only the proposer's members' keys).
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sxp-network/sxp/clearing/cxp/contract"
+	"github.com/sxp-network/sxp/cmd/sxp/sxptest"
+	"github.com/sxp-network/sxp/migrations/pgtest"
+)
+
+type contractsCommunity struct {
+	id, cur, base, listen string
+	args                  []string
+	pool                  *pgxpool.Pool
+	proc                  *sxptest.Process
+	admin                 string // an admin's token
+}
+
+func TestContractsEndToEnd(t *testing.T) {
+	bin := sxptest.BuildSXP(t)
+	ctx := context.Background()
+	ports := sxptest.FreePorts(t, 4)
+	clearingURL := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
+	clearingDB := pgtest.NewDatabase(t)
+	run := func(stdin string, args ...string) string {
+		t.Helper()
+		return sxptest.RunInput(t, bin, sxptest.WithoutSettings(), stdin, args...)
+	}
+	run("", "admin", "circle", "init", "valley", "--unit", "VAL", "--divisions", "2", "--name", "Valley circle", "--database", clearingDB)
+	coms := []*contractsCommunity{{id: "leaf", cur: "LEAF"}, {id: "oak", cur: "OAK"}, {id: "pine", cur: "PINE"}}
+	for i, c := range coms {
+		c.listen = fmt.Sprintf("127.0.0.1:%d", ports[i+1])
+		c.base = "http://" + c.listen
+		out := run("", "admin", "community", "add", c.id, "--name", c.id, "--uri", c.base, "--rate", "1",
+			"--min", "-1000", "--max", "1000", "--secret", e2eSecret, "--database", clearingDB)
+		db := pgtest.NewDatabase(t)
+		c.args = []string{"--database", db, "--community-id", c.id, "--community-name", c.id, "--currency", c.cur,
+			"--currency-divisions", "2", "--public-url", c.base, "--circle-url", clearingURL, "--circle-id", "valley",
+			"--circle-key", sxptest.KeyLine(t, out), "--rate", "1", "--default-min", "-100", "--default-max", "1000",
+			"--registration", "open", "--federation-retry", "200ms", "--federation-timeout", "2s"}
+		run("", "migrate", "up", "--database", db)
+		pool, err := pgxpool.New(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+		c.pool = pool
+	}
+	clearing := startSXP(t, bin, "clearing", "clearing", "--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--database", clearingDB,
+		"--secret", e2eSecret, "--admin-token", e2eAdminToken, "--public-url", clearingURL)
+	clearing.WaitReady(clearingURL+"/readyz", readyWithin)
+	cpool, err := pgxpool.New(ctx, clearingDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cpool.Close)
+	start := func(c *contractsCommunity) {
+		t.Helper()
+		c.proc = startSXP(t, bin, c.id, append([]string{"community", "--listen", c.listen, "--handshake-interval", "2s"}, c.args...)...)
+		c.proc.WaitReady(c.base+"/readyz", readyWithin)
+	}
+	for _, c := range coms {
+		start(c)
+	}
+	leaf, oak, pine := coms[0], coms[1], coms[2]
+	for _, pair := range [][2]*contractsCommunity{{leaf, oak}, {oak, pine}, {leaf, pine}} {
+		run("", append([]string{"peers", "add", pair[1].base}, pair[0].args...)...)
+		if out := run("", append([]string{"peers", "add", pair[0].base}, pair[1].args...)...); !strings.Contains(out, ": active (") {
+			t.Fatalf("%s peers %s: got %q", pair[1].id, pair[0].id, out)
+		}
+	}
+	for _, c := range coms {
+		run(e2ePassword+"\n", append([]string{"members", "add", "ada", "--password-stdin", "--admin", "--name", "Ada"}, c.args...)...)
+		c.admin = login(t, c.base, "ada", e2ePassword)
+	}
+	alice, bob, pat := register(t, leaf.base, "alice"), register(t, oak.base, "bob"), register(t, pine.base, "pat")
+	offer := func(c *contractsCommunity, token, title string, money map[string]string) string {
+		t.Helper()
+		body := map[string]any{"kind": "offer", "title": title, "category": "goods"}
+		if money != nil {
+			body["money"] = money
+		}
+		st, out := apiJSON(t, c.base, "POST", "/api/v1/announcements", token, body)
+		if st != 201 {
+			t.Fatalf("offer %q: %d %v", title, st, out)
+		}
+		return fmt.Sprintf("%s/announcements/%d", c.base, int64(out["id"].(float64)))
+	}
+	bike := offer(leaf, alice, "Bike", nil)
+	canoe := offer(oak, bob, "Canoe", nil)
+	twenty := offer(pine, pat, "Twenty pines", map[string]string{"value": "20", "currency": "PINE"})
+
+	// Each member's contract key, made at registration and held (sealed)
+	// by their server.
+	keyOf := func(c *contractsCommunity, token string) string {
+		t.Helper()
+		st, out := apiJSON(t, c.base, "GET", "/api/v1/me/contract-key", token, nil)
+		if st != 200 || out["key"] == "" {
+			t.Fatalf("contract key: %d %v", st, out)
+		}
+		return out["key"].(string)
+	}
+	keys := map[string]string{"alice": keyOf(leaf, alice), "bob": keyOf(oak, bob), "pat": keyOf(pine, pat)}
+	_, out := apiJSON(t, clearingURL, "GET", "/arbiter/v1/key", "", nil)
+	ttp := map[string]any{"url": clearingURL, "key": out["key"]}
+
+	// propose stores the loop, every party having accepted, on the three servers.
+	var lastRaw []byte // the JSON of the last contract proposed
+	propose := func(nonce string, timeout int) string {
+		t.Helper()
+		party := func(name string, c *contractsCommunity) map[string]any {
+			return map[string]any{"member": name + "@" + c.id, "server": c.base, "key": keys[name]}
+		}
+		now := time.Now().UTC()
+		c := map[string]any{"type": "sxp-contract/1", "id": "6f1d2c3b-4a5e-4f60-8a7b-9c0d1e2f3a4b", "proposer": leaf.base,
+			"created_at": now.Format(time.RFC3339), "deadline": now.Add(time.Hour).Format(time.RFC3339), "round_timeout_s": timeout,
+			"nonce": nonce, "parties": []any{party("alice", leaf), party("bob", oak), party("pat", pine)},
+			"legs": []any{
+				map[string]any{"from": 0, "to": 2, "offer": bike, "title": "Bike", "money": nil},
+				map[string]any{"from": 1, "to": 0, "offer": canoe, "title": "Canoe", "money": nil},
+				map[string]any{"from": 2, "to": 1, "offer": twenty, "title": "Twenty pines", "money": map[string]any{"value": "20.00", "currency": "PINE"}},
+			}, "ttp": ttp}
+		raw, _ := json.Marshal(c)
+		lastRaw = raw
+		p, err := contract.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, com := range coms {
+			if _, err := com.pool.Exec(ctx, `INSERT INTO deal_proposals (h, contract, state, deadline) VALUES ($1, $2, 'ready', $3)`,
+				p.Hash(), raw, now.Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range []string{bike, canoe, twenty} {
+				if _, err := com.pool.Exec(ctx, `INSERT INTO deal_proposal_offers (h, offer) VALUES ($1, $2)`, p.Hash(), o); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		return p.Hash()
+	}
+	stateOf := func(c *contractsCommunity, token, h string) map[string]any {
+		t.Helper()
+		st, out := apiJSON(t, c.base, "GET", "/api/v1/contracts/"+h, token, nil)
+		if st != 200 && st != 404 {
+			t.Fatalf("contract %s on %s: %d %v", h[:8], c.id, st, out)
+		}
+		return out
+	}
+	waitState := func(what, h, want string, parties ...struct {
+		c     *contractsCommunity
+		token string
+	}) {
+		t.Helper()
+		if !eventually(60*time.Second, func() bool {
+			for _, p := range parties {
+				if stateOf(p.c, p.token, h)["state"] != want {
+					return false
+				}
+			}
+			return true
+		}) {
+			for _, p := range parties {
+				t.Logf("%s: %v", p.c.id, stateOf(p.c, p.token, h))
+			}
+			t.Fatalf("gave up waiting: %s", what)
+		}
+	}
+	type party = struct {
+		c     *contractsCommunity
+		token string
+	}
+	all := []party{{leaf, alice}, {oak, bob}, {pine, pat}}
+
+	// 1. All sign: the loop binds without T.
+	h := propose("signed by all", 60)
+	waitState("the loop is signed on all three servers", h, "signed", all...)
+	var tRows int
+	if err := cpool.QueryRow(ctx, `SELECT count(*) FROM clearing_arbiter_contracts`).Scan(&tRows); err != nil || tRows != 0 {
+		t.Fatalf("T was asked about %d contracts (%v), want 0", tRows, err)
+	}
+	// Each server sent its member's 4 promises to the 2 others, and never
+	// called T.
+	for _, c := range coms {
+		_, text := getText(t, c.base+"/metrics")
+		for _, want := range []string{`sxp_contract_promises_sent_total{result="ok"} 8`,
+			`sxp_contract_arbiter_requests_total{kind="resolve",result="ok"} 0`,
+			`sxp_contract_arbiter_requests_total{kind="decision",result="ok"} 0`} {
+			if !strings.Contains(text, want) {
+				t.Errorf("%s/metrics has no %s", c.id, want)
+			}
+		}
+	}
+	// The money leg settles once through the circle: pat pays bob 20.00.
+	if !eventually(60*time.Second, func() bool {
+		legs, _ := stateOf(pine, pat, h)["legs"].([]any)
+		return len(legs) == 3 && legs[2].(map[string]any)["state"] == "paid"
+	}) {
+		t.Fatalf("the money leg is not paid: %v", stateOf(pine, pat, h))
+	}
+	balance := func(c *contractsCommunity, token string) string {
+		_, out := apiJSON(t, c.base, "GET", "/api/v1/me/account", token, nil)
+		return fmt.Sprint(out["balance"])
+	}
+	if !eventually(30*time.Second, func() bool { return balance(oak, bob) == "20.00" }) {
+		t.Fatalf("bob's balance: got %s, want 20.00", balance(oak, bob))
+	}
+	if a, p := balance(leaf, alice), balance(pine, pat); a != "0.00" || p != "-20.00" {
+		t.Fatalf("balances: alice %s, pat %s; want 0.00, -20.00", a, p)
+	}
+	var transfers int
+	if err := pine.pool.QueryRow(ctx, `SELECT count(*) FROM intertrades WHERE idempotency_key = $1`, h+":2").Scan(&transfers); err != nil || transfers != 1 {
+		t.Errorf("pine's intertrades with key h:2: got %d (%v), want 1", transfers, err)
+	}
+	// Circle integrity: each side reconciles with the clearing house.
+	for _, c := range []struct {
+		com  *contractsCommunity
+		base string
+	}{{pine, "20.00"}, {oak, "-20.00"}, {leaf, "0.00"}} {
+		apiJSON(t, c.com.base, "POST", "/api/v1/admin/intertrade/handshake", c.com.admin, nil)
+		st, out := apiJSON(t, c.com.base, "POST", "/api/v1/admin/intertrade/reconcile", c.com.admin, nil)
+		if st != 200 || out["ok"] != true || out["base_sum"] != c.base || fmt.Sprint(out["problems"]) != "[]" {
+			t.Errorf("%s integrity: got %d %v, want ok with base %s", c.com.id, st, out, c.base)
+		}
+	}
+	// Items: pat confirms the bike, alice the canoe; bob cannot confirm alice's.
+	if st, out := apiJSON(t, oak.base, "POST", "/api/v1/contracts/"+h+"/legs/1/confirm", bob, nil); st != 404 && st != 403 {
+		t.Errorf("bob confirms alice's canoe: got %d %v, want refused", st, out)
+	}
+	for _, c := range []struct {
+		p   party
+		leg int
+	}{{party{pine, pat}, 0}} {
+		st, out := apiJSON(t, c.p.c.base, "POST", fmt.Sprintf("/api/v1/contracts/%s/legs/%d/confirm", h, c.leg), c.p.token, nil)
+		if st != 200 || out["legs"].([]any)[c.leg].(map[string]any)["state"] != "confirmed" {
+			t.Errorf("confirm leg %d on %s: got %d %v", c.leg, c.p.c.id, st, out)
+		}
+	}
+	// Alice confirms the canoe on her contracts page, in a browser.
+	contractsInBrowser(t, leaf.base, h)
+	if legs := stateOf(leaf, alice, h)["legs"].([]any); legs[1].(map[string]any)["state"] != "confirmed" {
+		t.Errorf("alice's canoe after the page's button: %v", legs[1])
+	}
+	// The offers given are closed.
+	var open int
+	leaf.pool.QueryRow(ctx, `SELECT count(*) FROM announcements WHERE origin = 'local' AND title = 'Bike' AND status = 'active'`).Scan(&open)
+	if open != 0 {
+		t.Errorf("alice's bike is still an active offer")
+	}
+	// The bundle, downloaded, verifies offline.
+	st, bundle := apiJSON(t, oak.base, "GET", "/api/v1/contracts/"+h+"/bundle", bob, nil)
+	if st != 200 {
+		t.Fatalf("bundle: %d %v", st, bundle)
+	}
+	file := filepath.Join(t.TempDir(), "contract.json")
+	raw, _ := json.Marshal(bundle)
+	if err := os.WriteFile(file, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	verify := run("", "contract", "verify", file)
+	t.Logf("sxp contract verify:\n%s", verify)
+	if !strings.Contains(verify, "contract: "+h) || !strings.Contains(verify, "signed: yes, by M[4]") {
+		t.Errorf("sxp contract verify: got %q", verify)
+	}
+	// Pages: bob's contracts page shows it signed, with the download link.
+	if page := pageAs(t, oak.base, "/contracts", bob, nil); !strings.Contains(page, "bob@oak · signed") ||
+		!strings.Contains(page, "/api/v1/contracts/"+h+"/bundle") || !strings.Contains(page, "Twenty pines (20.00 PINE) to bob@oak") {
+		t.Errorf("bob's contracts page:\n%s", page)
+	}
+
+	// 2. Pine's server is stopped before the second loop is ready: leaf and
+	// oak never hold M[1], time out, ask T at level 0: aborted. Nothing
+	// settles. Pine comes back, times out in its turn, asks T and agrees.
+	pine.proc.Stop()
+	h2 := propose("pine is down", 3)
+	waitState("leaf and oak end aborted", h2, "aborted", party{leaf, alice}, party{oak, bob})
+	start(pine)
+	waitState("pine, back, ends aborted", h2, "aborted", party{pine, pat})
+	var decision string
+	var requests int
+	if err := cpool.QueryRow(ctx, `SELECT decision, requests FROM clearing_arbiter_contracts WHERE hash = $1`, h2).Scan(&decision, &requests); err != nil ||
+		decision != "aborted" || requests != 3 {
+		t.Errorf("T's row: got %s after %d requests (%v), want aborted after 3", decision, requests, err)
+	}
+	for _, p := range all {
+		out := stateOf(p.c, p.token, h2)
+		for _, l := range out["legs"].([]any) {
+			if s := l.(map[string]any)["state"]; s != nil && s != "" {
+				t.Errorf("%s: a leg of the aborted loop is %v", p.c.id, s)
+			}
+		}
+	}
+	if b, p := balance(oak, bob), balance(pine, pat); b != "20.00" || p != "-20.00" {
+		t.Errorf("after the aborted loop: bob %s, pat %s; want 20.00, -20.00 (unchanged)", b, p)
+	}
+
+	// 3. Pat registers his own key and signs with 'sxp contract sign': his
+	// server waits for each of his promises; the loop is signed, T never
+	// asked, and the second 20.00 is paid.
+	ownSeed := bytes.Repeat([]byte{7}, ed25519.SeedSize)
+	own := ed25519.NewKeyFromSeed(ownSeed)
+	if st, out := apiJSON(t, pine.base, "PUT", "/api/v1/me/contract-key", pat, map[string]string{
+		"key": contract.EncodeKey(own.Public().(ed25519.PublicKey))}); st != 200 {
+		t.Fatalf("pat's public key: %d %v", st, out)
+	}
+	keys["pat"] = contract.EncodeKey(own.Public().(ed25519.PublicKey))
+	keyFile := filepath.Join(t.TempDir(), "pat.key")
+	if err := os.WriteFile(keyFile, []byte(base64.StdEncoding.EncodeToString(ownSeed)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h3 := propose("pat signs himself", 60)
+	if !eventually(30*time.Second, func() bool {
+		needs, _ := stateOf(pine, pat, h3)["needs"].(map[string]any)
+		return needs != nil && needs["round"] == float64(1)
+	}) {
+		t.Fatalf("pine does not ask pat for round 1: %v", stateOf(pine, pat, h3))
+	}
+	code, stdout, stderr := sxptest.Exec(t, bin, sxptest.WithoutSettings(), "n\n", "contract", "sign", "--key", keyFile,
+		"--server", pine.base, "--token", pat, h3)
+	if code != 1 || !strings.Contains(stdout, "Sign this contract? [y/N]") || !strings.Contains(stdout, "not signed") {
+		t.Errorf("sxp contract sign, declined: got %d\n%s\n%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = sxptest.Exec(t, bin, sxptest.WithoutSettings(), "y\n", "contract", "sign", "--key", keyFile,
+		"--server", pine.base, "--token", pat, "--poll", "200ms", "--wait", "60s", h3)
+	t.Logf("sxp contract sign:\n%s%s", stdout, stderr)
+	if code != 0 || !strings.Contains(stdout, "round 4: promise sent") || !strings.HasSuffix(stdout, "signed\n") {
+		t.Fatalf("sxp contract sign: got %d\n%s\n%s", code, stdout, stderr)
+	}
+	waitState("the third loop is signed on all three servers", h3, "signed", all...)
+	if err := cpool.QueryRow(ctx, `SELECT count(*) FROM clearing_arbiter_contracts WHERE hash = $1`, h3).Scan(&tRows); err != nil || tRows != 0 {
+		t.Errorf("T was asked about the third loop (%d, %v)", tRows, err)
+	}
+	if !eventually(30*time.Second, func() bool { return balance(oak, bob) == "40.00" && balance(pine, pat) == "-40.00" }) {
+		t.Errorf("after the third loop: bob %s, pat %s; want 40.00, -40.00", balance(oak, bob), balance(pine, pat))
+	}
+
+	// 4. Pat asks T to abort at once (level 0: aborted), then goes on and
+	// signs rounds 1 and 2, and stops. Alice and bob reach round 3, time out
+	// (3 s) and ask T at level 2 with M[2]: it shows pat went on after asking,
+	// so T drops him from S and overturns: resolved. Pine learns it from T;
+	// the money leg is paid once.
+	h4 := propose("pat aborts and goes on", 3)
+	raw4 := lastRaw
+	st, ans := apiJSON(t, clearingURL, "POST", "/arbiter/v1/resolve", "", map[string]any{"contract": json.RawMessage(raw4),
+		"party": 2, "level": 0, "evidence": []string{}, "request": contract.Sign(own, contract.ResolveMessage(h4, 0))})
+	if st != 200 || ans["decision"] != "aborted" {
+		t.Fatalf("pat asks T to abort: got %d %v", st, ans)
+	}
+	for r := 1; r <= 2; r++ {
+		if !eventually(30*time.Second, func() bool {
+			needs, _ := stateOf(pine, pat, h4)["needs"].(map[string]any)
+			return needs != nil && needs["round"] == float64(r)
+		}) {
+			t.Fatalf("pine does not ask pat for round %d: %v", r, stateOf(pine, pat, h4))
+		}
+		if st, out := apiJSON(t, pine.base, "POST", "/api/v1/contracts/"+h4+"/promises", pat,
+			map[string]any{"round": r, "sig": contract.Sign(own, contract.PromiseMessage(h4, r))}); st != 200 {
+			t.Fatalf("pat's promise of round %d: %d %v", r, st, out)
+		}
+	}
+	waitState("T overturns: the fourth loop is signed on all three servers", h4, "signed", all...)
+	if err := cpool.QueryRow(ctx, `SELECT decision, requests FROM clearing_arbiter_contracts WHERE hash = $1`, h4).Scan(&decision, &requests); err != nil ||
+		decision != "resolved" {
+		t.Errorf("T's row: got %s after %d requests (%v), want resolved", decision, requests, err)
+	}
+	t.Logf("the fourth loop: T %s after %d requests", decision, requests)
+	if !eventually(30*time.Second, func() bool { return balance(oak, bob) == "60.00" && balance(pine, pat) == "-60.00" }) {
+		t.Errorf("after the fourth loop: bob %s, pat %s; want 60.00, -60.00", balance(oak, bob), balance(pine, pat))
+	}
+	var paid int
+	if err := pine.pool.QueryRow(ctx, `SELECT count(*) FROM intertrades WHERE idempotency_key = $1 AND state = 'completed'`, h4+":2").Scan(&paid); err != nil || paid != 1 {
+		t.Errorf("pine's completed intertrades with key h4:2: got %d (%v), want 1", paid, err)
+	}
+
+	// 5. Pine's server stops after round 2: pat signs rounds 1 and 2, leaf
+	// and oak reach round 3, and pine is stopped. They time out holding
+	// M[2] and ask T at level 2, which design.md's rule answers resolved
+	// (none → l ≥ 1: resolved; an aborted outcome needs a request at level
+	// 0, case 2 above): the loop binds and the money leg is paid once. Pine,
+	// back, learns T's decision and agrees.
+	h5 := propose("pine stops after round 2", 3)
+	for r := 1; r <= 2; r++ {
+		if !eventually(30*time.Second, func() bool {
+			needs, _ := stateOf(pine, pat, h5)["needs"].(map[string]any)
+			return needs != nil && needs["round"] == float64(r)
+		}) {
+			t.Fatalf("pine does not ask pat for round %d: %v", r, stateOf(pine, pat, h5))
+		}
+		if st, out := apiJSON(t, pine.base, "POST", "/api/v1/contracts/"+h5+"/promises", pat,
+			map[string]any{"round": r, "sig": contract.Sign(own, contract.PromiseMessage(h5, r))}); st != 200 {
+			t.Fatalf("pat's promise of round %d: %d %v", r, st, out)
+		}
+	}
+	if !eventually(30*time.Second, func() bool {
+		return stateOf(leaf, alice, h5)["round"] == float64(3) && stateOf(oak, bob, h5)["round"] == float64(3)
+	}) {
+		t.Fatalf("leaf and oak do not reach round 3: %v %v", stateOf(leaf, alice, h5), stateOf(oak, bob, h5))
+	}
+	pine.proc.Stop()
+	waitState("leaf and oak resolve: signed by T's token", h5, "signed", party{leaf, alice}, party{oak, bob})
+	start(pine)
+	waitState("pine, back, learns it: signed", h5, "signed", party{pine, pat})
+	if err := cpool.QueryRow(ctx, `SELECT decision FROM clearing_arbiter_contracts WHERE hash = $1`, h5).Scan(&decision); err != nil || decision != "resolved" {
+		t.Errorf("T's decision on the fifth loop: got %s (%v), want resolved", decision, err)
+	}
+	if !eventually(30*time.Second, func() bool { return balance(oak, bob) == "80.00" && balance(pine, pat) == "-80.00" }) {
+		t.Errorf("after the fifth loop: bob %s, pat %s; want 80.00, -80.00", balance(oak, bob), balance(pine, pat))
+	}
+	st, bundle5 := apiJSON(t, pine.base, "GET", "/api/v1/contracts/"+h5+"/bundle", pat, nil)
+	if tok, _ := bundle5["token"].(map[string]any); st != 200 || tok["decision"] != "resolved" {
+		t.Errorf("pine's bundle of the fifth loop: got %d %v, want T's resolved token", st, bundle5)
+	}
+}
+
+// contractsInBrowser logs alice in on leaf in headless Chromium, opens her
+// contracts page (screenshots in testout/contracts), and confirms the item
+// she received (leg 1) with the page's button.
+func contractsInBrowser(t *testing.T, base, h string) {
+	t.Helper()
+	ctx := browser(t)
+	out := testOutput(t, "contracts")
+	shot := func(name string) {
+		t.Helper()
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(out, name+".png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	text := func() string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	do("log in", chromedp.Navigate(base+"/login"), chromedp.WaitVisible(chromedp.CSS("#username")),
+		chromedp.SetValue(chromedp.CSS("#username"), "alice"), chromedp.SetValue(chromedp.CSS("#password"), fedPassword))
+	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS("form button"))); err != nil {
+		t.Fatal(err)
+	}
+	do("after logging in", chromedp.WaitVisible(chromedp.CSS("nav")))
+	do("open /contracts", chromedp.Navigate(base+"/contracts"), chromedp.WaitVisible(chromedp.CSS("main")))
+	page := text()
+	for _, want := range []string{"alice@leaf · signed", "bob@oak gives Canoe to alice@leaf — pending", "pat@pine gives Twenty pines (20.00 PINE) to bob@oak",
+		"Promises held: round 1: parties 0, 1, 2; round 2: parties 0, 1, 2; round 3: parties 0, 1, 2; round 4: parties 0, 1, 2;", "Download the contract and its proofs"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("alice's contracts page: no %q in\n%s", want, page)
+		}
+	}
+	shot("alice-contracts-signed")
+	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`form[action="/contracts/`+h+`/confirm"] button`))); err != nil {
+		t.Fatalf("click I received it: %v", err)
+	}
+	do("after confirming", chromedp.WaitVisible(chromedp.CSS(".notice")))
+	if p := text(); !strings.Contains(p, "You confirmed that you received the item.") || !strings.Contains(p, "bob@oak gives Canoe to alice@leaf — confirmed") {
+		t.Errorf("after confirming: got\n%s", p)
+	}
+	shot("alice-contracts-confirmed")
+
+	// The admin's page lists every contract here.
+	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`nav form button`))); err != nil {
+		t.Fatalf("log out: %v", err)
+	}
+	do("log in as ada", chromedp.Navigate(base+"/login"), chromedp.WaitVisible(chromedp.CSS("#username")),
+		chromedp.SetValue(chromedp.CSS("#username"), "ada"), chromedp.SetValue(chromedp.CSS("#password"), e2ePassword))
+	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS("form button"))); err != nil {
+		t.Fatal(err)
+	}
+	do("open /admin/contracts", chromedp.WaitVisible(chromedp.CSS("nav")), chromedp.Navigate(base+"/admin/contracts"),
+		chromedp.WaitVisible(chromedp.CSS("section.contract")))
+	if p := text(); !strings.Contains(p, "Contracts") || !strings.Contains(p, "alice@leaf · signed") || strings.Contains(p, "I received it") {
+		t.Errorf("ada's contracts page: got\n%s", p)
+	}
+	shot("admin-contracts")
+}

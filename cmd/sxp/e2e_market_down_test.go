@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sxp-network/sxp/cmd/sxp/sxptest"
+	"github.com/sxp-network/sxp/migrations/pgtest"
+)
+
+// TestMarketPeerDownEndToEnd: two real community servers, leaf and oak,
+// peered; alice@leaf and bob@oak would swap. Oak's process is stopped when
+// 'sxp deals round' runs on leaf: the round proposes the swap, the send
+// fails and is kept. Oak starts again and gets the proposal from leaf's
+// running server (its deal_deliveries job), without anyone doing anything;
+// bob sees it on oak and accepts, and leaf learns of his answer.
+func TestMarketPeerDownEndToEnd(t *testing.T) {
+	bin := sxptest.BuildSXP(t)
+	ports := sxptest.FreePorts(t, 2)
+	var servers []*fedServer
+	for i, c := range []struct{ id, name, cur string }{{"leaf", "Leaf Valley", "LEAF"}, {"oak", "Oak Hill", "OAK"}} {
+		s := &fedServer{id: c.id, db: pgtest.NewDatabase(t), listen: fmt.Sprintf("127.0.0.1:%d", ports[i]),
+			base: fmt.Sprintf("http://127.0.0.1:%d", ports[i])}
+		s.args = []string{"--database", s.db, "--community-id", c.id, "--community-name", c.name, "--currency", c.cur,
+			"--currency-divisions", "2", "--public-url", s.base, "--registration", "open",
+			"--federation-retry", "200ms", "--federation-timeout", "2s"}
+		sxptest.Run(t, bin, sxptest.WithoutSettings(), "migrate", "up", "--database", s.db)
+		pool, err := pgxpool.New(context.Background(), s.db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+		s.pool = pool
+		startFedServer(t, bin, s)
+		servers = append(servers, s)
+	}
+	leaf, oak := servers[0], servers[1]
+	sxp := func(s *fedServer, args ...string) string {
+		t.Helper()
+		return sxptest.Run(t, bin, sxptest.WithoutSettings(), append(args, s.args...)...)
+	}
+	sxp(leaf, "peers", "add", oak.base)
+	if out := sxp(oak, "peers", "add", leaf.base); !strings.Contains(out, ": active (") {
+		t.Fatalf("oak peers leaf: got %q", out)
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(60 * time.Second); !cond(); time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("gave up waiting: %s", what)
+			}
+		}
+	}
+	count := func(s *fedServer, sql string, args ...any) int {
+		var n int
+		if err := s.pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	alice, bob := register(t, leaf.base, "alice"), register(t, oak.base, "bob")
+	offer := func(s *fedServer, token, title string) string {
+		t.Helper()
+		st, out := apiJSON(t, s.base, "POST", "/api/v1/announcements", token, map[string]any{"kind": "offer", "title": title, "category": "goods"})
+		if st != 201 {
+			t.Fatalf("offer %q: %d %v", title, st, out)
+		}
+		return fmt.Sprintf("%s/announcements/%d", s.base, int64(out["id"].(float64)))
+	}
+	bike, canoe := offer(leaf, alice, "Bike"), offer(oak, bob, "Canoe")
+	waitFor("each holds the other's offer", func() bool {
+		return count(leaf, `SELECT count(*) FROM announcements WHERE origin_id = $1`, canoe) == 1 &&
+			count(oak, `SELECT count(*) FROM announcements WHERE origin_id = $1`, bike) == 1
+	})
+	for _, w := range []struct {
+		s            *fedServer
+		token, offer string
+		accepts      string
+	}{{leaf, alice, bike, canoe}, {oak, bob, canoe, bike}} {
+		id := w.offer[strings.LastIndex(w.offer, "/")+1:]
+		if st, out := apiJSON(t, w.s.base, "PUT", "/api/v1/wantlists/"+id, w.token, map[string]any{"accepts": []string{w.accepts}}); st != 200 {
+			t.Fatalf("want list: %d %v", st, out)
+		}
+	}
+	waitFor("leaf holds bob's want list", func() bool { return count(leaf, `SELECT count(*) FROM remote_wantlists`) == 1 })
+
+	oak.proc.Stop()
+	code, stdout, stderr := sxptest.Exec(t, bin, sxptest.WithoutSettings(), "", append([]string{"deals", "round"}, leaf.args...)...)
+	if code != 0 || !strings.Contains(stdout, "loops: 1, trades: 2,") || !strings.Contains(stderr, "sending failed, will retry") {
+		t.Fatalf("round on leaf with oak down: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if n := count(leaf, `SELECT count(*) FROM deal_deliveries WHERE state = 'pending' AND attempts >= 1 AND last_error <> ''`); n != 1 {
+		t.Fatalf("leaf keeps the failed proposal: got %d pending, want 1", n)
+	}
+
+	startFedServer(t, bin, oak) // the same database: oak comes back
+	waitFor("leaf's server delivers the proposal to oak", func() bool { return count(oak, `SELECT count(*) FROM deal_proposals`) == 1 })
+	if n := count(leaf, `SELECT count(*) FROM deal_deliveries WHERE state = 'delivered'`); n != 1 {
+		t.Errorf("leaf's delivery: got %d delivered, want 1", n)
+	}
+	st, out := apiJSON(t, oak.base, "GET", "/api/v1/proposals", bob, nil)
+	list, _ := out["proposals"].([]any)
+	if st != 200 || len(list) != 1 {
+		t.Fatalf("bob's proposals on oak: got %d %v, want 1", st, out)
+	}
+	h := list[0].(map[string]any)["h"].(string)
+	if st, out := apiJSON(t, oak.base, "POST", "/api/v1/proposals/"+h+"/accept", bob, nil); st != 200 || out["state"] != "proposed" {
+		t.Fatalf("bob accepts: got %d %v", st, out)
+	}
+	waitFor("leaf learns bob's accept", func() bool {
+		return count(leaf, `SELECT count(*) FROM deal_proposal_answers WHERE h = $1 AND member = 'bob@oak'`, h) == 1
+	})
+}
