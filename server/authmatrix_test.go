@@ -297,7 +297,7 @@ func TestAuthorisationMatrix(t *testing.T) {
 	}
 	params := func(route string) map[string]string {
 		p := map[string]string{"username": "carol", "id": requestID, "action": "reject", "slug": "boats",
-			"h": strings.Repeat("0", 64), "answer": "accept", "file": "icon-192.png", "leg": "0"}
+			"h": strings.Repeat("0", 64), "answer": "accept", "file": "icon-192.png", "leg": "0", "lang": "es"}
 		switch {
 		case strings.Contains(route, "pictures/:id"):
 			p["id"] = strconv.FormatInt(bobsPicture, 10)
