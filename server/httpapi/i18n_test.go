@@ -25,13 +25,9 @@ import (
 // read yet, by name: each is a page whose words are still English only.
 // They are the community admins' pages; every member's page is translated.
 var untranslatedTemplates = map[string]bool{
-	"admin_deals.html":         true,
-	"admin_federation.html":    true,
-	"admin_intertrade.html":    true,
-	"admin_mail.html":          true,
-	"admin_member.html":        true,
-	"admin_members.html":       true,
-	"announce_categories.html": true,
+	"admin_deals.html":      true,
+	"admin_federation.html": true,
+	"admin_intertrade.html": true,
 }
 
 // allowedWords are the words a template may show outside {{t …}}: the
@@ -148,6 +144,9 @@ func dynamicIDs() []string {
 	}
 	for _, k := range mail.Kinds() {
 		ids = append(ids, "notice."+string(k))
+	}
+	for _, st := range []members.Status{members.StatusPending, members.StatusActive, members.StatusBlocked} {
+		ids = append(ids, "member_status."+string(st))
 	}
 	for _, r := range []members.Role{members.RoleMember, members.RoleAdmin} {
 		ids = append(ids, "role."+string(r))
