@@ -125,9 +125,10 @@ func (h *Handlers) adminMemberForm(c *gin.Context) {
 	if err != nil {
 		status = h.pageRefusal(c, &p, err)
 	} else {
-		p.Notice = "Done: " + action + " " + user + "."
+		verb := h.tr(c, "admin_action."+action) // approve, block, unblock, unlock, limits, role, password
+		p.Notice = h.tr(c, "notice.admin_done", "Action", verb, "Name", user)
 		if detail != "" {
-			p.Notice = "Done: " + action + " " + user + " (" + detail + ")."
+			p.Notice = h.tr(c, "notice.admin_done_detail", "Action", verb, "Name", user, "Detail", detail)
 		}
 	}
 	if c.PostForm("back") == "member" {
@@ -223,7 +224,7 @@ func (h *Handlers) adminNewcomerForm(c *gin.Context) {
 	if err != nil {
 		status = h.pageRefusal(c, &p, err)
 	} else {
-		p.Notice = "Saved the new members' limits."
+		p.Notice = h.tr(c, "notice.newcomer_saved")
 	}
 	h.showAdminMembers(c, p, status)
 }

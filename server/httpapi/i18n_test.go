@@ -127,7 +127,7 @@ func messageIDs(p *parse.PipeNode, add func(string)) {
 }
 
 // trCallRE finds h.tr(c, "id" …) in the page handlers.
-var trCallRE = regexp.MustCompile(`\.tr\(c, "([^"]+)"`)
+var trCallRE = regexp.MustCompile(`\.tr\(c, "([^"]+)"[,)]`) // a whole id, not a prefix ("x."+v)
 
 // dynamicIDs are the ids a template builds from a value,
 // {{t (print "bill_status." .Status)}}: every value needs its message.
@@ -144,6 +144,9 @@ func dynamicIDs() []string {
 	}
 	for _, k := range mail.Kinds() {
 		ids = append(ids, "notice."+string(k))
+	}
+	for _, a := range []string{"approve", "block", "unblock", "unlock", "role", "limits", "password"} { // adminMemberAction
+		ids = append(ids, "admin_action."+a)
 	}
 	for _, st := range []members.Status{members.StatusPending, members.StatusActive, members.StatusBlocked} {
 		ids = append(ids, "member_status."+string(st))
