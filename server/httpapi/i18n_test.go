@@ -25,8 +25,6 @@ import (
 // read yet, by name: each is a page whose words are still English only.
 // They are the community admins' pages; every member's page is translated.
 var untranslatedTemplates = map[string]bool{
-	"admin_deals.html":      true,
-	"admin_federation.html": true,
 	"admin_intertrade.html": true,
 }
 
