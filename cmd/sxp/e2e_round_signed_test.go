@@ -279,6 +279,27 @@ func TestRoundSignedEndToEnd(t *testing.T) {
 		}
 	}
 
+	// And the clearing house's own check: each community's virtual customer
+	// mirrors its reported balance.
+	var rep struct {
+		Communities []struct {
+			Community string `json:"community"`
+			VC        string `json:"virtual_customer_balance"`
+			OK        *bool  `json:"ok"`
+		} `json:"communities"`
+	}
+	integrity := run("admin", "integrity", "--database", clearingDB, "--secret", e2eSecret)
+	t.Logf("sxp admin integrity:\n%s", integrity)
+	if err := json.Unmarshal([]byte(integrity), &rep); err != nil || len(rep.Communities) != 3 {
+		t.Fatalf("admin integrity: %v\n%s", err, integrity)
+	}
+	for _, com := range rep.Communities {
+		want := map[string]string{"leaf": "0.00", "oak": "20.00", "pine": "-20.00"}[com.Community]
+		if com.VC != want || com.OK == nil || !*com.OK {
+			t.Errorf("clearing integrity of %s: got %s (ok %v), want %s and ok", com.Community, com.VC, com.OK, want)
+		}
+	}
+
 	// The receivers confirm their items: pat the bike, alice the canoe.
 	for _, c := range []struct {
 		m   member
@@ -288,6 +309,21 @@ func TestRoundSignedEndToEnd(t *testing.T) {
 		if st != 200 || out["legs"].([]any)[c.leg].(map[string]any)["state"] != "confirmed" {
 			t.Errorf("%s confirms leg %d: got %d %v", c.m.name, c.leg, st, out)
 		}
+	}
+
+	// The offers given are closed, and the next round finds nothing.
+	for _, c := range []struct {
+		com   *contractsCommunity
+		title string
+	}{{leaf, "Bike"}, {oak, "Canoe"}, {pine, "Twenty pines"}} {
+		var open int
+		if err := c.com.pool.QueryRow(ctx, `SELECT count(*) FROM announcements WHERE origin = 'local' AND title = $1 AND status = 'active'`,
+			c.title).Scan(&open); err != nil || open != 0 {
+			t.Errorf("%s's %s: %d active offers (%v), want 0", c.com.id, c.title, open, err)
+		}
+	}
+	if out := run(append([]string{"deals", "round"}, leaf.args...)...); strings.Contains(out, "proposal ") {
+		t.Errorf("a round after the loop signed: got\n%s\nwant no proposal", out)
 	}
 
 	// The bundle, downloaded, verifies offline.
