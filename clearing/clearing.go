@@ -66,6 +66,10 @@ type House struct {
 	// arbiterKey is T's key once loaded (ArbiterKey).
 	arbiterMu  sync.Mutex
 	arbiterKey ed25519.PrivateKey
+
+	// cache holds the communities, their keys and the circle while Listen
+	// runs (cache.go).
+	cache cache
 }
 
 // New returns the clearing house on pool, using lg for the virtual customers.

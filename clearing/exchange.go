@@ -18,6 +18,7 @@ import (
 // differs from the one in force is kept as a declaration and takes effect
 // according to the circle's rate policy.
 func (h *House) Handshake(ctx context.Context, callerID string, keyIndex int, req cxp.HandshakeRequest) (cxp.HandshakeResponse, error) {
+	defer h.changed()
 	if err := req.Validate(); err != nil {
 		return cxp.HandshakeResponse{}, err
 	}
@@ -165,6 +166,7 @@ func (h *House) Prepare(ctx context.Context, callerID string, req cxp.PrepareReq
 			vol = &volume
 		}
 		ok := IntegrityOK(bal, req.Integrity, c.Balance)
+		defer h.changed()
 		_, err := h.pool.Exec(ctx, `UPDATE clearing_communities SET reported_balance = $2, reported_volume = $3,
 			reported_integrity = $4, reported_at = $5, integrity_ok = $6 WHERE id = $1`,
 			c.ID, bal, vol, req.Integrity, h.now(), ok)
