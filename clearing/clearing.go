@@ -70,6 +70,9 @@ type House struct {
 	// cache holds the communities, their keys and the circle while Listen
 	// runs (cache.go).
 	cache cache
+	// writes group-commits the intertrades' holds and posts, nonces the
+	// CXP calls' nonces (see the package doc of intertrade.go).
+	writes, nonces *ledger.Group
 }
 
 // New returns the clearing house on pool, using lg for the virtual customers.
@@ -102,7 +105,16 @@ func New(pool *pgxpool.Pool, lg *ledger.Ledger, opts Options) (*House, error) {
 	if h.holdTTL <= 0 {
 		h.holdTTL = 5 * time.Minute
 	}
+	h.writes = lg.NewGroup(ledger.CommitterOptions{Parallel: 1})
+	h.nonces = lg.NewGroup(ledger.CommitterOptions{Parallel: 2})
 	return h, nil
+}
+
+// Close stops the house's group commits once the batches running are
+// committed; calls after it fail.
+func (h *House) Close() {
+	h.writes.Close()
+	h.nonces.Close()
 }
 
 var errNoSecret = errors.New("clearing: no secret to encrypt keys with (set SXP_CLEARING_SECRET)")

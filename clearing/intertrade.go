@@ -461,7 +461,7 @@ func (h *House) answer(s trySetup, id, message string) cxp.TransactionResponse {
 // hold writes the intertrade row and holds the amount, atomically.
 func (h *House) hold(ctx context.Context, s trySetup) (Intertrade, error) {
 	var t Intertrade
-	err := h.ledger.InTx(ctx, func(tx *ledgerTx) error {
+	err := h.writes.InTx(ctx, func(ctx context.Context, tx *ledgerTx) error {
 		q := tx.Conn()
 		now := h.now()
 		var err error
@@ -641,7 +641,7 @@ func (h *House) post(ctx context.Context, s trySetup, t Intertrade) (cxp.Transac
 	}
 	var settled *cxp.TransactionResponse
 	var refusal *cxp.Error
-	err = h.ledger.InTx(ctx, func(tx *ledgerTx) error {
+	err = h.writes.InTx(ctx, func(ctx context.Context, tx *ledgerTx) error {
 		settled, refusal = nil, nil
 		cur, stored, err := lockIntertrade(ctx, tx.Conn(), t.ID)
 		if err != nil {

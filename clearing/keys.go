@@ -249,18 +249,23 @@ func (h *House) NonceStore() NonceStore { return NonceStore{h} }
 // Remember records nonce for keyID until the given time and reports whether
 // it was fresh (not seen in an unexpired window).
 func (s NonceStore) Remember(ctx context.Context, keyID, nonce string, until time.Time) (bool, error) {
-	var one int
-	err := s.h.pool.QueryRow(ctx, `INSERT INTO clearing_nonces (key_id, nonce, until) VALUES ($1, $2, $3)
-		ON CONFLICT ON CONSTRAINT clearing_nonces_pkey DO UPDATE SET until = EXCLUDED.until
-		WHERE clearing_nonces.until < $4
-		RETURNING 1`, keyID, nonce, until, s.h.now()).Scan(&one)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
-	}
+	fresh := false
+	err := s.h.nonces.InTx(ctx, func(ctx context.Context, tx *ledgerTx) error {
+		var one int
+		err := tx.Conn().QueryRow(ctx, `INSERT INTO clearing_nonces (key_id, nonce, until) VALUES ($1, $2, $3)
+			ON CONFLICT ON CONSTRAINT clearing_nonces_pkey DO UPDATE SET until = EXCLUDED.until
+			WHERE clearing_nonces.until < $4
+			RETURNING 1`, keyID, nonce, until, s.h.now()).Scan(&one)
+		fresh = err == nil
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
 	if err != nil {
 		return false, fmt.Errorf("clearing: nonce: %w", err)
 	}
-	return true, nil
+	return fresh, nil
 }
 
 // PruneNonces deletes nonces whose window has ended.

@@ -220,6 +220,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		<-fed
 	})
 	s.group.Close()
+	if s.Intertrade != nil {
+		s.Intertrade.Close()
+	}
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}

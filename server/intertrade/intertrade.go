@@ -122,6 +122,11 @@ type Service struct {
 	now     func() time.Time
 	client  *cxp.Client
 	relays  *httpsig.Verifier
+	// writes group-commits the transactions on the import/export account
+	// (the payer's hold and settlement, the payee's credit), nonces the
+	// relays' nonces: concurrent intertrades share commits instead of
+	// queueing on that account's lock for one commit each.
+	writes, nonces *ledger.Group
 
 	mu            sync.Mutex
 	account       ledger.AccountID // the import/export account, once ensured
@@ -183,13 +188,22 @@ func New(pool *pgxpool.Pool, led *ledger.Ledger, mem *members.Service, cfg Confi
 		Signer:  httpsig.Signer{KeyID: cfg.CommunityID, Key: []byte(cfg.Key), Now: opts.Now},
 		HTTP:    opts.HTTP,
 	}
+	s.writes = led.NewGroup(ledger.CommitterOptions{Parallel: 1})
+	s.nonces = led.NewGroup(ledger.CommitterOptions{Parallel: 2})
 	s.relays = &httpsig.Verifier{
 		Keys:    httpsig.StaticKeys{cfg.CircleID: {[]byte(cfg.Key)}},
-		Nonces:  relayNonces{pool: pool, now: opts.Now},
+		Nonces:  relayNonces{group: s.nonces, now: opts.Now},
 		Now:     opts.Now,
 		BaseURL: strings.TrimRight(cfg.PublicURL, "/"),
 	}
 	return s, nil
+}
+
+// Close stops the service's group commits once the batches running are
+// committed; intertrades after it fail.
+func (s *Service) Close() {
+	s.writes.Close()
+	s.nonces.Close()
 }
 
 // Config is the service's settings (the key left out).

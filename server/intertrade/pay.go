@@ -176,7 +176,7 @@ func (s *Service) send(ctx context.Context, it Intertrade, quantity int64) (Paym
 	// or neither.
 	var hold ledger.Pending
 	var holdErr error
-	err = s.ledger.InTx(ctx, func(tx *ledger.Tx) error {
+	err = s.writes.InTx(ctx, func(ctx context.Context, tx *ledger.Tx) error {
 		holdErr = nil
 		hold, holdErr = tx.Hold(ctx, ledger.HoldRequest{
 			TransferRequest: ledger.TransferRequest{
@@ -239,7 +239,7 @@ func (s *Service) settle(ctx context.Context, it Intertrade, resp cxp.Transactio
 		return s.payment(saved), nil
 	}
 	var saved Intertrade
-	err := s.ledger.InTx(ctx, func(tx *ledger.Tx) error {
+	err := s.writes.InTx(ctx, func(ctx context.Context, tx *ledger.Tx) error {
 		cur, err := byID(ctx, tx.Conn(), it.ID, true)
 		if err != nil {
 			return err
@@ -306,7 +306,7 @@ func (s *Service) fail(ctx context.Context, it Intertrade, holdID int64, cause e
 		u.Answered, u.CXP, u.Message = true, cxpErr.Code, cxpErr.Message
 	}
 	var saved Intertrade
-	err := s.ledger.InTx(ctx, func(tx *ledger.Tx) error {
+	err := s.writes.InTx(ctx, func(ctx context.Context, tx *ledger.Tx) error {
 		cur, err := byID(ctx, tx.Conn(), it.ID, true)
 		if err != nil {
 			return err
