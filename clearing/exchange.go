@@ -74,8 +74,9 @@ func (h *House) Handshake(ctx context.Context, callerID string, keyIndex int, re
 		if err != nil {
 			return fmt.Errorf("clearing: handshake: %w", err)
 		}
-		return q.QueryRow(ctx, `SELECT count(*) FROM clearing_intertrades WHERE status = 'posted'
-			AND (payer_community = $1 OR payee_community = $1)`, c.ID).Scan(&count)
+		// Maintained per day (migration 000016), not counted from the history.
+		return q.QueryRow(ctx, `SELECT coalesce(sum(count), 0)::bigint FROM clearing_volume_days
+			WHERE community_id = $1`, c.ID).Scan(&count)
 	})
 	if err != nil {
 		return cxp.HandshakeResponse{}, err

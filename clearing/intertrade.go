@@ -375,7 +375,7 @@ func (h *House) checkTry(ctx context.Context, s trySetup) error {
 	if s.circle.RatioPercent == "" {
 		return nil
 	}
-	volume, err := h.volume(ctx, h.pool, s.payer.ID, h.now().AddDate(-1, 0, 0), h.now())
+	volume, err := h.tradedSince(ctx, s.payer.ID, h.now().AddDate(-1, 0, 0))
 	if err != nil {
 		return err
 	}
@@ -411,6 +411,20 @@ func (h *House) volume(ctx context.Context, q querier, id string, from, to time.
 	err := q.QueryRow(ctx, `SELECT coalesce(sum(quantity), 0)::bigint FROM clearing_intertrades
 		WHERE status = 'posted' AND (payer_community = $1 OR payee_community = $1)
 		AND created_at >= $2 AND created_at < $3`, id, from, to).Scan(&v)
+	if err != nil {
+		return 0, fmt.Errorf("clearing: volume: %w", err)
+	}
+	return v, nil
+}
+
+// tradedSince is the base minor units a community traded (paid or
+// received, posted) on the UTC days from since's to today, from the
+// maintained clearing_volume_days (migration 000016): a read of at most a
+// year of day rows, however long the history.
+func (h *House) tradedSince(ctx context.Context, id string, since time.Time) (int64, error) {
+	var v int64
+	err := h.pool.QueryRow(ctx, `SELECT coalesce(sum(quantity), 0)::bigint FROM clearing_volume_days
+		WHERE community_id = $1 AND day >= $2::date`, id, since.UTC().Format(time.DateOnly)).Scan(&v)
 	if err != nil {
 		return 0, fmt.Errorf("clearing: volume: %w", err)
 	}
