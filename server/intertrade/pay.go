@@ -406,7 +406,8 @@ func (s *Service) SettlePending(ctx context.Context) (int, error) {
 	return settled, nil
 }
 
-// wireRequest is the CXP try for an outgoing intertrade (really=false).
+// wireRequest is the CXP try for an outgoing intertrade (really left false:
+// the caller sets it).
 func wireRequest(it Intertrade) cxp.TransactionRequest {
 	return cxp.TransactionRequest{
 		Payer: it.Payer, PayerURL: it.PayerURL, Payee: it.Payee, PayeeURL: it.PayeeURL,
