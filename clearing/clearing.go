@@ -142,7 +142,7 @@ func New(pool *pgxpool.Pool, lg *ledger.Ledger, opts Options) (*House, error) {
 		h.holdTTL = 5 * time.Minute
 	}
 	h.writes = lg.NewGroup(ledger.CommitterOptions{Parallel: 1})
-	h.nonces = lg.NewGroup(ledger.CommitterOptions{Parallel: 2})
+	h.nonces = lg.NewGroup(ledger.CommitterOptions{Parallel: 2, NoSavepoints: true})
 	return h, nil
 }
 

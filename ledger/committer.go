@@ -34,6 +34,12 @@ type CommitterOptions struct {
 	Window   time.Duration // how long a batch gathers after its first transfer; 1 ms
 	Max      int           // a batch commits as soon as this many wait; 256
 	Parallel int           // batches committing at once (they never deadlock: ids are locked in order); 2
+	// NoSavepoints (Group only): the transactions fail only when the
+	// database does (a nonce's insert), so none gets a savepoint of its
+	// own (a round trip less each); a batch that fails is split in halves
+	// and each half run again, down to the one transaction whose caller
+	// gets the error.
+	NoSavepoints bool
 }
 
 type call struct {

@@ -30,9 +30,10 @@ import (
 // all. Batches run one at a time (Parallel 1 by default), so two batches
 // never wait on each other's locks.
 type Group struct {
-	l   *Ledger
-	g   *gatherer[*groupCall]
-	ttl time.Duration
+	l            *Ledger
+	g            *gatherer[*groupCall]
+	ttl          time.Duration
+	noSavepoints bool
 }
 
 type groupCall struct {
@@ -40,12 +41,18 @@ type groupCall struct {
 	done chan error
 }
 
-// NewGroup starts a group on l; Close stops it. o.Parallel is 1 unless set.
+// NewGroup starts a group on l; Close stops it. o.Parallel is 1 and o.Max
+// 32 unless set (a transaction's savepoints each take a subtransaction id,
+// and PostgreSQL keeps only 64 of them in shared memory before every
+// snapshot gets slower).
 func (l *Ledger) NewGroup(o CommitterOptions) *Group {
 	if o.Parallel <= 0 {
 		o.Parallel = 1
 	}
-	g := &Group{l: l, ttl: time.Minute}
+	if o.Max <= 0 {
+		o.Max = 32
+	}
+	g := &Group{l: l, ttl: time.Minute, noSavepoints: o.NoSavepoints}
 	g.g = newGatherer(o, g.run)
 	return g
 }
@@ -74,18 +81,30 @@ func (g *Group) run(batch []*groupCall) {
 	defer cancel()
 	results := make([]error, len(batch))
 	err := g.l.InTx(ctx, func(tx *Tx) error {
+		if len(batch) == 1 || g.noSavepoints {
+			// No savepoint: a failing transaction fails the batch (alone,
+			// it is its own; otherwise the batch is split below).
+			for i, cl := range batch {
+				if err := cl.fn(ctx, tx); err != nil {
+					return err
+				}
+				results[i] = nil
+			}
+			return nil
+		}
 		for i, cl := range batch {
-			sp, err := tx.tx.Begin(ctx) // SAVEPOINT
-			if err != nil {
+			// A savepoint of our own, never released (RELEASE would cost a
+			// round trip and free nothing that the commit does not).
+			if _, err := tx.tx.Exec(ctx, "SAVEPOINT sxp_group"); err != nil {
 				return err
 			}
-			sub := &Tx{tx: sp, now: tx.now}
+			sub := &Tx{tx: tx.tx, now: tx.now}
 			ferr := cl.fn(ctx, sub)
 			if ferr != nil {
 				if retryable(ferr) {
 					return ferr // the whole batch runs again
 				}
-				if err := sp.Rollback(ctx); err != nil { // ROLLBACK TO SAVEPOINT
+				if _, err := tx.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT sxp_group"); err != nil {
 					return err
 				}
 				results[i] = ferr
@@ -94,9 +113,6 @@ func (g *Group) run(batch []*groupCall) {
 					tx.seen.refusals = append(tx.seen.refusals, CodeOf(ferr))
 				}
 				continue
-			}
-			if err := sp.Commit(ctx); err != nil { // RELEASE SAVEPOINT
-				return err
 			}
 			results[i] = nil
 			tx.seen.transfers = append(tx.seen.transfers, sub.seen.transfers...)
@@ -107,9 +123,10 @@ func (g *Group) run(batch []*groupCall) {
 	})
 	var unknown *commitError
 	if err != nil && len(batch) > 1 && !errors.As(err, &unknown) {
-		// The batch could not run at all (one fn left its savepoint
-		// unusable, say): run each half on its own, down to the single
-		// transaction whose caller gets the error.
+		// The batch could not run at all (without savepoints, one
+		// failed; or one left the transaction unusable): run each half on
+		// its own, down to the single transaction whose caller gets its
+		// error, as from InTx.
 		half := len(batch) / 2
 		g.run(batch[:half])
 		g.run(batch[half:])

@@ -80,3 +80,44 @@ func TestGroupIsolatesEachTransaction(t *testing.T) {
 		t.Errorf("accepted: got %d, want 20 (the limit, 1000 / 50)", accepted)
 	}
 }
+
+// TestGroupWithoutSavepoints: a Group for transactions that fail only when
+// the database does runs them without savepoints; one that fails anyway is
+// found by splitting its batch, its caller alone gets the error, and every
+// other one commits.
+func TestGroupWithoutSavepoints(t *testing.T) {
+	l, pool, _ := newTestLedger(t)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `CREATE TABLE group_test_nosp (n int PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	g := l.NewGroup(CommitterOptions{Window: 5 * time.Millisecond, NoSavepoints: true})
+	defer g.Close()
+	const n = 16
+	results := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = g.InTx(ctx, func(ctx context.Context, tx *Tx) error {
+				v := i
+				if i == 5 {
+					v = -1 // fails: the CHECK below
+				}
+				_, err := tx.Conn().Exec(ctx, `INSERT INTO group_test_nosp (n) SELECT $1::int WHERE 1 / ($1::int + 1) >= 0`, v)
+				return err
+			})
+		}()
+	}
+	wg.Wait()
+	for i, err := range results {
+		if (err != nil) != (i == 5) {
+			t.Errorf("transaction %d: got %v, want an error only for 5", i, err)
+		}
+	}
+	var count int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM group_test_nosp`).Scan(&count); err != nil || count != n-1 {
+		t.Errorf("rows: got %d (%v), want %d", count, err, n-1)
+	}
+}

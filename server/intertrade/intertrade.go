@@ -196,7 +196,7 @@ func New(pool *pgxpool.Pool, led *ledger.Ledger, mem *members.Service, cfg Confi
 		HTTP:    opts.HTTP,
 	}
 	s.writes = led.NewGroup(ledger.CommitterOptions{Parallel: 1})
-	s.nonces = led.NewGroup(ledger.CommitterOptions{Parallel: 2})
+	s.nonces = led.NewGroup(ledger.CommitterOptions{Parallel: 2, NoSavepoints: true})
 	s.relays = &httpsig.Verifier{
 		Keys:    httpsig.StaticKeys{cfg.CircleID: {[]byte(cfg.Key)}},
 		Nonces:  relayNonces{group: s.nonces, now: opts.Now},
