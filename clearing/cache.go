@@ -21,22 +21,17 @@ import (
 //
 // Invalidation. Everything cached lives in clearing_communities,
 // clearing_keys and clearing_circle. Migration 000016 puts a statement
-// trigger on each that sends NOTIFY clearing_changed in the writing
-// transaction, so PostgreSQL delivers it when that transaction commits,
-// whoever wrote (this process, another clearing process, `sxp admin` on
-// the database, plain SQL). Listen holds a connection that LISTENs and
-// empties the whole cache on each notification (these tables change
-// rarely: an admin's change, a handshake, a prepare's report, the
-// schedule). The cache serves only while Listen is listening: before,
-// after, and while its connection is being re-established, every lookup
-// goes to the database, so a missed notification cannot leave stale data
-// in use. Besides, every House method that writes those tables empties
-// the cache itself once its transaction ended (changed), so a change made
-// through this process (the admin API and pages) holds for the very next
-// request, not only once the notification arrives; a change made by
-// another process holds once its notification arrived (the time it takes
-// PostgreSQL to deliver it, normally well under a millisecond after the
-// commit).
+// trigger on each that moves clearing_cache_version on in the writing
+// transaction, whoever writes (this process, another clearing process,
+// `sxp admin` on the database, plain SQL). Every CXP request first reads
+// that version (fresh: one row by its key, the request's only read for
+// the cache) and empties the cache when it moved, so a change committed
+// before the request began (a block, an unblock, a rate, a key) holds for
+// it: a block takes effect at once, in every process. The public lookups
+// (Community, CommunityByURI, Circle), which the admin API and pages use,
+// check the version too; the payment path's own lookups use what the
+// request's check left. Besides, every House method that writes those
+// tables empties the cache once its transaction ended (changed).
 //
 // A lookup that raced with an invalidation (it read the database before
 // the change committed and would store after the cache was emptied) stores
@@ -57,8 +52,8 @@ type cachedKey struct {
 
 type cache struct {
 	mu          sync.Mutex
-	live        bool   // Listen is listening: entries may be kept
 	gen         uint64 // moved on by every invalidation
+	version     int64  // clearing_cache_version when last checked
 	communities map[string]cachedCommunity
 	byURI       map[string]string // uri → id
 	circle      *Circle
@@ -72,12 +67,15 @@ func (c *cache) invalidate() {
 	c.communities, c.byURI, c.circle = nil, nil, nil
 }
 
-// setLive turns keeping entries on or off, emptying the cache either way.
-func (c *cache) setLive(live bool) {
+// seen records the database's version: when it moved, the cache is emptied.
+func (c *cache) seen(version int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if version == c.version {
+		return
+	}
+	c.version = version
 	c.gen++
-	c.live = live
 	c.communities, c.byURI, c.circle = nil, nil, nil
 }
 
@@ -105,7 +103,7 @@ func (c *cache) communityByURI(uri string) (cachedCommunity, bool) {
 func (c *cache) storeCommunity(gen uint64, e cachedCommunity) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.live || gen != c.gen {
+	if gen != c.gen {
 		return
 	}
 	if c.communities == nil {
@@ -127,16 +125,9 @@ func (c *cache) getCircle() (Circle, bool) {
 func (c *cache) storeCircle(gen uint64, circle Circle) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.live && gen == c.gen {
+	if gen == c.gen {
 		c.circle = &circle
 	}
-}
-
-// Caching reports whether the cache keeps entries (Listen is listening).
-func (h *House) Caching() bool {
-	h.cache.mu.Lock()
-	defer h.cache.mu.Unlock()
-	return h.cache.live
 }
 
 // changed is called (deferred) by every House method that writes
@@ -144,51 +135,16 @@ func (h *House) Caching() bool {
 // transaction ended: the next lookup reads the database.
 func (h *House) changed() { h.cache.invalidate() }
 
-// notifyChannel is the channel migration 000016's triggers notify.
-const notifyChannel = "clearing_changed"
-
-// Listen keeps the cache in step with the database (see the top of this
-// file): it LISTENs on its own connection and empties the cache on every
-// notification, until ctx ends. When the connection fails, the cache is
-// off until Listen is listening again (retried every retry). The clearing
-// house's App runs it beside its jobs; a House whose Listen is not running
-// never caches.
-func (h *House) Listen(ctx context.Context, retry time.Duration) {
-	if retry <= 0 {
-		retry = time.Second
+// fresh checks the cache against clearing_cache_version, emptying it when
+// a change committed since the last check. Every CXP request calls it
+// first (through the key store).
+func (h *House) fresh(ctx context.Context) error {
+	var v int64
+	if err := h.pool.QueryRow(ctx, `SELECT n FROM clearing_cache_version WHERE one = true`).Scan(&v); err != nil {
+		return fmt.Errorf("clearing: cache version: %w", err)
 	}
-	for {
-		err := h.listen(ctx)
-		h.cache.setLive(false)
-		if ctx.Err() != nil {
-			return
-		}
-		h.log.WarnContext(ctx, "clearing: cache listener lost its connection; not caching until it is back", "err", err)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(retry):
-		}
-	}
-}
-
-func (h *House) listen(ctx context.Context) error {
-	conn, err := pgx.ConnectConfig(ctx, h.pool.Config().ConnConfig.Copy())
-	if err != nil {
-		return fmt.Errorf("clearing: listen: %w", err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
-		return fmt.Errorf("clearing: listen: %w", err)
-	}
-	// Whatever was read before the LISTEN may be stale: start empty.
-	h.cache.setLive(true)
-	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
-			return err
-		}
-		h.cache.invalidate()
-	}
+	h.cache.seen(v)
+	return nil
 }
 
 // cachedCircle is the circle, from the cache when it holds it.

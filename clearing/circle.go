@@ -69,6 +69,9 @@ func scanCircle(row pgx.Row) (Circle, error) {
 
 // Circle returns the circle, or an ErrNotFound *Error before `circle init`.
 func (h *House) Circle(ctx context.Context) (Circle, error) {
+	if err := h.fresh(ctx); err != nil {
+		return Circle{}, err
+	}
 	return h.cachedCircle(ctx)
 }
 

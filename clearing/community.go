@@ -181,8 +181,26 @@ func (h *House) AddCommunity(ctx context.Context, actor string, n NewCommunity) 
 }
 
 // Community returns one community with its virtual customer's balance and
-// limits (the community's row from the cache, the ledger's data read now).
+// limits (the community's row from the cache once checked, the ledger's
+// data read now).
 func (h *House) Community(ctx context.Context, id string) (Community, error) {
+	if err := h.fresh(ctx); err != nil {
+		return Community{}, err
+	}
+	return h.community(ctx, id)
+}
+
+// CommunityByURI returns the community registered with uri.
+func (h *House) CommunityByURI(ctx context.Context, uri string) (Community, error) {
+	if err := h.fresh(ctx); err != nil {
+		return Community{}, err
+	}
+	return h.communityByURI(ctx, uri)
+}
+
+// community is Community without checking the cache's version: for a CXP
+// request, whose key lookup checked it.
+func (h *House) community(ctx context.Context, id string) (Community, error) {
 	e, err := h.communityEntry(ctx, id)
 	if err != nil {
 		return Community{}, err
@@ -190,8 +208,7 @@ func (h *House) Community(ctx context.Context, id string) (Community, error) {
 	return h.withAccount(ctx, e)
 }
 
-// CommunityByURI returns the community registered with uri.
-func (h *House) CommunityByURI(ctx context.Context, uri string) (Community, error) {
+func (h *House) communityByURI(ctx context.Context, uri string) (Community, error) {
 	e, err := h.communityEntryByURI(ctx, uri)
 	if err != nil {
 		return Community{}, err

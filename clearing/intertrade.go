@@ -298,7 +298,7 @@ func divisionsOf(text string) (int, bool) {
 }
 
 func (h *House) setupTry(ctx context.Context, callerID string, req cxp.TransactionRequest) (trySetup, error) {
-	circle, err := h.Circle(ctx)
+	circle, err := h.cachedCircle(ctx) // the request's key lookup checked the cache (fresh)
 	if err != nil {
 		return trySetup{}, err
 	}
@@ -306,7 +306,7 @@ func (h *House) setupTry(ctx context.Context, callerID string, req cxp.Transacti
 	if cerr != nil {
 		return trySetup{}, cerr
 	}
-	caller, err := h.Community(ctx, callerID)
+	caller, err := h.community(ctx, callerID)
 	if err != nil {
 		return trySetup{}, cxp.NewError(cxp.CodeNotPermitted, map[string]string{"keyid": callerID})
 	}
@@ -320,7 +320,7 @@ func (h *House) setupTry(ctx context.Context, callerID string, req cxp.Transacti
 	if req.PayerURL != "" && normURI(req.PayerURL) != src {
 		return trySetup{}, cxp.InvalidField("payer_url", req.PayerURL)
 	}
-	payee, err := h.CommunityByURI(ctx, dest)
+	payee, err := h.communityByURI(ctx, dest)
 	if errIsNotFound(err) && h.parent != nil {
 		payee, err = h.parentCommunity(ctx) // not in this circle: up through the parent
 	} else if errIsNotFound(err) {

@@ -210,6 +210,10 @@ func (s KeyStore) VerifyKeys(ctx context.Context, keyID string) ([][]byte, error
 	if p := s.h.parent; p != nil && keyID == p.CircleID {
 		return [][]byte{[]byte(p.Key)}, nil // relays from the parent circle
 	}
+	// Every CXP request starts here: a change committed before it holds.
+	if err := s.h.fresh(ctx); err != nil {
+		return nil, err
+	}
 	keys, err := s.h.verifyKeys(ctx, keyID)
 	if errIsNotFound(err) {
 		return nil, cxp.NewError(cxp.CodeNotPermitted, map[string]string{"keyid": keyID})

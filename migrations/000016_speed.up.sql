@@ -1,21 +1,28 @@
 -- The clearing house caches communities, their keys and the circle
 -- (clearing/cache.go). Every statement that writes one of those tables
--- notifies clearing_changed; PostgreSQL delivers the notification when the
--- writing transaction commits, and every clearing process empties its
--- cache on it, whoever wrote (the server, `sxp admin`, plain SQL).
-CREATE FUNCTION clearing_notify_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+-- moves clearing_cache_version on, in the writing transaction; each CXP
+-- request reads the version first (one row by its key) and, when it moved,
+-- reads the tables again, so a change committed before a request is seen
+-- by it, whichever process wrote it (the server, `sxp admin`, plain SQL).
+CREATE TABLE clearing_cache_version (
+    one boolean PRIMARY KEY DEFAULT true CONSTRAINT clearing_cache_version_one CHECK (one),
+    n   bigint  NOT NULL DEFAULT 0
+);
+INSERT INTO clearing_cache_version (one) VALUES (true);
+
+CREATE FUNCTION clearing_cache_bump() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_notify('clearing_changed', TG_TABLE_NAME);
+    UPDATE clearing_cache_version SET n = n + 1 WHERE one;
     RETURN NULL;
 END;
 $$;
 
 CREATE TRIGGER clearing_communities_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON clearing_communities
-    FOR EACH STATEMENT EXECUTE FUNCTION clearing_notify_changed();
+    FOR EACH STATEMENT EXECUTE FUNCTION clearing_cache_bump();
 CREATE TRIGGER clearing_keys_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON clearing_keys
-    FOR EACH STATEMENT EXECUTE FUNCTION clearing_notify_changed();
+    FOR EACH STATEMENT EXECUTE FUNCTION clearing_cache_bump();
 CREATE TRIGGER clearing_circle_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON clearing_circle
-    FOR EACH STATEMENT EXECUTE FUNCTION clearing_notify_changed();
+    FOR EACH STATEMENT EXECUTE FUNCTION clearing_cache_bump();
 
 -- Maintained aggregates (issue 15): the figures a payment needs come from
 -- rows updated in the same transaction as each intertrade, by trigger,

@@ -16,7 +16,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -197,19 +196,6 @@ func (a *App) newHandler(publicURL string) http.Handler {
 	return httpapi.New(a.House, opts).Handler()
 }
 
-// background is the work beside the server: the jobs, and the listener that
-// keeps the House's cache of communities in step with the database.
-func (a *App) background(ctx context.Context) {
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		a.House.Listen(ctx, time.Second)
-	}()
-	a.Jobs.Run(ctx)
-	wg.Wait()
-}
-
 // Ready reports whether the database is reachable and its schema current
 // (migrations.Ready, the check both servers share).
 func (a *App) Ready(ctx context.Context) error { return migrations.Ready(ctx, a.pool) }
@@ -245,7 +231,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	a.log.Info("clearing house listening", "addr", ln.Addr().String(), "circle", a.Circle.ID)
 	defer a.House.Close()
-	if err := serve.Run(ctx, srv, ln, 15*time.Second, a.background); err != nil {
+	if err := serve.Run(ctx, srv, ln, 15*time.Second, a.Jobs.Run); err != nil {
 		return fmt.Errorf("clearing: %w", err)
 	}
 	return nil
