@@ -16,9 +16,10 @@
 // community sends one signed try with really=true (no really=false try
 // first); the clearing house then runs exactly this:
 //
-//  1. the signature: the caller's keys from the cache (cache.go: no
-//     database read), then COMMIT 1, its nonce (a nonce seen in the window
-//     is a replay, code 18);
+//  1. the signature: the caller's keys from the cache (cache.go: one read,
+//     the cache's version, so that a change any process committed holds),
+//     then COMMIT 1, its nonce (a nonce seen in the window is a replay,
+//     code 18);
 //  2. the caller's status, the circle and the payee (by dest_url) from the
 //     cache; reads, no commit: the two virtual customers' balances, the
 //     temp_id's live intertrade if any (a repeat answers as the first time),
