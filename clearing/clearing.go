@@ -142,8 +142,8 @@ func New(pool *pgxpool.Pool, lg *ledger.Ledger, opts Options) (*House, error) {
 	if h.holdTTL <= 0 {
 		h.holdTTL = 5 * time.Minute
 	}
-	h.writes = lg.NewGroup(ledger.CommitterOptions{Parallel: 1})
-	h.nonces = lg.NewGroup(ledger.CommitterOptions{Parallel: 2, NoSavepoints: true})
+	h.writes = lg.NewGroup(ledger.CommitterOptions{Parallel: 1, Eager: true})
+	h.nonces = lg.NewGroup(ledger.CommitterOptions{Parallel: 2, NoSavepoints: true, Eager: true})
 	return h, nil
 }
 

@@ -40,6 +40,11 @@ type CommitterOptions struct {
 	// and each half run again, down to the one transaction whose caller
 	// gets the error.
 	NoSavepoints bool
+	// Eager: no gathering window; a batch starts as soon as a slot is free
+	// (Parallel), with whatever waits by then (at most Max). Idle, a
+	// transaction commits at once; busy, the next batch fills while the
+	// running ones commit.
+	Eager bool
 }
 
 type call struct {

@@ -42,7 +42,8 @@ type groupCall struct {
 }
 
 // NewGroup starts a group on l; Close stops it. o.Parallel is 1 and o.Max
-// 32 unless set (a transaction's savepoints each take a subtransaction id,
+// 32 unless set; o.Eager starts a batch whenever a slot is free instead of
+// waiting o.Window (a transaction's savepoints each take a subtransaction id,
 // and PostgreSQL keeps only 64 of them in shared memory before every
 // snapshot gets slower).
 func (l *Ledger) NewGroup(o CommitterOptions) *Group {
@@ -145,6 +146,7 @@ func (g *Group) run(batch []*groupCall) {
 // each batch to run, at most parallel batches at once. Committer and
 // Group gather through it.
 type gatherer[C any] struct {
+	eager  bool
 	window time.Duration
 	max    int
 	run    func([]C)
@@ -165,7 +167,7 @@ func newGatherer[C any](o CommitterOptions, run func([]C)) *gatherer[C] {
 	if o.Parallel <= 0 {
 		o.Parallel = 2
 	}
-	g := &gatherer[C]{window: o.Window, max: o.Max, run: run, in: make(chan C),
+	g := &gatherer[C]{eager: o.Eager, window: o.Window, max: o.Max, run: run, in: make(chan C),
 		sem: make(chan struct{}, o.Parallel), stop: make(chan struct{})}
 	g.wg.Add(1)
 	go g.loop()
@@ -199,18 +201,34 @@ func (g *gatherer[C]) loop() {
 		case <-g.stop:
 			return
 		}
-		timer := time.NewTimer(g.window)
-	gather:
-		for len(batch) < g.max {
-			select {
-			case c := <-g.in:
-				batch = append(batch, c)
-			case <-timer.C:
-				break gather
+		if g.eager {
+			// Gather until a slot is free (or Max wait).
+			acquired := false
+			for !acquired && len(batch) < g.max {
+				select {
+				case c := <-g.in:
+					batch = append(batch, c)
+				case g.sem <- struct{}{}:
+					acquired = true
+				}
 			}
+			if !acquired {
+				g.sem <- struct{}{}
+			}
+		} else {
+			timer := time.NewTimer(g.window)
+		gather:
+			for len(batch) < g.max {
+				select {
+				case c := <-g.in:
+					batch = append(batch, c)
+				case <-timer.C:
+					break gather
+				}
+			}
+			timer.Stop()
+			g.sem <- struct{}{}
 		}
-		timer.Stop()
-		g.sem <- struct{}{}
 		g.wg.Add(1)
 		go func() {
 			defer g.wg.Done()

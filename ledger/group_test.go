@@ -16,6 +16,12 @@ import (
 // matches what is in the database, and the hot account's holds are exactly
 // the accepted ones.
 func TestGroupIsolatesEachTransaction(t *testing.T) {
+	for _, o := range []CommitterOptions{{Window: 2 * time.Millisecond, Max: 16}, {Eager: true, Max: 16}} {
+		t.Run(fmt.Sprintf("eager=%v", o.Eager), func(t *testing.T) { testGroupIsolates(t, o) })
+	}
+}
+
+func testGroupIsolates(t *testing.T, o CommitterOptions) {
 	l, pool, clk := newTestLedger(t)
 	ctx := context.Background()
 	if _, err := pool.Exec(ctx, `CREATE TABLE group_test_rows (n int PRIMARY KEY)`); err != nil {
@@ -23,7 +29,7 @@ func TestGroupIsolatesEachTransaction(t *testing.T) {
 	}
 	hot := mustAccount(t, l, "hot", "EUR", -1000, 1000)
 	other := mustAccount(t, l, "other", "EUR", -100000, 100000)
-	g := l.NewGroup(CommitterOptions{Window: 2 * time.Millisecond, Max: 16})
+	g := l.NewGroup(o)
 	defer g.Close()
 	errBoom := errors.New("boom")
 	const n = 64
@@ -91,7 +97,7 @@ func TestGroupWithoutSavepoints(t *testing.T) {
 	if _, err := pool.Exec(ctx, `CREATE TABLE group_test_nosp (n int PRIMARY KEY)`); err != nil {
 		t.Fatal(err)
 	}
-	g := l.NewGroup(CommitterOptions{Window: 5 * time.Millisecond, NoSavepoints: true})
+	g := l.NewGroup(CommitterOptions{Eager: true, NoSavepoints: true})
 	defer g.Close()
 	const n = 16
 	results := make([]error, n)

@@ -195,8 +195,8 @@ func New(pool *pgxpool.Pool, led *ledger.Ledger, mem *members.Service, cfg Confi
 		Signer:  httpsig.Signer{KeyID: cfg.CommunityID, Key: []byte(cfg.Key), Now: opts.Now},
 		HTTP:    opts.HTTP,
 	}
-	s.writes = led.NewGroup(ledger.CommitterOptions{Parallel: 1})
-	s.nonces = led.NewGroup(ledger.CommitterOptions{Parallel: 2, NoSavepoints: true})
+	s.writes = led.NewGroup(ledger.CommitterOptions{Parallel: 1, Eager: true})
+	s.nonces = led.NewGroup(ledger.CommitterOptions{Parallel: 2, NoSavepoints: true, Eager: true})
 	s.relays = &httpsig.Verifier{
 		Keys:    httpsig.StaticKeys{cfg.CircleID: {[]byte(cfg.Key)}},
 		Nonces:  relayNonces{group: s.nonces, now: opts.Now},
