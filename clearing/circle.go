@@ -69,7 +69,10 @@ func scanCircle(row pgx.Row) (Circle, error) {
 
 // Circle returns the circle, or an ErrNotFound *Error before `circle init`.
 func (h *House) Circle(ctx context.Context) (Circle, error) {
-	return circleOf(ctx, h.pool)
+	if err := h.fresh(ctx); err != nil {
+		return Circle{}, err
+	}
+	return h.cachedCircle(ctx)
 }
 
 func circleOf(ctx context.Context, q querier) (Circle, error) {
@@ -87,6 +90,7 @@ func circleOf(ctx context.Context, q querier) (Circle, error) {
 // unit and divisions changes nothing and returns the circle; different
 // values are a conflict (the unit of existing balances cannot change).
 func (h *House) InitCircle(ctx context.Context, actor, id, name, unit string, divisions int) (Circle, bool, error) {
+	defer h.changed()
 	if !idPattern.MatchString(id) {
 		return Circle{}, false, invalid("id", "%q: use letters, digits, '.', '_' or '-' (at most 63)", id)
 	}
@@ -127,6 +131,7 @@ func (h *House) InitCircle(ctx context.Context, actor, id, name, unit string, di
 
 // SetPolicy replaces the circle's policy.
 func (h *House) SetPolicy(ctx context.Context, actor string, p Policy) (Circle, error) {
+	defer h.changed()
 	switch p.RatePolicy {
 	case RateOnApproval, RateOnSchedule, RateFixed, RateFloating:
 	default:

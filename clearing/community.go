@@ -110,6 +110,7 @@ func CheckURI(s string) (string, error) {
 // AddCommunity creates a community, its virtual customer and its first key,
 // and returns the key: the only time it is shown.
 func (h *House) AddCommunity(ctx context.Context, actor string, n NewCommunity) (Community, string, error) {
+	defer h.changed()
 	if err := n.check(); err != nil {
 		return Community{}, "", err
 	}
@@ -194,14 +195,40 @@ func (h *House) addCommunity(ctx context.Context, tx *ledgerTx, actor string, n 
 	return out, audit(ctx, q, now, actor, "community.add", n.ID, nil, out)
 }
 
-// Community returns one community with its virtual customer's balance and limits.
+// Community returns one community with its virtual customer's balance and
+// limits (the community's row from the cache once checked, the ledger's
+// data read now).
 func (h *House) Community(ctx context.Context, id string) (Community, error) {
-	return h.communityWhere(ctx, h.pool, `c.id = $1`, id)
+	if err := h.fresh(ctx); err != nil {
+		return Community{}, err
+	}
+	return h.community(ctx, id)
 }
 
 // CommunityByURI returns the community registered with uri.
 func (h *House) CommunityByURI(ctx context.Context, uri string) (Community, error) {
-	return h.communityWhere(ctx, h.pool, `c.uri = $1`, strings.TrimRight(uri, "/"))
+	if err := h.fresh(ctx); err != nil {
+		return Community{}, err
+	}
+	return h.communityByURI(ctx, uri)
+}
+
+// community is Community without checking the cache's version: for a CXP
+// request, whose key lookup checked it.
+func (h *House) community(ctx context.Context, id string) (Community, error) {
+	e, err := h.communityEntry(ctx, id)
+	if err != nil {
+		return Community{}, err
+	}
+	return h.withAccount(ctx, e)
+}
+
+func (h *House) communityByURI(ctx context.Context, uri string) (Community, error) {
+	e, err := h.communityEntryByURI(ctx, uri)
+	if err != nil {
+		return Community{}, err
+	}
+	return h.withAccount(ctx, e)
 }
 
 func (h *House) communityWhere(ctx context.Context, q querier, where string, arg any) (Community, error) {
@@ -288,6 +315,7 @@ func (h *House) Unblock(ctx context.Context, actor, id string) (Community, error
 }
 
 func (h *House) setStatus(ctx context.Context, actor, id, status, reason string) (Community, error) {
+	defer h.changed()
 	var out Community
 	err := h.ledger.InTx(ctx, func(tx *ledgerTx) error {
 		before, err := h.lockCommunity(ctx, tx, id)
@@ -327,6 +355,7 @@ func (h *House) SetLimits(ctx context.Context, actor, id string, min, max int64)
 
 // ClearOverride hands a community's limits back to the circle's limit policy.
 func (h *House) ClearOverride(ctx context.Context, actor, id string) (Community, error) {
+	defer h.changed()
 	var out Community
 	err := h.ledger.InTx(ctx, func(tx *ledgerTx) error {
 		before, err := h.lockCommunity(ctx, tx, id)
@@ -345,6 +374,7 @@ func (h *House) ClearOverride(ctx context.Context, actor, id string) (Community,
 }
 
 func (h *House) changeLimits(ctx context.Context, actor, action, id string, min, max int64, override bool) (Community, error) {
+	defer h.changed()
 	var out Community
 	err := h.ledger.InTx(ctx, func(tx *ledgerTx) error {
 		before, err := h.lockCommunity(ctx, tx, id)

@@ -18,6 +18,7 @@ import (
 // differs from the one in force is kept as a declaration and takes effect
 // according to the circle's rate policy.
 func (h *House) Handshake(ctx context.Context, callerID string, keyIndex int, req cxp.HandshakeRequest) (cxp.HandshakeResponse, error) {
+	defer h.changed()
 	if err := req.Validate(); err != nil {
 		return cxp.HandshakeResponse{}, err
 	}
@@ -73,8 +74,9 @@ func (h *House) Handshake(ctx context.Context, callerID string, keyIndex int, re
 		if err != nil {
 			return fmt.Errorf("clearing: handshake: %w", err)
 		}
-		return q.QueryRow(ctx, `SELECT count(*) FROM clearing_intertrades WHERE status = 'posted'
-			AND (payer_community = $1 OR payee_community = $1)`, c.ID).Scan(&count)
+		// Maintained per day (migration 000016), not counted from the history.
+		return q.QueryRow(ctx, `SELECT coalesce(sum(count), 0)::bigint FROM clearing_volume_days
+			WHERE community_id = $1`, c.ID).Scan(&count)
 	})
 	if err != nil {
 		return cxp.HandshakeResponse{}, err
@@ -165,6 +167,7 @@ func (h *House) Prepare(ctx context.Context, callerID string, req cxp.PrepareReq
 			vol = &volume
 		}
 		ok := IntegrityOK(bal, req.Integrity, c.Balance)
+		defer h.changed()
 		_, err := h.pool.Exec(ctx, `UPDATE clearing_communities SET reported_balance = $2, reported_volume = $3,
 			reported_integrity = $4, reported_at = $5, integrity_ok = $6 WHERE id = $1`,
 			c.ID, bal, vol, req.Integrity, h.now(), ok)

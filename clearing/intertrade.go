@@ -298,7 +298,7 @@ func divisionsOf(text string) (int, bool) {
 }
 
 func (h *House) setupTry(ctx context.Context, callerID string, req cxp.TransactionRequest) (trySetup, error) {
-	circle, err := h.Circle(ctx)
+	circle, err := h.cachedCircle(ctx) // the request's key lookup checked the cache (fresh)
 	if err != nil {
 		return trySetup{}, err
 	}
@@ -306,7 +306,7 @@ func (h *House) setupTry(ctx context.Context, callerID string, req cxp.Transacti
 	if cerr != nil {
 		return trySetup{}, cerr
 	}
-	caller, err := h.Community(ctx, callerID)
+	caller, err := h.community(ctx, callerID)
 	if err != nil {
 		return trySetup{}, cxp.NewError(cxp.CodeNotPermitted, map[string]string{"keyid": callerID})
 	}
@@ -320,7 +320,7 @@ func (h *House) setupTry(ctx context.Context, callerID string, req cxp.Transacti
 	if req.PayerURL != "" && normURI(req.PayerURL) != src {
 		return trySetup{}, cxp.InvalidField("payer_url", req.PayerURL)
 	}
-	payee, err := h.CommunityByURI(ctx, dest)
+	payee, err := h.communityByURI(ctx, dest)
 	if errIsNotFound(err) && h.parent != nil {
 		payee, err = h.parentCommunity(ctx) // not in this circle: up through the parent
 	} else if errIsNotFound(err) {
@@ -375,7 +375,7 @@ func (h *House) checkTry(ctx context.Context, s trySetup) error {
 	if s.circle.RatioPercent == "" {
 		return nil
 	}
-	volume, err := h.volume(ctx, h.pool, s.payer.ID, h.now().AddDate(-1, 0, 0), h.now())
+	volume, err := h.tradedSince(ctx, s.payer.ID, h.now().AddDate(-1, 0, 0))
 	if err != nil {
 		return err
 	}
@@ -411,6 +411,20 @@ func (h *House) volume(ctx context.Context, q querier, id string, from, to time.
 	err := q.QueryRow(ctx, `SELECT coalesce(sum(quantity), 0)::bigint FROM clearing_intertrades
 		WHERE status = 'posted' AND (payer_community = $1 OR payee_community = $1)
 		AND created_at >= $2 AND created_at < $3`, id, from, to).Scan(&v)
+	if err != nil {
+		return 0, fmt.Errorf("clearing: volume: %w", err)
+	}
+	return v, nil
+}
+
+// tradedSince is the base minor units a community traded (paid or
+// received, posted) on the UTC days from since's to today, from the
+// maintained clearing_volume_days (migration 000016): a read of at most a
+// year of day rows, however long the history.
+func (h *House) tradedSince(ctx context.Context, id string, since time.Time) (int64, error) {
+	var v int64
+	err := h.pool.QueryRow(ctx, `SELECT coalesce(sum(quantity), 0)::bigint FROM clearing_volume_days
+		WHERE community_id = $1 AND day >= $2::date`, id, since.UTC().Format(time.DateOnly)).Scan(&v)
 	if err != nil {
 		return 0, fmt.Errorf("clearing: volume: %w", err)
 	}
@@ -461,7 +475,7 @@ func (h *House) answer(s trySetup, id, message string) cxp.TransactionResponse {
 // hold writes the intertrade row and holds the amount, atomically.
 func (h *House) hold(ctx context.Context, s trySetup) (Intertrade, error) {
 	var t Intertrade
-	err := h.ledger.InTx(ctx, func(tx *ledgerTx) error {
+	err := h.writes.InTx(ctx, func(ctx context.Context, tx *ledgerTx) error {
 		q := tx.Conn()
 		now := h.now()
 		var err error
@@ -641,7 +655,7 @@ func (h *House) post(ctx context.Context, s trySetup, t Intertrade) (cxp.Transac
 	}
 	var settled *cxp.TransactionResponse
 	var refusal *cxp.Error
-	err = h.ledger.InTx(ctx, func(tx *ledgerTx) error {
+	err = h.writes.InTx(ctx, func(ctx context.Context, tx *ledgerTx) error {
 		settled, refusal = nil, nil
 		cur, stored, err := lockIntertrade(ctx, tx.Conn(), t.ID)
 		if err != nil {

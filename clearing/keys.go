@@ -87,6 +87,7 @@ type KeyInfo struct {
 // verifying for overlap (older retired keys are cut to the same deadline at
 // the latest), so the community can switch without a gap.
 func (h *House) RotateKey(ctx context.Context, actor, id string, overlap time.Duration) (string, error) {
+	defer h.changed()
 	if overlap < 0 {
 		return "", invalid("overlap", "must not be negative")
 	}
@@ -169,7 +170,7 @@ func (h *House) keys(ctx context.Context, q querier, id string) ([][]byte, error
 
 // currentKey is the key the clearing house signs relays to a community with.
 func (h *House) currentKey(ctx context.Context, id string) ([]byte, error) {
-	keys, err := h.keys(ctx, h.pool, id)
+	keys, err := h.verifyKeys(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -177,6 +178,22 @@ func (h *House) currentKey(ctx context.Context, id string) ([]byte, error) {
 		return nil, fmt.Errorf("clearing: community %s has no key", id)
 	}
 	return keys[0], nil
+}
+
+// verifyKeys are a community's secrets that verify now, current first
+// (from the cache), or an ErrNotFound *Error for an unknown community.
+func (h *House) verifyKeys(ctx context.Context, id string) ([][]byte, error) {
+	if h.aead == nil {
+		if _, err := h.communityEntry(ctx, id); err != nil {
+			return nil, err
+		}
+		return h.keys(ctx, h.pool, id) // says why no key opens
+	}
+	e, err := h.communityEntry(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return e.secrets(h.now()), nil
 }
 
 // KeyStore is the httpsig.KeyStore of the clearing house: the key id of a
@@ -193,15 +210,15 @@ func (s KeyStore) VerifyKeys(ctx context.Context, keyID string) ([][]byte, error
 	if p := s.h.parent; p != nil && keyID == p.CircleID {
 		return [][]byte{[]byte(p.Key)}, nil // relays from the parent circle
 	}
-	var exists bool
-	err := s.h.pool.QueryRow(ctx, `SELECT true FROM clearing_communities WHERE id = $1`, keyID).Scan(&exists)
-	if errors.Is(err, pgx.ErrNoRows) {
+	// Every CXP request starts here: a change committed before it holds.
+	if err := s.h.fresh(ctx); err != nil {
+		return nil, err
+	}
+	keys, err := s.h.verifyKeys(ctx, keyID)
+	if errIsNotFound(err) {
 		return nil, cxp.NewError(cxp.CodeNotPermitted, map[string]string{"keyid": keyID})
 	}
-	if err != nil {
-		return nil, fmt.Errorf("clearing: keys: %w", err)
-	}
-	return s.h.keys(ctx, s.h.pool, keyID)
+	return keys, err
 }
 
 // CheckCaller is called once a request's signature verified: a blocked
@@ -211,17 +228,16 @@ func (h *House) CheckCaller(ctx context.Context, keyID, route string) error {
 	if h.parent != nil && keyID == h.parent.CircleID {
 		return nil
 	}
-	var status, reason string
-	err := h.pool.QueryRow(ctx, `SELECT status, block_reason FROM clearing_communities WHERE id = $1`, keyID).Scan(&status, &reason)
-	if errors.Is(err, pgx.ErrNoRows) {
+	e, err := h.communityEntry(ctx, keyID)
+	if errIsNotFound(err) {
 		return cxp.NewError(cxp.CodeNotPermitted, map[string]string{"keyid": keyID})
 	}
 	if err != nil {
 		return fmt.Errorf("clearing: caller: %w", err)
 	}
-	if status != StatusTrading {
+	if e.row.Status != StatusTrading {
 		h.recordEvent(ctx, keyID, "blocked", cxp.CodeNotPermitted, route)
-		return cxp.NewError(cxp.CodeNotPermitted, map[string]string{"keyid": keyID, "reason": reason})
+		return cxp.NewError(cxp.CodeNotPermitted, map[string]string{"keyid": keyID, "reason": e.row.BlockReason})
 	}
 	return nil
 }
@@ -237,18 +253,23 @@ func (h *House) NonceStore() NonceStore { return NonceStore{h} }
 // Remember records nonce for keyID until the given time and reports whether
 // it was fresh (not seen in an unexpired window).
 func (s NonceStore) Remember(ctx context.Context, keyID, nonce string, until time.Time) (bool, error) {
-	var one int
-	err := s.h.pool.QueryRow(ctx, `INSERT INTO clearing_nonces (key_id, nonce, until) VALUES ($1, $2, $3)
-		ON CONFLICT ON CONSTRAINT clearing_nonces_pkey DO UPDATE SET until = EXCLUDED.until
-		WHERE clearing_nonces.until < $4
-		RETURNING 1`, keyID, nonce, until, s.h.now()).Scan(&one)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
-	}
+	fresh := false
+	err := s.h.nonces.InTx(ctx, func(ctx context.Context, tx *ledgerTx) error {
+		var one int
+		err := tx.Conn().QueryRow(ctx, `INSERT INTO clearing_nonces (key_id, nonce, until) VALUES ($1, $2, $3)
+			ON CONFLICT ON CONSTRAINT clearing_nonces_pkey DO UPDATE SET until = EXCLUDED.until
+			WHERE clearing_nonces.until < $4
+			RETURNING 1`, keyID, nonce, until, s.h.now()).Scan(&one)
+		fresh = err == nil
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
 	if err != nil {
 		return false, fmt.Errorf("clearing: nonce: %w", err)
 	}
-	return true, nil
+	return fresh, nil
 }
 
 // PruneNonces deletes nonces whose window has ended.

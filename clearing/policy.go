@@ -44,6 +44,7 @@ func (h *House) ApproveRate(ctx context.Context, actor, id string) (Community, e
 
 // SetFloating opts a community in or out of the floating rate rule.
 func (h *House) SetFloating(ctx context.Context, actor, id string, on bool) (Community, error) {
+	defer h.changed()
 	var out Community
 	err := h.ledger.InTx(ctx, func(tx *ledgerTx) error {
 		before, err := h.lockCommunity(ctx, tx, id)
@@ -62,6 +63,7 @@ func (h *House) SetFloating(ctx context.Context, actor, id string, on bool) (Com
 }
 
 func (h *House) changeRate(ctx context.Context, actor, id, source string, next func(Community) (string, error)) (Community, error) {
+	defer h.changed()
 	var out Community
 	err := h.ledger.InTx(ctx, func(tx *ledgerTx) error {
 		before, err := h.lockCommunity(ctx, tx, id)
@@ -203,6 +205,7 @@ type ScheduleResult struct {
 // community without an admin override. Limits that would exclude a
 // community's current balance are left alone (and counted as skipped).
 func (h *House) RunSchedule(ctx context.Context) (ScheduleResult, error) {
+	defer h.changed()
 	var res ScheduleResult
 	circle, err := h.Circle(ctx)
 	if err != nil {

@@ -3,7 +3,6 @@ package ledger
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 )
 
@@ -26,21 +25,26 @@ import (
 // Hot accounts gain most: one-transfer transactions queue on the hot row's
 // lock and pay a commit each; here a batch holds the lock once for all.
 type Committer struct {
-	l      *Ledger
-	window time.Duration
-	max    int
-	in     chan *call
-	sem    chan struct{} // batches committing at once
-	stop   chan struct{}
-	wg     sync.WaitGroup
-	once   sync.Once
+	l *Ledger
+	g *gatherer[*call]
 }
 
-// CommitterOptions tune a Committer; zero values take the defaults.
+// CommitterOptions tune a Committer (and a Group); zero values take the defaults.
 type CommitterOptions struct {
 	Window   time.Duration // how long a batch gathers after its first transfer; 1 ms
 	Max      int           // a batch commits as soon as this many wait; 256
 	Parallel int           // batches committing at once (they never deadlock: ids are locked in order); 2
+	// NoSavepoints (Group only): the transactions fail only when the
+	// database does (a nonce's insert), so none gets a savepoint of its
+	// own (a round trip less each); a batch that fails is split in halves
+	// and each half run again, down to the one transaction whose caller
+	// gets the error.
+	NoSavepoints bool
+	// Eager: no gathering window; a batch starts as soon as a slot is free
+	// (Parallel), with whatever waits by then (at most Max). Idle, a
+	// transaction commits at once; busy, the next batch fills while the
+	// running ones commit.
+	Eager bool
 }
 
 type call struct {
@@ -53,18 +57,8 @@ var ErrCommitterClosed = errors.New("ledger: committer closed")
 
 // NewCommitter starts a committer on l; Close stops it.
 func (l *Ledger) NewCommitter(o CommitterOptions) *Committer {
-	if o.Window <= 0 {
-		o.Window = time.Millisecond
-	}
-	if o.Max <= 0 {
-		o.Max = 256
-	}
-	if o.Parallel <= 0 {
-		o.Parallel = 2
-	}
-	c := &Committer{l: l, window: o.Window, max: o.Max, in: make(chan *call), sem: make(chan struct{}, o.Parallel), stop: make(chan struct{})}
-	c.wg.Add(1)
-	go c.loop()
+	c := &Committer{l: l}
+	c.g = newGatherer(o, c.commit)
 	return c
 }
 
@@ -77,12 +71,8 @@ func (c *Committer) Transfer(ctx context.Context, r TransferRequest) (Transfer, 
 		return Transfer{}, e
 	}
 	cl := &call{req: r, done: make(chan BatchResult, 1)}
-	select {
-	case c.in <- cl:
-	case <-c.stop:
-		return Transfer{}, ErrCommitterClosed
-	case <-ctx.Done():
-		return Transfer{}, ctx.Err()
+	if err := c.g.add(ctx, cl); err != nil {
+		return Transfer{}, err
 	}
 	select {
 	case res := <-cl.done:
@@ -94,41 +84,7 @@ func (c *Committer) Transfer(ctx context.Context, r TransferRequest) (Transfer, 
 
 // Close stops gathering, waits for the batches committing, and answers
 // nothing more (later calls get ErrCommitterClosed).
-func (c *Committer) Close() {
-	c.once.Do(func() { close(c.stop) })
-	c.wg.Wait()
-}
-
-func (c *Committer) loop() {
-	defer c.wg.Done()
-	for {
-		var batch []*call
-		select {
-		case first := <-c.in:
-			batch = append(batch, first)
-		case <-c.stop:
-			return
-		}
-		timer := time.NewTimer(c.window)
-	gather:
-		for len(batch) < c.max {
-			select {
-			case cl := <-c.in:
-				batch = append(batch, cl)
-			case <-timer.C:
-				break gather
-			}
-		}
-		timer.Stop()
-		c.sem <- struct{}{}
-		c.wg.Add(1)
-		go func() {
-			defer c.wg.Done()
-			defer func() { <-c.sem }()
-			c.commit(batch)
-		}()
-	}
-}
+func (c *Committer) Close() { c.g.close() }
 
 // commit runs one batch; when it cannot run at all, it splits it.
 func (c *Committer) commit(batch []*call) {

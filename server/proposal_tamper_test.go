@@ -37,13 +37,13 @@ func TestReceiveTamperedLoop(t *testing.T) {
 	proposal := func(change func(map[string]any)) []byte {
 		c := map[string]any{"type": "sxp-contract/1", "id": "6f1c2b9e-0000-4000-8000-000000000002", "proposer": a.base,
 			"created_at": "2026-11-29T12:00:00Z", "deadline": "2099-01-01T00:00:00Z", "round_timeout_s": 60, "nonce": "n2",
-			"parties": []any{map[string]any{"member": "alice@leaf", "server": a.base, "key": ""},
-				map[string]any{"member": "bob@oak", "server": b.base, "key": ""},
-				map[string]any{"member": "carol@leaf", "server": a.base, "key": ""}},
+			"parties": []any{map[string]any{"member": "alice@leaf", "server": a.base, "key": contractKey(t, a, "alice")},
+				map[string]any{"member": "bob@oak", "server": b.base, "key": contractKey(t, b, "bob")},
+				map[string]any{"member": "carol@leaf", "server": a.base, "key": contractKey(t, a, "carol")}},
 			"legs": []any{map[string]any{"from": 0, "to": 1, "offer": id(a, bike.ID), "title": "Bike", "money": nil},
 				map[string]any{"from": 1, "to": 2, "offer": id(b, cash.ID), "title": "Fifty oaks", "money": map[string]any{"value": "50.00", "currency": "OAK"}},
 				map[string]any{"from": 2, "to": 0, "offer": id(a, lamp.ID), "title": "Lamp", "money": nil}},
-			"ttp": map[string]any{"url": "", "key": ""}}
+			"ttp": map[string]any{"url": testArbiterURL, "key": testArbiterKey}}
 		if change != nil {
 			change(c)
 		}

@@ -246,6 +246,7 @@ func (s *Server) joined(ctx context.Context, c cxp.JoinCredentials) error {
 		return err
 	}
 	if err := svc.Start(ctx); err != nil {
+		svc.Close()
 		return err
 	}
 	s.Circle.Use(svc)
@@ -351,6 +352,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		<-rounds
 	})
 	s.group.Close()
+	if svc := s.Circle.Service(); svc != nil {
+		svc.Close() // its group commits, after the last request
+	}
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}

@@ -230,6 +230,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
 	a.log.Info("clearing house listening", "addr", ln.Addr().String(), "circle", a.Circle.ID)
+	defer a.House.Close()
 	if err := serve.Run(ctx, srv, ln, 15*time.Second, a.Jobs.Run); err != nil {
 		return fmt.Errorf("clearing: %w", err)
 	}

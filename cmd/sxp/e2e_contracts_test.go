@@ -12,9 +12,9 @@ package main
 // overturns. Pine stops after round 2: T resolves, pine learns it.
 //
 // Every party's key is filled in: the test reads each member's contract key
-// (GET /api/v1/me/contract-key) and stores the proposals directly, ready, on the three
-// servers (until want-list events carry the members' keys, a round's
-// proposal names only the proposer's members' keys).
+// (GET /api/v1/me/contract-key) and stores the proposals directly, ready,
+// on the three servers, so that each conflict starts from a known state;
+// TestRoundSignedEndToEnd goes the whole way from want lists and a round.
 
 import (
 	"bytes"

@@ -28,7 +28,8 @@ func TestMarketPeerDownEndToEnd(t *testing.T) {
 			base: fmt.Sprintf("http://127.0.0.1:%d", ports[i])}
 		s.args = []string{"--database", s.db, "--community-id", c.id, "--community-name", c.name, "--currency", c.cur,
 			"--currency-divisions", "2", "--public-url", s.base, "--registration", "open",
-			"--federation-retry", "200ms", "--federation-timeout", "2s"}
+			"--federation-retry", "200ms", "--federation-timeout", "2s",
+			"--arbiter-url", "http://127.0.0.1:9", "--arbiter-key", "P0g2SeRwo9JsQga1SUHhiP7HkBd/cxf+VLWmOp23i90="} // an arbiter both trust (never called here)
 		sxptest.Run(t, bin, sxptest.WithoutSettings(), "migrate", "up", "--database", s.db)
 		pool, err := pgxpool.New(context.Background(), s.db)
 		if err != nil {

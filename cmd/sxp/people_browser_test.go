@@ -234,7 +234,8 @@ func TestPeopleInBrowser(t *testing.T) {
 		t.Errorf("pay form: got to %q amount %q description %q, want hugo 12.50 Bike repair", to, amount, desc)
 	}
 	shot("pay-for-this")
-	click("main form button", ".notice")
+	click("main form button", "#confirm") // the review step
+	click("#confirm", ".notice")
 	if p := text(); !strings.Contains(p, "Paid 12.50 LEAF to hugo.") {
 		t.Errorf("after paying: got %q", p)
 	}

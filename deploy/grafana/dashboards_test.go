@@ -17,6 +17,7 @@ import (
 	clearingmetrics "github.com/sxp-network/sxp/clearing/metrics"
 	"github.com/sxp-network/sxp/ledger/jobs"
 	"github.com/sxp-network/sxp/server/federation"
+	"github.com/sxp-network/sxp/server/mail"
 	servermetrics "github.com/sxp-network/sxp/server/metrics"
 )
 
@@ -57,6 +58,9 @@ func exportedNames() map[string]bool {
 	jobs.New(r, jobs.Options{})
 	r.MustRegister(servermetrics.NewCommunity(nil, nil, nil))
 	federation.RegisterMetrics(r)
+	if _, err := mail.New(nil, nil, mail.Config{Registerer: r}); err != nil { // without SMTP settings: nothing opened
+		panic(err)
+	}
 	for n := range r.names {
 		for _, s := range []string{"_bucket", "_sum", "_count"} {
 			r.names[n+s] = true
@@ -189,8 +193,8 @@ func TestAlertRulesNameExportedMetrics(t *testing.T) {
 			exprs = append(exprs, r.Expr)
 		}
 	}
-	if len(exprs) != 13 {
-		t.Fatalf("got %d alert expressions, want 13", len(exprs))
+	if len(exprs) != 15 {
+		t.Fatalf("got %d alert expressions, want 15", len(exprs))
 	}
 	for _, e := range exprs {
 		names := MetricNames(e)

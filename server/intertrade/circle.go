@@ -282,16 +282,16 @@ func (s *Service) cachedPrepare(ctx context.Context) (prep cxp.PrepareResponse, 
 }
 
 func (s *Service) prepareRequest(ctx context.Context) cxp.PrepareRequest {
-	sums, err := s.sums(ctx)
+	t, err := s.totals(ctx)
 	if err != nil {
 		s.log.Warn("prepare data", "err", err)
 		return cxp.PrepareRequest{}
 	}
-	ok := sums.AccountBalance == sums.LocalSum
+	ok := t.AccountBalance == t.LocalSum
 	return cxp.PrepareRequest{
-		Volume:    cxp.FromMinor(sums.Volume, s.base()),
+		Volume:    cxp.FromMinor(t.Volume, s.base()),
 		Integrity: &ok,
-		Balance:   cxp.FromMinor(sums.BaseSum, s.base()),
+		Balance:   cxp.FromMinor(t.BaseSum, s.base()),
 	}
 }
 

@@ -37,6 +37,12 @@ func TestPaymentPathUsesIndexes(t *testing.T) {
 		"session":           {`SELECT member_id, csrf_token, expires_at FROM member_sessions WHERE token_hash = $1 AND expires_at > now()`, []any{[]byte("h")}},
 		"member by id":      {`SELECT id FROM members WHERE id = $1`, []any{int64(1)}},
 		"member by account": {`SELECT id FROM members WHERE account_id = $1`, []any{int64(1)}},
+		"prepare's totals": {`SELECT local_sum, base_sum::text,
+			(SELECT coalesce(sum(volume), 0) FROM intertrade_volume_days WHERE day >= $1::date)::text
+			FROM intertrade_totals WHERE one = true`, []any{"2025-11-29"}},
+		"relay nonce": {`INSERT INTO intertrade_nonces (key_id, nonce, until) VALUES ($1, $2, now())
+			ON CONFLICT ON CONSTRAINT intertrade_nonces_pkey DO UPDATE SET until = EXCLUDED.until
+			WHERE intertrade_nonces.until < now() RETURNING 1`, []any{"c", "n"}},
 	}
 	for name, q := range queries {
 		rows, err := conn.Query(ctx, `EXPLAIN `+q.sql, q.args...)

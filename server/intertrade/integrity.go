@@ -73,6 +73,41 @@ func (s *Service) sums(ctx context.Context) (sums, error) {
 	return out, nil
 }
 
+// totals are the figures a prepare reports (AccountBalance, LocalSum,
+// BaseSum, Volume), from the import/export account and the maintained
+// intertrade_totals and intertrade_volume_days (migration 000016: a trigger
+// updates them in the transaction of every intertrade that completes),
+// never from a scan of the intertrades: one account, one row, and a row per
+// day of the last year. Volume
+// counts whole UTC days, the 365 before today and today.
+func (s *Service) totals(ctx context.Context) (sums, error) {
+	id, err := s.importExport(ctx)
+	if err != nil {
+		return sums{}, err
+	}
+	acc, err := s.ledger.Account(ctx, id)
+	if err != nil {
+		return sums{}, fmt.Errorf("intertrade: import/export account: %w", err)
+	}
+	var base, volume string
+	out := sums{AccountBalance: acc.Balance, AccountHeld: acc.PendingCredits}
+	err = s.pool.QueryRow(ctx, `
+		SELECT local_sum, base_sum::text,
+		       (SELECT coalesce(sum(volume), 0) FROM intertrade_volume_days WHERE day >= $1::date)::text
+		FROM intertrade_totals WHERE one = true`, s.now().UTC().AddDate(0, 0, -365).Format(time.DateOnly),
+	).Scan(&out.LocalSum, &base, &volume)
+	if err != nil {
+		return sums{}, fmt.Errorf("intertrade: totals: %w", err)
+	}
+	if out.BaseSum, err = cxp.Decimal(base).Minor(s.base()); err != nil {
+		return sums{}, fmt.Errorf("intertrade: base sum %s: %w", base, err)
+	}
+	if out.Volume, err = cxp.Decimal(volume).Minor(s.base()); err != nil {
+		return sums{}, fmt.Errorf("intertrade: volume %s: %w", volume, err)
+	}
+	return out, nil
+}
+
 // IntegrityReport is one reconciliation of the import/export account with
 // the circle. OK when the account's balance equals the signed sum of the
 // completed intertrades' local amounts, the signed sum of their base
@@ -130,6 +165,16 @@ func (s *Service) CheckIntegrity(ctx context.Context) (IntegrityReport, error) {
 		rep.Problems = append(rep.Problems, fmt.Sprintf(
 			"%d completed intertrades are not explained by their rate and rounding remainder (amount × rate and base quantity differ by more than the recorded remainder)",
 			sm.Unexplained))
+	}
+	// The maintained totals that prepares report must be what the scan of
+	// every intertrade finds.
+	if tot, err := s.totals(ctx); err != nil {
+		return IntegrityReport{}, err
+	} else if tot.LocalSum != sm.LocalSum || tot.BaseSum != sm.BaseSum {
+		rep.Problems = append(rep.Problems, fmt.Sprintf(
+			"the maintained totals (%s %s, %s base units) differ from the recorded intertrades' sums (%s %s, %s base units)",
+			cxp.FromMinor(tot.LocalSum, s.cfg.Divisions), s.cfg.Currency, cxp.FromMinor(tot.BaseSum, s.base()),
+			cxp.FromMinor(sm.LocalSum, s.cfg.Divisions), s.cfg.Currency, cxp.FromMinor(sm.BaseSum, s.base())))
 	}
 	if sm.AccountBalance != sm.LocalSum {
 		rep.Problems = append(rep.Problems, fmt.Sprintf(

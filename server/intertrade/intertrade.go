@@ -38,19 +38,26 @@
 //
 //  1. reads: the key's earlier payment, if any, and whether a local payment
 //     used the key; the import/export account and the peer list are cached;
-//  2. COMMIT 1: the intertrade row, pending (its temp_id is what a retry
-//     repeats);
-//  3. the circle's last prepare answer (spend limit), cached for a handshake
-//     interval: no call and no scan of intertrades per payment (Reconcile
-//     prepares every interval; over the cached limit we prepare again);
-//  4. CXP call 1: try, really=false (the circle checks limits and rates);
-//  5. COMMIT 2: the member's hold and its record on the row, together;
-//  6. CXP call 2: try, really=true (the circle holds, relays, posts);
-//  7. COMMIT 3: post the hold and mark the row completed (or, on the
+//  2. the circle's last prepare answer (spend limit), cached for a handshake
+//     interval: no call per payment (Reconcile prepares every interval; over
+//     the cached limit we prepare again). Its figures (balance, volume,
+//     integrity) come from maintained totals, not a scan of intertrades;
+//  3. COMMIT 1: the intertrade row (pending; its temp_id is what a retry
+//     repeats) and the member's hold, together;
+//  4. CXP call: try, really=true (the circle checks limits and rates,
+//     holds, relays, posts); there is no really=false try first: the
+//     circle's refusal of the really=true try is as final, and the hold is
+//     voided;
+//  5. COMMIT 2: post the hold and mark the row completed (or, on the
 //     circle's refusal, void and mark it failed); then the member is
 //     answered.
 //
-// Three commits and two signed calls per payment (before: four commits,
+// A relay from the circle (Receive) costs one commit for its nonce and one
+// for the credit with its record. Commits 1 and 2, the credit and the
+// nonces go through group commit (ledger.Group): concurrent intertrades
+// share them instead of queueing on the import/export account's lock.
+//
+// Two commits and one signed call per payment (issue 15 found four commits,
 // three calls, and two scans of the intertrades table for prepare's report).
 package intertrade
 
@@ -127,6 +134,11 @@ type Service struct {
 	relays  *httpsig.Verifier
 	// currencies finds other communities' currencies, for quotes (may be nil).
 	currencies CurrencyLookup
+	// writes group-commits the transactions on the import/export account
+	// (the payer's hold and settlement, the payee's credit), nonces the
+	// relays' nonces: concurrent intertrades share commits instead of
+	// queueing on that account's lock for one commit each.
+	writes, nonces *ledger.Group
 
 	mu            sync.Mutex
 	account       ledger.AccountID // the import/export account, once ensured
@@ -188,13 +200,22 @@ func New(pool *pgxpool.Pool, led *ledger.Ledger, mem *members.Service, cfg Confi
 		Signer:  httpsig.Signer{KeyID: cfg.CommunityID, Key: []byte(cfg.Key), Now: opts.Now},
 		HTTP:    opts.HTTP,
 	}
+	s.writes = led.NewGroup(ledger.CommitterOptions{Parallel: 1, Eager: true})
+	s.nonces = led.NewGroup(ledger.CommitterOptions{Parallel: 2, NoSavepoints: true, Eager: true})
 	s.relays = &httpsig.Verifier{
 		Keys:    httpsig.StaticKeys{cfg.CircleID: {[]byte(cfg.Key)}},
-		Nonces:  relayNonces{pool: pool, now: opts.Now},
+		Nonces:  relayNonces{group: s.nonces, now: opts.Now},
 		Now:     opts.Now,
 		BaseURL: strings.TrimRight(cfg.PublicURL, "/"),
 	}
 	return s, nil
+}
+
+// Close stops the service's group commits once the batches running are
+// committed; intertrades after it fail.
+func (s *Service) Close() {
+	s.writes.Close()
+	s.nonces.Close()
 }
 
 // Config is the service's settings (the key left out).

@@ -7,7 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sxp-network/sxp/ledger"
 )
 
 // relayNonces is the httpsig.NonceStore of the circle's relays: nonces are kept
@@ -15,25 +16,30 @@ import (
 // refused across restarts and across several processes of one community
 // (as the clearing house keeps the communities' nonces).
 type relayNonces struct {
-	pool *pgxpool.Pool
-	now  func() time.Time
+	group *ledger.Group // nonces of concurrent relays share a commit
+	now   func() time.Time
 }
 
 // Remember records nonce for keyID until the given time and reports whether
 // it was fresh (not seen in an unexpired window).
 func (n relayNonces) Remember(ctx context.Context, keyID, nonce string, until time.Time) (bool, error) {
-	var one int
-	err := n.pool.QueryRow(ctx, `INSERT INTO intertrade_nonces (key_id, nonce, until) VALUES ($1, $2, $3)
-		ON CONFLICT ON CONSTRAINT intertrade_nonces_pkey DO UPDATE SET until = EXCLUDED.until
-		WHERE intertrade_nonces.until < $4
-		RETURNING 1`, keyID, nonce, until, n.now()).Scan(&one)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
-	}
+	fresh := false
+	err := n.group.InTx(ctx, func(ctx context.Context, tx *ledger.Tx) error {
+		var one int
+		err := tx.Conn().QueryRow(ctx, `INSERT INTO intertrade_nonces (key_id, nonce, until) VALUES ($1, $2, $3)
+			ON CONFLICT ON CONSTRAINT intertrade_nonces_pkey DO UPDATE SET until = EXCLUDED.until
+			WHERE intertrade_nonces.until < $4
+			RETURNING 1`, keyID, nonce, until, n.now()).Scan(&one)
+		fresh = err == nil
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
 	if err != nil {
 		return false, fmt.Errorf("intertrade: relay nonce: %w", err)
 	}
-	return true, nil
+	return fresh, nil
 }
 
 // PruneNonces deletes relay nonces whose window has ended.

@@ -50,10 +50,10 @@ type Payment struct {
 }
 
 // Pay pays r.Amount from the payer's account to r.To through the circle:
-// it converts the amount to base units at our rate in force, prepares, tries
-// with really=false, holds the amount (payer → import/export), tries with
-// really=true, and posts the hold when the circle confirms or voids it when
-// it refuses.
+// it converts the amount to base units at our rate in force, checks the
+// circle's last spend limit, records the payment and holds the amount
+// (payer → import/export) in one commit, tries with really=true, and posts
+// the hold when the circle confirms or voids it when it refuses.
 //
 // A refusal returns the failed Payment and an *Error ErrRefused whose
 // Message is the reason in plain words. When the circle does not answer the
@@ -132,25 +132,22 @@ func (s *Service) Pay(ctx context.Context, r PayRequest) (Payment, error) {
 		Amount: r.Amount, Ticks: ticks, IdempotencyKey: key, CreatedAt: s.now(),
 		Rounding: roundingOut(r.Amount, s.cfg.Divisions, ticks, q, s.base()),
 	}
-	stored, inserted, err := insertIntertrade(ctx, s.pool, it, nil)
-	if err != nil {
-		return Payment{}, err
-	}
-	if !inserted {
-		return s.repeat(stored, r)
-	}
-	return s.send(ctx, stored, q)
+	return s.send(ctx, it, q, r)
 }
 
-// send runs a recorded, pending outgoing payment through the circle.
-func (s *Service) send(ctx context.Context, it Intertrade, quantity int64) (Payment, error) {
+// send runs a new outgoing payment through the circle (see the sequence in
+// the package doc): the cached spend limit is checked, the payment's row and
+// the member's hold commit together, then one try with really=true, and the
+// answer is settled. A payment refused before the circle is asked is
+// recorded as failed (refused).
+func (s *Service) send(ctx context.Context, it Intertrade, quantity int64, r PayRequest) (Payment, error) {
 	// The circle's limits come from the last prepare (Reconcile prepares
 	// every handshake interval): the circle checks them again at the try,
 	// so a stale answer never lets a payment through; over a stale limit
 	// we ask again before refusing.
 	prep, fresh, err := s.cachedPrepare(ctx)
 	if err != nil {
-		return s.fail(ctx, it, 0, err)
+		return s.refuse(ctx, it, r, err)
 	}
 	over := func(prep cxp.PrepareResponse) bool {
 		limit, err := prep.SpendLimit.Minor(s.base())
@@ -158,28 +155,24 @@ func (s *Service) send(ctx context.Context, it Intertrade, quantity int64) (Paym
 	}
 	if over(prep) && !fresh {
 		if prep, err = s.prepare(ctx); err != nil {
-			return s.fail(ctx, it, 0, err)
+			return s.refuse(ctx, it, r, err)
 		}
 	}
 	if over(prep) {
-		return s.fail(ctx, it, 0, cxp.NewError(cxp.CodeLimits, nil))
+		return s.refuse(ctx, it, r, cxp.NewError(cxp.CodeLimits, nil))
 	}
-	try := wireRequest(it)
-	resp, err := s.client.Try(ctx, try)
-	if err == nil {
-		err = errOf(resp.Status)
-	}
-	if err != nil {
-		return s.fail(ctx, it, 0, err)
-	}
-	// The hold and its record on the intertrade commit together (one
-	// commit): either both are there before the circle is asked to write,
-	// or neither.
-	var hold ledger.Pending
+	// The row and the hold commit together (one commit): both are there
+	// before the circle is asked to write, or neither.
+	var stored Intertrade
+	var inserted bool
 	var holdErr error
-	err = s.ledger.InTx(ctx, func(tx *ledger.Tx) error {
+	err = s.writes.InTx(ctx, func(ctx context.Context, tx *ledger.Tx) error {
 		holdErr = nil
-		hold, holdErr = tx.Hold(ctx, ledger.HoldRequest{
+		var err error
+		if stored, inserted, err = insertIntertrade(ctx, tx.Conn(), it, nil); err != nil || !inserted {
+			return err
+		}
+		hold, err := tx.Hold(ctx, ledger.HoldRequest{
 			TransferRequest: ledger.TransferRequest{
 				Debit: it.Account, Credit: s.account, Amount: it.Amount,
 				Description:    holdDescription(it),
@@ -188,22 +181,39 @@ func (s *Service) send(ctx context.Context, it Intertrade, quantity int64) (Paym
 			},
 			ExpiresAt: s.now().Add(s.cfg.HoldTTL),
 		})
-		if holdErr != nil {
-			return holdErr
+		if err != nil {
+			holdErr = err
+			return err
 		}
-		return setHold(ctx, tx.Conn(), it.ID, hold.ID, s.now())
+		stored.HoldID = hold.ID
+		return setHold(ctx, tx.Conn(), stored.ID, hold.ID, s.now())
 	})
-	if holdErr != nil {
-		return s.fail(ctx, it, 0, holdErr)
+	switch {
+	case holdErr != nil:
+		return s.refuse(ctx, it, r, holdErr)
+	case err != nil:
+		// Nothing is held or recorded, and the circle has not been asked.
+		return Payment{}, err
+	case !inserted:
+		return s.repeat(stored, r)
 	}
+	try := wireRequest(stored)
+	try.Really = true
+	resp, err := s.client.Try(ctx, try)
+	return s.settle(ctx, stored, resp, err, true)
+}
+
+// refuse records a payment refused before the circle was asked to write
+// (nothing held) as failed, and answers it.
+func (s *Service) refuse(ctx context.Context, it Intertrade, r PayRequest, cause error) (Payment, error) {
+	stored, inserted, err := insertIntertrade(ctx, s.pool, it, nil)
 	if err != nil {
-		// Nothing is held, and the circle has not been asked to write.
 		return Payment{}, err
 	}
-	it.HoldID = hold.ID
-	try.Really = true
-	resp, err = s.client.Try(ctx, try)
-	return s.settle(ctx, it, resp, err, true)
+	if !inserted {
+		return s.repeat(stored, r)
+	}
+	return s.fail(ctx, stored, 0, cause)
 }
 
 // settle applies the circle's answer to the final try (really=true) of a
@@ -240,7 +250,7 @@ func (s *Service) settle(ctx context.Context, it Intertrade, resp cxp.Transactio
 		return s.payment(saved), nil
 	}
 	var saved Intertrade
-	err := s.ledger.InTx(ctx, func(tx *ledger.Tx) error {
+	err := s.writes.InTx(ctx, func(ctx context.Context, tx *ledger.Tx) error {
 		cur, err := byID(ctx, tx.Conn(), it.ID, true)
 		if err != nil {
 			return err
@@ -311,7 +321,7 @@ func (s *Service) fail(ctx context.Context, it Intertrade, holdID int64, cause e
 		u.Answered, u.CXP, u.Message = true, cxpErr.Code, cxpErr.Message
 	}
 	var saved Intertrade
-	err := s.ledger.InTx(ctx, func(tx *ledger.Tx) error {
+	err := s.writes.InTx(ctx, func(ctx context.Context, tx *ledger.Tx) error {
 		cur, err := byID(ctx, tx.Conn(), it.ID, true)
 		if err != nil {
 			return err
@@ -401,7 +411,8 @@ func (s *Service) SettlePending(ctx context.Context) (int, error) {
 	return settled, nil
 }
 
-// wireRequest is the CXP try for an outgoing intertrade (really=false).
+// wireRequest is the CXP try for an outgoing intertrade (really left false:
+// the caller sets it).
 func wireRequest(it Intertrade) cxp.TransactionRequest {
 	return cxp.TransactionRequest{
 		Payer: it.Payer, PayerURL: it.PayerURL, Payee: it.Payee, PayeeURL: it.PayeeURL,

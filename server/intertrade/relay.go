@@ -139,7 +139,7 @@ func (s *Service) receive(ctx context.Context, from string, body []byte) (cxp.Tr
 		var answer cxp.TransactionResponse
 		var refusal *cxp.Error
 		raced := false
-		err = s.ledger.InTx(ctx, func(tx *ledger.Tx) error {
+		err = s.writes.InTx(ctx, func(ctx context.Context, tx *ledger.Tx) error {
 			answer, refusal, raced = cxp.TransactionResponse{}, nil, false
 			prev, stored, err := inByTempID(ctx, tx.Conn(), it.SrcURL, it.TempID)
 			if err == nil {

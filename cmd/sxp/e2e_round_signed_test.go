@@ -1,0 +1,344 @@
+package main
+
+// The end-to-end test of a round signed with no shortcut (issues 13 and
+// 14): a clearing house (circle valley, serving T at /arbiter/v1) and three
+// real community servers leaf, oak and pine in it, peered with each other.
+// Members register, offer (pat 20 PINE) and write want lists through the
+// API; 'sxp deals round' on leaf proposes the loop of three (alice@leaf's
+// Bike to pat@pine, bob@oak's Canoe to alice, pat's 20.00 PINE to bob),
+// naming every party's key (from the want-list events) and the circle's T;
+// each accepts on their own server; the servers sign it without calling T;
+// the money leg is paid once through the circle; the receivers confirm the
+// items; the bundle verifies offline.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sxp-network/sxp/cmd/sxp/sxptest"
+	"github.com/sxp-network/sxp/migrations/pgtest"
+)
+
+func TestRoundSignedEndToEnd(t *testing.T) {
+	bin := sxptest.BuildSXP(t)
+	ctx := context.Background()
+	ports := sxptest.FreePorts(t, 4)
+	clearingURL := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
+	clearingDB := pgtest.NewDatabase(t)
+	run := func(args ...string) string {
+		t.Helper()
+		return sxptest.RunInput(t, bin, sxptest.WithoutSettings(), "", args...)
+	}
+	run("admin", "circle", "init", "valley", "--unit", "VAL", "--divisions", "2", "--name", "Valley circle", "--database", clearingDB)
+	coms := []*contractsCommunity{{id: "leaf", cur: "LEAF"}, {id: "oak", cur: "OAK"}, {id: "pine", cur: "PINE"}}
+	for i, c := range coms {
+		c.listen = fmt.Sprintf("127.0.0.1:%d", ports[i+1])
+		c.base = "http://" + c.listen
+		out := run("admin", "community", "add", c.id, "--name", c.id, "--uri", c.base, "--rate", "1",
+			"--min", "-1000", "--max", "1000", "--secret", e2eSecret, "--database", clearingDB)
+		db := pgtest.NewDatabase(t)
+		// No --arbiter-url: rounds name the circle's clearing house as T.
+		c.args = []string{"--database", db, "--community-id", c.id, "--community-name", c.id, "--currency", c.cur,
+			"--currency-divisions", "2", "--public-url", c.base, "--circle-url", clearingURL, "--circle-id", "valley",
+			"--circle-key", sxptest.KeyLine(t, out), "--rate", "1", "--default-min", "-100", "--default-max", "1000",
+			"--registration", "open", "--federation-retry", "200ms", "--federation-timeout", "2s"}
+		run("migrate", "up", "--database", db)
+		pool, err := pgxpool.New(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+		c.pool = pool
+	}
+	clearing := startSXP(t, bin, "clearing", "clearing", "--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--database", clearingDB,
+		"--secret", e2eSecret, "--admin-token", e2eAdminToken, "--public-url", clearingURL)
+	clearing.WaitReady(clearingURL+"/readyz", readyWithin)
+	cpool, err := pgxpool.New(ctx, clearingDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cpool.Close)
+	for _, c := range coms {
+		c.proc = startSXP(t, bin, c.id, append([]string{"community", "--listen", c.listen, "--handshake-interval", "2s"}, c.args...)...)
+		c.proc.WaitReady(c.base+"/readyz", readyWithin)
+	}
+	leaf, oak, pine := coms[0], coms[1], coms[2]
+	for _, pair := range [][2]*contractsCommunity{{leaf, oak}, {oak, pine}, {leaf, pine}} {
+		run(append([]string{"peers", "add", pair[1].base}, pair[0].args...)...)
+		if out := run(append([]string{"peers", "add", pair[0].base}, pair[1].args...)...); !strings.Contains(out, ": active (") {
+			t.Fatalf("%s peers %s: got %q", pair[1].id, pair[0].id, out)
+		}
+	}
+	for _, c := range coms {
+		sxptest.RunInput(t, bin, sxptest.WithoutSettings(), e2ePassword+"\n",
+			append([]string{"members", "add", "ada", "--password-stdin", "--admin", "--name", "Ada"}, c.args...)...)
+		c.admin = login(t, c.base, "ada", e2ePassword)
+	}
+	waitFor := func(what string, limit time.Duration, cond func() bool) {
+		t.Helper()
+		if !eventually(limit, cond) {
+			t.Fatalf("gave up waiting: %s", what)
+		}
+	}
+
+	// Members register, offer and say what they would take, all through the API.
+	type member struct {
+		c     *contractsCommunity
+		name  string
+		token string
+	}
+	alice := member{leaf, "alice", register(t, leaf.base, "alice")}
+	bob := member{oak, "bob", register(t, oak.base, "bob")}
+	pat := member{pine, "pat", register(t, pine.base, "pat")}
+	all := []member{alice, bob, pat}
+	offer := func(m member, title string, money map[string]string) string {
+		t.Helper()
+		body := map[string]any{"kind": "offer", "title": title, "category": "goods"}
+		if money != nil {
+			body["money"] = money
+		}
+		st, out := apiJSON(t, m.c.base, "POST", "/api/v1/announcements", m.token, body)
+		if st != 201 {
+			t.Fatalf("offer %q: %d %v", title, st, out)
+		}
+		return fmt.Sprintf("%s/announcements/%d", m.c.base, int64(out["id"].(float64)))
+	}
+	bike := offer(alice, "Bike", nil)
+	canoe := offer(bob, "Canoe", nil)
+	twenty := offer(pat, "Twenty pines", map[string]string{"value": "20", "currency": "PINE"})
+	held := func(c *contractsCommunity, ids ...string) bool {
+		var n int
+		err := c.pool.QueryRow(ctx, `SELECT count(*) FROM announcements WHERE origin_id = ANY($1)`, ids).Scan(&n)
+		return err == nil && n == len(ids)
+	}
+	waitFor("every server holds its peers' offers", 30*time.Second, func() bool {
+		return held(leaf, canoe, twenty) && held(oak, bike, twenty) && held(pine, bike, canoe)
+	})
+	wants := func(m member, offer string, accepts ...string) {
+		t.Helper()
+		id := offer[strings.LastIndex(offer, "/")+1:]
+		if st, out := apiJSON(t, m.c.base, "PUT", "/api/v1/wantlists/"+id, m.token, map[string]any{"accepts": accepts}); st != 200 {
+			t.Fatalf("want list of %s: %d %v", offer, st, out)
+		}
+	}
+	wants(alice, bike, canoe) // alice would take bob's canoe for her bike
+	wants(bob, canoe, twenty) // bob would take pat's 20 PINE for his canoe
+	wants(pat, twenty, bike)  // pat would pay 20 PINE for alice's bike
+	waitFor("leaf holds the want lists of oak and pine", 30*time.Second, func() bool {
+		var n int
+		err := leaf.pool.QueryRow(ctx, `SELECT count(*) FROM remote_wantlists`).Scan(&n)
+		return err == nil && n == 2
+	})
+
+	// The round on leaf proposes the loop of three, to every party's server.
+	out := run(append([]string{"deals", "round"}, leaf.args...)...)
+	t.Logf("sxp deals round on leaf:\n%s", out)
+	if !strings.Contains(out, "loops: 1, trades: 3,") {
+		t.Fatalf("round: got\n%s", out)
+	}
+	m := regexp.MustCompile(`(?m)^proposal ([0-9a-f]{64}): (.*)$`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("round names no proposal:\n%s", out)
+	}
+	h := m[1]
+	keyOf := func(m member) string {
+		t.Helper()
+		st, out := apiJSON(t, m.c.base, "GET", "/api/v1/me/contract-key", m.token, nil)
+		if st != 200 || out["key"] == "" {
+			t.Fatalf("contract key of %s: %d %v", m.name, st, out)
+		}
+		return out["key"].(string)
+	}
+	_, tk := apiJSON(t, clearingURL, "GET", "/arbiter/v1/key", "", nil)
+	var contract map[string]any
+	for _, m := range all {
+		waitFor(m.name+" sees the proposal on "+m.c.id, 30*time.Second, func() bool {
+			_, out := apiJSON(t, m.c.base, "GET", "/api/v1/proposals", m.token, nil)
+			list, _ := out["proposals"].([]any)
+			return len(list) == 1 && list[0].(map[string]any)["h"] == h
+		})
+		_, out := apiJSON(t, m.c.base, "GET", "/api/v1/proposals", m.token, nil)
+		contract = out["proposals"].([]any)[0].(map[string]any)["contract"].(map[string]any)
+	}
+	// It names each member's own key and the circle's T.
+	parties := contract["parties"].([]any)
+	index := map[string]int{}
+	for i, p := range parties {
+		p := p.(map[string]any)
+		index[p["member"].(string)] = i
+	}
+	for _, m := range all {
+		i, ok := index[m.name+"@"+m.c.id]
+		if !ok {
+			t.Fatalf("the proposal has no party %s@%s: %v", m.name, m.c.id, parties)
+		}
+		if got, want := parties[i].(map[string]any)["key"], keyOf(m); got != want {
+			t.Errorf("%s's key in the proposal: got %v, want %s", m.name, got, want)
+		}
+	}
+	if ttp := contract["ttp"].(map[string]any); ttp["url"] != clearingURL || ttp["key"] != tk["key"] {
+		t.Errorf("the proposal's T: got %v, want %s with key %v", ttp, clearingURL, tk["key"])
+	}
+	legOf := map[string]int{} // leg index by title
+	for i, l := range contract["legs"].([]any) {
+		legOf[l.(map[string]any)["title"].(string)] = i
+	}
+
+	// Every party accepts on their own server; then the servers sign.
+	for i, m := range all {
+		want := "proposed"
+		if i == len(all)-1 {
+			want = "ready"
+		}
+		st, out := apiJSON(t, m.c.base, "POST", "/api/v1/proposals/"+h+"/accept", m.token, nil)
+		if st != 200 || out["state"] != want {
+			t.Fatalf("%s accepts on %s: got %d %v, want %s", m.name, m.c.id, st, out, want)
+		}
+	}
+	stateOf := func(m member) map[string]any {
+		t.Helper()
+		st, out := apiJSON(t, m.c.base, "GET", "/api/v1/contracts/"+h, m.token, nil)
+		if st != 200 && st != 404 {
+			t.Fatalf("contract on %s: %d %v", m.c.id, st, out)
+		}
+		return out
+	}
+	if !eventually(60*time.Second, func() bool {
+		for _, m := range all {
+			if stateOf(m)["state"] != "signed" {
+				return false
+			}
+		}
+		return true
+	}) {
+		for _, m := range all {
+			t.Logf("%s: %v", m.c.id, stateOf(m))
+		}
+		t.Fatal("the loop is not signed on all three servers")
+	}
+
+	// T was never asked: no row, no request at the clearing house, and no
+	// server called it.
+	var tRows, tRequests int
+	if err := cpool.QueryRow(ctx, `SELECT count(*), coalesce(sum(requests), 0) FROM clearing_arbiter_contracts`).Scan(&tRows, &tRequests); err != nil ||
+		tRows != 0 || tRequests != 0 {
+		t.Fatalf("T: %d contracts, %d requests (%v); want 0, 0", tRows, tRequests, err)
+	}
+	t.Logf("T: %d contracts, %d requests", tRows, tRequests)
+	for _, c := range coms {
+		_, text := getText(t, c.base+"/metrics")
+		for _, want := range []string{`sxp_contract_promises_sent_total{result="ok"} 8`,
+			`sxp_contract_arbiter_requests_total{kind="resolve",result="ok"} 0`,
+			`sxp_contract_arbiter_requests_total{kind="decision",result="ok"} 0`} {
+			if !strings.Contains(text, want) {
+				t.Errorf("%s/metrics has no %s", c.id, want)
+			}
+		}
+	}
+
+	// The money leg settles once through the circle: pat pays bob 20.00.
+	money := legOf["Twenty pines"]
+	waitFor("the money leg is paid", 60*time.Second, func() bool {
+		legs, _ := stateOf(pat)["legs"].([]any)
+		return len(legs) == 3 && legs[money].(map[string]any)["state"] == "paid"
+	})
+	balance := func(m member) string {
+		_, out := apiJSON(t, m.c.base, "GET", "/api/v1/me/account", m.token, nil)
+		return fmt.Sprint(out["balance"])
+	}
+	waitFor("bob is paid", 30*time.Second, func() bool { return balance(bob) == "20.00" })
+	a, b, p := balance(alice), balance(bob), balance(pat)
+	t.Logf("balances: alice %s LEAF, bob %s OAK, pat %s PINE", a, b, p)
+	if a != "0.00" || b != "20.00" || p != "-20.00" {
+		t.Fatalf("balances: alice %s, bob %s, pat %s; want 0.00, 20.00, -20.00", a, b, p)
+	}
+	var transfers int
+	if err := pine.pool.QueryRow(ctx, `SELECT count(*) FROM intertrades WHERE idempotency_key = $1 AND state = 'completed'`,
+		fmt.Sprintf("%s:%d", h, money)).Scan(&transfers); err != nil || transfers != 1 {
+		t.Errorf("pine's completed intertrades with key h:%d: got %d (%v), want 1", money, transfers, err)
+	}
+	// Circle integrity: each community reconciles with the clearing house.
+	for _, c := range []struct {
+		com  *contractsCommunity
+		base string
+	}{{pine, "20.00"}, {oak, "-20.00"}, {leaf, "0.00"}} {
+		apiJSON(t, c.com.base, "POST", "/api/v1/admin/intertrade/handshake", c.com.admin, nil)
+		st, out := apiJSON(t, c.com.base, "POST", "/api/v1/admin/intertrade/reconcile", c.com.admin, nil)
+		t.Logf("%s reconcile: %d %v", c.com.id, st, out)
+		if st != 200 || out["ok"] != true || out["base_sum"] != c.base || fmt.Sprint(out["problems"]) != "[]" {
+			t.Errorf("%s integrity: got %d %v, want ok with base %s", c.com.id, st, out, c.base)
+		}
+	}
+
+	// And the clearing house's own check: each community's virtual customer
+	// mirrors its reported balance.
+	var rep struct {
+		Communities []struct {
+			Community string `json:"community"`
+			VC        string `json:"virtual_customer_balance"`
+			OK        *bool  `json:"ok"`
+		} `json:"communities"`
+	}
+	integrity := run("admin", "integrity", "--database", clearingDB, "--secret", e2eSecret)
+	t.Logf("sxp admin integrity:\n%s", integrity)
+	if err := json.Unmarshal([]byte(integrity), &rep); err != nil || len(rep.Communities) != 3 {
+		t.Fatalf("admin integrity: %v\n%s", err, integrity)
+	}
+	for _, com := range rep.Communities {
+		want := map[string]string{"leaf": "0.00", "oak": "20.00", "pine": "-20.00"}[com.Community]
+		if com.VC != want || com.OK == nil || !*com.OK {
+			t.Errorf("clearing integrity of %s: got %s (ok %v), want %s and ok", com.Community, com.VC, com.OK, want)
+		}
+	}
+
+	// The receivers confirm their items: pat the bike, alice the canoe.
+	for _, c := range []struct {
+		m   member
+		leg int
+	}{{pat, legOf["Bike"]}, {alice, legOf["Canoe"]}} {
+		st, out := apiJSON(t, c.m.c.base, "POST", fmt.Sprintf("/api/v1/contracts/%s/legs/%d/confirm", h, c.leg), c.m.token, nil)
+		if st != 200 || out["legs"].([]any)[c.leg].(map[string]any)["state"] != "confirmed" {
+			t.Errorf("%s confirms leg %d: got %d %v", c.m.name, c.leg, st, out)
+		}
+	}
+
+	// The offers given are closed, and the next round finds nothing.
+	for _, c := range []struct {
+		com   *contractsCommunity
+		title string
+	}{{leaf, "Bike"}, {oak, "Canoe"}, {pine, "Twenty pines"}} {
+		var open int
+		if err := c.com.pool.QueryRow(ctx, `SELECT count(*) FROM announcements WHERE origin = 'local' AND title = $1 AND status = 'active'`,
+			c.title).Scan(&open); err != nil || open != 0 {
+			t.Errorf("%s's %s: %d active offers (%v), want 0", c.com.id, c.title, open, err)
+		}
+	}
+	if out := run(append([]string{"deals", "round"}, leaf.args...)...); strings.Contains(out, "proposal ") {
+		t.Errorf("a round after the loop signed: got\n%s\nwant no proposal", out)
+	}
+
+	// The bundle, downloaded, verifies offline.
+	st, bundle := apiJSON(t, oak.base, "GET", "/api/v1/contracts/"+h+"/bundle", bob.token, nil)
+	if st != 200 {
+		t.Fatalf("bundle: %d %v", st, bundle)
+	}
+	file := filepath.Join(t.TempDir(), "contract.json")
+	raw, _ := json.Marshal(bundle)
+	if err := os.WriteFile(file, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	verify := run("contract", "verify", file)
+	t.Logf("sxp contract verify:\n%s", verify)
+	if !strings.Contains(verify, "contract: "+h) || !strings.Contains(verify, "signed: yes, by M[4]") {
+		t.Errorf("sxp contract verify: got %q", verify)
+	}
+}

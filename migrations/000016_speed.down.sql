@@ -1,0 +1,12 @@
+DROP TRIGGER IF EXISTS clearing_intertrades_volume ON clearing_intertrades;
+DROP FUNCTION IF EXISTS clearing_volume_apply();
+DROP TABLE IF EXISTS clearing_volume_days;
+DROP TRIGGER IF EXISTS intertrades_totals ON intertrades;
+DROP FUNCTION IF EXISTS intertrade_totals_apply();
+DROP TABLE IF EXISTS intertrade_volume_days;
+DROP TABLE IF EXISTS intertrade_totals;
+DROP TRIGGER IF EXISTS clearing_circle_changed ON clearing_circle;
+DROP TRIGGER IF EXISTS clearing_keys_changed ON clearing_keys;
+DROP TRIGGER IF EXISTS clearing_communities_changed ON clearing_communities;
+DROP FUNCTION IF EXISTS clearing_cache_bump();
+DROP TABLE IF EXISTS clearing_cache_version;
