@@ -419,7 +419,7 @@ func (h *Handlers) adminCategoryForm(c *gin.Context) {
 		h.showCategories(c, p, h.pageRefusal(c, &p, err), d)
 		return
 	}
-	p.Notice = "Added the category " + cat.Name + "."
+	p.Notice = h.tr(c, "notice.cat_added", "Name", cat.Name)
 	h.showCategories(c, p, http.StatusOK, categoriesData{})
 }
 
@@ -433,12 +433,12 @@ func (h *Handlers) adminCategoryActionForm(c *gin.Context) {
 		var cat announce.Category
 		cat, err = h.Announcements.UpdateCategory(ctx, slug, announce.Field[string]{}, announce.To(c.PostForm("name")))
 		if err == nil {
-			p.Notice = "Renamed " + slug + " to " + cat.Name + "."
+			p.Notice = h.tr(c, "notice.cat_renamed", "Slug", slug, "Name", cat.Name)
 		}
 	case "delete":
 		err = h.Announcements.DeleteCategory(ctx, slug)
 		if err == nil {
-			p.Notice = "Deleted the category " + slug + "."
+			p.Notice = h.tr(c, "notice.cat_deleted", "Slug", slug)
 		}
 	default:
 		h.pageError(c, http.StatusNotFound, h.tr(c, "error.no_action"))

@@ -200,7 +200,7 @@ func (h *Handlers) adminRoundForm(c *gin.Context) {
 		h.showDeals(c, p)
 		return
 	}
-	p.Notice = "The round started: its progress shows below."
+	p.Notice = h.tr(c, "notice.round_started")
 	h.showDeals(c, p)
 }
 

@@ -359,7 +359,7 @@ func (h *Handlers) adminFederationPage(c *gin.Context) {
 
 func (h *Handlers) showFederation(c *gin.Context, p page, status int) {
 	if h.Federation == nil {
-		h.pageError(c, http.StatusNotFound, "Federation is not set up on this server.")
+		h.pageError(c, http.StatusNotFound, h.tr(c, "error.no_federation"))
 		return
 	}
 	ctx := c.Request.Context()
@@ -380,7 +380,7 @@ func (h *Handlers) showFederation(c *gin.Context, p page, status int) {
 func (h *Handlers) adminFederationForm(c *gin.Context) {
 	p := h.newPage(c, h.tr(c, "title.federation"))
 	if h.Federation == nil {
-		h.pageError(c, http.StatusNotFound, "Federation is not set up on this server.")
+		h.pageError(c, http.StatusNotFound, h.tr(c, "error.no_federation"))
 		return
 	}
 	ctx := c.Request.Context()
@@ -392,22 +392,22 @@ func (h *Handlers) adminFederationForm(c *gin.Context) {
 		var peer federation.Peer
 		peer, err = h.Federation.Add(ctx, u)
 		if err == nil {
-			notice = "Approved " + peer.BaseURL + ": " + peer.State + "."
+			notice = h.tr(c, "notice.fed_approved", "URL", peer.BaseURL, "State", peer.State)
 		}
 	case "refuse":
 		_, err = h.Federation.Refuse(ctx, u)
-		notice = "Refused " + u + "."
+		notice = h.tr(c, "notice.fed_refused", "URL", u)
 	case "remove":
 		var told error
 		told, err = h.Federation.Remove(ctx, u)
-		notice = "Removed " + u + "."
+		notice = h.tr(c, "notice.fed_removed", "URL", u)
 		if told != nil {
-			notice += " The peer was not told: " + told.Error()
+			notice += " " + h.tr(c, "notice.fed_not_told", "Error", told.Error())
 		}
 	case "rotate":
 		var k federation.Key
 		k, err = h.Federation.Rotate(ctx, 0)
-		notice = "New key " + k.KeyID + "; the old one stays listed for 7 days."
+		notice = h.tr(c, "notice.fed_rotated", "Key", k.KeyID)
 	default:
 		h.pageError(c, http.StatusNotFound, h.tr(c, "error.no_admin_action"))
 		return

@@ -53,26 +53,26 @@ func (h *Handlers) adminIntertradePage(c *gin.Context) {
 		return
 	}
 	if n := c.Query("notice"); n != "" {
-		p.Notice = noticeText(n)
+		p.Notice = h.noticeText(c, n)
 	}
 	p.Data = d
 	h.render(c, http.StatusOK, "admin_intertrade.html", p)
 }
 
-func noticeText(n string) string {
+func (h *Handlers) noticeText(c *gin.Context, n string) string {
 	switch n {
 	case "handshake":
-		return "Handshake done."
+		return h.tr(c, "notice.it_handshake")
 	case "reconcile":
-		return "Integrity checked."
+		return h.tr(c, "notice.it_reconcile")
 	case "settle":
-		return "Unconfirmed payments retried."
+		return h.tr(c, "notice.it_settle")
 	case "asked":
-		return "The circle has the request. Its admins decide; this page shows their answer."
+		return h.tr(c, "notice.it_asked")
 	case "checked":
-		return "Asked the circle for its answer."
+		return h.tr(c, "notice.it_checked")
 	case "joined":
-		return "The circle approved: this community is in it and can trade with its communities."
+		return h.tr(c, "notice.it_joined")
 	}
 	return ""
 }
@@ -90,11 +90,11 @@ func (h *Handlers) adminIntertradeForm(c *gin.Context) {
 	case "settle":
 		_, err = h.Intertrade.SettlePending(ctx)
 	default:
-		h.pageError(c, http.StatusNotFound, "Unknown action.")
+		h.pageError(c, http.StatusNotFound, h.tr(c, "error.no_action"))
 		return
 	}
 	if intertrade.CodeOf(err) == intertrade.ErrNotInCircle {
-		h.pageError(c, http.StatusNotFound, "This community is not in an intertrading circle.")
+		h.pageError(c, http.StatusNotFound, h.tr(c, "error.not_in_circle"))
 		return
 	}
 	if err != nil {
@@ -122,11 +122,11 @@ func (h *Handlers) joinState(c *gin.Context, d *intertradePageData) error {
 // ask a circle to let this community join.
 func (h *Handlers) adminJoinForm(c *gin.Context) {
 	if h.Join == nil || h.Intertrade == nil {
-		h.pageError(c, http.StatusNotFound, "This server cannot ask to join a circle.")
+		h.pageError(c, http.StatusNotFound, h.tr(c, "error.cannot_join"))
 		return
 	}
 	if _, err := h.Intertrade.Overview(c.Request.Context()); intertrade.CodeOf(err) != intertrade.ErrNotInCircle {
-		h.pageError(c, http.StatusConflict, "This community is in an intertrading circle already.")
+		h.pageError(c, http.StatusConflict, h.tr(c, "error.in_circle_already"))
 		return
 	}
 	f := joinForm{CircleURL: c.PostForm("circle_url"), Rate: c.PostForm("rate"), Message: c.PostForm("message")}
@@ -155,7 +155,7 @@ var joinFieldLabels = map[string]string{"circle_url": "Circle's address", "rate"
 // answer now (a job also asks every handshake interval).
 func (h *Handlers) adminJoinCheckForm(c *gin.Context) {
 	if h.Join == nil {
-		h.pageError(c, http.StatusNotFound, "This server cannot ask to join a circle.")
+		h.pageError(c, http.StatusNotFound, h.tr(c, "error.cannot_join"))
 		return
 	}
 	joined, err := h.Join.Poll(c.Request.Context())

@@ -241,6 +241,6 @@ func (h *Handlers) adminMailRetryForm(c *gin.Context) {
 		h.showAdminMail(c, p, h.pageRefusal(c, &p, err))
 		return
 	}
-	p.Notice = "Will try again to send " + strconv.Itoa(int(n)) + " failed messages."
+	p.Notice = h.tr(c, "notice.mail_retry", "Count", int(n))
 	h.showAdminMail(c, p, http.StatusOK)
 }

@@ -178,7 +178,7 @@ func (h *Handlers) limitBody(c *gin.Context) {
 	}
 	if c.Request.ContentLength > limit {
 		if upload && !strings.HasPrefix(c.FullPath(), "/api/") { // a picture form: say it on a page
-			h.pageError(c, http.StatusRequestEntityTooLarge, "The picture is larger than 5 MB. Go back and choose a smaller one.")
+			h.pageError(c, http.StatusRequestEntityTooLarge, h.tr(c, "error.picture_too_large"))
 			return
 		}
 		writeError(c, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body is larger than %d bytes", limit), "")
