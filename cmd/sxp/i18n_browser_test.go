@@ -149,6 +149,22 @@ func TestSpanishInBrowser(t *testing.T) {
 	wantAll(p, "profile", "Tu perfil", "Sobre ti", "Cambia tu contraseña", "Contraseña actual")
 	shot("profile-es")
 
+	p = open("/members", "#q")
+	wantAll(p, "directory", "Buscar un miembro por nombre", "Bob", "Miembros", "Mensajes", "Contratos")
+	shot("directory-es")
+
+	p = open("/members/bob", "#message-member")
+	wantAll(p, "bob's page", "miembro de Leaf Valley desde el", "Escribir", "Ahora mismo no hay ofertas.")
+	p = click("#message-member", "#body")
+	wantAll(p, "conversation", "Mensajes con", "Todavía no hay mensajes: escribe el primero.", "Tu mensaje para Bob")
+	fill(map[string]string{"#body": "¿Tienes pan mañana?"})
+	p = click("#send", ".notice")
+	wantAll(p, "a message sent", "Enviado a Bob.", "tú ·")
+	shot("conversation-es")
+
+	p = open("/contracts", "main h1")
+	wantAll(p, "contracts", "Mis contratos", "Todavía no hay contratos.")
+
 	p = open("/settings", "#mail-off")
 	wantAll(p, "settings", "Ajustes", "El correo electrónico está desactivado en esta comunidad")
 	shot("settings-es")
