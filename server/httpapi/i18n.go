@@ -335,8 +335,13 @@ func (h *Handlers) chooseLanguage(c *gin.Context) {
 // localPath is next when it is a path on this server, else "/": the menu
 // must not send a reader elsewhere.
 func localPath(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.Contains(next, "\\") {
 		return "/"
+	}
+	for _, r := range next {
+		if r < 0x20 || r == 0x7f { // browsers drop tabs and newlines: "/\t/evil" would be "//evil"
+			return "/"
+		}
 	}
 	return next
 }

@@ -384,8 +384,11 @@ func TestPageLanguage(t *testing.T) {
 	if got := cat.mustTr(t, "es", "home.bills_to_pay", "Count", 3); got != "Facturas (3 por pagar)" {
 		t.Errorf("plural: got %q", got)
 	}
-	if got := localPath("//evil.example/x"); got != "/" {
-		t.Errorf("localPath: got %q, want /", got)
+	for in, want := range map[string]string{"//evil.example/x": "/", "/\t/evil.example": "/", "/\\evil.example": "/",
+		"https://evil.example": "/", "": "/", "/statement?from=2026-01-01": "/statement?from=2026-01-01"} {
+		if got := localPath(in); got != want {
+			t.Errorf("localPath(%q): got %q, want %q", in, got, want)
+		}
 	}
 }
 
