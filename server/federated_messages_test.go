@@ -94,7 +94,7 @@ func TestFederatedMessages(t *testing.T) {
 	// Send: stored on leaf (pending), delivered by the job, unread on acorn.
 	st, m := a.api(gwenTok, "POST", "/api/v1/messages",
 		fmt.Sprintf(`{"to":"bob@acorn","body":"Hello Bob, are lessons on Saturdays?","announcement_id":%d}`, remoteViolin.ID))
-	if st != 201 || m["to"] != "bob@acorn" || m["from"] != "gwen" {
+	if st != 201 || m["to"] != "bob@acorn" || m["from"] != "gwen" || m["delivery"] != "pending" {
 		t.Fatalf("gwen sends: got %d %v, want 201 to bob@acorn", st, m)
 	}
 	if got := a.count(`SELECT count(*) FROM messages WHERE delivery = 'pending' AND remote = 'bob@acorn'`); got != 1 {

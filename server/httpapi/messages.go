@@ -21,10 +21,11 @@ type messageJSON struct {
 	About          string     `json:"about,omitempty"` // the announcement's title
 	CreatedAt      time.Time  `json:"created_at"`
 	ReadAt         *time.Time `json:"read_at"`
+	Delivery       string     `json:"delivery,omitempty"` // to a member of a peer: pending, delivered, refused
 }
 
 func messageView(m messages.Message) messageJSON {
-	v := messageJSON{ID: m.ID, From: m.From, To: m.To, Body: m.Body, About: m.AnnouncementTitle, CreatedAt: m.CreatedAt.UTC(), ReadAt: m.ReadAt}
+	v := messageJSON{ID: m.ID, From: m.From, To: m.To, Body: m.Body, About: m.AnnouncementTitle, CreatedAt: m.CreatedAt.UTC(), ReadAt: m.ReadAt, Delivery: m.Delivery}
 	if m.AnnouncementID != 0 {
 		id := m.AnnouncementID
 		v.AnnouncementID = &id

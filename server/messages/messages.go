@@ -168,9 +168,6 @@ func (s *Service) Send(ctx context.Context, fromID int64, from string, d Draft) 
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('messages:' || $1::bigint, 0))`, fromID); err != nil {
 		return Message{}, fmt.Errorf("messages: lock: %w", err)
 	}
-	if err := s.checkRate(ctx, tx, `sender_id = $1`, fromID, now, "you have"); err != nil {
-		return Message{}, err
-	}
 	if user, community, ok := strings.Cut(d.To, "@"); ok {
 		if community != s.cfg.CommunityID {
 			return s.sendRemote(ctx, tx, fromID, from, d, now)
@@ -188,6 +185,9 @@ func (s *Service) Send(ctx context.Context, fromID int64, from string, d Draft) 
 	}
 	if err != nil {
 		return Message{}, fmt.Errorf("messages: recipient: %w", err)
+	}
+	if err := s.checkRate(ctx, tx, `sender_id = $1`, fromID, now, "you have"); err != nil {
+		return Message{}, err
 	}
 	var about *int64
 	if d.AnnouncementID > 0 {

@@ -119,6 +119,9 @@ func (s *Service) sendRemote(ctx context.Context, tx pgx.Tx, fromID int64, from 
 	if err != nil {
 		return Message{}, err
 	}
+	if err := s.checkRate(ctx, tx, `sender_id = $1`, fromID, now, "you have"); err != nil {
+		return Message{}, err
+	}
 	var about *int64
 	var offer *string
 	m := Message{From: from, To: d.To, ToName: d.To + " (" + p.Name + ")", Body: d.Body, CreatedAt: now, Delivery: "pending"}
