@@ -6,8 +6,10 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -35,6 +37,13 @@ func (n *node) api(token, method, path, body string) (int, map[string]any) {
 		n.t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
 	}
 	return resp.StatusCode, out
+}
+
+// browser logs user in to n's pages.
+func (n *node) browser(user string) *browser {
+	n.t.Helper()
+	e := &env{t: n.t, http: &httptest.Server{URL: n.base}}
+	return e.browser(user)
 }
 
 // deliverMessages runs n's message_deliveries job once.
@@ -136,6 +145,36 @@ func TestFederatedMessages(t *testing.T) {
 	want = "gwen@leaf→bob: Hello Bob, are lessons on Saturdays? | bob→gwen@leaf: Yes, at ten."
 	if got := thread(t, b, bobTok, "gwen@leaf"); got != want {
 		t.Fatalf("bob's thread: got %q, want %q", got, want)
+	}
+
+	// The pages: the offer's Message button, the conversation with
+	// bob@acorn (Acorn Valley), a reply from the form, the unread count.
+	gwenPages, bobPages := a.browser("gwen"), b.browser("bob")
+	_, offerPage := gwenPages.get(fmt.Sprintf("/offers/%d", remoteViolin.ID))
+	if link := fmt.Sprintf(`href="/messages/bob@acorn?about=%d"`, remoteViolin.ID); !strings.Contains(html.UnescapeString(offerPage), link) {
+		t.Fatalf("gwen's page of bob's offer: no %s in %s", link, offerPage)
+	}
+	if _, home := gwenPages.get("/"); !strings.Contains(home, `id="unread" aria-label="1 unread">1<`) {
+		t.Fatal("gwen's navigation bar: no unread count 1 for bob's reply")
+	}
+	st, page := gwenPages.get("/messages/bob@acorn")
+	page = html.UnescapeString(page)
+	if st != 200 || !strings.Contains(page, "Messages with bob@acorn (Acorn Valley)") || !strings.Contains(page, "Yes, at ten.") {
+		t.Fatalf("gwen's conversation page: got %d %s", st, page)
+	}
+	if _, home := gwenPages.get("/"); strings.Contains(home, `id="unread"`) {
+		t.Fatal("gwen's navigation bar: still an unread count after reading the conversation")
+	}
+	if st, _ := gwenPages.post("/messages/bob@acorn", url.Values{"body": {"See you then."}}); st != http.StatusSeeOther {
+		t.Fatalf("gwen's reply from the page: got %d, want 303", st)
+	}
+	a.deliverMessages()
+	if _, home := bobPages.get("/"); !strings.Contains(home, `id="unread" aria-label="1 unread">1<`) {
+		t.Fatal("bob's navigation bar: no unread count 1 for gwen's reply")
+	}
+	_, msgsPage := bobPages.get("/messages")
+	if msgsPage = html.UnescapeString(msgsPage); !strings.Contains(msgsPage, "gwen@leaf (Leaf Valley)") || !strings.Contains(msgsPage, "See you then.") {
+		t.Fatalf("bob's messages page: got %s", msgsPage)
 	}
 
 	// The extension route itself, signed as leaf (a peer), as pine (not

@@ -277,7 +277,8 @@ type outgoing struct {
 // first for each peer, as deals deliver proposals: due at first, then
 // after each failure with exponential backoff, and at once when the
 // federation outbox has delivered to that peer since the message last
-// failed. A peer that fails is not tried again in the same pass. A refusal
+// failed. Messages to a peer no longer active wait (peering may come
+// back). A peer that fails is not tried again in the same pass. A refusal
 // (400, 404, 409, 410, 413, 422) is final. It returns how many it
 // delivered (the message_deliveries job).
 func (s *Service) Deliver(ctx context.Context) (int64, error) {
@@ -306,7 +307,7 @@ func (s *Service) Deliver(ctx context.Context) (int64, error) {
 		SELECT m.id, m.peer, m.attempts, m.next_at <= $1 OR coalesce(fp.last_delivery_at > m.last_try_at, false),
 		       m.uid::text, s.username, m.remote, m.body, coalesce(m.offer, ''), m.created_at
 		  FROM messages m JOIN members s ON s.id = m.sender_id
-		  LEFT JOIN federation_peers fp ON fp.base_url = m.peer
+		  JOIN federation_peers fp ON fp.base_url = m.peer AND fp.state = 'active'
 		 WHERE m.delivery = 'pending'
 		 ORDER BY m.peer, m.id LIMIT $2`, now, maxDeliveries)
 	if err != nil {
