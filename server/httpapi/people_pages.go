@@ -267,7 +267,10 @@ func (h *Handlers) conversation(c *gin.Context, p *page) (conversationData, bool
 		// A member of a peered community: bob@acorn (Acorn Valley).
 		var peer messages.Peer
 		if peer, err = h.Messages.RemotePeer(ctx, username); err == nil {
-			with = members.Member{Username: username, DisplayName: username + " (" + peer.Name + ")"}
+			with = members.Member{Username: username, DisplayName: username}
+			if peer.Name != "" {
+				with.DisplayName += " (" + peer.Name + ")"
+			}
 		}
 	} else {
 		with, err = h.Members.ByUsername(ctx, username)

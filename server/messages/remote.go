@@ -124,7 +124,10 @@ func (s *Service) sendRemote(ctx context.Context, tx pgx.Tx, fromID int64, from 
 	}
 	var about *int64
 	var offer *string
-	m := Message{From: from, To: d.To, ToName: d.To + " (" + p.Name + ")", Body: d.Body, CreatedAt: now, Delivery: "pending"}
+	m := Message{From: from, To: d.To, ToName: d.To, Body: d.Body, CreatedAt: now, Delivery: "pending"}
+	if p.Name != "" {
+		m.ToName += " (" + p.Name + ")"
+	}
 	if d.AnnouncementID > 0 {
 		var origin string
 		var originID *string
