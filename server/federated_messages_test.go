@@ -254,4 +254,16 @@ func TestFederatedMessages(t *testing.T) {
 	if state != "delivered" || attempts != 2 || lastError != "" {
 		t.Fatalf("acorn back: got %s after %d attempts (%q); want delivered, 2, no error", state, attempts, lastError)
 	}
+
+	// Peering ended: the conversation stays readable, new messages are refused.
+	if _, err := a.srv.Federation.Remove(ctx, b.base); err != nil {
+		t.Fatal(err)
+	}
+	if st, page := gwenPages.get("/messages/bob@acorn"); st != 200 || !strings.Contains(page, "Are you there?") {
+		t.Fatalf("gwen's conversation with a former peer: got %d %s", st, page)
+	}
+	st, page = gwenPages.post("/messages/bob@acorn", url.Values{"body": {"Still there?"}})
+	if st != http.StatusUnprocessableEntity || !strings.Contains(html.UnescapeString(page), "is not a community this one is peered with") {
+		t.Fatalf("gwen writes to a former peer: got %d %s, want 422 not peered", st, page)
+	}
 }

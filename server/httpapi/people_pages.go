@@ -266,7 +266,14 @@ func (h *Handlers) conversation(c *gin.Context, p *page) (conversationData, bool
 	if strings.Contains(username, "@") {
 		// A member of a peered community: bob@acorn (Acorn Valley).
 		var peer messages.Peer
-		if peer, err = h.Messages.RemotePeer(ctx, username); err == nil {
+		peer, err = h.Messages.RemotePeer(ctx, username)
+		if messages.CodeOf(err) == messages.CodeRemote {
+			// No longer a peer: the conversation stays readable (sending is refused).
+			if old, terr := h.Messages.Thread(ctx, currentMember(c).ID, username, 0, 1); terr == nil && len(old) > 0 {
+				err = nil
+			}
+		}
+		if err == nil {
 			with = members.Member{Username: username, DisplayName: username}
 			if peer.Name != "" {
 				with.DisplayName += " (" + peer.Name + ")"
