@@ -132,6 +132,7 @@ var communityMatrix = map[string]string{
 	"POST /federation/v1/contracts":              nobody, // a peer's signature only
 	"POST /federation/v1/contracts/:h/:answer":   nobody,
 	"POST /federation/v1/contracts/:h/promises":  nobody, // a party's home server's signature only
+	"POST /federation/v1/messages":               nobody, // a peer's signature only (extension)
 	"GET /api/v1/admin/federation":               admin,
 	"POST /api/v1/admin/federation/peers":        admin,
 	"POST /api/v1/admin/federation/peers/refuse": admin,

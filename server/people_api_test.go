@@ -399,7 +399,7 @@ func TestPeoplePages(t *testing.T) {
 	if _, home := alice.get("/"); !strings.Contains(home, `id="unread" aria-label="1 unread">1<`) {
 		t.Fatal("alice's navigation bar: no unread count 1 after bob's reply")
 	}
-	if st, body := alice.get("/messages/dmitri@acorn"); st != http.StatusUnprocessableEntity || !strings.Contains(body, "not available yet") {
+	if st, body := alice.get("/messages/dmitri@acorn"); st != http.StatusUnprocessableEntity || !strings.Contains(body, "is not a community this one is peered with") {
 		t.Fatalf("remote conversation: got %d", st)
 	}
 

@@ -175,7 +175,8 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	s.Pictures = pictures.New(pool, nil)
-	s.Messages = messages.New(pool, messages.Config{})
+	s.Messages = messages.New(pool, messages.Config{CommunityID: cfg.CommunityID, BaseURL: cfg.PublicURL,
+		Send: fed.Post, Logger: logger})
 	s.People = people.New(pool, nil)
 	cc := contracts.Config{BaseURL: cfg.PublicURL, CommunityID: cfg.CommunityID, Currency: cfg.Currency,
 		Divisions: cfg.CurrencyDivisions, Send: fed.Post, Logger: logger, Keys: s.Keys,
@@ -222,7 +223,8 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, logger *slog.Logge
 		}
 		return 0, err
 	}})
-	s.Jobs.Add(s.Deals.Jobs()...) // deliveries of proposals and answers, deadlines, scheduled rounds
+	s.Jobs.Add(s.Deals.Jobs()...)    // deliveries of proposals and answers, deadlines, scheduled rounds
+	s.Jobs.Add(s.Messages.Jobs()...) // deliveries of messages to members of peers
 	return s, nil
 }
 

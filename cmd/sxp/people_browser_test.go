@@ -19,7 +19,7 @@ import (
 // directory with a federated member, a profile picture uploaded through the
 // form, an offer's picture, "Message" from an offer page, the unread count
 // in the recipient's navigation bar, a reply, "Pay for this" filling the pay
-// form, and a federated offer saying messages are not available yet. It
+// form, and a message to the author of a federated offer (dmitri@acorn). It
 // saves a screenshot of every page.
 func TestPeopleInBrowser(t *testing.T) {
 	c := startCircle(t)
@@ -195,12 +195,20 @@ func TestPeopleInBrowser(t *testing.T) {
 	}
 	shot("message-sent")
 
-	// A federated offer: no messages yet, said so.
-	open(c.leaf+"/offers/"+remoteID, "#no-remote-messages")
-	if p := text(); !strings.Contains(p, "Messages to members of other communities are not available yet.") {
+	// A federated offer: gwen writes to dmitri@acorn through the federation.
+	open(c.leaf+"/offers/"+remoteID, "#message-author")
+	if p := text(); !strings.Contains(p, "Message dmitri@acorn") {
 		t.Errorf("federated offer: got %q", p)
 	}
 	shot("federated-offer")
+	click("#message-author", "#body")
+	set("#body", "Hello Dmitri, do you teach beginners?")
+	click("#send", ".notice")
+	if p := text(); !strings.Contains(p, "Messages with dmitri@acorn (Acorn Hill)") || !strings.Contains(p, "Sent to dmitri@acorn (Acorn Hill).") ||
+		!strings.Contains(p, "About Violin lessons") {
+		t.Errorf("after sending to dmitri@acorn: got %q", p)
+	}
+	shot("federated-message-sent")
 	logOut()
 
 	// hugo sees the unread count, reads, replies.

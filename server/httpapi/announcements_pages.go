@@ -49,7 +49,14 @@ func (h *Handlers) offerDetail(c *gin.Context, a announce.Announcement) offerVie
 	} else {
 		h.logger().Warn("finding an announcement's picture", "err", err)
 	}
-	if !v.Local || a.MemberID == currentMember(c).ID {
+	if a.MemberID == currentMember(c).ID && v.Local {
+		return v
+	}
+	if !v.Local {
+		// The author is bob@acorn: a message goes to their community when it is a peer.
+		if _, err := h.Messages.RemotePeer(c.Request.Context(), a.Author); err == nil {
+			v.MessageLink = "/messages/" + url.PathEscape(a.Author) + "?" + url.Values{"about": {strconv.FormatInt(a.ID, 10)}}.Encode()
+		}
 		return v
 	}
 	v.MessageLink = "/messages/" + url.PathEscape(a.Author) + "?" + url.Values{"about": {strconv.FormatInt(a.ID, 10)}}.Encode()

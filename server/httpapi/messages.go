@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -19,10 +21,11 @@ type messageJSON struct {
 	About          string     `json:"about,omitempty"` // the announcement's title
 	CreatedAt      time.Time  `json:"created_at"`
 	ReadAt         *time.Time `json:"read_at"`
+	Delivery       string     `json:"delivery,omitempty"` // to a member of a peer: pending, delivered, refused
 }
 
 func messageView(m messages.Message) messageJSON {
-	v := messageJSON{ID: m.ID, From: m.From, To: m.To, Body: m.Body, About: m.AnnouncementTitle, CreatedAt: m.CreatedAt.UTC(), ReadAt: m.ReadAt}
+	v := messageJSON{ID: m.ID, From: m.From, To: m.To, Body: m.Body, About: m.AnnouncementTitle, CreatedAt: m.CreatedAt.UTC(), ReadAt: m.ReadAt, Delivery: m.Delivery}
 	if m.AnnouncementID != 0 {
 		id := m.AnnouncementID
 		v.AnnouncementID = &id
@@ -133,4 +136,38 @@ func (h *Handlers) markRead(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"marked": n, "unread": unread})
+}
+
+// maxFederatedMessage bounds the body of POST /federation/v1/messages: a
+// message of messages.MaxBody characters fits in it.
+const maxFederatedMessage = 32 << 10
+
+// receiveMessage: POST /federation/v1/messages {"id","from","to","body","offer"?,"sent_at"},
+// signed by a peer (sxp-fed/1 extension) → 201 {"id","stored":true}, or
+// 200 {"id","stored":false} for an id stored before.
+func (h *Handlers) receiveMessage(c *gin.Context) {
+	raw, _ := c.Get(ctxBody)
+	if b, _ := raw.([]byte); len(b) > maxFederatedMessage {
+		writeError(c, http.StatusRequestEntityTooLarge, "too_large", "a message is at most 32 KiB", "")
+		return
+	}
+	var w messages.Wire
+	if !decodeFederation(c, &w) {
+		return
+	}
+	p := verifiedPeer(c)
+	stored, err := h.Messages.Receive(c.Request.Context(), p.BaseURL, p.CommunityID, w)
+	if err != nil {
+		var me *messages.Error
+		if errors.As(err, &me) && me.RetryAfter > 0 {
+			c.Header("Retry-After", strconv.Itoa(int(me.RetryAfter.Seconds())))
+		}
+		h.fail(c, err)
+		return
+	}
+	status := http.StatusOK
+	if stored {
+		status = http.StatusCreated
+	}
+	c.JSON(status, gin.H{"id": strings.ToLower(w.ID), "stored": stored})
 }

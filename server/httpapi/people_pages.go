@@ -261,11 +261,27 @@ func (h *Handlers) conversationPage(c *gin.Context) {
 func (h *Handlers) conversation(c *gin.Context, p *page) (conversationData, bool) {
 	ctx := c.Request.Context()
 	username := c.Param("username")
+	var with members.Member
+	var err error
 	if strings.Contains(username, "@") {
-		h.pageError(c, http.StatusUnprocessableEntity, h.tr(c, "error.remote_messages", "Name", username))
-		return conversationData{}, false
+		// A member of a peered community: bob@acorn (Acorn Valley).
+		var peer messages.Peer
+		peer, err = h.Messages.RemotePeer(ctx, username)
+		if messages.CodeOf(err) == messages.CodeRemote {
+			// No longer a peer: the conversation stays readable (sending is refused).
+			if old, terr := h.Messages.Thread(ctx, currentMember(c).ID, username, 0, 1); terr == nil && len(old) > 0 {
+				err = nil
+			}
+		}
+		if err == nil {
+			with = members.Member{Username: username, DisplayName: username}
+			if peer.Name != "" {
+				with.DisplayName += " (" + peer.Name + ")"
+			}
+		}
+	} else {
+		with, err = h.Members.ByUsername(ctx, username)
 	}
-	with, err := h.Members.ByUsername(ctx, username)
 	if err != nil {
 		h.pageError(c, h.pageRefusal(c, p, err), p.Error)
 		return conversationData{}, false

@@ -140,6 +140,7 @@ func (h *Handlers) Engine() *gin.Engine {
 	fed.POST("/contracts", h.receiveContract)                           // {"contract": C}: a proposal (deals)
 	fed.POST("/contracts/:h/:answer", h.toldProposal)                   // accept | decline {"members"} (extension)
 	fed.POST("/contracts/:h/promises", h.receivePromise)                // {"party","round","sig"} (contracts)
+	fed.POST("/messages", h.receiveMessage)                             // {"id","from","to","body","offer"?,"sent_at"} (extension)
 	fed.GET("/events", h.events)                                        // ?after&limit → {"events","next"}
 	admin.GET("/federation", h.adminFederation)                         // keys and peers
 	admin.POST("/federation/peers", h.adminPeerAction("add"))           // {"url"}: add or approve

@@ -1,13 +1,16 @@
 // Package messages holds the messages members write to each other (to the
 // author of an offer, say), kept on the server: conversations between two
-// local members, read marks and unread counts, and a per-member limit on
+// members (local, or one of them a member of a peered community, as
+// bob@acorn: remote.go), read marks and unread counts, and a per-member limit on
 // how many messages one may send.
 package messages
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -31,7 +34,7 @@ const (
 const (
 	CodeInvalid       = "invalid"        // bad input; Field names it
 	CodeUnknownMember = "unknown_member" // no active local member of that name
-	CodeRemote        = "not_available"  // member@community: not available yet
+	CodeRemote        = "not_available"  // member@community of no active peer
 	CodeTooMany       = "too_many_messages"
 )
 
@@ -64,6 +67,15 @@ type Config struct {
 	Window time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// CommunityID and BaseURL name this community to peers (gwen@leaf).
+	CommunityID, BaseURL string
+	// Send sends a signed POST to a peer (federation's Post); remote
+	// messages are refused (not_available) without it.
+	Send func(ctx context.Context, target string, body []byte) error
+	// RetryBase and RetryMax: the backoff of deliveries to a peer that
+	// failed (DefaultRetryBase, DefaultRetryMax when 0).
+	RetryBase, RetryMax time.Duration
+	Logger              *slog.Logger
 }
 
 // Service is the messages of one community.
@@ -83,24 +95,30 @@ func New(pool *pgxpool.Pool, cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	cfg.RetryBase = cmp.Or(cfg.RetryBase, DefaultRetryBase)
+	cfg.RetryMax = cmp.Or(cfg.RetryMax, DefaultRetryMax)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	return &Service{pool: pool, cfg: cfg}
 }
 
 // Message is one message.
 type Message struct {
 	ID                int64
-	From, To          string // usernames
+	From, To          string // usernames; member@community for a member of a peer
 	FromName, ToName  string // display names
 	AnnouncementID    int64  // the offer or want it is about; 0 for none
 	AnnouncementTitle string
 	Body              string
 	CreatedAt         time.Time
 	ReadAt            *time.Time
+	Delivery          string // to a member of a peer: pending, delivered or refused
 }
 
 // Draft is a message to send.
 type Draft struct {
-	To             string // a local username
+	To             string // a local username, or member@community of a peer
 	Body           string
 	AnnouncementID int64 // optional
 }
@@ -112,9 +130,8 @@ func CheckDraft(from string, d Draft) (Draft, error) {
 	switch {
 	case d.To == "":
 		return d, &Error{Code: CodeInvalid, Field: "to", Message: "say whom the message is for"}
-	case strings.Contains(d.To, "@"):
-		return d, &Error{Code: CodeRemote, Field: "to", Message: "messages to members of other communities (" + d.To +
-			") are not available yet: contact them in their own community"}
+	case strings.Contains(d.To, "@") && !validRemote(d.To):
+		return d, &Error{Code: CodeInvalid, Field: "to", Message: quote(d.To) + " is not a member of a community: write member@community"}
 	case d.To == from:
 		return d, &Error{Code: CodeInvalid, Field: "to", Message: "you cannot send a message to yourself"}
 	case !utf8.ValidString(d.Body):
@@ -151,6 +168,15 @@ func (s *Service) Send(ctx context.Context, fromID int64, from string, d Draft) 
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('messages:' || $1::bigint, 0))`, fromID); err != nil {
 		return Message{}, fmt.Errorf("messages: lock: %w", err)
 	}
+	if user, community, ok := strings.Cut(d.To, "@"); ok {
+		if community != s.cfg.CommunityID {
+			return s.sendRemote(ctx, tx, fromID, from, d, now)
+		}
+		d.To = user
+		if d.To == from {
+			return Message{}, &Error{Code: CodeInvalid, Field: "to", Message: "you cannot send a message to yourself"}
+		}
+	}
 	var toID int64
 	var toName string
 	err = tx.QueryRow(ctx, `SELECT id, display_name FROM members WHERE username = $1 AND status = 'active'`, d.To).Scan(&toID, &toName)
@@ -160,20 +186,8 @@ func (s *Service) Send(ctx context.Context, fromID int64, from string, d Draft) 
 	if err != nil {
 		return Message{}, fmt.Errorf("messages: recipient: %w", err)
 	}
-	var sent int
-	var oldest *time.Time
-	err = tx.QueryRow(ctx, `SELECT count(*), min(created_at) FROM messages WHERE sender_id = $1 AND created_at > $2`,
-		fromID, now.Add(-s.cfg.Window)).Scan(&sent, &oldest)
-	if err != nil {
-		return Message{}, fmt.Errorf("messages: count: %w", err)
-	}
-	if sent >= s.cfg.Rate {
-		retry := time.Second
-		if oldest != nil {
-			retry = max(retry, oldest.Add(s.cfg.Window).Sub(now).Round(time.Second))
-		}
-		return Message{}, &Error{Code: CodeTooMany, RetryAfter: retry,
-			Message: fmt.Sprintf("you have sent %d messages in the last %s, the most allowed; try again in %s", sent, s.cfg.Window, retry)}
+	if err := s.checkRate(ctx, tx, `sender_id = $1`, fromID, now, "you have"); err != nil {
+		return Message{}, err
 	}
 	var about *int64
 	if d.AnnouncementID > 0 {
@@ -216,32 +230,44 @@ func (s *Service) Unread(ctx context.Context, memberID int64) (int, error) {
 
 // Conversation is the messages between a member and one other member.
 type Conversation struct {
-	With, WithName string
+	With, WithName string // member@community and the community's name for a member of a peer
 	Last           Message
 	Unread         int // messages from With not read yet
 	Count          int
 }
 
+// Each message of a member, with the other side named: a local username,
+// or member@community; and that side's display name (for a member of a
+// peer: member@community (the community's name)).
+const mineSQL = `
+	SELECT m.*, coalesce(m.remote, CASE WHEN m.sender_id = $1 THEN r.username ELSE s.username END) AS other,
+	       CASE WHEN m.remote IS NULL THEN CASE WHEN m.sender_id = $1 THEN r.display_name ELSE s.display_name END
+	            ELSE m.remote || coalesce(' (' || nullif(fp.name, '') || ')', '') END AS other_name,
+	       coalesce(s.username, m.remote) AS from_user, coalesce(r.username, m.remote) AS to_user,
+	       CASE WHEN s.id IS NULL THEN m.remote || coalesce(' (' || nullif(fp.name, '') || ')', '') ELSE s.display_name END AS from_name,
+	       CASE WHEN r.id IS NULL THEN m.remote || coalesce(' (' || nullif(fp.name, '') || ')', '') ELSE r.display_name END AS to_name
+	  FROM messages m LEFT JOIN members s ON s.id = m.sender_id LEFT JOIN members r ON r.id = m.recipient_id
+	  LEFT JOIN federation_peers fp ON fp.base_url = m.peer
+	 WHERE (m.sender_id = $1 OR m.recipient_id = $1)`
+
 // Conversations lists memberID's conversations, the latest first.
 func (s *Service) Conversations(ctx context.Context, memberID int64) ([]Conversation, error) {
 	rows, err := s.pool.Query(ctx, `
-		WITH mine AS (
-			SELECT m.*, CASE WHEN m.sender_id = $1 THEN m.recipient_id ELSE m.sender_id END AS other
-			  FROM messages m WHERE m.sender_id = $1 OR m.recipient_id = $1),
+		WITH mine AS (`+mineSQL+`),
 		last AS (
 			SELECT DISTINCT ON (other) * FROM mine ORDER BY other, id DESC)
-		SELECT o.username, o.display_name, l.id, s.username, r.username, l.body, l.created_at, l.read_at,
+		SELECT l.other, l.other_name, l.id, l.from_user, l.to_user, l.body, l.created_at, l.read_at, coalesce(l.delivery, ''),
 		       (SELECT count(*) FROM mine x WHERE x.other = l.other AND x.recipient_id = $1 AND x.read_at IS NULL),
 		       (SELECT count(*) FROM mine x WHERE x.other = l.other)
-		  FROM last l JOIN members o ON o.id = l.other
-		  JOIN members s ON s.id = l.sender_id JOIN members r ON r.id = l.recipient_id
+		  FROM last l
 		 ORDER BY l.id DESC`, memberID)
 	if err != nil {
 		return nil, fmt.Errorf("messages: conversations: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Conversation, error) {
 		var c Conversation
-		err := r.Scan(&c.With, &c.WithName, &c.Last.ID, &c.Last.From, &c.Last.To, &c.Last.Body, &c.Last.CreatedAt, &c.Last.ReadAt, &c.Unread, &c.Count)
+		err := r.Scan(&c.With, &c.WithName, &c.Last.ID, &c.Last.From, &c.Last.To, &c.Last.Body, &c.Last.CreatedAt, &c.Last.ReadAt,
+			&c.Last.Delivery, &c.Unread, &c.Count)
 		return c, err
 	})
 	if err != nil {
@@ -250,13 +276,14 @@ func (s *Service) Conversations(ctx context.Context, memberID int64) ([]Conversa
 	return out, nil
 }
 
-// Thread returns the messages between memberID and the member with,
-// oldest first: the last limit of them, or those before the id before.
+// Thread returns the messages between memberID and the member with (a
+// local username or member@community), oldest first: the last limit of
+// them, or those before the id before.
 func (s *Service) Thread(ctx context.Context, memberID int64, with string, before int64, limit int) ([]Message, error) {
 	if limit < 1 || limit > MaxPage {
 		return nil, &Error{Code: CodeInvalid, Field: "limit", Message: fmt.Sprintf("limit must be from 1 to %d", MaxPage)}
 	}
-	otherID, err := s.other(ctx, with)
+	other, err := s.other(ctx, with)
 	if err != nil {
 		return nil, err
 	}
@@ -265,19 +292,19 @@ func (s *Service) Thread(ctx context.Context, memberID int64, with string, befor
 	}
 	rows, err := s.pool.Query(ctx, `
 		SELECT * FROM (
-			SELECT m.id, s.username, r.username, s.display_name, r.display_name, coalesce(m.announcement_id, 0),
-			       coalesce(a.title, ''), m.body, m.created_at, m.read_at
-			  FROM messages m JOIN members s ON s.id = m.sender_id JOIN members r ON r.id = m.recipient_id
+			SELECT m.id, m.from_user, m.to_user, m.from_name, m.to_name, coalesce(m.announcement_id, 0),
+			       coalesce(a.title, ''), m.body, m.created_at, m.read_at, coalesce(m.delivery, '')
+			  FROM (`+mineSQL+`) m
 			  LEFT JOIN announcements a ON a.id = m.announcement_id
-			 WHERE ((m.sender_id = $1 AND m.recipient_id = $2) OR (m.sender_id = $2 AND m.recipient_id = $1)) AND m.id < $3
+			 WHERE m.other = $2 AND m.id < $3
 			 ORDER BY m.id DESC LIMIT $4) t
-		 ORDER BY id`, memberID, otherID, before, limit)
+		 ORDER BY id`, memberID, other, before, limit)
 	if err != nil {
 		return nil, fmt.Errorf("messages: thread: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Message, error) {
 		var m Message
-		err := r.Scan(&m.ID, &m.From, &m.To, &m.FromName, &m.ToName, &m.AnnouncementID, &m.AnnouncementTitle, &m.Body, &m.CreatedAt, &m.ReadAt)
+		err := r.Scan(&m.ID, &m.From, &m.To, &m.FromName, &m.ToName, &m.AnnouncementID, &m.AnnouncementTitle, &m.Body, &m.CreatedAt, &m.ReadAt, &m.Delivery)
 		return m, err
 	})
 	if err != nil {
@@ -291,31 +318,40 @@ func (s *Service) Thread(ctx context.Context, memberID int64, with string, befor
 
 // MarkRead marks every message from with to memberID read and says how many were unread.
 func (s *Service) MarkRead(ctx context.Context, memberID int64, with string) (int, error) {
-	otherID, err := s.other(ctx, with)
+	other, err := s.other(ctx, with)
 	if err != nil {
 		return 0, err
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE messages SET read_at = $3 WHERE recipient_id = $1 AND sender_id = $2 AND read_at IS NULL`,
-		memberID, otherID, s.cfg.Now().UTC())
+	tag, err := s.pool.Exec(ctx, `UPDATE messages m SET read_at = $3 WHERE recipient_id = $1 AND read_at IS NULL
+		AND (m.remote = $2 OR (m.remote IS NULL AND m.sender_id = (SELECT id FROM members WHERE username = $2)))`,
+		memberID, other, s.cfg.Now().UTC())
 	if err != nil {
 		return 0, fmt.Errorf("messages: mark read: %w", err)
 	}
 	return int(tag.RowsAffected()), nil
 }
 
-// other finds a local member by username, of any status (a conversation
-// with a member since blocked stays readable).
-func (s *Service) other(ctx context.Context, username string) (int64, error) {
-	if strings.Contains(username, "@") {
-		return 0, &Error{Code: CodeRemote, Field: "with", Message: "conversations with members of other communities are not available yet"}
+// other checks the other side of a conversation: a local member of any
+// status (a conversation with a member since blocked stays readable), or
+// member@community (of a peer, or once of a peer), and returns its name as
+// conversations name it.
+func (s *Service) other(ctx context.Context, name string) (string, error) {
+	if user, community, ok := strings.Cut(name, "@"); ok {
+		if community != s.cfg.CommunityID {
+			if !validRemote(name) {
+				return "", &Error{Code: CodeInvalid, Field: "with", Message: quote(name) + " is not a member of a community: write member@community"}
+			}
+			return name, nil
+		}
+		name = user
 	}
 	var id int64
-	err := s.pool.QueryRow(ctx, `SELECT id FROM members WHERE username = $1`, username).Scan(&id)
+	err := s.pool.QueryRow(ctx, `SELECT id FROM members WHERE username = $1`, name).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, &Error{Code: CodeUnknownMember, Field: "with", Message: "there is no member " + quote(username) + " here"}
+		return "", &Error{Code: CodeUnknownMember, Field: "with", Message: "there is no member " + quote(name) + " here"}
 	}
 	if err != nil {
-		return 0, fmt.Errorf("messages: member: %w", err)
+		return "", fmt.Errorf("messages: member: %w", err)
 	}
-	return id, nil
+	return name, nil
 }
