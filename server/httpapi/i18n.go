@@ -241,7 +241,17 @@ func (h *Handlers) langFuncs(code string) template.FuncMap {
 	cur := h.Community.Currency
 	l := layoutsOf(code)
 	return template.FuncMap{
-		"t":     func(id string, args ...any) (string, error) { return h.catalogue.tr(code, id, args...) },
+		"t": func(id string, args ...any) (string, error) { return h.catalogue.tr(code, id, args...) },
+		// tv names a value in words: {{tv "bill_status" .Status}} is the
+		// message bill_status.paid, or the value itself when a newer value
+		// has no message yet (TestCataloguesComplete lists the known ones).
+		"tv": func(family string, v any) string {
+			value := fmt.Sprint(v)
+			if s, err := h.catalogue.tr(code, family+"."+value); err == nil {
+				return s
+			}
+			return value
+		},
 		"money": func(v int64) string { return formatMoney(code, cur.Format(v)) },
 		"num":   func(v int64) string { return formatInt(code, v) },
 		"date":  func(t time.Time) string { return t.UTC().Format(l[0]) },

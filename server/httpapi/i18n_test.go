@@ -126,7 +126,7 @@ func messageIDs(p *parse.PipeNode, add func(string)) {
 var trCallRE = regexp.MustCompile(`\.tr\(c, "([^"]+)"[,)]`) // a whole id, not a prefix ("x."+v)
 
 // dynamicIDs are the ids a template builds from a value,
-// {{t (print "bill_status." .Status)}}: every value needs its message.
+// {{tv "bill_status" .Status}}: every value needs its message.
 func dynamicIDs() []string {
 	var ids []string
 	for _, s := range []payments.RequestStatus{payments.RequestOpen, payments.RequestPaid, payments.RequestRejected, payments.RequestCancelled} {
@@ -380,6 +380,13 @@ func TestPageLanguage(t *testing.T) {
 		if got := formatMoney(m.code, m.in); got != m.want {
 			t.Errorf("formatMoney(%s, %s): got %q, want %q", m.code, m.in, got, m.want)
 		}
+	}
+	tv := h.langFuncs("es")["tv"].(func(string, any) string)
+	if got, want := tv("bill_status", payments.RequestPaid), "pagada"; got != want {
+		t.Errorf("tv of a known value: got %q, want %q", got, want)
+	}
+	if got, want := tv("bill_status", "disputed"), "disputed"; got != want {
+		t.Errorf("tv of a value without a message: got %q, want %q", got, want)
 	}
 	if got := cat.mustTr(t, "es", "home.bills_to_pay", "Count", 3); got != "Facturas (3 por pagar)" {
 		t.Errorf("plural: got %q", got)
