@@ -82,11 +82,14 @@ func TestRetriesBounded(t *testing.T) {
 // context ends.
 func TestRunStopsOnContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
+	// three closes when the fourth run starts: the runs of a job follow
+	// each other, so by then the first three have been counted (the third
+	// run's own count may come after a cancel sent from inside it).
 	three := make(chan struct{})
 	runs := 0
 	r := New(nil, Options{Seed: 7},
 		Job{Name: "tick", Every: time.Millisecond, Jitter: time.Millisecond, Now: true, Run: func(ctx context.Context) (int64, error) {
-			if runs++; runs == 3 {
+			if runs++; runs == 4 {
 				close(three)
 			}
 			return 0, nil
