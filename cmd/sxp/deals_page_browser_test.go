@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -57,26 +55,9 @@ func TestDealsPageInBrowser(t *testing.T) {
 		}
 	}
 
-	ctx := browser(t)
-	out := testOutput(t, "deals-page")
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.WriteFile(filepath.Join(out, name+".png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	text := func() string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	b := newTab(t, "deals-page")
+	ctx := b.ctx
+	shot, text := b.shot, b.page
 	waitText := func(what string) string {
 		t.Helper()
 		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
@@ -87,10 +68,9 @@ func TestDealsPageInBrowser(t *testing.T) {
 			}
 		}
 	}
-	if err := chromedp.Do(ctx, chromedp.Navigate(s.base+"/login"), chromedp.WaitVisible(chromedp.CSS("#username")),
-		chromedp.SetValue(chromedp.CSS("#username"), "root"), chromedp.SetValue(chromedp.CSS("#password"), fedPassword)); err != nil {
-		t.Fatal(err)
-	}
+	b.open(s.base+"/login", "#username")
+	b.set("#username", "root")
+	b.set("#password", fedPassword)
 	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS("form button"))); err != nil {
 		t.Fatal(err)
 	}
@@ -118,9 +98,7 @@ func TestDealsPageInBrowser(t *testing.T) {
 		!strings.Contains(stderr, "round 2: gather\nround 2: solve: 0 want lists\nround 2: done: found nothing\n") {
 		t.Fatalf("sxp deals round: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
-	if err := chromedp.Do(ctx, chromedp.Navigate(s.base+"/admin/deals"), chromedp.WaitVisible(chromedp.CSS("#rounds"))); err != nil {
-		t.Fatal(err)
-	}
+	b.open(s.base+"/admin/deals", "#rounds")
 	if p := text(); !strings.Contains(p, "found nothing in 0 want lists") || !strings.Contains(p, "command") {
 		t.Errorf("the deals page after a command's round:\n%s", p)
 	}

@@ -446,39 +446,11 @@ func TestContractsEndToEnd(t *testing.T) {
 // she received (leg 1) with the page's button.
 func contractsInBrowser(t *testing.T, base, h string) {
 	t.Helper()
-	ctx := browser(t)
-	out := testOutput(t, "contracts")
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.WriteFile(filepath.Join(out, name+".png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	text := func() string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	do("log in", chromedp.Navigate(base+"/login"), chromedp.WaitVisible(chromedp.CSS("#username")),
-		chromedp.SetValue(chromedp.CSS("#username"), "alice"), chromedp.SetValue(chromedp.CSS("#password"), fedPassword))
-	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS("form button"))); err != nil {
-		t.Fatal(err)
-	}
-	do("after logging in", chromedp.WaitVisible(chromedp.CSS("nav")))
-	do("open /contracts", chromedp.Navigate(base+"/contracts"), chromedp.WaitVisible(chromedp.CSS("main")))
+	b := newTab(t, "contracts")
+	ctx := b.ctx
+	shot, text := b.shot, b.page
+	b.logIn(base, "alice", fedPassword)
+	b.open(base+"/contracts", "main")
 	page := text()
 	for _, want := range []string{"alice@leaf · signed", "bob@oak gives Canoe to alice@leaf — pending", "pat@pine gives Twenty pines (20.00 PINE) to bob@oak",
 		"Promises held: round 1: parties 0, 1, 2; round 2: parties 0, 1, 2; round 3: parties 0, 1, 2; round 4: parties 0, 1, 2;", "Download the contract and its proofs"} {
@@ -487,10 +459,7 @@ func contractsInBrowser(t *testing.T, base, h string) {
 		}
 	}
 	shot("alice-contracts-signed")
-	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`form[action="/contracts/`+h+`/confirm"] button`))); err != nil {
-		t.Fatalf("click I received it: %v", err)
-	}
-	do("after confirming", chromedp.WaitVisible(chromedp.CSS(".notice")))
+	b.click(`form[action="/contracts/`+h+`/confirm"] button`, ".notice")
 	if p := text(); !strings.Contains(p, "You confirmed that you received the item.") || !strings.Contains(p, "bob@oak gives Canoe to alice@leaf — confirmed") {
 		t.Errorf("after confirming: got\n%s", p)
 	}
@@ -500,13 +469,8 @@ func contractsInBrowser(t *testing.T, base, h string) {
 	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`nav form button`))); err != nil {
 		t.Fatalf("log out: %v", err)
 	}
-	do("log in as ada", chromedp.Navigate(base+"/login"), chromedp.WaitVisible(chromedp.CSS("#username")),
-		chromedp.SetValue(chromedp.CSS("#username"), "ada"), chromedp.SetValue(chromedp.CSS("#password"), e2ePassword))
-	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS("form button"))); err != nil {
-		t.Fatal(err)
-	}
-	do("open /admin/contracts", chromedp.WaitVisible(chromedp.CSS("nav")), chromedp.Navigate(base+"/admin/contracts"),
-		chromedp.WaitVisible(chromedp.CSS("section.contract")))
+	b.logIn(base, "ada", e2ePassword)
+	b.open(base+"/admin/contracts", "section.contract")
 	if p := text(); !strings.Contains(p, "Contracts") || !strings.Contains(p, "alice@leaf · signed") || strings.Contains(p, "I received it") {
 		t.Errorf("ada's contracts page: got\n%s", p)
 	}
