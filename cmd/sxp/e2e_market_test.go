@@ -17,43 +17,24 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/sxp-network/sxp/cmd/sxp/sxptest"
-	"github.com/sxp-network/sxp/migrations/pgtest"
 )
 
 func TestMarketEndToEnd(t *testing.T) {
 	bin := sxptest.BuildSXP(t)
-	ports := sxptest.FreePorts(t, 3)
-	var servers []*fedServer
-	for i, c := range []struct{ id, name, cur string }{{"leaf", "Leaf Valley", "LEAF"}, {"oak", "Oak Hill", "OAK"}, {"pine", "Pine Ridge", "PINE"}} {
-		s := &fedServer{id: c.id, db: pgtest.NewDatabase(t), listen: fmt.Sprintf("127.0.0.1:%d", ports[i]),
-			base: fmt.Sprintf("http://127.0.0.1:%d", ports[i])}
-		s.args = []string{"--database", s.db, "--community-id", c.id, "--community-name", c.name, "--currency", c.cur,
-			"--currency-divisions", "2", "--public-url", s.base, "--default-min", "-100", "--default-max", "100",
-			"--registration", "open", "--federation-retry", "200ms", "--federation-timeout", "2s",
-			"--arbiter-url", "http://127.0.0.1:9", "--arbiter-key", "P0g2SeRwo9JsQga1SUHhiP7HkBd/cxf+VLWmOp23i90="} // an arbiter all three trust (never called here)
-		sxptest.Run(t, bin, sxptest.WithoutSettings(), "migrate", "up", "--database", s.db)
-		pool, err := pgxpool.New(context.Background(), s.db)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(pool.Close)
-		s.pool = pool
-		startFedServer(t, bin, s)
-		servers = append(servers, s)
-	}
+	servers := startCommunities(t, bin, []fedCommunity{{"leaf", "Leaf Valley", "LEAF"}, {"oak", "Oak Hill", "OAK"}, {"pine", "Pine Ridge", "PINE"}},
+		func(*fedServer) []string {
+			return []string{"--default-min", "-100", "--default-max", "100",
+				"--registration", "open", "--federation-retry", "200ms", "--federation-timeout", "2s",
+				"--arbiter-url", "http://127.0.0.1:9", "--arbiter-key", "P0g2SeRwo9JsQga1SUHhiP7HkBd/cxf+VLWmOp23i90="} // an arbiter all three trust (never called here)
+		})
 	a, b, c := servers[0], servers[1], servers[2]
 	sxp := func(s *fedServer, args ...string) string {
 		t.Helper()
 		return sxptest.Run(t, bin, sxptest.WithoutSettings(), append(args, s.args...)...)
 	}
 	for _, pair := range [][2]*fedServer{{a, b}, {b, c}, {a, c}} {
-		sxp(pair[0], "peers", "add", pair[1].base)
-		if out := sxp(pair[1], "peers", "add", pair[0].base); !strings.Contains(out, ": active (") {
-			t.Fatalf("%s peers %s: got %q", pair[1].id, pair[0].id, out)
-		}
+		peer(t, bin, pair[0], pair[1])
 	}
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()

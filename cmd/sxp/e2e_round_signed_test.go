@@ -22,67 +22,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/sxp-network/sxp/cmd/sxp/sxptest"
-	"github.com/sxp-network/sxp/migrations/pgtest"
 )
 
 func TestRoundSignedEndToEnd(t *testing.T) {
 	bin := sxptest.BuildSXP(t)
 	ctx := context.Background()
-	ports := sxptest.FreePorts(t, 4)
-	clearingURL := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
-	clearingDB := pgtest.NewDatabase(t)
+	cc := startContractsCircle(t, bin)
+	clearingURL, clearingDB, cpool, coms := cc.clearingURL, cc.clearingDB, cc.cpool, cc.coms
 	run := func(args ...string) string {
 		t.Helper()
 		return sxptest.RunInput(t, bin, sxptest.WithoutSettings(), "", args...)
 	}
-	run("admin", "circle", "init", "valley", "--unit", "VAL", "--divisions", "2", "--name", "Valley circle", "--database", clearingDB)
-	coms := []*contractsCommunity{{id: "leaf", cur: "LEAF"}, {id: "oak", cur: "OAK"}, {id: "pine", cur: "PINE"}}
-	for i, c := range coms {
-		c.listen = fmt.Sprintf("127.0.0.1:%d", ports[i+1])
-		c.base = "http://" + c.listen
-		out := run("admin", "community", "add", c.id, "--name", c.id, "--uri", c.base, "--rate", "1",
-			"--min", "-1000", "--max", "1000", "--secret", e2eSecret, "--database", clearingDB)
-		db := pgtest.NewDatabase(t)
-		// No --arbiter-url: rounds name the circle's clearing house as T.
-		c.args = []string{"--database", db, "--community-id", c.id, "--community-name", c.id, "--currency", c.cur,
-			"--currency-divisions", "2", "--public-url", c.base, "--circle-url", clearingURL, "--circle-id", "valley",
-			"--circle-key", sxptest.KeyLine(t, out), "--rate", "1", "--default-min", "-100", "--default-max", "1000",
-			"--registration", "open", "--federation-retry", "200ms", "--federation-timeout", "2s"}
-		run("migrate", "up", "--database", db)
-		pool, err := pgxpool.New(ctx, db)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(pool.Close)
-		c.pool = pool
-	}
-	clearing := startSXP(t, bin, "clearing", "clearing", "--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--database", clearingDB,
-		"--secret", e2eSecret, "--admin-token", e2eAdminToken, "--public-url", clearingURL)
-	clearing.WaitReady(clearingURL+"/readyz", readyWithin)
-	cpool, err := pgxpool.New(ctx, clearingDB)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cpool.Close)
-	for _, c := range coms {
-		c.proc = startSXP(t, bin, c.id, append([]string{"community", "--listen", c.listen, "--handshake-interval", "2s"}, c.args...)...)
-		c.proc.WaitReady(c.base+"/readyz", readyWithin)
-	}
 	leaf, oak, pine := coms[0], coms[1], coms[2]
-	for _, pair := range [][2]*contractsCommunity{{leaf, oak}, {oak, pine}, {leaf, pine}} {
-		run(append([]string{"peers", "add", pair[1].base}, pair[0].args...)...)
-		if out := run(append([]string{"peers", "add", pair[0].base}, pair[1].args...)...); !strings.Contains(out, ": active (") {
-			t.Fatalf("%s peers %s: got %q", pair[1].id, pair[0].id, out)
-		}
-	}
-	for _, c := range coms {
-		sxptest.RunInput(t, bin, sxptest.WithoutSettings(), e2ePassword+"\n",
-			append([]string{"members", "add", "ada", "--password-stdin", "--admin", "--name", "Ada"}, c.args...)...)
-		c.admin = login(t, c.base, "ada", e2ePassword)
-	}
 	waitFor := func(what string, limit time.Duration, cond func() bool) {
 		t.Helper()
 		if !eventually(limit, cond) {

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sxp-network/sxp/cmd/sxp/sxptest"
+	"github.com/sxp-network/sxp/migrations/pgtest"
+)
+
+// The setup the end-to-end tests share: community servers on their own
+// databases and loopback ports, peered on the command line as organisers
+// would, alone or in a circle whose clearing house serves T.
+
+// migratedDB is a new database with the schema ('sxp migrate up'), and a
+// pool on it closed when the test ends.
+func migratedDB(t *testing.T, bin string) (string, *pgxpool.Pool) {
+	t.Helper()
+	db := pgtest.NewDatabase(t)
+	sxptest.Run(t, bin, sxptest.WithoutSettings(), "migrate", "up", "--database", db)
+	pool, err := pgxpool.New(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return db, pool
+}
+
+// startCommunity starts 'sxp community' on s.listen with s.args and the
+// given flags, and waits until it is ready.
+func startCommunity(t *testing.T, bin string, s *fedServer, flags ...string) {
+	t.Helper()
+	s.proc = startSXP(t, bin, s.id, append(append([]string{"community", "--listen", s.listen}, flags...), s.args...)...)
+	s.proc.WaitReady(s.base+"/readyz", readyWithin)
+}
+
+// fedCommunity names one community of startCommunities.
+type fedCommunity struct{ id, name, cur string }
+
+// startCommunities starts a community server, alone (no circle), for each
+// of coms, on a migrated database of its own and a free loopback port. Its
+// settings are the community's database, id, name and currency (2
+// divisions), its public URL, then what more gives it.
+func startCommunities(t *testing.T, bin string, coms []fedCommunity, more func(s *fedServer) []string) []*fedServer {
+	t.Helper()
+	ports := sxptest.FreePorts(t, len(coms))
+	var servers []*fedServer
+	for i, c := range coms {
+		s := &fedServer{id: c.id, listen: fmt.Sprintf("127.0.0.1:%d", ports[i]), base: fmt.Sprintf("http://127.0.0.1:%d", ports[i])}
+		s.db, s.pool = migratedDB(t, bin)
+		s.args = append([]string{"--database", s.db, "--community-id", c.id, "--community-name", c.name, "--currency", c.cur,
+			"--currency-divisions", "2", "--public-url", s.base}, more(s)...)
+		startFedServer(t, bin, s)
+		servers = append(servers, s)
+	}
+	return servers
+}
+
+// peer makes a and b peers: a adds b, then b adds a and must say the
+// peering is active.
+func peer(t *testing.T, bin string, a, b *fedServer) {
+	t.Helper()
+	sxptest.Run(t, bin, sxptest.WithoutSettings(), append([]string{"peers", "add", b.base}, a.args...)...)
+	if out := sxptest.Run(t, bin, sxptest.WithoutSettings(), append([]string{"peers", "add", a.base}, b.args...)...); !strings.Contains(out, ": active (") {
+		t.Fatalf("%s peers %s: got %q", b.id, a.id, out)
+	}
+}
+
+// contractsCommunity is a community server of a contractsCircle.
+type contractsCommunity struct {
+	fedServer
+	cur   string
+	admin string // an admin's token (ada's)
+}
+
+// contractsCircle is a clearing house (circle valley, unit VAL, serving T
+// at /arbiter/v1) and three community servers in it, leaf, oak and pine
+// (LEAF, OAK, PINE at rate 1), peered with each other, each with an admin
+// ada; no server is given an --arbiter-url, so rounds name the circle's
+// clearing house as T.
+type contractsCircle struct {
+	clearingURL, clearingDB string
+	cpool                   *pgxpool.Pool // on the clearing house's database
+	coms                    []*contractsCommunity
+	// start starts c's server (again), with a handshake every 2s.
+	start func(c *contractsCommunity)
+}
+
+// startContractsCircle starts a contractsCircle.
+func startContractsCircle(t *testing.T, bin string) *contractsCircle {
+	t.Helper()
+	ports := sxptest.FreePorts(t, 4)
+	cc := &contractsCircle{clearingURL: fmt.Sprintf("http://127.0.0.1:%d", ports[0]), clearingDB: pgtest.NewDatabase(t)}
+	run := func(stdin string, args ...string) string {
+		t.Helper()
+		return sxptest.RunInput(t, bin, sxptest.WithoutSettings(), stdin, args...)
+	}
+	run("", "admin", "circle", "init", "valley", "--unit", "VAL", "--divisions", "2", "--name", "Valley circle", "--database", cc.clearingDB)
+	for i, id := range []string{"leaf", "oak", "pine"} {
+		c := &contractsCommunity{fedServer: fedServer{id: id, listen: fmt.Sprintf("127.0.0.1:%d", ports[i+1])}, cur: strings.ToUpper(id)}
+		c.base = "http://" + c.listen
+		out := run("", "admin", "community", "add", c.id, "--name", c.id, "--uri", c.base, "--rate", "1",
+			"--min", "-1000", "--max", "1000", "--secret", e2eSecret, "--database", cc.clearingDB)
+		c.db, c.pool = migratedDB(t, bin)
+		c.args = []string{"--database", c.db, "--community-id", c.id, "--community-name", c.id, "--currency", c.cur,
+			"--currency-divisions", "2", "--public-url", c.base, "--circle-url", cc.clearingURL, "--circle-id", "valley",
+			"--circle-key", sxptest.KeyLine(t, out), "--rate", "1", "--default-min", "-100", "--default-max", "1000",
+			"--registration", "open", "--federation-retry", "200ms", "--federation-timeout", "2s"}
+		cc.coms = append(cc.coms, c)
+	}
+	clearing := startSXP(t, bin, "clearing", "clearing", "--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--database", cc.clearingDB,
+		"--secret", e2eSecret, "--admin-token", e2eAdminToken, "--public-url", cc.clearingURL)
+	clearing.WaitReady(cc.clearingURL+"/readyz", readyWithin)
+	cpool, err := pgxpool.New(context.Background(), cc.clearingDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cpool.Close)
+	cc.cpool = cpool
+	cc.start = func(c *contractsCommunity) {
+		t.Helper()
+		startCommunity(t, bin, &c.fedServer, "--handshake-interval", "2s")
+	}
+	for _, c := range cc.coms {
+		cc.start(c)
+	}
+	leaf, oak, pine := cc.coms[0], cc.coms[1], cc.coms[2]
+	for _, pair := range [][2]*contractsCommunity{{leaf, oak}, {oak, pine}, {leaf, pine}} {
+		peer(t, bin, &pair[0].fedServer, &pair[1].fedServer)
+	}
+	for _, c := range cc.coms {
+		run(e2ePassword+"\n", append([]string{"members", "add", "ada", "--password-stdin", "--admin", "--name", "Ada"}, c.args...)...)
+		c.admin = login(t, c.base, "ada", e2ePassword)
+	}
+	return cc
+}
