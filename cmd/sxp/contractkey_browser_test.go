@@ -9,10 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/sxp-network/sxp/cmd/sxp/sxptest"
-	"github.com/sxp-network/sxp/migrations/pgtest"
 )
 
 // TestContractKeyInBrowser: a member registered on a real community server
@@ -21,19 +18,11 @@ import (
 // registering one's own key shows it as one's own, and the API agrees.
 func TestContractKeyInBrowser(t *testing.T) {
 	bin := sxptest.BuildSXP(t)
-	ports := sxptest.FreePorts(t, 1)
-	s := &fedServer{id: "leaf", db: pgtest.NewDatabase(t), listen: fmt.Sprintf("127.0.0.1:%d", ports[0]),
-		base: fmt.Sprintf("http://127.0.0.1:%d", ports[0])}
-	s.args = []string{"--database", s.db, "--community-id", "leaf", "--community-name", "Leaf Valley", "--currency", "LEAF",
-		"--public-url", s.base, "--registration", "open", "--federation-secret", "a long sealing secret",
-		"--arbiter-url", "http://127.0.0.1:9", "--arbiter-key", "P0g2SeRwo9JsQga1SUHhiP7HkBd/cxf+VLWmOp23i90="}
-	sxptest.Run(t, bin, sxptest.WithoutSettings(), "migrate", "up", "--database", s.db)
-	startFedServer(t, bin, s)
-	pool, err := pgxpool.New(context.Background(), s.db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	s := startCommunities(t, bin, []fedCommunity{{"leaf", "Leaf Valley", "LEAF"}}, func(*fedServer) []string {
+		return []string{"--registration", "open", "--federation-secret", "a long sealing secret",
+			"--arbiter-url", "http://127.0.0.1:9", "--arbiter-key", "P0g2SeRwo9JsQga1SUHhiP7HkBd/cxf+VLWmOp23i90="}
+	})[0]
+	pool := s.pool
 
 	token := register(t, s.base, "alice")
 	st, key := apiJSON(t, s.base, "GET", "/api/v1/me/contract-key", token, nil)

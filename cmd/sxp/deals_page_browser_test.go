@@ -1,17 +1,14 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sxp-network/sxp/cmd/sxp/sxptest"
-	"github.com/sxp-network/sxp/migrations/pgtest"
 )
 
 // TestDealsPageInBrowser: a real community server; its admin opens Admin →
@@ -21,18 +18,10 @@ import (
 // finds nothing, which the page lists too. Screenshots in testout/deals-page.
 func TestDealsPageInBrowser(t *testing.T) {
 	bin := sxptest.BuildSXP(t)
-	port := sxptest.FreePort(t)
-	s := &fedServer{id: "leaf", db: pgtest.NewDatabase(t), listen: fmt.Sprintf("127.0.0.1:%d", port), base: fmt.Sprintf("http://127.0.0.1:%d", port)}
-	s.args = []string{"--database", s.db, "--community-id", "leaf", "--community-name", "Leaf Valley", "--currency", "LEAF",
-		"--currency-divisions", "2", "--public-url", s.base, "--registration", "open",
-		"--arbiter-url", "http://127.0.0.1:9", "--arbiter-key", "P0g2SeRwo9JsQga1SUHhiP7HkBd/cxf+VLWmOp23i90="} // a pinned arbiter (never called here)
-	sxptest.Run(t, bin, sxptest.WithoutSettings(), "migrate", "up", "--database", s.db)
-	pool, err := pgxpool.New(context.Background(), s.db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	startFedServer(t, bin, s)
+	s := startCommunities(t, bin, []fedCommunity{{"leaf", "Leaf Valley", "LEAF"}}, func(*fedServer) []string {
+		return []string{"--registration", "open",
+			"--arbiter-url", "http://127.0.0.1:9", "--arbiter-key", "P0g2SeRwo9JsQga1SUHhiP7HkBd/cxf+VLWmOp23i90="} // a pinned arbiter (never called here)
+	})[0]
 	sxp := func(args ...string) string {
 		t.Helper()
 		return sxptest.Run(t, bin, sxptest.WithoutSettings(), append(args, s.args...)...)

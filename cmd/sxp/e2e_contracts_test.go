@@ -48,15 +48,7 @@ func TestContractsEndToEnd(t *testing.T) {
 	alice, bob, pat := register(t, leaf.base, "alice"), register(t, oak.base, "bob"), register(t, pine.base, "pat")
 	offer := func(c *contractsCommunity, token, title string, money map[string]string) string {
 		t.Helper()
-		body := map[string]any{"kind": "offer", "title": title, "category": "goods"}
-		if money != nil {
-			body["money"] = money
-		}
-		st, out := apiJSON(t, c.base, "POST", "/api/v1/announcements", token, body)
-		if st != 201 {
-			t.Fatalf("offer %q: %d %v", title, st, out)
-		}
-		return fmt.Sprintf("%s/announcements/%d", c.base, int64(out["id"].(float64)))
+		return postOffer(t, c.base, token, title, money)
 	}
 	bike := offer(leaf, alice, "Bike", nil)
 	canoe := offer(oak, bob, "Canoe", nil)

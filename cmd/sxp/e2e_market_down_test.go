@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -44,11 +43,7 @@ func TestMarketPeerDownEndToEnd(t *testing.T) {
 	alice, bob := register(t, leaf.base, "alice"), register(t, oak.base, "bob")
 	offer := func(s *fedServer, token, title string) string {
 		t.Helper()
-		st, out := apiJSON(t, s.base, "POST", "/api/v1/announcements", token, map[string]any{"kind": "offer", "title": title, "category": "goods"})
-		if st != 201 {
-			t.Fatalf("offer %q: %d %v", title, st, out)
-		}
-		return fmt.Sprintf("%s/announcements/%d", s.base, int64(out["id"].(float64)))
+		return postOffer(t, s.base, token, title, nil)
 	}
 	bike, canoe := offer(leaf, alice, "Bike"), offer(oak, bob, "Canoe")
 	waitFor("each holds the other's offer", func() bool {

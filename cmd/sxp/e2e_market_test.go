@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -53,15 +52,7 @@ func TestMarketEndToEnd(t *testing.T) {
 	pat := member{c, register(t, c.base, "pat")}
 	offer := func(m member, title string, money map[string]string) string {
 		t.Helper()
-		body := map[string]any{"kind": "offer", "title": title, "category": "goods"}
-		if money != nil {
-			body["money"] = money
-		}
-		st, out := apiJSON(t, m.s.base, "POST", "/api/v1/announcements", m.token, body)
-		if st != 201 {
-			t.Fatalf("offer %q: %d %v", title, st, out)
-		}
-		return fmt.Sprintf("%s/announcements/%d", m.s.base, int64(out["id"].(float64)))
+		return postOffer(t, m.s.base, m.token, title, money)
 	}
 	bike := offer(alice, "Bike", nil)
 	canoe := offer(bob, "Canoe", nil)
@@ -69,19 +60,14 @@ func TestMarketEndToEnd(t *testing.T) {
 	lamp := offer(carol, "Lamp", nil)
 	drill := offer(dan, "Drill", nil)
 	held := func(s *fedServer, ids ...string) bool {
-		var n int
-		err := s.pool.QueryRow(context.Background(), `SELECT count(*) FROM announcements WHERE origin_id = ANY($1)`, ids).Scan(&n)
-		return err == nil && n == len(ids)
+		return holdsAnnouncements(s.pool, ids...)
 	}
 	waitFor("every server holds its peers' offers", func() bool {
 		return held(a, canoe, twenty, drill) && held(b, bike, twenty, lamp) && held(c, bike, canoe)
 	})
 	wants := func(m member, offer string, accepts ...string) {
 		t.Helper()
-		id := offer[strings.LastIndex(offer, "/")+1:]
-		if st, out := apiJSON(t, m.s.base, "PUT", "/api/v1/wantlists/"+id, m.token, map[string]any{"accepts": accepts}); st != 200 {
-			t.Fatalf("want list of %s: %d %v", offer, st, out)
-		}
+		putWants(t, m.s.base, m.token, offer, accepts...)
 	}
 	wants(alice, bike, canoe) // alice would take bob's canoe for her bike
 	wants(bob, canoe, twenty) // bob would take pat's 20 PINE for his canoe

@@ -54,33 +54,20 @@ func TestRoundSignedEndToEnd(t *testing.T) {
 	all := []member{alice, bob, pat}
 	offer := func(m member, title string, money map[string]string) string {
 		t.Helper()
-		body := map[string]any{"kind": "offer", "title": title, "category": "goods"}
-		if money != nil {
-			body["money"] = money
-		}
-		st, out := apiJSON(t, m.c.base, "POST", "/api/v1/announcements", m.token, body)
-		if st != 201 {
-			t.Fatalf("offer %q: %d %v", title, st, out)
-		}
-		return fmt.Sprintf("%s/announcements/%d", m.c.base, int64(out["id"].(float64)))
+		return postOffer(t, m.c.base, m.token, title, money)
 	}
 	bike := offer(alice, "Bike", nil)
 	canoe := offer(bob, "Canoe", nil)
 	twenty := offer(pat, "Twenty pines", map[string]string{"value": "20", "currency": "PINE"})
 	held := func(c *contractsCommunity, ids ...string) bool {
-		var n int
-		err := c.pool.QueryRow(ctx, `SELECT count(*) FROM announcements WHERE origin_id = ANY($1)`, ids).Scan(&n)
-		return err == nil && n == len(ids)
+		return holdsAnnouncements(c.pool, ids...)
 	}
 	waitFor("every server holds its peers' offers", 30*time.Second, func() bool {
 		return held(leaf, canoe, twenty) && held(oak, bike, twenty) && held(pine, bike, canoe)
 	})
 	wants := func(m member, offer string, accepts ...string) {
 		t.Helper()
-		id := offer[strings.LastIndex(offer, "/")+1:]
-		if st, out := apiJSON(t, m.c.base, "PUT", "/api/v1/wantlists/"+id, m.token, map[string]any{"accepts": accepts}); st != 200 {
-			t.Fatalf("want list of %s: %d %v", offer, st, out)
-		}
+		putWants(t, m.c.base, m.token, offer, accepts...)
 	}
 	wants(alice, bike, canoe) // alice would take bob's canoe for her bike
 	wants(bob, canoe, twenty) // bob would take pat's 20 PINE for his canoe

@@ -138,3 +138,37 @@ func startContractsCircle(t *testing.T, bin string) *contractsCircle {
 	}
 	return cc
 }
+
+// postOffer posts an offer (category goods) on base as token's member, a
+// money offer when money is not nil, and returns its URL, which is its
+// origin id: base/announcements/{id}.
+func postOffer(t *testing.T, base, token, title string, money map[string]string) string {
+	t.Helper()
+	body := map[string]any{"kind": "offer", "title": title, "category": "goods"}
+	if money != nil {
+		body["money"] = money
+	}
+	st, out := apiJSON(t, base, "POST", "/api/v1/announcements", token, body)
+	if st != 201 {
+		t.Fatalf("offer %q: %d %v", title, st, out)
+	}
+	return fmt.Sprintf("%s/announcements/%d", base, int64(out["id"].(float64)))
+}
+
+// putWants sets the want list of offer (a URL of postOffer's): the offers,
+// by origin id, its author would take for it.
+func putWants(t *testing.T, base, token, offer string, accepts ...string) {
+	t.Helper()
+	id := offer[strings.LastIndex(offer, "/")+1:]
+	if st, out := apiJSON(t, base, "PUT", "/api/v1/wantlists/"+id, token, map[string]any{"accepts": accepts}); st != 200 {
+		t.Fatalf("want list of %s: %d %v", offer, st, out)
+	}
+}
+
+// holdsAnnouncements says whether the database of pool holds every one of
+// the announcements ids (origin ids).
+func holdsAnnouncements(pool *pgxpool.Pool, ids ...string) bool {
+	var n int
+	err := pool.QueryRow(context.Background(), `SELECT count(*) FROM announcements WHERE origin_id = ANY($1)`, ids).Scan(&n)
+	return err == nil && n == len(ids)
+}
