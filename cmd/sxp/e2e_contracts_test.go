@@ -40,10 +40,6 @@ func TestContractsEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	cc := startContractsCircle(t, bin)
 	clearingURL, cpool, coms, start := cc.clearingURL, cc.cpool, cc.coms, cc.start
-	run := func(stdin string, args ...string) string {
-		t.Helper()
-		return sxptest.RunInput(t, bin, sxptest.WithoutSettings(), stdin, args...)
-	}
 	leaf, oak, pine := coms[0], coms[1], coms[2]
 	alice, bob, pat := register(t, leaf.base, "alice"), register(t, oak.base, "bob"), register(t, pine.base, "pat")
 	offer := func(c *contractsCommunity, token, title string, money map[string]string) string {
@@ -145,16 +141,7 @@ func TestContractsEndToEnd(t *testing.T) {
 	}
 	// Each server sent its member's 4 promises to the 2 others, and never
 	// called T.
-	for _, c := range coms {
-		_, text := getText(t, c.base+"/metrics")
-		for _, want := range []string{`sxp_contract_promises_sent_total{result="ok"} 8`,
-			`sxp_contract_arbiter_requests_total{kind="resolve",result="ok"} 0`,
-			`sxp_contract_arbiter_requests_total{kind="decision",result="ok"} 0`} {
-			if !strings.Contains(text, want) {
-				t.Errorf("%s/metrics has no %s", c.id, want)
-			}
-		}
-	}
+	cc.promisesWithoutT(t)
 	// The money leg settles once through the circle: pat pays bob 20.00.
 	if !eventually(60*time.Second, func() bool {
 		legs, _ := stateOf(pine, pat, h)["legs"].([]any)
@@ -177,16 +164,7 @@ func TestContractsEndToEnd(t *testing.T) {
 		t.Errorf("pine's intertrades with key h:2: got %d (%v), want 1", transfers, err)
 	}
 	// Circle integrity: each side reconciles with the clearing house.
-	for _, c := range []struct {
-		com  *contractsCommunity
-		base string
-	}{{pine, "20.00"}, {oak, "-20.00"}, {leaf, "0.00"}} {
-		apiJSON(t, c.com.base, "POST", "/api/v1/admin/intertrade/handshake", c.com.admin, nil)
-		st, out := apiJSON(t, c.com.base, "POST", "/api/v1/admin/intertrade/reconcile", c.com.admin, nil)
-		if st != 200 || out["ok"] != true || out["base_sum"] != c.base || fmt.Sprint(out["problems"]) != "[]" {
-			t.Errorf("%s integrity: got %d %v, want ok with base %s", c.com.id, st, out, c.base)
-		}
-	}
+	cc.reconciles(t, map[string]string{"pine": "20.00", "oak": "-20.00", "leaf": "0.00"})
 	// Items: pat confirms the bike, alice the canoe; bob cannot confirm alice's.
 	if st, out := apiJSON(t, oak.base, "POST", "/api/v1/contracts/"+h+"/legs/1/confirm", bob, nil); st != 404 && st != 403 {
 		t.Errorf("bob confirms alice's canoe: got %d %v, want refused", st, out)
@@ -212,20 +190,7 @@ func TestContractsEndToEnd(t *testing.T) {
 		t.Errorf("alice's bike is still an active offer")
 	}
 	// The bundle, downloaded, verifies offline.
-	st, bundle := apiJSON(t, oak.base, "GET", "/api/v1/contracts/"+h+"/bundle", bob, nil)
-	if st != 200 {
-		t.Fatalf("bundle: %d %v", st, bundle)
-	}
-	file := filepath.Join(t.TempDir(), "contract.json")
-	raw, _ := json.Marshal(bundle)
-	if err := os.WriteFile(file, raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	verify := run("", "contract", "verify", file)
-	t.Logf("sxp contract verify:\n%s", verify)
-	if !strings.Contains(verify, "contract: "+h) || !strings.Contains(verify, "signed: yes, by M[4]") {
-		t.Errorf("sxp contract verify: got %q", verify)
-	}
+	bundleVerifies(t, bin, oak.base, bob, h)
 	// Pages: bob's contracts page shows it signed, with the download link.
 	if page := pageAs(t, oak.base, "/contracts", bob, nil); !strings.Contains(page, "bob@oak · signed") ||
 		!strings.Contains(page, "/api/v1/contracts/"+h+"/bundle") || !strings.Contains(page, "Twenty pines (20.00 PINE) to bob@oak") {

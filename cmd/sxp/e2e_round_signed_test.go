@@ -15,8 +15,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -173,16 +171,7 @@ func TestRoundSignedEndToEnd(t *testing.T) {
 		t.Fatalf("T: %d contracts, %d requests (%v); want 0, 0", tRows, tRequests, err)
 	}
 	t.Logf("T: %d contracts, %d requests", tRows, tRequests)
-	for _, c := range coms {
-		_, text := getText(t, c.base+"/metrics")
-		for _, want := range []string{`sxp_contract_promises_sent_total{result="ok"} 8`,
-			`sxp_contract_arbiter_requests_total{kind="resolve",result="ok"} 0`,
-			`sxp_contract_arbiter_requests_total{kind="decision",result="ok"} 0`} {
-			if !strings.Contains(text, want) {
-				t.Errorf("%s/metrics has no %s", c.id, want)
-			}
-		}
-	}
+	cc.promisesWithoutT(t)
 
 	// The money leg settles once through the circle: pat pays bob 20.00.
 	money := legOf["Twenty pines"]
@@ -206,17 +195,7 @@ func TestRoundSignedEndToEnd(t *testing.T) {
 		t.Errorf("pine's completed intertrades with key h:%d: got %d (%v), want 1", money, transfers, err)
 	}
 	// Circle integrity: each community reconciles with the clearing house.
-	for _, c := range []struct {
-		com  *contractsCommunity
-		base string
-	}{{pine, "20.00"}, {oak, "-20.00"}, {leaf, "0.00"}} {
-		apiJSON(t, c.com.base, "POST", "/api/v1/admin/intertrade/handshake", c.com.admin, nil)
-		st, out := apiJSON(t, c.com.base, "POST", "/api/v1/admin/intertrade/reconcile", c.com.admin, nil)
-		t.Logf("%s reconcile: %d %v", c.com.id, st, out)
-		if st != 200 || out["ok"] != true || out["base_sum"] != c.base || fmt.Sprint(out["problems"]) != "[]" {
-			t.Errorf("%s integrity: got %d %v, want ok with base %s", c.com.id, st, out, c.base)
-		}
-	}
+	cc.reconciles(t, map[string]string{"pine": "20.00", "oak": "-20.00", "leaf": "0.00"})
 
 	// And the clearing house's own check: each community's virtual customer
 	// mirrors its reported balance.
@@ -266,18 +245,5 @@ func TestRoundSignedEndToEnd(t *testing.T) {
 	}
 
 	// The bundle, downloaded, verifies offline.
-	st, bundle := apiJSON(t, oak.base, "GET", "/api/v1/contracts/"+h+"/bundle", bob.token, nil)
-	if st != 200 {
-		t.Fatalf("bundle: %d %v", st, bundle)
-	}
-	file := filepath.Join(t.TempDir(), "contract.json")
-	raw, _ := json.Marshal(bundle)
-	if err := os.WriteFile(file, raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	verify := run("contract", "verify", file)
-	t.Logf("sxp contract verify:\n%s", verify)
-	if !strings.Contains(verify, "contract: "+h) || !strings.Contains(verify, "signed: yes, by M[4]") {
-		t.Errorf("sxp contract verify: got %q", verify)
-	}
+	bundleVerifies(t, bin, oak.base, bob.token, h)
 }

@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -171,4 +174,57 @@ func holdsAnnouncements(pool *pgxpool.Pool, ids ...string) bool {
 	var n int
 	err := pool.QueryRow(context.Background(), `SELECT count(*) FROM announcements WHERE origin_id = ANY($1)`, ids).Scan(&n)
 	return err == nil && n == len(ids)
+}
+
+// promisesWithoutT checks each community's metrics: its server sent its
+// member's 4 promises of a loop of three to the 2 others (8) and never
+// called T.
+func (cc *contractsCircle) promisesWithoutT(t *testing.T) {
+	t.Helper()
+	for _, c := range cc.coms {
+		_, text := getText(t, c.base+"/metrics")
+		for _, want := range []string{`sxp_contract_promises_sent_total{result="ok"} 8`,
+			`sxp_contract_arbiter_requests_total{kind="resolve",result="ok"} 0`,
+			`sxp_contract_arbiter_requests_total{kind="decision",result="ok"} 0`} {
+			if !strings.Contains(text, want) {
+				t.Errorf("%s/metrics has no %s", c.id, want)
+			}
+		}
+	}
+}
+
+// reconciles checks the circle's integrity from each community's side: a
+// handshake, then a reconcile that is ok with the base sum baseSum[id]
+// (base units, e.g. "-20.00"); pine first, then oak, then leaf.
+func (cc *contractsCircle) reconciles(t *testing.T, baseSum map[string]string) {
+	t.Helper()
+	for i := len(cc.coms) - 1; i >= 0; i-- {
+		c := cc.coms[i]
+		apiJSON(t, c.base, "POST", "/api/v1/admin/intertrade/handshake", c.admin, nil)
+		st, out := apiJSON(t, c.base, "POST", "/api/v1/admin/intertrade/reconcile", c.admin, nil)
+		t.Logf("%s reconcile: %d %v", c.id, st, out)
+		if st != 200 || out["ok"] != true || out["base_sum"] != baseSum[c.id] || fmt.Sprint(out["problems"]) != "[]" {
+			t.Errorf("%s integrity: got %d %v, want ok with base %s", c.id, st, out, baseSum[c.id])
+		}
+	}
+}
+
+// bundleVerifies downloads contract h's bundle from base as token's member
+// and checks that 'sxp contract verify' finds it signed offline.
+func bundleVerifies(t *testing.T, bin, base, token, h string) {
+	t.Helper()
+	st, bundle := apiJSON(t, base, "GET", "/api/v1/contracts/"+h+"/bundle", token, nil)
+	if st != 200 {
+		t.Fatalf("bundle: %d %v", st, bundle)
+	}
+	file := filepath.Join(t.TempDir(), "contract.json")
+	raw, _ := json.Marshal(bundle)
+	if err := os.WriteFile(file, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	verify := sxptest.Run(t, bin, sxptest.WithoutSettings(), "contract", "verify", file)
+	t.Logf("sxp contract verify:\n%s", verify)
+	if !strings.Contains(verify, "contract: "+h) || !strings.Contains(verify, "signed: yes, by M[4]") {
+		t.Errorf("sxp contract verify: got %q", verify)
+	}
 }
