@@ -24,7 +24,7 @@ func TestMarketPeerDownEndToEnd(t *testing.T) {
 				"--arbiter-url", "http://127.0.0.1:9", "--arbiter-key", "P0g2SeRwo9JsQga1SUHhiP7HkBd/cxf+VLWmOp23i90="} // an arbiter both trust (never called here)
 		})
 	leaf, oak := servers[0], servers[1]
-	peer(t, bin, leaf, oak)
+	peerServers(t, bin, leaf, oak)
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
 		for deadline := time.Now().Add(60 * time.Second); !cond(); time.Sleep(100 * time.Millisecond) {

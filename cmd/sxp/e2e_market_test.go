@@ -33,7 +33,7 @@ func TestMarketEndToEnd(t *testing.T) {
 		return sxptest.Run(t, bin, sxptest.WithoutSettings(), append(args, s.args...)...)
 	}
 	for _, pair := range [][2]*fedServer{{a, b}, {b, c}, {a, c}} {
-		peer(t, bin, pair[0], pair[1])
+		peerServers(t, bin, pair[0], pair[1])
 	}
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()

@@ -63,9 +63,9 @@ func startCommunities(t *testing.T, bin string, coms []fedCommunity, more func(s
 	return servers
 }
 
-// peer makes a and b peers: a adds b, then b adds a and must say the
+// peerServers makes a and b peers: a adds b, then b adds a and must say the
 // peering is active.
-func peer(t *testing.T, bin string, a, b *fedServer) {
+func peerServers(t *testing.T, bin string, a, b *fedServer) {
 	t.Helper()
 	sxptest.Run(t, bin, sxptest.WithoutSettings(), append([]string{"peers", "add", b.base}, a.args...)...)
 	if out := sxptest.Run(t, bin, sxptest.WithoutSettings(), append([]string{"peers", "add", a.base}, b.args...)...); !strings.Contains(out, ": active (") {
@@ -133,7 +133,7 @@ func startContractsCircle(t *testing.T, bin string) *contractsCircle {
 	}
 	leaf, oak, pine := cc.coms[0], cc.coms[1], cc.coms[2]
 	for _, pair := range [][2]*contractsCommunity{{leaf, oak}, {oak, pine}, {leaf, pine}} {
-		peer(t, bin, &pair[0].fedServer, &pair[1].fedServer)
+		peerServers(t, bin, &pair[0].fedServer, &pair[1].fedServer)
 	}
 	for _, c := range cc.coms {
 		run(e2ePassword+"\n", append([]string{"members", "add", "ada", "--password-stdin", "--admin", "--name", "Ada"}, c.args...)...)
