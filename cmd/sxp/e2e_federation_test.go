@@ -200,6 +200,9 @@ func TestFederationEndToEnd(t *testing.T) {
 		if s == a && !strings.Contains(sent, "POST "+b.base+"/federation/v1/inbox") {
 			t.Fatalf("leaf's trace has no delivery to oak:\n%.2000s", sent)
 		}
+		// Times of day ("00:14:37.912Z") are left out first: their seconds
+		// could spell the amount.
+		sent = regexp.MustCompile(`\d{2}:\d{2}:\d{2}(\.\d+)?`).ReplaceAllString(sent, "hh:mm:ss")
 		for _, secret := range append([]string{fedPassword, "alice.secret@example.org", "37.91", "-37.91", "private payment",
 			"password_hash", "balance", "sxp_session"}, tokens...) {
 			if strings.Contains(sent, secret) {
