@@ -1,8 +1,6 @@
 package clearing
 
 import (
-	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,21 +15,8 @@ import (
 // "Seq Scan" in the plan means a missing index.
 func TestPaymentPathUsesIndexes(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	pool := pgtest.NewPool(t)
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, `SET enable_seqscan = off`); err != nil {
-		t.Fatal(err)
-	}
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
-	queries := map[string]struct {
-		sql  string
-		args []any
-	}{
+	queries := map[string]pgtest.Query{
 		"community by id":  {`SELECT ` + communityColumns + ` FROM clearing_communities c WHERE c.id = $1`, []any{"a"}},
 		"community by uri": {`SELECT ` + communityColumns + ` FROM clearing_communities c WHERE c.uri = $1`, []any{"http://a"}},
 		"keys": {`SELECT sealed, retires_at FROM clearing_keys
@@ -55,23 +40,5 @@ func TestPaymentPathUsesIndexes(t *testing.T) {
 		"ledger account": {`SELECT id FROM ledger_accounts WHERE id = $1 FOR UPDATE`, []any{int64(1)}},
 		"ledger hold":    {`SELECT id FROM ledger_pending WHERE id = $1 FOR UPDATE`, []any{int64(1)}},
 	}
-	for name, q := range queries {
-		rows, err := conn.Query(ctx, `EXPLAIN `+q.sql, q.args...)
-		if err != nil {
-			t.Errorf("%s: %v", name, err)
-			continue
-		}
-		var plan []string
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, line)
-		}
-		rows.Close()
-		if p := strings.Join(plan, "\n"); strings.Contains(p, "Seq Scan") {
-			t.Errorf("%s scans its table sequentially:\n%s", name, p)
-		}
-	}
+	pgtest.UsesIndexes(t, pgtest.NewPool(t), queries)
 }

@@ -7,12 +7,9 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -20,61 +17,14 @@ import (
 	"github.com/sxp-network/sxp/server/payments"
 )
 
-// chromiumPath is Debian's chromium, installed by deploy/test.
-const chromiumPath = "/usr/bin/chromium"
-
-// testOutput is the folder for this test's screenshots: $SXP_TEST_OUTPUT,
-// or testout/ at the top of the repository (ignored by git).
-func testOutput(t *testing.T, sub string) string {
-	t.Helper()
-	dir := os.Getenv("SXP_TEST_OUTPUT")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "testout")
-	}
-	dir = filepath.Join(dir, sub)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	abs, _ := filepath.Abs(dir)
-	return abs
-}
-
-// browser starts headless Chromium with a fresh profile; it fails the test
-// when Chromium is missing.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("chromium not found at %s (Debian package chromium; deploy/test installs it): %v", chromiumPath, err)
-	}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.NoFirstRun,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	)
-	ctx, cancelCtx := chromedp.NewContext(alloc)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return ctx
-}
-
 // TestAdminPagesInBrowser logs in to the clearing house's and a community's
 // admin pages in headless Chromium, checks the numbers they show against the
 // databases, blocks a community through the pages (with confirmation), and
 // saves a screenshot of every page.
 func TestAdminPagesInBrowser(t *testing.T) {
 	c := startCircle(t)
-	ctx := browser(t)
-	out := testOutput(t, "admin-pages")
+	b := newTab(t, "admin-pages")
+	ctx, out := b.ctx, b.out
 	dbctx := context.Background()
 
 	alice := c.member(c.leaf, "alice")
@@ -89,16 +39,6 @@ func TestAdminPagesInBrowser(t *testing.T) {
 		}
 	}
 
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.WriteFile(filepath.Join(out, name+".png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	text := func(sel string) string {
 		t.Helper()
 		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
@@ -107,21 +47,7 @@ func TestAdminPagesInBrowser(t *testing.T) {
 		}
 		return strings.TrimSpace(s)
 	}
-	open := func(u, ready string) {
-		t.Helper()
-		if err := chromedp.Do(ctx, chromedp.Navigate(u), chromedp.WaitVisible(chromedp.CSS(ready))); err != nil {
-			t.Fatalf("open %s (waiting for %s): %v", u, ready, err)
-		}
-	}
-	submit := func(button, ready string) {
-		t.Helper()
-		if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(button))); err != nil {
-			t.Fatalf("click %s: %v", button, err)
-		}
-		if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(ready))); err != nil {
-			t.Fatalf("after %s, waiting for %s: %v", button, ready, err)
-		}
-	}
+	shot, open, submit := b.shot, b.open, b.click
 	f := func(v int64) string { return clearing.FormatAmount(v, 2) }
 
 	// The clearing house: the pages send a visitor without a session to log in.

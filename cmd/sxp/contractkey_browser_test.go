@@ -6,16 +6,10 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/chromedp/chromedp"
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/sxp-network/sxp/cmd/sxp/sxptest"
-	"github.com/sxp-network/sxp/migrations/pgtest"
 )
 
 // TestContractKeyInBrowser: a member registered on a real community server
@@ -24,19 +18,11 @@ import (
 // registering one's own key shows it as one's own, and the API agrees.
 func TestContractKeyInBrowser(t *testing.T) {
 	bin := sxptest.BuildSXP(t)
-	ports := sxptest.FreePorts(t, 1)
-	s := &fedServer{id: "leaf", db: pgtest.NewDatabase(t), listen: fmt.Sprintf("127.0.0.1:%d", ports[0]),
-		base: fmt.Sprintf("http://127.0.0.1:%d", ports[0])}
-	s.args = []string{"--database", s.db, "--community-id", "leaf", "--community-name", "Leaf Valley", "--currency", "LEAF",
-		"--public-url", s.base, "--registration", "open", "--federation-secret", "a long sealing secret",
-		"--arbiter-url", "http://127.0.0.1:9", "--arbiter-key", "P0g2SeRwo9JsQga1SUHhiP7HkBd/cxf+VLWmOp23i90="}
-	sxptest.Run(t, bin, sxptest.WithoutSettings(), "migrate", "up", "--database", s.db)
-	startFedServer(t, bin, s)
-	pool, err := pgxpool.New(context.Background(), s.db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	s := startCommunities(t, bin, []fedCommunity{{"leaf", "Leaf Valley", "LEAF"}}, func(*fedServer) []string {
+		return []string{"--registration", "open", "--federation-secret", "a long sealing secret",
+			"--arbiter-url", "http://127.0.0.1:9", "--arbiter-key", "P0g2SeRwo9JsQga1SUHhiP7HkBd/cxf+VLWmOp23i90="}
+	})[0]
+	pool := s.pool
 
 	token := register(t, s.base, "alice")
 	st, key := apiJSON(t, s.base, "GET", "/api/v1/me/contract-key", token, nil)
@@ -54,47 +40,11 @@ func TestContractKeyInBrowser(t *testing.T) {
 		t.Errorf("PUT a short key: got %d %v, want 400 naming key", st, out)
 	}
 
-	ctx := browser(t)
-	dir := testOutput(t, "contract-key")
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector(%q).innerText`, sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return v
-	}
-	submit := func(fields map[string]string, button, ready string) {
-		t.Helper()
-		for sel, v := range fields {
-			if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS(sel), v)); err != nil {
-				t.Fatalf("fill %s: %v", sel, err)
-			}
-		}
-		if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(button))); err != nil {
-			t.Fatalf("click %s: %v", button, err)
-		}
-		if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(ready))); err != nil {
-			t.Fatalf("after %s, waiting for %s: %v", button, ready, err)
-		}
-	}
-	if err := chromedp.Do(ctx, chromedp.Navigate(s.base+"/login"), chromedp.WaitVisible(chromedp.CSS("#username"))); err != nil {
-		t.Fatal(err)
-	}
-	submit(map[string]string{"#username": "alice", "#password": fedPassword}, "form button", "nav")
-	if err := chromedp.Do(ctx, chromedp.Navigate(s.base+"/profile"), chromedp.WaitVisible(chromedp.CSS("#contract-key"))); err != nil {
-		t.Fatal(err)
-	}
+	b := newTab(t, "contract-key")
+	dir := b.out
+	shot, text, submit := b.shot, b.textOf, b.fill
+	b.logIn(s.base, "alice", fedPassword)
+	b.open(s.base+"/profile", "#contract-key")
 	section := text("#contract-key")
 	if !strings.Contains(section, fmt.Sprint(key["fingerprint"])) || !strings.Contains(section, "This server holds the key for you") {
 		t.Errorf("profile's contract key: got %q, want fingerprint %s, held by the server", section, key["fingerprint"])

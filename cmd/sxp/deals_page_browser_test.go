@@ -1,19 +1,14 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sxp-network/sxp/cmd/sxp/sxptest"
-	"github.com/sxp-network/sxp/migrations/pgtest"
 )
 
 // TestDealsPageInBrowser: a real community server; its admin opens Admin →
@@ -23,18 +18,10 @@ import (
 // finds nothing, which the page lists too. Screenshots in testout/deals-page.
 func TestDealsPageInBrowser(t *testing.T) {
 	bin := sxptest.BuildSXP(t)
-	port := sxptest.FreePort(t)
-	s := &fedServer{id: "leaf", db: pgtest.NewDatabase(t), listen: fmt.Sprintf("127.0.0.1:%d", port), base: fmt.Sprintf("http://127.0.0.1:%d", port)}
-	s.args = []string{"--database", s.db, "--community-id", "leaf", "--community-name", "Leaf Valley", "--currency", "LEAF",
-		"--currency-divisions", "2", "--public-url", s.base, "--registration", "open",
-		"--arbiter-url", "http://127.0.0.1:9", "--arbiter-key", "P0g2SeRwo9JsQga1SUHhiP7HkBd/cxf+VLWmOp23i90="} // a pinned arbiter (never called here)
-	sxptest.Run(t, bin, sxptest.WithoutSettings(), "migrate", "up", "--database", s.db)
-	pool, err := pgxpool.New(context.Background(), s.db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	startFedServer(t, bin, s)
+	s := startCommunities(t, bin, []fedCommunity{{"leaf", "Leaf Valley", "LEAF"}}, func(*fedServer) []string {
+		return []string{"--registration", "open",
+			"--arbiter-url", "http://127.0.0.1:9", "--arbiter-key", "P0g2SeRwo9JsQga1SUHhiP7HkBd/cxf+VLWmOp23i90="} // a pinned arbiter (never called here)
+	})[0]
 	sxp := func(args ...string) string {
 		t.Helper()
 		return sxptest.Run(t, bin, sxptest.WithoutSettings(), append(args, s.args...)...)
@@ -57,31 +44,9 @@ func TestDealsPageInBrowser(t *testing.T) {
 		}
 	}
 
-	ctx := browser(t)
-	out := testOutput(t, "deals-page")
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.WriteFile(filepath.Join(out, name+".png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// text is the page's text; "" while the page reloads itself (the deals
-	// page refreshes while a round runs, and has no body for a moment).
-	text := func() string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
-		if err != nil {
-			if strings.Contains(err.Error(), "context") {
-				t.Fatal(err)
-			}
-			return "" // the document went away under the evaluation: try again
-		}
-		return s
-	}
+	b := newTab(t, "deals-page")
+	ctx := b.ctx
+	shot, text := b.shot, b.page
 	waitText := func(what string) string {
 		t.Helper()
 		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
@@ -92,10 +57,9 @@ func TestDealsPageInBrowser(t *testing.T) {
 			}
 		}
 	}
-	if err := chromedp.Do(ctx, chromedp.Navigate(s.base+"/login"), chromedp.WaitVisible(chromedp.CSS("#username")),
-		chromedp.SetValue(chromedp.CSS("#username"), "root"), chromedp.SetValue(chromedp.CSS("#password"), fedPassword)); err != nil {
-		t.Fatal(err)
-	}
+	b.open(s.base+"/login", "#username")
+	b.set("#username", "root")
+	b.set("#password", fedPassword)
 	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS("form button"))); err != nil {
 		t.Fatal(err)
 	}
@@ -123,9 +87,7 @@ func TestDealsPageInBrowser(t *testing.T) {
 		!strings.Contains(stderr, "round 2: gather\nround 2: solve: 0 want lists\nround 2: done: found nothing\n") {
 		t.Fatalf("sxp deals round: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
-	if err := chromedp.Do(ctx, chromedp.Navigate(s.base+"/admin/deals"), chromedp.WaitVisible(chromedp.CSS("#rounds"))); err != nil {
-		t.Fatal(err)
-	}
+	b.open(s.base+"/admin/deals", "#rounds")
 	if p := text(); !strings.Contains(p, "found nothing in 0 want lists") || !strings.Contains(p, "command") {
 		t.Errorf("the deals page after a command's round:\n%s", p)
 	}

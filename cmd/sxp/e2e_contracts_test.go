@@ -30,90 +30,21 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sxp-network/sxp/clearing/cxp/contract"
 	"github.com/sxp-network/sxp/cmd/sxp/sxptest"
-	"github.com/sxp-network/sxp/migrations/pgtest"
 )
-
-type contractsCommunity struct {
-	id, cur, base, listen string
-	args                  []string
-	pool                  *pgxpool.Pool
-	proc                  *sxptest.Process
-	admin                 string // an admin's token
-}
 
 func TestContractsEndToEnd(t *testing.T) {
 	bin := sxptest.BuildSXP(t)
 	ctx := context.Background()
-	ports := sxptest.FreePorts(t, 4)
-	clearingURL := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
-	clearingDB := pgtest.NewDatabase(t)
-	run := func(stdin string, args ...string) string {
-		t.Helper()
-		return sxptest.RunInput(t, bin, sxptest.WithoutSettings(), stdin, args...)
-	}
-	run("", "admin", "circle", "init", "valley", "--unit", "VAL", "--divisions", "2", "--name", "Valley circle", "--database", clearingDB)
-	coms := []*contractsCommunity{{id: "leaf", cur: "LEAF"}, {id: "oak", cur: "OAK"}, {id: "pine", cur: "PINE"}}
-	for i, c := range coms {
-		c.listen = fmt.Sprintf("127.0.0.1:%d", ports[i+1])
-		c.base = "http://" + c.listen
-		out := run("", "admin", "community", "add", c.id, "--name", c.id, "--uri", c.base, "--rate", "1",
-			"--min", "-1000", "--max", "1000", "--secret", e2eSecret, "--database", clearingDB)
-		db := pgtest.NewDatabase(t)
-		c.args = []string{"--database", db, "--community-id", c.id, "--community-name", c.id, "--currency", c.cur,
-			"--currency-divisions", "2", "--public-url", c.base, "--circle-url", clearingURL, "--circle-id", "valley",
-			"--circle-key", sxptest.KeyLine(t, out), "--rate", "1", "--default-min", "-100", "--default-max", "1000",
-			"--registration", "open", "--federation-retry", "200ms", "--federation-timeout", "2s"}
-		run("", "migrate", "up", "--database", db)
-		pool, err := pgxpool.New(ctx, db)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(pool.Close)
-		c.pool = pool
-	}
-	clearing := startSXP(t, bin, "clearing", "clearing", "--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--database", clearingDB,
-		"--secret", e2eSecret, "--admin-token", e2eAdminToken, "--public-url", clearingURL)
-	clearing.WaitReady(clearingURL+"/readyz", readyWithin)
-	cpool, err := pgxpool.New(ctx, clearingDB)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cpool.Close)
-	start := func(c *contractsCommunity) {
-		t.Helper()
-		c.proc = startSXP(t, bin, c.id, append([]string{"community", "--listen", c.listen, "--handshake-interval", "2s"}, c.args...)...)
-		c.proc.WaitReady(c.base+"/readyz", readyWithin)
-	}
-	for _, c := range coms {
-		start(c)
-	}
+	cc := startContractsCircle(t, bin)
+	clearingURL, cpool, coms, start := cc.clearingURL, cc.cpool, cc.coms, cc.start
 	leaf, oak, pine := coms[0], coms[1], coms[2]
-	for _, pair := range [][2]*contractsCommunity{{leaf, oak}, {oak, pine}, {leaf, pine}} {
-		run("", append([]string{"peers", "add", pair[1].base}, pair[0].args...)...)
-		if out := run("", append([]string{"peers", "add", pair[0].base}, pair[1].args...)...); !strings.Contains(out, ": active (") {
-			t.Fatalf("%s peers %s: got %q", pair[1].id, pair[0].id, out)
-		}
-	}
-	for _, c := range coms {
-		run(e2ePassword+"\n", append([]string{"members", "add", "ada", "--password-stdin", "--admin", "--name", "Ada"}, c.args...)...)
-		c.admin = login(t, c.base, "ada", e2ePassword)
-	}
 	alice, bob, pat := register(t, leaf.base, "alice"), register(t, oak.base, "bob"), register(t, pine.base, "pat")
 	offer := func(c *contractsCommunity, token, title string, money map[string]string) string {
 		t.Helper()
-		body := map[string]any{"kind": "offer", "title": title, "category": "goods"}
-		if money != nil {
-			body["money"] = money
-		}
-		st, out := apiJSON(t, c.base, "POST", "/api/v1/announcements", token, body)
-		if st != 201 {
-			t.Fatalf("offer %q: %d %v", title, st, out)
-		}
-		return fmt.Sprintf("%s/announcements/%d", c.base, int64(out["id"].(float64)))
+		return postOffer(t, c.base, token, title, money)
 	}
 	bike := offer(leaf, alice, "Bike", nil)
 	canoe := offer(oak, bob, "Canoe", nil)
@@ -210,16 +141,7 @@ func TestContractsEndToEnd(t *testing.T) {
 	}
 	// Each server sent its member's 4 promises to the 2 others, and never
 	// called T.
-	for _, c := range coms {
-		_, text := getText(t, c.base+"/metrics")
-		for _, want := range []string{`sxp_contract_promises_sent_total{result="ok"} 8`,
-			`sxp_contract_arbiter_requests_total{kind="resolve",result="ok"} 0`,
-			`sxp_contract_arbiter_requests_total{kind="decision",result="ok"} 0`} {
-			if !strings.Contains(text, want) {
-				t.Errorf("%s/metrics has no %s", c.id, want)
-			}
-		}
-	}
+	cc.promisesWithoutT(t)
 	// The money leg settles once through the circle: pat pays bob 20.00.
 	if !eventually(60*time.Second, func() bool {
 		legs, _ := stateOf(pine, pat, h)["legs"].([]any)
@@ -242,16 +164,7 @@ func TestContractsEndToEnd(t *testing.T) {
 		t.Errorf("pine's intertrades with key h:2: got %d (%v), want 1", transfers, err)
 	}
 	// Circle integrity: each side reconciles with the clearing house.
-	for _, c := range []struct {
-		com  *contractsCommunity
-		base string
-	}{{pine, "20.00"}, {oak, "-20.00"}, {leaf, "0.00"}} {
-		apiJSON(t, c.com.base, "POST", "/api/v1/admin/intertrade/handshake", c.com.admin, nil)
-		st, out := apiJSON(t, c.com.base, "POST", "/api/v1/admin/intertrade/reconcile", c.com.admin, nil)
-		if st != 200 || out["ok"] != true || out["base_sum"] != c.base || fmt.Sprint(out["problems"]) != "[]" {
-			t.Errorf("%s integrity: got %d %v, want ok with base %s", c.com.id, st, out, c.base)
-		}
-	}
+	cc.reconciles(t, map[string]string{"pine": "20.00", "oak": "-20.00", "leaf": "0.00"})
 	// Items: pat confirms the bike, alice the canoe; bob cannot confirm alice's.
 	if st, out := apiJSON(t, oak.base, "POST", "/api/v1/contracts/"+h+"/legs/1/confirm", bob, nil); st != 404 && st != 403 {
 		t.Errorf("bob confirms alice's canoe: got %d %v, want refused", st, out)
@@ -277,20 +190,7 @@ func TestContractsEndToEnd(t *testing.T) {
 		t.Errorf("alice's bike is still an active offer")
 	}
 	// The bundle, downloaded, verifies offline.
-	st, bundle := apiJSON(t, oak.base, "GET", "/api/v1/contracts/"+h+"/bundle", bob, nil)
-	if st != 200 {
-		t.Fatalf("bundle: %d %v", st, bundle)
-	}
-	file := filepath.Join(t.TempDir(), "contract.json")
-	raw, _ := json.Marshal(bundle)
-	if err := os.WriteFile(file, raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	verify := run("", "contract", "verify", file)
-	t.Logf("sxp contract verify:\n%s", verify)
-	if !strings.Contains(verify, "contract: "+h) || !strings.Contains(verify, "signed: yes, by M[4]") {
-		t.Errorf("sxp contract verify: got %q", verify)
-	}
+	bundleVerifies(t, bin, oak.base, bob, h)
 	// Pages: bob's contracts page shows it signed, with the download link.
 	if page := pageAs(t, oak.base, "/contracts", bob, nil); !strings.Contains(page, "bob@oak · signed") ||
 		!strings.Contains(page, "/api/v1/contracts/"+h+"/bundle") || !strings.Contains(page, "Twenty pines (20.00 PINE) to bob@oak") {
@@ -446,39 +346,11 @@ func TestContractsEndToEnd(t *testing.T) {
 // she received (leg 1) with the page's button.
 func contractsInBrowser(t *testing.T, base, h string) {
 	t.Helper()
-	ctx := browser(t)
-	out := testOutput(t, "contracts")
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.WriteFile(filepath.Join(out, name+".png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	text := func() string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	do("log in", chromedp.Navigate(base+"/login"), chromedp.WaitVisible(chromedp.CSS("#username")),
-		chromedp.SetValue(chromedp.CSS("#username"), "alice"), chromedp.SetValue(chromedp.CSS("#password"), fedPassword))
-	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS("form button"))); err != nil {
-		t.Fatal(err)
-	}
-	do("after logging in", chromedp.WaitVisible(chromedp.CSS("nav")))
-	do("open /contracts", chromedp.Navigate(base+"/contracts"), chromedp.WaitVisible(chromedp.CSS("main")))
+	b := newTab(t, "contracts")
+	ctx := b.ctx
+	shot, text := b.shot, b.page
+	b.logIn(base, "alice", fedPassword)
+	b.open(base+"/contracts", "main")
 	page := text()
 	for _, want := range []string{"alice@leaf · signed", "bob@oak gives Canoe to alice@leaf — pending", "pat@pine gives Twenty pines (20.00 PINE) to bob@oak",
 		"Promises held: round 1: parties 0, 1, 2; round 2: parties 0, 1, 2; round 3: parties 0, 1, 2; round 4: parties 0, 1, 2;", "Download the contract and its proofs"} {
@@ -487,10 +359,7 @@ func contractsInBrowser(t *testing.T, base, h string) {
 		}
 	}
 	shot("alice-contracts-signed")
-	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`form[action="/contracts/`+h+`/confirm"] button`))); err != nil {
-		t.Fatalf("click I received it: %v", err)
-	}
-	do("after confirming", chromedp.WaitVisible(chromedp.CSS(".notice")))
+	b.click(`form[action="/contracts/`+h+`/confirm"] button`, ".notice")
 	if p := text(); !strings.Contains(p, "You confirmed that you received the item.") || !strings.Contains(p, "bob@oak gives Canoe to alice@leaf — confirmed") {
 		t.Errorf("after confirming: got\n%s", p)
 	}
@@ -500,13 +369,8 @@ func contractsInBrowser(t *testing.T, base, h string) {
 	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`nav form button`))); err != nil {
 		t.Fatalf("log out: %v", err)
 	}
-	do("log in as ada", chromedp.Navigate(base+"/login"), chromedp.WaitVisible(chromedp.CSS("#username")),
-		chromedp.SetValue(chromedp.CSS("#username"), "ada"), chromedp.SetValue(chromedp.CSS("#password"), e2ePassword))
-	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS("form button"))); err != nil {
-		t.Fatal(err)
-	}
-	do("open /admin/contracts", chromedp.WaitVisible(chromedp.CSS("nav")), chromedp.Navigate(base+"/admin/contracts"),
-		chromedp.WaitVisible(chromedp.CSS("section.contract")))
+	b.logIn(base, "ada", e2ePassword)
+	b.open(base+"/admin/contracts", "section.contract")
 	if p := text(); !strings.Contains(p, "Contracts") || !strings.Contains(p, "alice@leaf · signed") || strings.Contains(p, "I received it") {
 		t.Errorf("ada's contracts page: got\n%s", p)
 	}

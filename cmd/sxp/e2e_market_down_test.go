@@ -2,15 +2,11 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/sxp-network/sxp/cmd/sxp/sxptest"
-	"github.com/sxp-network/sxp/migrations/pgtest"
 )
 
 // TestMarketPeerDownEndToEnd: two real community servers, leaf and oak,
@@ -21,34 +17,14 @@ import (
 // bob sees it on oak and accepts, and leaf learns of his answer.
 func TestMarketPeerDownEndToEnd(t *testing.T) {
 	bin := sxptest.BuildSXP(t)
-	ports := sxptest.FreePorts(t, 2)
-	var servers []*fedServer
-	for i, c := range []struct{ id, name, cur string }{{"leaf", "Leaf Valley", "LEAF"}, {"oak", "Oak Hill", "OAK"}} {
-		s := &fedServer{id: c.id, db: pgtest.NewDatabase(t), listen: fmt.Sprintf("127.0.0.1:%d", ports[i]),
-			base: fmt.Sprintf("http://127.0.0.1:%d", ports[i])}
-		s.args = []string{"--database", s.db, "--community-id", c.id, "--community-name", c.name, "--currency", c.cur,
-			"--currency-divisions", "2", "--public-url", s.base, "--registration", "open",
-			"--federation-retry", "200ms", "--federation-timeout", "2s",
-			"--arbiter-url", "http://127.0.0.1:9", "--arbiter-key", "P0g2SeRwo9JsQga1SUHhiP7HkBd/cxf+VLWmOp23i90="} // an arbiter both trust (never called here)
-		sxptest.Run(t, bin, sxptest.WithoutSettings(), "migrate", "up", "--database", s.db)
-		pool, err := pgxpool.New(context.Background(), s.db)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(pool.Close)
-		s.pool = pool
-		startFedServer(t, bin, s)
-		servers = append(servers, s)
-	}
+	servers := startCommunities(t, bin, []fedCommunity{{"leaf", "Leaf Valley", "LEAF"}, {"oak", "Oak Hill", "OAK"}},
+		func(*fedServer) []string {
+			return []string{"--registration", "open",
+				"--federation-retry", "200ms", "--federation-timeout", "2s",
+				"--arbiter-url", "http://127.0.0.1:9", "--arbiter-key", "P0g2SeRwo9JsQga1SUHhiP7HkBd/cxf+VLWmOp23i90="} // an arbiter both trust (never called here)
+		})
 	leaf, oak := servers[0], servers[1]
-	sxp := func(s *fedServer, args ...string) string {
-		t.Helper()
-		return sxptest.Run(t, bin, sxptest.WithoutSettings(), append(args, s.args...)...)
-	}
-	sxp(leaf, "peers", "add", oak.base)
-	if out := sxp(oak, "peers", "add", leaf.base); !strings.Contains(out, ": active (") {
-		t.Fatalf("oak peers leaf: got %q", out)
-	}
+	peerServers(t, bin, leaf, oak)
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
 		for deadline := time.Now().Add(60 * time.Second); !cond(); time.Sleep(100 * time.Millisecond) {
@@ -67,11 +43,7 @@ func TestMarketPeerDownEndToEnd(t *testing.T) {
 	alice, bob := register(t, leaf.base, "alice"), register(t, oak.base, "bob")
 	offer := func(s *fedServer, token, title string) string {
 		t.Helper()
-		st, out := apiJSON(t, s.base, "POST", "/api/v1/announcements", token, map[string]any{"kind": "offer", "title": title, "category": "goods"})
-		if st != 201 {
-			t.Fatalf("offer %q: %d %v", title, st, out)
-		}
-		return fmt.Sprintf("%s/announcements/%d", s.base, int64(out["id"].(float64)))
+		return postOffer(t, s.base, token, title, nil)
 	}
 	bike, canoe := offer(leaf, alice, "Bike"), offer(oak, bob, "Canoe")
 	waitFor("each holds the other's offer", func() bool {
@@ -101,9 +73,10 @@ func TestMarketPeerDownEndToEnd(t *testing.T) {
 
 	startFedServer(t, bin, oak) // the same database: oak comes back
 	waitFor("leaf's server delivers the proposal to oak", func() bool { return count(oak, `SELECT count(*) FROM deal_proposals`) == 1 })
-	if n := count(leaf, `SELECT count(*) FROM deal_deliveries WHERE state = 'delivered'`); n != 1 {
-		t.Errorf("leaf's delivery: got %d delivered, want 1", n)
-	}
+	// oak stores the proposal before leaf reads oak's answer and marks it delivered.
+	waitFor("leaf marks its delivery done", func() bool {
+		return count(leaf, `SELECT count(*) FROM deal_deliveries WHERE state = 'delivered'`) == 1
+	})
 	st, out := apiJSON(t, oak.base, "GET", "/api/v1/proposals", bob, nil)
 	list, _ := out["proposals"].([]any)
 	if st != 200 || len(list) != 1 {

@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,43 +16,24 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/sxp-network/sxp/cmd/sxp/sxptest"
-	"github.com/sxp-network/sxp/migrations/pgtest"
 )
 
 func TestMarketEndToEnd(t *testing.T) {
 	bin := sxptest.BuildSXP(t)
-	ports := sxptest.FreePorts(t, 3)
-	var servers []*fedServer
-	for i, c := range []struct{ id, name, cur string }{{"leaf", "Leaf Valley", "LEAF"}, {"oak", "Oak Hill", "OAK"}, {"pine", "Pine Ridge", "PINE"}} {
-		s := &fedServer{id: c.id, db: pgtest.NewDatabase(t), listen: fmt.Sprintf("127.0.0.1:%d", ports[i]),
-			base: fmt.Sprintf("http://127.0.0.1:%d", ports[i])}
-		s.args = []string{"--database", s.db, "--community-id", c.id, "--community-name", c.name, "--currency", c.cur,
-			"--currency-divisions", "2", "--public-url", s.base, "--default-min", "-100", "--default-max", "100",
-			"--registration", "open", "--federation-retry", "200ms", "--federation-timeout", "2s",
-			"--arbiter-url", "http://127.0.0.1:9", "--arbiter-key", "P0g2SeRwo9JsQga1SUHhiP7HkBd/cxf+VLWmOp23i90="} // an arbiter all three trust (never called here)
-		sxptest.Run(t, bin, sxptest.WithoutSettings(), "migrate", "up", "--database", s.db)
-		pool, err := pgxpool.New(context.Background(), s.db)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(pool.Close)
-		s.pool = pool
-		startFedServer(t, bin, s)
-		servers = append(servers, s)
-	}
+	servers := startCommunities(t, bin, []fedCommunity{{"leaf", "Leaf Valley", "LEAF"}, {"oak", "Oak Hill", "OAK"}, {"pine", "Pine Ridge", "PINE"}},
+		func(*fedServer) []string {
+			return []string{"--default-min", "-100", "--default-max", "100",
+				"--registration", "open", "--federation-retry", "200ms", "--federation-timeout", "2s",
+				"--arbiter-url", "http://127.0.0.1:9", "--arbiter-key", "P0g2SeRwo9JsQga1SUHhiP7HkBd/cxf+VLWmOp23i90="} // an arbiter all three trust (never called here)
+		})
 	a, b, c := servers[0], servers[1], servers[2]
 	sxp := func(s *fedServer, args ...string) string {
 		t.Helper()
 		return sxptest.Run(t, bin, sxptest.WithoutSettings(), append(args, s.args...)...)
 	}
 	for _, pair := range [][2]*fedServer{{a, b}, {b, c}, {a, c}} {
-		sxp(pair[0], "peers", "add", pair[1].base)
-		if out := sxp(pair[1], "peers", "add", pair[0].base); !strings.Contains(out, ": active (") {
-			t.Fatalf("%s peers %s: got %q", pair[1].id, pair[0].id, out)
-		}
+		peerServers(t, bin, pair[0], pair[1])
 	}
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
@@ -72,15 +52,7 @@ func TestMarketEndToEnd(t *testing.T) {
 	pat := member{c, register(t, c.base, "pat")}
 	offer := func(m member, title string, money map[string]string) string {
 		t.Helper()
-		body := map[string]any{"kind": "offer", "title": title, "category": "goods"}
-		if money != nil {
-			body["money"] = money
-		}
-		st, out := apiJSON(t, m.s.base, "POST", "/api/v1/announcements", m.token, body)
-		if st != 201 {
-			t.Fatalf("offer %q: %d %v", title, st, out)
-		}
-		return fmt.Sprintf("%s/announcements/%d", m.s.base, int64(out["id"].(float64)))
+		return postOffer(t, m.s.base, m.token, title, money)
 	}
 	bike := offer(alice, "Bike", nil)
 	canoe := offer(bob, "Canoe", nil)
@@ -88,19 +60,14 @@ func TestMarketEndToEnd(t *testing.T) {
 	lamp := offer(carol, "Lamp", nil)
 	drill := offer(dan, "Drill", nil)
 	held := func(s *fedServer, ids ...string) bool {
-		var n int
-		err := s.pool.QueryRow(context.Background(), `SELECT count(*) FROM announcements WHERE origin_id = ANY($1)`, ids).Scan(&n)
-		return err == nil && n == len(ids)
+		return holdsAnnouncements(s.pool, ids...)
 	}
 	waitFor("every server holds its peers' offers", func() bool {
 		return held(a, canoe, twenty, drill) && held(b, bike, twenty, lamp) && held(c, bike, canoe)
 	})
 	wants := func(m member, offer string, accepts ...string) {
 		t.Helper()
-		id := offer[strings.LastIndex(offer, "/")+1:]
-		if st, out := apiJSON(t, m.s.base, "PUT", "/api/v1/wantlists/"+id, m.token, map[string]any{"accepts": accepts}); st != 200 {
-			t.Fatalf("want list of %s: %d %v", offer, st, out)
-		}
+		putWants(t, m.s.base, m.token, offer, accepts...)
 	}
 	wants(alice, bike, canoe) // alice would take bob's canoe for her bike
 	wants(bob, canoe, twenty) // bob would take pat's 20 PINE for his canoe

@@ -15,74 +15,24 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/sxp-network/sxp/cmd/sxp/sxptest"
-	"github.com/sxp-network/sxp/migrations/pgtest"
 )
 
 func TestRoundSignedEndToEnd(t *testing.T) {
 	bin := sxptest.BuildSXP(t)
 	ctx := context.Background()
-	ports := sxptest.FreePorts(t, 4)
-	clearingURL := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
-	clearingDB := pgtest.NewDatabase(t)
+	cc := startContractsCircle(t, bin)
+	clearingURL, clearingDB, cpool, coms := cc.clearingURL, cc.clearingDB, cc.cpool, cc.coms
 	run := func(args ...string) string {
 		t.Helper()
 		return sxptest.RunInput(t, bin, sxptest.WithoutSettings(), "", args...)
 	}
-	run("admin", "circle", "init", "valley", "--unit", "VAL", "--divisions", "2", "--name", "Valley circle", "--database", clearingDB)
-	coms := []*contractsCommunity{{id: "leaf", cur: "LEAF"}, {id: "oak", cur: "OAK"}, {id: "pine", cur: "PINE"}}
-	for i, c := range coms {
-		c.listen = fmt.Sprintf("127.0.0.1:%d", ports[i+1])
-		c.base = "http://" + c.listen
-		out := run("admin", "community", "add", c.id, "--name", c.id, "--uri", c.base, "--rate", "1",
-			"--min", "-1000", "--max", "1000", "--secret", e2eSecret, "--database", clearingDB)
-		db := pgtest.NewDatabase(t)
-		// No --arbiter-url: rounds name the circle's clearing house as T.
-		c.args = []string{"--database", db, "--community-id", c.id, "--community-name", c.id, "--currency", c.cur,
-			"--currency-divisions", "2", "--public-url", c.base, "--circle-url", clearingURL, "--circle-id", "valley",
-			"--circle-key", sxptest.KeyLine(t, out), "--rate", "1", "--default-min", "-100", "--default-max", "1000",
-			"--registration", "open", "--federation-retry", "200ms", "--federation-timeout", "2s"}
-		run("migrate", "up", "--database", db)
-		pool, err := pgxpool.New(ctx, db)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(pool.Close)
-		c.pool = pool
-	}
-	clearing := startSXP(t, bin, "clearing", "clearing", "--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--database", clearingDB,
-		"--secret", e2eSecret, "--admin-token", e2eAdminToken, "--public-url", clearingURL)
-	clearing.WaitReady(clearingURL+"/readyz", readyWithin)
-	cpool, err := pgxpool.New(ctx, clearingDB)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cpool.Close)
-	for _, c := range coms {
-		c.proc = startSXP(t, bin, c.id, append([]string{"community", "--listen", c.listen, "--handshake-interval", "2s"}, c.args...)...)
-		c.proc.WaitReady(c.base+"/readyz", readyWithin)
-	}
 	leaf, oak, pine := coms[0], coms[1], coms[2]
-	for _, pair := range [][2]*contractsCommunity{{leaf, oak}, {oak, pine}, {leaf, pine}} {
-		run(append([]string{"peers", "add", pair[1].base}, pair[0].args...)...)
-		if out := run(append([]string{"peers", "add", pair[0].base}, pair[1].args...)...); !strings.Contains(out, ": active (") {
-			t.Fatalf("%s peers %s: got %q", pair[1].id, pair[0].id, out)
-		}
-	}
-	for _, c := range coms {
-		sxptest.RunInput(t, bin, sxptest.WithoutSettings(), e2ePassword+"\n",
-			append([]string{"members", "add", "ada", "--password-stdin", "--admin", "--name", "Ada"}, c.args...)...)
-		c.admin = login(t, c.base, "ada", e2ePassword)
-	}
 	waitFor := func(what string, limit time.Duration, cond func() bool) {
 		t.Helper()
 		if !eventually(limit, cond) {
@@ -102,33 +52,20 @@ func TestRoundSignedEndToEnd(t *testing.T) {
 	all := []member{alice, bob, pat}
 	offer := func(m member, title string, money map[string]string) string {
 		t.Helper()
-		body := map[string]any{"kind": "offer", "title": title, "category": "goods"}
-		if money != nil {
-			body["money"] = money
-		}
-		st, out := apiJSON(t, m.c.base, "POST", "/api/v1/announcements", m.token, body)
-		if st != 201 {
-			t.Fatalf("offer %q: %d %v", title, st, out)
-		}
-		return fmt.Sprintf("%s/announcements/%d", m.c.base, int64(out["id"].(float64)))
+		return postOffer(t, m.c.base, m.token, title, money)
 	}
 	bike := offer(alice, "Bike", nil)
 	canoe := offer(bob, "Canoe", nil)
 	twenty := offer(pat, "Twenty pines", map[string]string{"value": "20", "currency": "PINE"})
 	held := func(c *contractsCommunity, ids ...string) bool {
-		var n int
-		err := c.pool.QueryRow(ctx, `SELECT count(*) FROM announcements WHERE origin_id = ANY($1)`, ids).Scan(&n)
-		return err == nil && n == len(ids)
+		return holdsAnnouncements(c.pool, ids...)
 	}
 	waitFor("every server holds its peers' offers", 30*time.Second, func() bool {
 		return held(leaf, canoe, twenty) && held(oak, bike, twenty) && held(pine, bike, canoe)
 	})
 	wants := func(m member, offer string, accepts ...string) {
 		t.Helper()
-		id := offer[strings.LastIndex(offer, "/")+1:]
-		if st, out := apiJSON(t, m.c.base, "PUT", "/api/v1/wantlists/"+id, m.token, map[string]any{"accepts": accepts}); st != 200 {
-			t.Fatalf("want list of %s: %d %v", offer, st, out)
-		}
+		putWants(t, m.c.base, m.token, offer, accepts...)
 	}
 	wants(alice, bike, canoe) // alice would take bob's canoe for her bike
 	wants(bob, canoe, twenty) // bob would take pat's 20 PINE for his canoe
@@ -234,16 +171,7 @@ func TestRoundSignedEndToEnd(t *testing.T) {
 		t.Fatalf("T: %d contracts, %d requests (%v); want 0, 0", tRows, tRequests, err)
 	}
 	t.Logf("T: %d contracts, %d requests", tRows, tRequests)
-	for _, c := range coms {
-		_, text := getText(t, c.base+"/metrics")
-		for _, want := range []string{`sxp_contract_promises_sent_total{result="ok"} 8`,
-			`sxp_contract_arbiter_requests_total{kind="resolve",result="ok"} 0`,
-			`sxp_contract_arbiter_requests_total{kind="decision",result="ok"} 0`} {
-			if !strings.Contains(text, want) {
-				t.Errorf("%s/metrics has no %s", c.id, want)
-			}
-		}
-	}
+	cc.promisesWithoutT(t)
 
 	// The money leg settles once through the circle: pat pays bob 20.00.
 	money := legOf["Twenty pines"]
@@ -267,17 +195,7 @@ func TestRoundSignedEndToEnd(t *testing.T) {
 		t.Errorf("pine's completed intertrades with key h:%d: got %d (%v), want 1", money, transfers, err)
 	}
 	// Circle integrity: each community reconciles with the clearing house.
-	for _, c := range []struct {
-		com  *contractsCommunity
-		base string
-	}{{pine, "20.00"}, {oak, "-20.00"}, {leaf, "0.00"}} {
-		apiJSON(t, c.com.base, "POST", "/api/v1/admin/intertrade/handshake", c.com.admin, nil)
-		st, out := apiJSON(t, c.com.base, "POST", "/api/v1/admin/intertrade/reconcile", c.com.admin, nil)
-		t.Logf("%s reconcile: %d %v", c.com.id, st, out)
-		if st != 200 || out["ok"] != true || out["base_sum"] != c.base || fmt.Sprint(out["problems"]) != "[]" {
-			t.Errorf("%s integrity: got %d %v, want ok with base %s", c.com.id, st, out, c.base)
-		}
-	}
+	cc.reconciles(t, map[string]string{"pine": "20.00", "oak": "-20.00", "leaf": "0.00"})
 
 	// And the clearing house's own check: each community's virtual customer
 	// mirrors its reported balance.
@@ -327,18 +245,5 @@ func TestRoundSignedEndToEnd(t *testing.T) {
 	}
 
 	// The bundle, downloaded, verifies offline.
-	st, bundle := apiJSON(t, oak.base, "GET", "/api/v1/contracts/"+h+"/bundle", bob.token, nil)
-	if st != 200 {
-		t.Fatalf("bundle: %d %v", st, bundle)
-	}
-	file := filepath.Join(t.TempDir(), "contract.json")
-	raw, _ := json.Marshal(bundle)
-	if err := os.WriteFile(file, raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	verify := run("contract", "verify", file)
-	t.Logf("sxp contract verify:\n%s", verify)
-	if !strings.Contains(verify, "contract: "+h) || !strings.Contains(verify, "signed: yes, by M[4]") {
-		t.Errorf("sxp contract verify: got %q", verify)
-	}
+	bundleVerifies(t, bin, oak.base, bob.token, h)
 }

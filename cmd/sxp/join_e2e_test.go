@@ -17,8 +17,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -31,40 +29,19 @@ import (
 	"github.com/sxp-network/sxp/migrations/pgtest"
 )
 
-// joinPage drives one headless Chromium tab and saves screenshots.
+// joinPage drives one headless Chromium tab and saves screenshots; its
+// shot, open and submit are the shared tab's (browser_helpers_test.go).
 type joinPage struct {
 	t   *testing.T
 	ctx context.Context
 	out string
 }
 
-func (p joinPage) shot(name string) {
-	p.t.Helper()
-	png, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		p.t.Fatalf("screenshot %s: %v", name, err)
-	}
-	if err := os.WriteFile(filepath.Join(p.out, name+".png"), png, 0o644); err != nil {
-		p.t.Fatal(err)
-	}
-}
+func (p joinPage) shot(name string) { p.t.Helper(); tab(p).shot(name) }
 
-func (p joinPage) open(u, ready string) {
-	p.t.Helper()
-	if err := chromedp.Do(p.ctx, chromedp.Navigate(u), chromedp.WaitVisible(chromedp.CSS(ready))); err != nil {
-		p.t.Fatalf("open %s (waiting for %s): %v", u, ready, err)
-	}
-}
+func (p joinPage) open(u, ready string) { p.t.Helper(); tab(p).open(u, ready) }
 
-func (p joinPage) submit(button, ready string) {
-	p.t.Helper()
-	if _, err := chromedp.RunResponse(p.ctx, chromedp.Click(chromedp.CSS(button))); err != nil {
-		p.t.Fatalf("click %s: %v", button, err)
-	}
-	if err := chromedp.Do(p.ctx, chromedp.WaitVisible(chromedp.CSS(ready))); err != nil {
-		p.t.Fatalf("after %s, waiting for %s: %v", button, ready, err)
-	}
-}
+func (p joinPage) submit(button, ready string) { p.t.Helper(); tab(p).click(button, ready) }
 
 func (p joinPage) fill(fields ...string) {
 	p.t.Helper()

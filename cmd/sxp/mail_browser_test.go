@@ -37,46 +37,9 @@ func TestMailPagesInBrowser(t *testing.T) {
 	sxptest.RunInput(t, bin, sxptest.WithoutSettings(), e2ePassword+"\n",
 		append([]string{"members", "add", "ada", "--password-stdin", "--admin", "--name", "Ada Admin"}, settings...)...)
 
-	ctx := browser(t)
-	out := testOutput(t, "mail-pages")
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.WriteFile(filepath.Join(out, name+".png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	open := func(u, ready string) {
-		t.Helper()
-		if err := chromedp.Do(ctx, chromedp.Navigate(u), chromedp.WaitVisible(chromedp.CSS(ready))); err != nil {
-			t.Fatalf("open %s (waiting for %s): %v", u, ready, err)
-		}
-	}
-	text := func() string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	fill := func(fields map[string]string, button, ready string) {
-		t.Helper()
-		for sel, v := range fields {
-			if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS(sel), v)); err != nil {
-				t.Fatalf("fill %s: %v", sel, err)
-			}
-		}
-		if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(button))); err != nil {
-			t.Fatalf("click %s: %v", button, err)
-		}
-		if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(ready))); err != nil {
-			t.Fatalf("after %s, waiting for %s: %v", button, ready, err)
-		}
-	}
+	b := newTab(t, "mail-pages")
+	ctx, out := b.ctx, b.out
+	shot, open, text, fill := b.shot, b.open, b.page, b.fill
 	logout := func() {
 		t.Helper()
 		if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`nav form button`))); err != nil {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -20,54 +18,16 @@ import (
 // of every page.
 func TestPayAndMemberAdminInBrowser(t *testing.T) {
 	c := startCircle(t)
-	ctx := browser(t)
-	out := testOutput(t, "pay-review")
+	b := newTab(t, "pay-review")
+	ctx := b.ctx
 
 	c.member(c.leaf, "gwen")
 	dmitri := c.member(c.acorn, "dmitri")
 
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.WriteFile(filepath.Join(out, name+".png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	open := func(u, ready string) {
-		t.Helper()
-		if err := chromedp.Do(ctx, chromedp.Navigate(u), chromedp.WaitVisible(chromedp.CSS(ready))); err != nil {
-			t.Fatalf("open %s (waiting for %s): %v", u, ready, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector(`+quoteJS(sel)+`) || {innerText: ""}).innerText`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	fill := func(fields map[string]string, button, ready string) {
-		t.Helper()
-		for sel, v := range fields {
-			if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS(sel), v)); err != nil {
-				t.Fatalf("fill %s: %v", sel, err)
-			}
-		}
-		if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(button))); err != nil {
-			t.Fatalf("click %s: %v", button, err)
-		}
-		if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(ready))); err != nil {
-			t.Fatalf("after %s, waiting for %s: %v", button, ready, err)
-		}
-	}
+	shot, open, text, fill := b.shot, b.open, b.textOf, b.fill
 	logIn := func(base, user string) {
 		t.Helper()
-		open(base+"/login", "#username")
-		fill(map[string]string{"#username": user, "#password": e2ePassword}, "form button", "nav")
+		b.logIn(base, user, e2ePassword)
 	}
 	logOut := func() {
 		t.Helper()
@@ -208,9 +168,4 @@ func TestPayAndMemberAdminInBrowser(t *testing.T) {
 	if st, body := c.pay(c.leaf, hana, "gwen", "1.00", "hana-2"); st != 201 {
 		t.Errorf("approved hana spends on credit: got %d %v, want 201", st, body)
 	}
-}
-
-// quoteJS writes s as a JavaScript string literal.
-func quoteJS(s string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }

@@ -23,8 +23,8 @@ import (
 // saves a screenshot of every page.
 func TestPeopleInBrowser(t *testing.T) {
 	c := startCircle(t)
-	ctx := browser(t)
-	out := testOutput(t, "people")
+	b := newTab(t, "people")
+	ctx := b.ctx
 
 	c.member(c.leaf, "gwen")
 	hugo := c.member(c.leaf, "hugo")
@@ -54,30 +54,7 @@ func TestPeopleInBrowser(t *testing.T) {
 	photo := filepath.Join(t.TempDir(), "photo.jpg")
 	writePhoto(t, photo, 1600, 1200)
 
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.WriteFile(filepath.Join(out, name+".png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	open := func(u, ready string) {
-		t.Helper()
-		if err := chromedp.Do(ctx, chromedp.Navigate(u), chromedp.WaitVisible(chromedp.CSS(ready))); err != nil {
-			t.Fatalf("open %s (waiting for %s): %v", u, ready, err)
-		}
-	}
-	text := func() string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	shot, open, text, click, set := b.shot, b.open, b.page, b.click, b.set
 	value := func(sel string) string {
 		t.Helper()
 		v, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(sel)))
@@ -85,21 +62,6 @@ func TestPeopleInBrowser(t *testing.T) {
 			t.Fatalf("value of %s: %v", sel, err)
 		}
 		return v
-	}
-	click := func(sel, ready string) {
-		t.Helper()
-		if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(sel))); err != nil {
-			t.Fatalf("click %s: %v", sel, err)
-		}
-		if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(ready))); err != nil {
-			t.Fatalf("after %s, waiting for %s: %v", sel, ready, err)
-		}
-	}
-	set := func(sel, v string) {
-		t.Helper()
-		if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS(sel), v)); err != nil {
-			t.Fatalf("fill %s: %v", sel, err)
-		}
 	}
 	upload := func(sel string) {
 		t.Helper()

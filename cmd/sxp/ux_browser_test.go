@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -16,53 +14,15 @@ import (
 // on the circle's Alerts page. It saves a screenshot of every page.
 func TestNewUserInBrowser(t *testing.T) {
 	c := startCircle(t)
-	ctx := browser(t)
-	out := testOutput(t, "new-user")
+	b := newTab(t, "new-user")
+	ctx := b.ctx
 
 	gwen := c.member(c.leaf, "gwen")
 	c.member(c.acorn, "dmitri")
 	if st, body := c.pay(c.leaf, gwen, "dmitri@acorn", "10.00", "ux-1"); st/100 != 2 {
 		t.Fatalf("intertrade: got %d %v", st, body)
 	}
-
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.WriteFile(filepath.Join(out, name+".png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	open := func(u, ready string) {
-		t.Helper()
-		if err := chromedp.Do(ctx, chromedp.Navigate(u), chromedp.WaitVisible(chromedp.CSS(ready))); err != nil {
-			t.Fatalf("open %s (waiting for %s): %v", u, ready, err)
-		}
-	}
-	page := func() string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	fill := func(fields map[string]string, button, ready string) {
-		t.Helper()
-		for sel, v := range fields {
-			if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS(sel), v)); err != nil {
-				t.Fatalf("fill %s: %v", sel, err)
-			}
-		}
-		if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(button))); err != nil {
-			t.Fatalf("click %s: %v", button, err)
-		}
-		if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(ready))); err != nil {
-			t.Fatalf("after %s, waiting for %s: %v", button, ready, err)
-		}
-	}
+	shot, open, page, fill := b.shot, b.open, b.page, b.fill
 
 	// The clearing house's URL, as deploy/run prints it: a page, not JSON.
 	open(c.clearing+"/", "#admin")

@@ -89,19 +89,27 @@ func ErrorStatus(err error) int {
 // not nil); it returns the HTTP status. A non-2xx answer is an *Error.
 func (c *Client) do(ctx context.Context, method, path string, in, out any) (int, error) {
 	var body io.Reader
+	contentType := ""
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return 0, err
 		}
-		body = bytes.NewReader(b)
+		body, contentType = bytes.NewReader(b), "application/json"
 	}
+	return c.send(ctx, method, path, contentType, body, 8<<20, out)
+}
+
+// send sends body (of contentType, when not "") and decodes a 2xx answer
+// of at most limit bytes into out (if not nil); it returns the HTTP
+// status. A non-2xx answer is an *Error.
+func (c *Client) send(ctx context.Context, method, path, contentType string, body io.Reader, limit int64, out any) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.BaseURL, "/")+path, body)
 	if err != nil {
 		return 0, err
 	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("Accept", "application/json")
 	if c.Token != "" {
@@ -116,7 +124,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) (int,
 		return 0, err
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, limit))
 	if err != nil {
 		return resp.StatusCode, fmt.Errorf("%s %s: read answer: %w", method, path, err)
 	}

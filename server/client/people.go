@@ -3,14 +3,10 @@ package client
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
-	"io"
 	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -152,43 +148,9 @@ func (c *Client) upload(ctx context.Context, path string, data []byte) (Picture,
 	if err != nil {
 		return Picture{}, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, strings.TrimRight(c.BaseURL, "/")+path, &b)
-	if err != nil {
-		return Picture{}, err
-	}
-	req.Header.Set("Content-Type", w.FormDataContentType())
-	req.Header.Set("Accept", "application/json")
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = defaultHTTP
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return Picture{}, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return Picture{}, fmt.Errorf("PUT %s: read answer: %w", path, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		e := &Error{Status: resp.StatusCode, Method: http.MethodPut, Path: path}
-		var eb struct {
-			Error struct{ Code, Message, Field string } `json:"error"`
-		}
-		if json.Unmarshal(raw, &eb) == nil && eb.Error.Code != "" {
-			e.Code, e.Message, e.Field = eb.Error.Code, eb.Error.Message, eb.Error.Field
-		} else {
-			e.Code, e.Message = fmt.Sprintf("http_%d", resp.StatusCode), strings.TrimSpace(string(raw))
-		}
-		return Picture{}, e
-	}
 	var p Picture
-	if err := json.Unmarshal(raw, &p); err != nil {
-		return Picture{}, fmt.Errorf("PUT %s: bad answer: %w", path, err)
+	if _, err := c.send(ctx, http.MethodPut, path, w.FormDataContentType(), &b, 1<<20, &p); err != nil {
+		return Picture{}, err
 	}
 	return p, nil
 }

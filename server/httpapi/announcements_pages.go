@@ -160,26 +160,11 @@ func (h *Handlers) offersPage(c *gin.Context) {
 	if len(page.Announcements) > 0 {
 		d.From, d.To = page.Offset+1, page.Offset+len(page.Announcements)
 	}
-	link := func(offset int) string {
-		v := url.Values{}
-		for k := range form {
-			v.Set(k, form.Get(k))
-		}
-		v.Del("offset")
-		if offset > 0 {
-			v.Set("offset", strconv.Itoa(offset))
-		}
-		if len(v) == 0 {
-			return "/offers"
-		}
-		return "/offers?" + v.Encode()
+	v := url.Values{}
+	for k := range form {
+		v.Set(k, form.Get(k))
 	}
-	if n := page.NextOffset(); n >= 0 {
-		d.Next = link(n)
-	}
-	if page.Offset > 0 {
-		d.Prev = link(max(0, page.Offset-page.Limit))
-	}
+	d.Next, d.Prev = listLinks("/offers", v, page.Offset, page.Limit, page.NextOffset())
 	h.render(c, http.StatusOK, "announce_list.html", p)
 }
 

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 
@@ -18,8 +19,7 @@ import (
 // myContracts: GET /api/v1/contracts, the member's contracts (an admin's:
 // every contract here).
 func (h *Handlers) myContracts(c *gin.Context) {
-	if h.Contracts == nil {
-		h.notFound(c)
+	if !h.hasContracts(c) {
 		return
 	}
 	m := currentMember(c)
@@ -34,8 +34,7 @@ func (h *Handlers) myContracts(c *gin.Context) {
 // contractOf: GET /api/v1/contracts/{h}: state, round, what the member must
 // sign, evidence held, legs.
 func (h *Handlers) contractOf(c *gin.Context) {
-	if h.Contracts == nil {
-		h.notFound(c)
+	if !h.hasContracts(c) {
 		return
 	}
 	m := currentMember(c)
@@ -50,11 +49,7 @@ func (h *Handlers) contractOf(c *gin.Context) {
 // memberPromise: POST /api/v1/contracts/{h}/promises {"round","sig"}: the
 // member's own promise m[round, i] (own key).
 func (h *Handlers) memberPromise(c *gin.Context) {
-	if h.Contracts == nil {
-		h.notFound(c)
-		return
-	}
-	if !h.isPartyOf(c) {
+	if !h.hasContracts(c) || !h.isPartyOf(c) {
 		return
 	}
 	var b struct {
@@ -64,27 +59,15 @@ func (h *Handlers) memberPromise(c *gin.Context) {
 	if !bindJSON(c, &b) {
 		return
 	}
-	m := currentMember(c)
-	if err := h.Contracts.MemberPromise(c.Request.Context(), m.Username, c.Param("h"), b.Round, b.Sig); err != nil {
-		h.fail(c, err)
-		return
-	}
-	v, err := h.Contracts.Get(c.Request.Context(), m.Username, false, c.Param("h"))
-	if err != nil {
-		h.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, v)
+	h.actOnContract(c, func(ctx context.Context, member, hash string) error {
+		return h.Contracts.MemberPromise(ctx, member, hash, b.Round, b.Sig)
+	})
 }
 
 // memberResolve: POST /api/v1/contracts/{h}/resolve {"sig"}: the member's
 // own signature of their resolve request (own key).
 func (h *Handlers) memberResolve(c *gin.Context) {
-	if h.Contracts == nil {
-		h.notFound(c)
-		return
-	}
-	if !h.isPartyOf(c) {
+	if !h.hasContracts(c) || !h.isPartyOf(c) {
 		return
 	}
 	var b struct {
@@ -93,23 +76,14 @@ func (h *Handlers) memberResolve(c *gin.Context) {
 	if !bindJSON(c, &b) {
 		return
 	}
-	m := currentMember(c)
-	if err := h.Contracts.MemberResolve(c.Request.Context(), m.Username, c.Param("h"), b.Sig); err != nil {
-		h.fail(c, err)
-		return
-	}
-	v, err := h.Contracts.Get(c.Request.Context(), m.Username, false, c.Param("h"))
-	if err != nil {
-		h.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, v)
+	h.actOnContract(c, func(ctx context.Context, member, hash string) error {
+		return h.Contracts.MemberResolve(ctx, member, hash, b.Sig)
+	})
 }
 
 // cancelContract: POST /api/v1/contracts/{h}/cancel: resolve with T now.
 func (h *Handlers) cancelContract(c *gin.Context) {
-	if h.Contracts == nil {
-		h.notFound(c)
+	if !h.hasContracts(c) {
 		return
 	}
 	v, err := h.Contracts.Cancel(c.Request.Context(), currentMember(c).Username, c.Param("h"))
@@ -123,8 +97,7 @@ func (h *Handlers) cancelContract(c *gin.Context) {
 // contractBundle: GET /api/v1/contracts/{h}/bundle: {"contract","promises","token"},
 // the file 'sxp contract verify' checks.
 func (h *Handlers) contractBundle(c *gin.Context) {
-	if h.Contracts == nil {
-		h.notFound(c)
+	if !h.hasContracts(c) {
 		return
 	}
 	m := currentMember(c)
@@ -140,8 +113,7 @@ func (h *Handlers) contractBundle(c *gin.Context) {
 // confirmLeg: POST /api/v1/contracts/{h}/legs/{leg}/confirm: the receiver
 // has the item.
 func (h *Handlers) confirmLeg(c *gin.Context) {
-	if h.Contracts == nil {
-		h.notFound(c)
+	if !h.hasContracts(c) {
 		return
 	}
 	leg, err := strconv.Atoi(c.Param("leg"))
@@ -149,24 +121,15 @@ func (h *Handlers) confirmLeg(c *gin.Context) {
 		h.fail(c, &contracts.Error{Code: contracts.CodeNotFound, Message: "no leg " + c.Param("leg")})
 		return
 	}
-	m := currentMember(c)
-	if err := h.Contracts.ConfirmItem(c.Request.Context(), m.Username, c.Param("h"), leg); err != nil {
-		h.fail(c, err)
-		return
-	}
-	v, err := h.Contracts.Get(c.Request.Context(), m.Username, false, c.Param("h"))
-	if err != nil {
-		h.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, v)
+	h.actOnContract(c, func(ctx context.Context, member, hash string) error {
+		return h.Contracts.ConfirmItem(ctx, member, hash, leg)
+	})
 }
 
 // receivePromise: POST /federation/v1/contracts/{h}/promises
 // {"party","round","sig"}, signed by party's home server.
 func (h *Handlers) receivePromise(c *gin.Context) {
-	if h.Contracts == nil {
-		h.notFound(c)
+	if !h.hasContracts(c) {
 		return
 	}
 	var b struct {
@@ -197,4 +160,29 @@ func (h *Handlers) isPartyOf(c *gin.Context) bool {
 		return false
 	}
 	return true
+}
+
+// hasContracts answers 404 when this server keeps no contracts.
+func (h *Handlers) hasContracts(c *gin.Context) bool {
+	if h.Contracts == nil {
+		h.notFound(c)
+		return false
+	}
+	return true
+}
+
+// actOnContract runs the member's act on contract {h}, then answers the
+// contract as the member sees it.
+func (h *Handlers) actOnContract(c *gin.Context, act func(ctx context.Context, member, hash string) error) {
+	m := currentMember(c)
+	if err := act(c.Request.Context(), m.Username, c.Param("h")); err != nil {
+		h.fail(c, err)
+		return
+	}
+	v, err := h.Contracts.Get(c.Request.Context(), m.Username, false, c.Param("h"))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, v)
 }

@@ -240,11 +240,19 @@ func joinView(j intertrade.Join, ok bool) gin.H {
 		"created_at": j.CreatedAt, "updated_at": j.UpdatedAt}
 }
 
+// canJoin answers 404 when this server cannot ask to join a circle.
+func (h *Handlers) canJoin(c *gin.Context) bool {
+	if h.Join == nil {
+		writeError(c, http.StatusNotFound, "not_found", "this server cannot ask to join a circle", "")
+		return false
+	}
+	return true
+}
+
 // adminJoin is GET /api/v1/admin/intertrade/join: the latest request to
 // join a circle ({"state": "none"} before any).
 func (h *Handlers) adminJoin(c *gin.Context) {
-	if h.Join == nil {
-		writeError(c, http.StatusNotFound, "not_found", "this server cannot ask to join a circle", "")
+	if !h.canJoin(c) {
 		return
 	}
 	j, ok, err := h.Join.Latest(c.Request.Context())
@@ -258,8 +266,7 @@ func (h *Handlers) adminJoin(c *gin.Context) {
 // adminAskJoin is POST /api/v1/admin/intertrade/join {"circle_url","rate","message"}:
 // ask a circle to let this community join (while alone) → 202 the request.
 func (h *Handlers) adminAskJoin(c *gin.Context) {
-	if h.Join == nil {
-		writeError(c, http.StatusNotFound, "not_found", "this server cannot ask to join a circle", "")
+	if !h.canJoin(c) {
 		return
 	}
 	var r struct {
@@ -285,8 +292,7 @@ func (h *Handlers) adminAskJoin(c *gin.Context) {
 // adminCheckJoin is POST /api/v1/admin/intertrade/join/check: ask the
 // circle for its answer now; joined, intertrading starts.
 func (h *Handlers) adminCheckJoin(c *gin.Context) {
-	if h.Join == nil {
-		writeError(c, http.StatusNotFound, "not_found", "this server cannot ask to join a circle", "")
+	if !h.canJoin(c) {
 		return
 	}
 	if _, err := h.Join.Poll(c.Request.Context()); err != nil {

@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"path"
 	"strconv"
 
@@ -193,4 +194,32 @@ func (h *Handlers) statusText(c *gin.Context, status int) string {
 		return s
 	}
 	return http.StatusText(status)
+}
+
+// listLinks are the links to the next and previous pages of a list at path
+// with the parameters query (any offset in it is replaced): one page shows
+// limit items from offset, and next is the next page's offset (-1 after the
+// last page). A link is "" where there is no such page.
+func listLinks(path string, query url.Values, offset, limit, next int) (nextLink, prevLink string) {
+	link := func(offset int) string {
+		v := url.Values{}
+		for k, vs := range query {
+			v[k] = vs
+		}
+		v.Del("offset")
+		if offset > 0 {
+			v.Set("offset", strconv.Itoa(offset))
+		}
+		if len(v) == 0 {
+			return path
+		}
+		return path + "?" + v.Encode()
+	}
+	if next >= 0 {
+		nextLink = link(next)
+	}
+	if offset > 0 {
+		prevLink = link(max(0, offset-limit))
+	}
+	return nextLink, prevLink
 }

@@ -63,25 +63,11 @@ func (h *Handlers) directoryPage(c *gin.Context) {
 	if len(page.People) > 0 {
 		d.From, d.To = page.Offset+1, page.Offset+len(page.People)
 	}
-	link := func(offset int) string {
-		v := url.Values{}
-		if d.Q != "" {
-			v.Set("q", d.Q)
-		}
-		if offset > 0 {
-			v.Set("offset", strconv.Itoa(offset))
-		}
-		if len(v) == 0 {
-			return "/members"
-		}
-		return "/members?" + v.Encode()
+	v := url.Values{}
+	if d.Q != "" {
+		v.Set("q", d.Q)
 	}
-	if n := page.NextOffset(); n >= 0 {
-		d.Next = link(n)
-	}
-	if page.Offset > 0 {
-		d.Prev = link(max(0, page.Offset-page.Limit))
-	}
+	d.Next, d.Prev = listLinks("/members", v, page.Offset, page.Limit, page.NextOffset())
 	h.render(c, http.StatusOK, "directory.html", p)
 }
 

@@ -1,8 +1,6 @@
 package intertrade
 
 import (
-	"context"
-	"strings"
 	"testing"
 
 	"github.com/sxp-network/sxp/migrations/pgtest"
@@ -14,20 +12,7 @@ import (
 // index fits, so a "Seq Scan" in the plan means a missing index.
 func TestPaymentPathUsesIndexes(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	pool := pgtest.NewPool(t)
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, `SET enable_seqscan = off`); err != nil {
-		t.Fatal(err)
-	}
-	queries := map[string]struct {
-		sql  string
-		args []any
-	}{
+	queries := map[string]pgtest.Query{
 		"outByKey":          {`SELECT ` + intertradeColumns + ` FROM intertrades WHERE direction = 'out' AND local_account = $1 AND idempotency_key = $2`, []any{int64(1), "k"}},
 		"inByTempID":        {`SELECT ` + intertradeColumns + ` FROM intertrades WHERE direction = 'in' AND src_url IN ($1, $1 || '/') AND temp_id = $2 ORDER BY id LIMIT 1 FOR UPDATE`, []any{"http://x", "t"}},
 		"byID":              {`SELECT ` + intertradeColumns + ` FROM intertrades WHERE id = $1 FOR UPDATE`, []any{int64(1)}},
@@ -44,23 +29,5 @@ func TestPaymentPathUsesIndexes(t *testing.T) {
 			ON CONFLICT ON CONSTRAINT intertrade_nonces_pkey DO UPDATE SET until = EXCLUDED.until
 			WHERE intertrade_nonces.until < now() RETURNING 1`, []any{"c", "n"}},
 	}
-	for name, q := range queries {
-		rows, err := conn.Query(ctx, `EXPLAIN `+q.sql, q.args...)
-		if err != nil {
-			t.Errorf("%s: %v", name, err)
-			continue
-		}
-		var plan []string
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, line)
-		}
-		rows.Close()
-		if p := strings.Join(plan, "\n"); strings.Contains(p, "Seq Scan") {
-			t.Errorf("%s scans its table sequentially:\n%s", name, p)
-		}
-	}
+	pgtest.UsesIndexes(t, pgtest.NewPool(t), queries)
 }

@@ -25,14 +25,23 @@ type sums struct {
 	Unexplained    int         // completed intertrades whose remainder does not explain their conversion
 }
 
-func (s *Service) sums(ctx context.Context) (sums, error) {
+// importExportAccount is the import/export account as it is now.
+func (s *Service) importExportAccount(ctx context.Context) (ledger.Account, error) {
 	id, err := s.importExport(ctx)
 	if err != nil {
-		return sums{}, err
+		return ledger.Account{}, err
 	}
 	acc, err := s.ledger.Account(ctx, id)
 	if err != nil {
-		return sums{}, fmt.Errorf("intertrade: import/export account: %w", err)
+		return ledger.Account{}, fmt.Errorf("intertrade: import/export account: %w", err)
+	}
+	return acc, nil
+}
+
+func (s *Service) sums(ctx context.Context) (sums, error) {
+	acc, err := s.importExportAccount(ctx)
+	if err != nil {
+		return sums{}, err
 	}
 	var base, volume string
 	var out sums
@@ -81,13 +90,9 @@ func (s *Service) sums(ctx context.Context) (sums, error) {
 // day of the last year. Volume
 // counts whole UTC days, the 365 before today and today.
 func (s *Service) totals(ctx context.Context) (sums, error) {
-	id, err := s.importExport(ctx)
+	acc, err := s.importExportAccount(ctx)
 	if err != nil {
 		return sums{}, err
-	}
-	acc, err := s.ledger.Account(ctx, id)
-	if err != nil {
-		return sums{}, fmt.Errorf("intertrade: import/export account: %w", err)
 	}
 	var base, volume string
 	out := sums{AccountBalance: acc.Balance, AccountHeld: acc.PendingCredits}
@@ -292,12 +297,9 @@ type Overview struct {
 // Overview gathers the intertrading state for the admins.
 func (s *Service) Overview(ctx context.Context) (Overview, error) {
 	o := Overview{Config: s.Config(), RateInForce: s.Ticks()}
-	id, err := s.importExport(ctx)
-	if err != nil {
+	var err error
+	if o.Account, err = s.importExportAccount(ctx); err != nil {
 		return Overview{}, err
-	}
-	if o.Account, err = s.ledger.Account(ctx, id); err != nil {
-		return Overview{}, fmt.Errorf("intertrade: import/export account: %w", err)
 	}
 	if o.Handshake, o.HasHandshake, err = s.LastHandshake(ctx, false); err != nil {
 		return Overview{}, err

@@ -311,7 +311,13 @@ func (s *Service) fail(ctx context.Context, it Intertrade, holdID int64, cause e
 		if cxpErr.Code == cxp.CodeNotPermitted && args["dest_url"] != "" {
 			args = maps.Clone(args)
 			args["community"] = it.Community
-			if name := s.communityName(args["dest_url"]); name != "" {
+			// The payee's community by its id (the list is read again when
+			// it does not hold it), else by the URL the circle named.
+			name := s.communityName(args["dest_url"])
+			if e, err := s.exchange(ctx, it.Community); err == nil && e.Name != "" {
+				name = e.Name
+			}
+			if name != "" {
 				args["community"] = name + " (" + it.Community + ")"
 			}
 		}
