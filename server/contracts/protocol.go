@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sxp-network/sxp/clearing/cxp/contract"
+	"github.com/sxp-network/sxp/ledger"
 )
 
 // row is a local party's run of the protocol, as stored.
@@ -364,7 +365,7 @@ func (s *Service) flush(ctx context.Context) (int64, error) {
 		wait := min(time.Duration(1<<min(d.Attempts, 6))*time.Second/2, time.Minute)
 		if _, uerr := s.pool.Exec(ctx, `UPDATE contract_sends SET attempts = attempts + 1, next_at = $5, last_error = $6
 			WHERE h = $1 AND party = $2 AND round = $3 AND target = $4`,
-			d.H, d.Party, d.Round, d.Target, s.cfg.Now().Add(wait), truncate(err.Error(), 300)); uerr != nil {
+			d.H, d.Party, d.Round, d.Target, s.cfg.Now().Add(wait), ledger.Truncate(err.Error(), 300)); uerr != nil {
 			return n, fmt.Errorf("contracts: flush: %w", uerr)
 		}
 	}
@@ -408,11 +409,4 @@ func (s *Service) ReceivePromise(ctx context.Context, sender, h string, party, r
 	}
 	s.Wake()
 	return tag.RowsAffected() == 1, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

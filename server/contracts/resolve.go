@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sxp-network/sxp/clearing/cxp/contract"
+	"github.com/sxp-network/sxp/ledger"
 )
 
 // resolveAll asks T for every resolving party. A party whose member holds
@@ -38,7 +39,7 @@ func (s *Service) resolveAll(ctx context.Context) (int64, error) {
 				return n, ctx.Err()
 			}
 			s.cfg.Logger.Warn("contracts: resolving with T failed; asking again later", "h", r.H, "party", r.Party, "err", err)
-			s.note(ctx, r, "resolving with T: "+truncate(err.Error(), 300))
+			s.note(ctx, r, "resolving with T: "+ledger.Truncate(err.Error(), 300))
 			continue
 		}
 		if done {
@@ -169,7 +170,7 @@ func (s *Service) callArbiter(p *contract.Parsed, req *http.Request, method stri
 		return contract.Answer{}, errNoDecision
 	}
 	if resp.StatusCode != http.StatusOK {
-		return contract.Answer{}, fmt.Errorf("T answered %d: %s", resp.StatusCode, truncate(string(raw), 300))
+		return contract.Answer{}, fmt.Errorf("T answered %d: %s", resp.StatusCode, ledger.Truncate(string(raw), 300))
 	}
 	var ans contract.Answer
 	if err := json.Unmarshal(raw, &ans); err != nil {

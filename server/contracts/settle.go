@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sxp-network/sxp/clearing/cxp/contract"
+	"github.com/sxp-network/sxp/ledger"
 	"github.com/sxp-network/sxp/ledger/money"
 	"github.com/sxp-network/sxp/server/announce"
 	"github.com/sxp-network/sxp/server/intertrade"
@@ -148,7 +149,7 @@ func (s *Service) payDue(ctx context.Context) (int64, error) {
 			}
 			wait := min(time.Duration(1<<min(d.Attempts, 6))*time.Second/2, time.Minute)
 			_, uerr := s.pool.Exec(ctx, `UPDATE contract_legs SET attempts = attempts + 1, next_at = $3, message = $4, updated_at = $5
-				WHERE h = $1 AND leg = $2 AND state = 'pending'`, d.H, d.Leg, now.Add(wait), truncate("retrying: "+err.Error(), 300), now)
+				WHERE h = $1 AND leg = $2 AND state = 'pending'`, d.H, d.Leg, now.Add(wait), ledger.Truncate("retrying: "+err.Error(), 300), now)
 			if uerr != nil {
 				return n, fmt.Errorf("contracts: pay: %w", uerr)
 			}
@@ -194,7 +195,7 @@ func (s *Service) pay(ctx context.Context, p *contract.Parsed, i int) (string, s
 		return "", "", err
 	}
 	key := IdempotencyKey(p.Hash(), i)
-	desc := truncate(fmt.Sprintf("contract %s leg %d: %s", p.Hash()[:12], i, l.Title), payments.MaxDescription-4)
+	desc := ledger.Truncate(fmt.Sprintf("contract %s leg %d: %s", p.Hash()[:12], i, l.Title), payments.MaxDescription-4)
 	if payee, ok := s.local(p.Parties[l.To]); ok {
 		pay, err := s.cfg.Payments.Pay(ctx, payments.PayRequest{Payer: m, To: payee, Amount: amount, Description: desc, IdempotencyKey: key})
 		var pe *payments.Error

@@ -9,7 +9,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/sxp-network/sxp/ledger"
 	"github.com/sxp-network/sxp/ledger/jobs"
+	"github.com/sxp-network/sxp/server/federation"
 )
 
 // Defaults of the delivery of proposals and answers.
@@ -132,23 +134,14 @@ func (s *Service) Deliver(ctx context.Context) (int64, error) {
 	// One pass at a time (the job, a round, an answer; any process on the
 	// database): two would send a message twice. A pass that finds one
 	// running leaves the work to it and to the next run of the job.
-	conn, err := s.pool.Acquire(ctx)
+	unlock, mine, err := ledger.TryLock(ctx, s.pool, deliverLockKey)
 	if err != nil {
-		return 0, fmt.Errorf("deals: deliveries: %w", err)
-	}
-	defer conn.Release()
-	var mine bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, int64(deliverLockKey)).Scan(&mine); err != nil {
 		return 0, fmt.Errorf("deals: deliveries: %w", err)
 	}
 	if !mine {
 		return 0, nil
 	}
-	defer func() {
-		if _, err := conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, int64(deliverLockKey)); err != nil {
-			conn.Conn().Close(context.Background())
-		}
-	}()
+	defer unlock()
 	now := s.cfg.Now()
 	rows, err := s.pool.Query(ctx, `
 		SELECT d.id, d.h, d.server, d.message, d.path, d.body, d.attempts,
@@ -193,13 +186,13 @@ func (s *Service) Deliver(ctx context.Context) (int64, error) {
 			_, err = s.pool.Exec(ctx, `UPDATE deal_deliveries SET state = 'delivered', attempts = attempts + 1,
 				last_try_at = $2, delivered_at = $2, last_error = '' WHERE id = $1`, d.id, now)
 			delivered++
-		case refused(err):
+		case federation.Refused(err):
 			waiting[pair] = true
 			if s.cfg.Logger != nil {
 				s.cfg.Logger.Warn("deals: a server refused a message", "h", d.h, "server", d.server, "path", d.path, "err", err)
 			}
 			_, err = s.pool.Exec(ctx, `UPDATE deal_deliveries SET state = 'refused', attempts = attempts + 1,
-				last_try_at = $2, last_error = $3 WHERE id = $1`, d.id, now, truncate(err.Error(), 500))
+				last_try_at = $2, last_error = $3 WHERE id = $1`, d.id, now, ledger.Truncate(err.Error(), 500))
 			if err == nil && d.message == "proposal" {
 				// A party's server refused the proposal: its members can never
 				// accept it. It ends here, and its offers here are free again.
@@ -211,36 +204,13 @@ func (s *Service) Deliver(ctx context.Context) (int64, error) {
 				s.cfg.Logger.Info("deals: sending failed, will retry", "h", d.h, "server", d.server, "attempts", d.attempts+1, "err", err)
 			}
 			_, err = s.pool.Exec(ctx, `UPDATE deal_deliveries SET attempts = attempts + 1, last_try_at = $2,
-				next_at = $3, last_error = $4 WHERE id = $1`, d.id, now, now.Add(retryAfter(s.cfg, d.attempts+1)), truncate(err.Error(), 500))
+				next_at = $3, last_error = $4 WHERE id = $1`, d.id, now, now.Add(federation.RetryAfter(s.cfg.RetryBase, s.cfg.RetryMax, d.attempts+1)), ledger.Truncate(err.Error(), 500))
 		}
 		if err != nil {
 			return delivered, fmt.Errorf("deals: deliveries: %w", err)
 		}
 	}
 	return delivered, nil
-}
-
-// retryAfter is the wait after the attempts-th failed try: RetryBase
-// doubled with each failure, at most RetryMax.
-func retryAfter(cfg Config, attempts int) time.Duration {
-	d := cfg.RetryBase << min(max(attempts-1, 0), 30)
-	if d <= 0 || d > cfg.RetryMax {
-		return cfg.RetryMax
-	}
-	return d
-}
-
-// refused reports whether err is a peer's final refusal of a message.
-func refused(err error) bool {
-	var st interface{ HTTPStatus() int }
-	if !errors.As(err, &st) {
-		return false
-	}
-	switch st.HTTPStatus() {
-	case 400, 404, 409, 410, 413, 422:
-		return true
-	}
-	return false
 }
 
 // Expire ends every proposal still proposed past its deadline (state
@@ -265,11 +235,4 @@ func (s *Service) Expire(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("deals: expire: %w", err)
 	}
 	return tag.RowsAffected(), nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

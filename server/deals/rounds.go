@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/sxp-network/sxp/ledger"
 )
 
 // A round's phases, in order; it ends done or failed.
@@ -48,25 +49,14 @@ const roundLockKey = 0x5850_0d_ea15
 // lockRound takes the round lock on a connection of its own, held until
 // unlock; a round already running gets CodeConflict.
 func (s *Service) lockRound(ctx context.Context) (unlock func(), err error) {
-	conn, err := s.pool.Acquire(ctx)
+	unlock, ok, err := ledger.TryLock(ctx, s.pool, roundLockKey)
 	if err != nil {
 		return nil, fmt.Errorf("deals: round lock: %w", err)
 	}
-	var ok bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, int64(roundLockKey)).Scan(&ok); err != nil {
-		conn.Release()
-		return nil, fmt.Errorf("deals: round lock: %w", err)
-	}
 	if !ok {
-		conn.Release()
 		return nil, &Error{Code: CodeConflict, Message: "a round is already running: wait for it to finish (the deals page shows its progress)"}
 	}
-	return func() {
-		if _, err := conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, int64(roundLockKey)); err != nil {
-			conn.Conn().Close(context.Background()) // closing the session drops the lock
-		}
-		conn.Release()
-	}, nil
+	return unlock, nil
 }
 
 // startRound records a new round (phase gather). A round left unfinished

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/sxp-network/sxp/ledger"
 )
 
 // Run delivers the outbox to every active peer and pulls their events until
@@ -232,7 +233,7 @@ func (s *Service) deliver(ctx context.Context, p Peer) (int, error) {
 		return 0, err
 	}
 	if status != http.StatusOK {
-		return 0, fmt.Errorf("inbox answered %d: %s", status, truncate(string(answer), 200))
+		return 0, fmt.Errorf("inbox answered %d: %s", status, ledger.Truncate(string(answer), 200))
 	}
 	var res struct{ Applied, Ignored int }
 	if err := json.Unmarshal(answer, &res); err != nil {
@@ -263,7 +264,7 @@ func (s *Service) failed(ctx context.Context, p Peer, cause error, rng *rand.Ran
 		s.log.Warn("federation: pausing a failing peer", "peer", p.BaseURL, "failures", failures, "until", t)
 	}
 	if _, err := s.pool.Exec(ctx, `UPDATE federation_peers SET failures = $2, failing_since = coalesce(failing_since, $3),
-		paused_until = $4, last_error = $5 WHERE id = $1`, p.ID, failures, now, paused, truncate(cause.Error(), 500)); err != nil && ctx.Err() == nil {
+		paused_until = $4, last_error = $5 WHERE id = $1`, p.ID, failures, now, paused, ledger.Truncate(cause.Error(), 500)); err != nil && ctx.Err() == nil {
 		s.log.Warn("federation: recording a failure", "peer", p.BaseURL, "err", err)
 	}
 	var backlog int64
@@ -301,7 +302,7 @@ func (s *Service) Pull(ctx context.Context, p Peer) error {
 			return err
 		}
 		if status != http.StatusOK {
-			return fmt.Errorf("events answered %d: %s", status, truncate(string(answer), 200))
+			return fmt.Errorf("events answered %d: %s", status, ledger.Truncate(string(answer), 200))
 		}
 		var page struct {
 			Events []Event `json:"events"`

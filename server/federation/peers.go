@@ -9,11 +9,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/sxp-network/sxp/ledger"
 )
 
 // Peer states.
@@ -150,7 +149,7 @@ func (s *Service) Add(ctx context.Context, rawURL string) (Peer, error) {
 	case status == http.StatusAccepted:
 	default:
 		p, _ := s.Peer(ctx, base)
-		return p, refuse(CodePeerRefused, "approved %s, but it answered %d: %s", base, status, truncate(string(answer), 200))
+		return p, refuse(CodePeerRefused, "approved %s, but it answered %d: %s", base, status, ledger.Truncate(string(answer), 200))
 	}
 	return s.Peer(ctx, base)
 }
@@ -177,7 +176,7 @@ func (s *Service) pin(ctx context.Context, d Discovery, keys map[string]ed25519.
 		       circle_id = EXCLUDED.circle_id, circle_url = EXCLUDED.circle_url, keys_fetched_at = EXCLUDED.keys_fetched_at,
 		       updated_at = EXCLUDED.updated_at, paused_until = NULL,
 		       state = CASE WHEN federation_peers.state = 'active' THEN 'active' ELSE EXCLUDED.state END
-		RETURNING id`, d.BaseURL, truncate(d.ID, 63), truncate(d.Name, 200), truncate(d.Currency, 12), circleID, circleURL, state, now).Scan(&id)
+		RETURNING id`, d.BaseURL, ledger.Truncate(d.ID, 63), ledger.Truncate(d.Name, 200), ledger.Truncate(d.Currency, 12), circleID, circleURL, state, now).Scan(&id)
 	if err != nil {
 		return fmt.Errorf("federation: pin peer: %w", err)
 	}
@@ -234,7 +233,7 @@ func (s *Service) RefreshKeys(ctx context.Context, base string) error {
 		return fmt.Errorf("federation: refresh keys: %w", err)
 	}
 	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `UPDATE federation_peers SET keys_fetched_at = $2, name = $3 WHERE id = $1`, p.ID, s.now(), truncate(d.Name, 200)); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE federation_peers SET keys_fetched_at = $2, name = $3 WHERE id = $1`, p.ID, s.now(), ledger.Truncate(d.Name, 200)); err != nil {
 		return fmt.Errorf("federation: refresh keys: %w", err)
 	}
 	if err := replaceKeys(ctx, tx, p.ID, keys); err != nil {
@@ -280,7 +279,7 @@ func (s *Service) Remove(ctx context.Context, rawURL string) (told error, err er
 		if cerr != nil {
 			told = cerr
 		} else if status != http.StatusOK {
-			told = fmt.Errorf("%s answered %d: %s", base, status, truncate(string(answer), 200))
+			told = fmt.Errorf("%s answered %d: %s", base, status, ledger.Truncate(string(answer), 200))
 		}
 	}
 	return told, s.forget(ctx, p)
@@ -392,19 +391,6 @@ func (s *Service) call(ctx context.Context, method, target string, body []byte) 
 		return 0, nil, fmt.Errorf("the answer of %s is larger than %d bytes", target, maxResponseBody)
 	}
 	return resp.StatusCode, answer, nil
-}
-
-// truncate cuts s to at most n bytes of valid UTF-8 (it may come from a peer
-// and goes into text columns and logs).
-func truncate(s string, n int) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
 
 // decodeJSON decodes exactly one JSON value.

@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sxp-network/sxp/clearing/cxp/contract"
+	"github.com/sxp-network/sxp/ledger"
 )
 
 // TypeWantList is the event type of want lists.
@@ -286,7 +288,7 @@ func (s *Service) Post(ctx context.Context, target string, body []byte) error {
 		return fmt.Errorf("federation: POST %s: %w", target, err)
 	}
 	if st != 200 && st != 201 {
-		return &AnswerError{Target: target, Status: st, Body: truncate(string(answer), 300)}
+		return &AnswerError{Target: target, Status: st, Body: ledger.Truncate(string(answer), 300)}
 	}
 	return nil
 }
@@ -306,3 +308,28 @@ func (e *AnswerError) Error() string {
 
 // HTTPStatus is the peer's status code.
 func (e *AnswerError) HTTPStatus() int { return e.Status }
+
+// Refused reports whether err is a peer's final refusal of a message sent
+// with Post (400, 404, 409, 410, 413, 422; not 403: peering may come
+// back), which an outbox must not send again.
+func Refused(err error) bool {
+	var st interface{ HTTPStatus() int }
+	if !errors.As(err, &st) {
+		return false
+	}
+	switch st.HTTPStatus() {
+	case 400, 404, 409, 410, 413, 422:
+		return true
+	}
+	return false
+}
+
+// RetryAfter is an outbox's wait after the attempts-th failed try: base
+// doubled with each failure, at most ceiling.
+func RetryAfter(base, ceiling time.Duration, attempts int) time.Duration {
+	d := base << min(max(attempts-1, 0), 30)
+	if d <= 0 || d > ceiling {
+		return ceiling
+	}
+	return d
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sxp-network/sxp/ledger"
 )
 
 // outMessage is one message to write to the outbox.
@@ -118,7 +119,7 @@ func (s *Service) sendOne(ctx context.Context) (bool, error) {
 		}
 		s.log.Warn("mail not sent", "id", id, "kind", kind, "attempt", attempts, "state", state, "err", sendErr)
 		_, err = tx.Exec(ctx, `UPDATE mail_outbox SET state = $2, attempts = $3, next_attempt_at = $4, last_error = $5 WHERE id = $1`,
-			id, state, attempts, next, truncate(sendErr.Error(), 500))
+			id, state, attempts, next, ledger.Truncate(sendErr.Error(), 500))
 	}
 	if err != nil {
 		return false, fmt.Errorf("mail: drain: %w", err)
@@ -162,13 +163,6 @@ func helo(baseURL string) string {
 		return "[IPv6:" + h + "]"
 	}
 	return h
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }
 
 // Outbox is what the admins see of the outbox.

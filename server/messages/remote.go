@@ -15,7 +15,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/sxp-network/sxp/ledger"
 	"github.com/sxp-network/sxp/ledger/jobs"
+	"github.com/sxp-network/sxp/server/federation"
 )
 
 // Messages to and from members of peered communities go over the
@@ -288,23 +290,14 @@ func (s *Service) Deliver(ctx context.Context) (int64, error) {
 	if s.cfg.Send == nil {
 		return 0, nil
 	}
-	conn, err := s.pool.Acquire(ctx)
+	unlock, mine, err := ledger.TryLock(ctx, s.pool, deliverLockKey)
 	if err != nil {
-		return 0, fmt.Errorf("messages: deliveries: %w", err)
-	}
-	defer conn.Release()
-	var mine bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, int64(deliverLockKey)).Scan(&mine); err != nil {
 		return 0, fmt.Errorf("messages: deliveries: %w", err)
 	}
 	if !mine {
 		return 0, nil
 	}
-	defer func() {
-		if _, err := conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, int64(deliverLockKey)); err != nil {
-			conn.Conn().Close(context.Background())
-		}
-	}()
+	defer unlock()
 	now := s.cfg.Now()
 	rows, err := s.pool.Query(ctx, `
 		SELECT m.id, m.peer, m.attempts, m.next_at <= $1 OR coalesce(fp.last_delivery_at > m.last_try_at, false),
@@ -346,52 +339,19 @@ func (s *Service) Deliver(ctx context.Context) (int64, error) {
 			_, err = s.pool.Exec(ctx, `UPDATE messages SET delivery = 'delivered', attempts = attempts + 1,
 				last_try_at = $2, delivered_at = $2, last_error = '' WHERE id = $1`, o.id, now)
 			delivered++
-		case refused(err):
+		case federation.Refused(err):
 			s.cfg.Logger.Warn("messages: a peer refused a message", "peer", o.peer, "id", o.wire.ID, "err", err)
 			_, err = s.pool.Exec(ctx, `UPDATE messages SET delivery = 'refused', attempts = attempts + 1,
-				last_try_at = $2, last_error = $3 WHERE id = $1`, o.id, now, truncate(err.Error(), 500))
+				last_try_at = $2, last_error = $3 WHERE id = $1`, o.id, now, ledger.Truncate(err.Error(), 500))
 		default:
 			down[o.peer] = true
 			s.cfg.Logger.Info("messages: sending failed, will retry", "peer", o.peer, "attempts", o.attempts+1, "err", err)
 			_, err = s.pool.Exec(ctx, `UPDATE messages SET attempts = attempts + 1, last_try_at = $2,
-				next_at = $3, last_error = $4 WHERE id = $1`, o.id, now, now.Add(s.retryAfter(o.attempts+1)), truncate(err.Error(), 500))
+				next_at = $3, last_error = $4 WHERE id = $1`, o.id, now, now.Add(federation.RetryAfter(s.cfg.RetryBase, s.cfg.RetryMax, o.attempts+1)), ledger.Truncate(err.Error(), 500))
 		}
 		if err != nil {
 			return delivered, fmt.Errorf("messages: deliveries: %w", err)
 		}
 	}
 	return delivered, nil
-}
-
-// retryAfter is the wait after the attempts-th failed try: RetryBase
-// doubled with each failure, at most RetryMax.
-func (s *Service) retryAfter(attempts int) time.Duration {
-	d := s.cfg.RetryBase << min(max(attempts-1, 0), 30)
-	if d <= 0 || d > s.cfg.RetryMax {
-		return s.cfg.RetryMax
-	}
-	return d
-}
-
-// refused reports whether err is a peer's final refusal of a message.
-func refused(err error) bool {
-	var st interface{ HTTPStatus() int }
-	if !errors.As(err, &st) {
-		return false
-	}
-	switch st.HTTPStatus() {
-	case 400, 404, 409, 410, 413, 422:
-		return true
-	}
-	return false
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
